@@ -1,0 +1,82 @@
+// thriftd/app.h: what a service author implements so thriftd can serve it.
+//
+// A service is a class deriving thriftd::App, built into a shared object and
+// exported with THRIFTD_APP(Class):
+//
+//   class PingPongApp : public thriftd::App {
+//    public:
+//     std::shared_ptr<apache::thrift::TProcessorFactory> ProcessorFactory() override {
+//       return std::make_shared<PingPongProcessorFactory>(...);
+//     }
+//   };
+//   THRIFTD_APP(PingPongApp)
+//
+// thriftd loads the object with dlopen() in each worker process after fork()
+// (so a HUP picks up a replaced .so), constructs the App once per worker, calls
+// OnWorkerStart(), then serves connections with processors from
+// ProcessorFactory() until the worker stops, and calls OnWorkerExit().
+#ifndef THRIFTD_APP_H_
+#define THRIFTD_APP_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <thrift/TProcessor.h>
+
+namespace thriftd {
+
+/// Bumped whenever App, AppContext or AppEntry change layout. thriftd refuses
+/// an object built against another version, naming both.
+inline constexpr std::uint32_t kAppAbiVersion = 1;
+
+/// What a worker tells its App about where it runs. Valid for the worker's life.
+struct AppContext {
+  int worker_index = 0;  ///< 0 .. workers-1; stable across restarts of that slot.
+  pid_t pid = 0;         ///< The worker process.
+  /// `app_config` from the config file and `--app-config KEY=VALUE` flags.
+  std::map<std::string, std::string> app_config;
+};
+
+/// A Thrift service as thriftd serves it. Runs in a worker process; one App
+/// object per worker. Exceptions thrown from the constructor or
+/// OnWorkerStart() stop thriftd with their what() as the error.
+class App {
+ public:
+  virtual ~App() = default;
+
+  /// The processors that serve connections. Called once per worker, after
+  /// OnWorkerStart(). The factory is asked for a processor per connection.
+  virtual std::shared_ptr<apache::thrift::TProcessorFactory> ProcessorFactory() = 0;
+
+  /// After fork, before serving: open database connections and the like here.
+  virtual void OnWorkerStart(const AppContext& /*context*/) {}
+
+  /// When the worker stops serving (graceful or quick stop), before it exits.
+  virtual void OnWorkerExit(const AppContext& /*context*/) {}
+};
+
+/// The exported entry point. abi_version is the first member so that a
+/// mismatch is detectable whatever else changed.
+struct AppEntry {
+  std::uint32_t abi_version;
+  const char* name;
+  App* (*create)();
+};
+
+}  // namespace thriftd
+
+/// Exports Class as an App. The entry is found as `PATH.so:Class`, and a
+/// plain `PATH.so` finds it too (when an object exports several Apps, name
+/// the one you want: without a name the first one linked is used).
+#define THRIFTD_APP(Class)                                                                 \
+  extern "C" __attribute__((visibility("default")))                                        \
+  const ::thriftd::AppEntry thriftd_app_##Class = {                                        \
+      ::thriftd::kAppAbiVersion, #Class, []() -> ::thriftd::App* { return new Class(); }}; \
+  extern "C" __attribute__((visibility("default"), weak))                                  \
+  const ::thriftd::AppEntry* const thriftd_app_default = &thriftd_app_##Class;
+
+#endif  // THRIFTD_APP_H_

@@ -1,0 +1,239 @@
+#include "src/arbiter.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "src/exit_codes.h"
+#include "src/log.h"
+
+namespace thriftd {
+namespace {
+
+std::string DescribeExit(int wait_status) {
+  if (WIFSIGNALED(wait_status)) {
+    const char* name = sigabbrev_np(WTERMSIG(wait_status));
+    return std::string("was sent SIG") + (name ? name : std::to_string(WTERMSIG(wait_status)));
+  }
+  return "exited with code " + std::to_string(WEXITSTATUS(wait_status));
+}
+
+}  // namespace
+
+Arbiter::Arbiter(ProcessOps& ops, ArbiterOptions options)
+    : ops_(ops), options_(options), desired_(std::max(1, options.workers)) {}
+
+void Arbiter::Start() {
+  generation_ = 1;
+  ManageWorkers();
+}
+
+void Arbiter::HandleTerm() {
+  if (stopping_) return;
+  THRIFTD_LOG(kInfo) << "Handling signal: term; stopping gracefully";
+  stopping_ = true;
+  for (auto& [pid, worker] : workers_) Retire(worker, SIGTERM, options_.graceful_timeout);
+}
+
+void Arbiter::HandleQuickStop() {
+  THRIFTD_LOG(kInfo) << "Handling signal: quick stop";
+  stopping_ = true;
+  for (auto& [pid, worker] : workers_) {
+    // A quick stop overrides a graceful one already under way.
+    worker.state = WorkerState::kDraining;
+    worker.kill_at = std::min(worker.kill_at > 0 ? worker.kill_at : 1e300,
+                              ops_.Now() + options_.quick_stop_timeout);
+    ops_.Kill(pid, SIGQUIT);
+  }
+}
+
+void Arbiter::HandleTtin() {
+  if (stopping_) return;
+  ++desired_;
+  THRIFTD_LOG(kInfo) << "Handling signal: ttin; workers: " << desired_;
+  ManageWorkers();
+}
+
+void Arbiter::HandleTtou() {
+  if (stopping_) return;
+  desired_ = std::max(1, desired_ - 1);
+  THRIFTD_LOG(kInfo) << "Handling signal: ttou; workers: " << desired_;
+  ManageWorkers();
+}
+
+std::uint64_t Arbiter::Reload(int workers, double graceful_timeout) {
+  previous_generation_ = generation_;
+  previous_desired_ = desired_;
+  previous_graceful_timeout_ = options_.graceful_timeout;
+  ++generation_;
+  desired_ = std::max(1, workers);
+  options_.graceful_timeout = graceful_timeout;
+  THRIFTD_LOG(kInfo) << "Reloading: starting generation " << generation_ << " with " << desired_
+                     << " workers";
+  ManageWorkers();
+  return generation_;
+}
+
+void Arbiter::OnWorkerReady(pid_t pid) {
+  auto it = workers_.find(pid);
+  if (it == workers_.end() || it->second.state != WorkerState::kBooting) return;
+  it->second.state = WorkerState::kReady;
+  ManageWorkers();
+}
+
+void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
+  auto it = workers_.find(pid);
+  std::uint64_t generation = it != workers_.end() ? it->second.spec.generation : generation_;
+  if (it != workers_.end()) it->second.state = WorkerState::kDraining;
+  if (stopping_) return;
+  if (generation == generation_ && previous_generation_ != 0 &&
+      CountActive(previous_generation_, /*ready_only=*/false) > 0) {
+    THRIFTD_LOG(kError) << message;
+    THRIFTD_LOG(kError) << "Reload failed; keeping generation " << previous_generation_;
+    for (auto& [other_pid, worker] : workers_) {
+      if (worker.spec.generation == generation_) Retire(worker, SIGTERM, options_.graceful_timeout);
+    }
+    generation_ = previous_generation_;
+    desired_ = previous_desired_;
+    options_.graceful_timeout = previous_graceful_timeout_;
+    previous_generation_ = 0;
+    return;
+  }
+  THRIFTD_LOG(kError) << message;
+  Halt(kExitAppError);
+}
+
+void Arbiter::Tick() {
+  ReapWorkers();
+  KillOverdueWorkers();
+  ManageWorkers();
+}
+
+void Arbiter::SignalAll(int signo) {
+  for (const auto& [pid, worker] : workers_) ops_.Kill(pid, signo);
+}
+
+void Arbiter::ReapWorkers() {
+  for (const ProcessExit& exit : ops_.Reap()) {
+    auto it = workers_.find(exit.pid);
+    if (it == workers_.end()) continue;
+    bool expected = it->second.state == WorkerState::kDraining || stopping_;
+    bool boot_error =
+        WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == kWorkerExitBootError;
+    if (boot_error && it->second.state != WorkerState::kDraining) {
+      OnWorkerBootError(exit.pid, "Worker (pid:" + std::to_string(exit.pid) + ") failed to boot");
+    }
+    std::string what =
+        "Worker (pid:" + std::to_string(exit.pid) + ") " + DescribeExit(exit.wait_status);
+    if (expected || boot_error) {
+      THRIFTD_LOG(kInfo) << what;
+    } else {
+      THRIFTD_LOG(kWarning) << what << "; replacing it";
+    }
+    workers_.erase(exit.pid);
+  }
+}
+
+void Arbiter::KillOverdueWorkers() {
+  double now = ops_.Now();
+  for (auto& [pid, worker] : workers_) {
+    if (worker.state == WorkerState::kDraining && worker.kill_at > 0 && now >= worker.kill_at) {
+      THRIFTD_LOG(kWarning) << "Worker (pid:" << pid << ") did not stop in time; killing it";
+      ops_.Kill(pid, SIGKILL);
+      worker.kill_at = 0;  // Sent once; the reap follows.
+    }
+  }
+}
+
+void Arbiter::ManageWorkers() {
+  if (stopping_) {
+    if (workers_.empty()) done_ = true;
+    return;
+  }
+  // A reload finishes when the new generation is fully ready: only then are
+  // the old workers asked to stop, so no request finds nobody accepting.
+  if (HasOlderGeneration() && CountActive(generation_, /*ready_only=*/true) >= desired_) {
+    for (auto& [pid, worker] : workers_) {
+      if (worker.spec.generation < generation_ && worker.state != WorkerState::kDraining)
+        Retire(worker, SIGTERM, options_.graceful_timeout);
+    }
+    previous_generation_ = 0;
+    THRIFTD_LOG(kInfo) << "Generation " << generation_ << " is serving";
+  }
+  std::set<int> used;
+  std::vector<WorkerRecord*> active;
+  for (auto& [pid, worker] : workers_) {
+    if (worker.spec.generation == generation_ && worker.state != WorkerState::kDraining) {
+      used.insert(worker.spec.index);
+      active.push_back(&worker);
+    }
+  }
+  int count = static_cast<int>(active.size());
+  for (int index = 0; count < desired_; ++index) {
+    if (used.count(index)) continue;
+    if (!Spawn(index)) break;  // fork failed; the next tick tries again
+    ++count;
+  }
+  if (count > desired_) {
+    // TTOU: retire the oldest first, as gunicorn does.
+    std::sort(active.begin(), active.end(), [](const WorkerRecord* a, const WorkerRecord* b) {
+      return a->started_at < b->started_at;
+    });
+    for (int i = 0; i < count - desired_; ++i)
+      Retire(*active[i], SIGTERM, options_.graceful_timeout);
+  }
+}
+
+bool Arbiter::Spawn(int index) {
+  WorkerSpec spec{index, generation_};
+  pid_t pid = 0;
+  Status status = ops_.Spawn(spec, &pid);
+  if (!status.ok()) {
+    THRIFTD_LOG(kError) << "cannot start a worker: " << status.message();
+    return false;
+  }
+  WorkerRecord record;
+  record.pid = pid;
+  record.spec = spec;
+  record.started_at = ops_.Now();
+  workers_[pid] = record;
+  THRIFTD_LOG(kInfo) << "Booting worker with pid: " << pid;
+  return true;
+}
+
+void Arbiter::Retire(WorkerRecord& worker, int signo, double grace) {
+  if (worker.state == WorkerState::kDraining) return;
+  worker.state = WorkerState::kDraining;
+  worker.kill_at = ops_.Now() + grace;
+  ops_.Kill(worker.pid, signo);
+}
+
+void Arbiter::Halt(int exit_code) {
+  if (stopping_) return;
+  THRIFTD_LOG(kInfo) << "Shutting down";
+  exit_code_ = exit_code;
+  stopping_ = true;
+  for (auto& [pid, worker] : workers_) Retire(worker, SIGTERM, options_.graceful_timeout);
+}
+
+int Arbiter::CountActive(std::uint64_t generation, bool ready_only) const {
+  int count = 0;
+  for (const auto& [pid, worker] : workers_) {
+    if (worker.spec.generation != generation) continue;
+    if (ready_only ? worker.state == WorkerState::kReady : worker.state != WorkerState::kDraining)
+      ++count;
+  }
+  return count;
+}
+
+bool Arbiter::HasOlderGeneration() const {
+  for (const auto& [pid, worker] : workers_) {
+    if (worker.spec.generation < generation_ && worker.state != WorkerState::kDraining) return true;
+  }
+  return false;
+}
+
+}  // namespace thriftd

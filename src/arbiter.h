@@ -1,0 +1,101 @@
+// Arbiter: the master's supervision decisions. It keeps the worker table
+// (pid -> slot, generation, state), and decides whom to spawn, signal and
+// kill; ProcessOps carries the decisions out. Runs in the master, in its one
+// event loop thread; never touches a client byte.
+//
+// The event loop (src/master_loop) feeds it signals, worker messages and a
+// periodic Tick(). Unit-tested through a fake ProcessOps.
+#ifndef THRIFTD_SRC_ARBITER_H_
+#define THRIFTD_SRC_ARBITER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "src/process_ops.h"
+
+namespace thriftd {
+
+enum class WorkerState { kBooting, kReady, kDraining };
+
+struct WorkerRecord {
+  pid_t pid = 0;
+  WorkerSpec spec;
+  WorkerState state = WorkerState::kBooting;
+  double started_at = 0;
+  double kill_at = 0;  ///< kDraining: when SIGKILL follows the stop request
+};
+
+struct ArbiterOptions {
+  int workers = 1;
+  double graceful_timeout = 30;
+  double quick_stop_timeout = 2;  ///< INT/QUIT: how long before SIGKILL
+};
+
+class Arbiter {
+ public:
+  Arbiter(ProcessOps& ops, ArbiterOptions options);
+  Arbiter(const Arbiter&) = delete;
+  Arbiter& operator=(const Arbiter&) = delete;
+
+  /// Spawns the first generation.
+  void Start();
+
+  // Signals (the loop calls these; handlers only recorded the signal).
+  void HandleTerm();       ///< graceful stop
+  void HandleQuickStop();  ///< INT, QUIT
+  void HandleTtin();
+  void HandleTtou();
+  /// HUP after the new configuration validated: start a new generation of
+  /// `workers` workers; the old ones are stopped gracefully once the new
+  /// ones are all ready. Returns the new generation number.
+  std::uint64_t Reload(int workers, double graceful_timeout);
+  /// The generation the next Reload() will create (to register its config).
+  std::uint64_t next_generation() const { return generation_ + 1; }
+
+  // Worker reports.
+  void OnWorkerReady(pid_t pid);
+  /// The worker could not load or start the App. During a reload the reload
+  /// is abandoned and the old generation kept; otherwise thriftd halts.
+  void OnWorkerBootError(pid_t pid, const std::string& message);
+
+  /// One pass of the loop: ReapWorkers(); KillOverdueWorkers(); ManageWorkers().
+  void Tick();
+
+  bool done() const { return done_; }
+  int exit_code() const { return exit_code_; }
+  std::uint64_t generation() const { return generation_; }
+  int desired_workers() const { return desired_; }
+  const std::map<pid_t, WorkerRecord>& workers() const { return workers_; }
+  /// Signals every live worker (USR1 for log reopen).
+  void SignalAll(int signo);
+
+ private:
+  void ReapWorkers();
+  void KillOverdueWorkers();
+  void ManageWorkers();
+  bool Spawn(int index);
+  void Retire(WorkerRecord& worker, int signo, double grace);
+  void Halt(int exit_code);
+  int CountActive(std::uint64_t generation, bool ready_only) const;
+  bool HasOlderGeneration() const;
+
+  ProcessOps& ops_;
+  ArbiterOptions options_;
+  int desired_;
+  std::uint64_t generation_ = 0;
+  // The generation to fall back to if a reload's workers cannot boot.
+  std::uint64_t previous_generation_ = 0;
+  int previous_desired_ = 0;
+  double previous_graceful_timeout_ = 0;
+  std::map<pid_t, WorkerRecord> workers_;
+  bool stopping_ = false;
+  bool done_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_ARBITER_H_

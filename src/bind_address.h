@@ -1,0 +1,27 @@
+// Bind addresses as the operator writes them: HOST:PORT, :PORT, [V6]:PORT,
+// unix:PATH, fd://N.
+#ifndef THRIFTD_SRC_BIND_ADDRESS_H_
+#define THRIFTD_SRC_BIND_ADDRESS_H_
+
+#include <string>
+
+namespace thriftd {
+
+struct BindAddress {
+  enum class Kind { kTcp, kUnix, kFd };
+  Kind kind = Kind::kTcp;
+  std::string host;  ///< kTcp: name or literal, without brackets; "" = all interfaces
+  int port = 0;      ///< kTcp: 0..65535 (0 lets the kernel choose)
+  std::string path;  ///< kUnix
+  int fd = -1;       ///< kFd: an already listening descriptor
+
+  /// The canonical spelling, as logged ("127.0.0.1:9090", "[::1]:9090", "unix:/run/x.sock").
+  std::string ToString() const;
+};
+
+/// Parses one address; false when it is none of the accepted forms.
+bool ParseBindAddress(const std::string& text, BindAddress* address);
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_BIND_ADDRESS_H_

@@ -1,0 +1,89 @@
+// Config: the resolved settings of one thriftd run, and where each came from.
+//
+// Sources, lowest precedence first: the table's defaults, the YAML file given
+// with -c (or `config` in THRIFTD_CMD_ARGS), the THRIFTD_CMD_ARGS environment
+// variable, the command line. Every error is one line naming where the bad
+// value came from ("thriftd.yaml:3: workers: expected a positive integer, got
+// \"-2\""). Runs in the master (at start and on HUP).
+#ifndef THRIFTD_SRC_CONFIG_H_
+#define THRIFTD_SRC_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/log.h"
+#include "src/settings.h"
+#include "src/status.h"
+
+namespace thriftd {
+
+/// Where a value came from: "thriftd.yaml:3: workers", "command line: --workers".
+struct Origin {
+  std::string source;  ///< file path, "command line", "THRIFTD_CMD_ARGS" or "default"
+  int line = 0;        ///< 1-based line in a file; 0 elsewhere
+  std::string key;     ///< as the user spelled it: "workers" or "--workers"
+  std::string Describe() const;
+};
+
+/// One source's values, by setting name.
+struct ConfigLayer {
+  struct Entry {
+    SettingValue value;
+    Origin origin;
+  };
+  std::map<std::string, Entry> entries;
+};
+
+/// Parses YAML settings text. `source` names the file in messages.
+Status ParseYamlConfig(const std::string& text, const std::string& source, ConfigLayer* layer);
+/// Reads and parses a YAML config file. `from` names who asked for the file.
+Status LoadYamlConfigFile(const std::string& path, const Origin& from, ConfigLayer* layer);
+/// Parses command-line style arguments (without argv[0]).
+Status ParseArguments(const std::vector<std::string>& args, const std::string& source,
+                      ConfigLayer* layer);
+
+struct Config {
+  std::string config_file;
+  bool check_config = false;
+  bool print_config = false;
+  bool version = false;
+  bool help = false;
+
+  std::string app;
+  std::map<std::string, std::string> app_config;
+  std::vector<std::string> bind;
+  int backlog = 0;
+  int workers = 0;
+  std::string worker_class;
+  double graceful_timeout = 0;
+  std::string thrift_transport_factory;
+  std::string thrift_protocol_factory;
+  double thrift_client_timeout = 0;
+  std::int64_t thrift_max_frame_size = 0;
+  std::int64_t thrift_max_message_size = 0;
+  std::string pidfile;
+  std::string errorlog;
+  LogLevel loglevel = LogLevel::kInfo;
+
+  /// Every setting's value and origin after merging, for --print-config and
+  /// for errors found later (a port in use names the line that asked for it).
+  std::map<std::string, ConfigLayer::Entry> resolved;
+  const Origin& OriginOf(const std::string& name) const;
+};
+
+/// Resolves the configuration from the command line (without argv[0]) and
+/// the value of THRIFTD_CMD_ARGS (nullopt when unset); reads the config file.
+Status ResolveConfig(const std::vector<std::string>& args,
+                     const std::optional<std::string>& env_args, Config* config);
+
+/// The resolved configuration as YAML, every setting with its value.
+std::string PrintConfig(const Config& config);
+/// --help: usage and every option from the settings table, by section.
+std::string HelpText();
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_CONFIG_H_

@@ -1,0 +1,163 @@
+#include "src/listener.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace thriftd {
+namespace {
+
+Status Failed(const BindAddress& address, const char* what, int err) {
+  return Status::Error("cannot listen on " + address.ToString() + ": " + what + ": " +
+                       std::strerror(err));
+}
+
+Status SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+    return Status::FromErrno("fcntl(O_NONBLOCK)", errno);
+  return Status::Ok();
+}
+
+std::string DisplayTcp(const sockaddr_storage& bound) {
+  char host[INET6_ADDRSTRLEN] = {};
+  int port = 0;
+  if (bound.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&bound);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+    port = ntohs(in6->sin6_port);
+    return "[" + std::string(host) + "]:" + std::to_string(port);
+  }
+  const auto* in4 = reinterpret_cast<const sockaddr_in*>(&bound);
+  inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
+  port = ntohs(in4->sin_port);
+  return std::string(host) + ":" + std::to_string(port);
+}
+
+Status OpenTcp(const BindAddress& address, int backlog, Listener* listener) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(address.port);
+  int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), port.c_str(), &hints,
+                       &found);
+  if (rc != 0) {
+    return Status::Error("cannot listen on " + address.ToString() + ": " + gai_strerror(rc));
+  }
+  // An empty host means all IPv4 interfaces, as gunicorn's ":PORT" does.
+  addrinfo* chosen = found;
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    if (address.host.empty() && ai->ai_family == AF_INET) chosen = ai;
+  }
+  UniqueFd fd(socket(chosen->ai_family, chosen->ai_socktype | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    int err = errno;
+    freeaddrinfo(found);
+    return Failed(address, "socket", err);
+  }
+  int one = 1;
+  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (chosen->ai_family == AF_INET6)
+    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd.get(), chosen->ai_addr, chosen->ai_addrlen) < 0) {
+    int err = errno;
+    freeaddrinfo(found);
+    return Failed(address, "bind", err);
+  }
+  freeaddrinfo(found);
+  if (listen(fd.get(), backlog) < 0) return Failed(address, "listen", errno);
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  listener->display = DisplayTcp(bound);
+  listener->fd = std::move(fd);
+  return Status::Ok();
+}
+
+// A leftover socket file from a crashed run is removed; a live one (someone
+// accepts on it) is "in use", as a TCP port would be.
+Status ClearStaleUnixPath(const BindAddress& address, const sockaddr_un& sun) {
+  struct stat st;
+  if (lstat(address.path.c_str(), &st) != 0) return Status::Ok();
+  if (!S_ISSOCK(st.st_mode)) return Failed(address, "bind", EEXIST);
+  UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (probe.valid() &&
+      connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) == 0) {
+    return Failed(address, "bind", EADDRINUSE);
+  }
+  unlink(address.path.c_str());
+  return Status::Ok();
+}
+
+Status OpenUnix(const BindAddress& address, int backlog, Listener* listener) {
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  if (address.path.size() >= sizeof sun.sun_path) return Failed(address, "bind", ENAMETOOLONG);
+  std::memcpy(sun.sun_path, address.path.c_str(), address.path.size());
+  Status status = ClearStaleUnixPath(address, sun);
+  if (!status.ok()) return status;
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return Failed(address, "socket", errno);
+  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) < 0)
+    return Failed(address, "bind", errno);
+  listener->owns_unix_path = true;
+  if (listen(fd.get(), backlog) < 0) {
+    int err = errno;
+    unlink(address.path.c_str());
+    return Failed(address, "listen", err);
+  }
+  listener->display = address.ToString();
+  listener->fd = std::move(fd);
+  return Status::Ok();
+}
+
+Status AdoptFd(const BindAddress& address, Listener* listener) {
+  int accepting = 0;
+  socklen_t length = sizeof accepting;
+  if (getsockopt(address.fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) < 0)
+    return Failed(address, "getsockopt", errno);
+  if (!accepting)
+    return Status::Error("cannot listen on " + address.ToString() + ": not a listening socket");
+  fcntl(address.fd, F_SETFD, FD_CLOEXEC);
+  listener->display = address.ToString();
+  listener->fd.Reset(address.fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status OpenListener(const BindAddress& address, int backlog, Listener* listener) {
+  listener->address = address;
+  Status status;
+  switch (address.kind) {
+    case BindAddress::Kind::kTcp:
+      status = OpenTcp(address, backlog, listener);
+      break;
+    case BindAddress::Kind::kUnix:
+      status = OpenUnix(address, backlog, listener);
+      break;
+    case BindAddress::Kind::kFd:
+      status = AdoptFd(address, listener);
+      break;
+  }
+  if (!status.ok()) return status;
+  return SetNonBlocking(listener->fd.get());
+}
+
+void RemoveUnixSocketPaths(const std::vector<Listener>& listeners) {
+  for (const Listener& listener : listeners) {
+    if (listener.owns_unix_path) unlink(listener.address.path.c_str());
+  }
+}
+
+}  // namespace thriftd

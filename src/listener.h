@@ -1,0 +1,31 @@
+// Listeners: the bound, listening sockets the master opens before forking
+// and every worker inherits. Runs in the master.
+#ifndef THRIFTD_SRC_LISTENER_H_
+#define THRIFTD_SRC_LISTENER_H_
+
+#include <string>
+#include <vector>
+
+#include "src/bind_address.h"
+#include "src/status.h"
+#include "src/unique_fd.h"
+
+namespace thriftd {
+
+struct Listener {
+  BindAddress address;
+  std::string display;  ///< "127.0.0.1:9090" with the real port when 0 was asked for
+  UniqueFd fd;          ///< non-blocking: workers race to accept and must not block on a loss
+  bool owns_unix_path = false;
+};
+
+/// Opens one listening socket. The error names the address and the failing
+/// call ("cannot listen on 127.0.0.1:9090: Address already in use").
+Status OpenListener(const BindAddress& address, int backlog, Listener* listener);
+
+/// Removes the unix socket paths this process created.
+void RemoveUnixSocketPaths(const std::vector<Listener>& listeners);
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_LISTENER_H_

@@ -1,0 +1,117 @@
+// thriftd: serve a Thrift App with a supervised pool of worker processes.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <thrift/config.h>
+
+#include "src/app_loader.h"
+#include "src/config.h"
+#include "src/exit_codes.h"
+#include "src/listener.h"
+#include "src/log.h"
+#include "src/master.h"
+#include "src/pidfile.h"
+#include "workers/registry.h"
+
+namespace thriftd {
+namespace {
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "thriftd: %s\n", message.c_str());
+  return code;
+}
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") break;
+    if (arg == "-h" || arg == "--help") return true;
+  }
+  return false;
+}
+
+// --check-config: everything a start would do short of listening and forking.
+int CheckConfig(const Config& config) {
+  LoadedApp loaded;
+  Status status = LoadApp(config.app, &loaded);
+  if (!status.ok()) return Fail(kExitAppError, status.message());
+  std::printf("thriftd: configuration OK (App %s, %d %s worker(s))\n", loaded.name.c_str(),
+              config.workers, config.worker_class.c_str());
+  return kExitOk;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (WantsHelp(args)) {
+    std::cout << HelpText();
+    return kExitOk;
+  }
+  std::optional<std::string> env_args;
+  if (const char* env = std::getenv("THRIFTD_CMD_ARGS")) env_args = env;
+
+  Config config;
+  Status status = ResolveConfig(args, env_args, &config);
+  if (!status.ok()) return Fail(kExitConfigError, status.message());
+  if (config.version) {
+    std::printf("thriftd %s (Apache Thrift %s)\n", THRIFTD_VERSION, PACKAGE_VERSION);
+    return kExitOk;
+  }
+  if (config.print_config) {
+    std::cout << PrintConfig(config);
+    return kExitOk;
+  }
+  if (config.app.empty()) {
+    return Fail(kExitConfigError,
+                "no App given: run thriftd PATH.so[:NAME], or set app: in the config file");
+  }
+  if (!CreateWorker(config.worker_class)) {
+    return Fail(kExitConfigError, config.OriginOf("worker_class").Describe() +
+                                      ": unknown worker kind " + config.worker_class);
+  }
+  status = log::Configure(config.errorlog, config.loglevel);
+  if (!status.ok()) {
+    return Fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());
+  }
+  log::CaptureThriftOutput();
+  if (config.check_config) return CheckConfig(config);
+
+  signal(SIGPIPE, SIG_IGN);
+  std::vector<Listener> listeners;
+  for (const std::string& text : config.bind) {
+    BindAddress address;
+    ParseBindAddress(text, &address);  // Validated with the config.
+    Listener listener;
+    status = OpenListener(address, config.backlog, &listener);
+    if (!status.ok()) {
+      RemoveUnixSocketPaths(listeners);
+      return Fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
+    }
+    listeners.push_back(std::move(listener));
+  }
+  Pidfile pidfile;
+  if (!config.pidfile.empty()) {
+    status = pidfile.Create(config.pidfile, getpid());
+    if (!status.ok()) {
+      RemoveUnixSocketPaths(listeners);
+      return Fail(kExitConfigError,
+                  config.OriginOf("pidfile").Describe() + ": " + status.message());
+    }
+  }
+  Master master(std::move(args), std::move(env_args), std::move(config), std::move(listeners));
+  return master.Run();
+}
+
+}  // namespace
+}  // namespace thriftd
+
+int main(int argc, char** argv) {
+  try {
+    return thriftd::Main(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "thriftd: internal error: %s\n", error.what());
+    return 70;
+  }
+}

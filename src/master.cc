@@ -1,0 +1,255 @@
+#include "src/master.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "src/arbiter.h"
+#include "src/channel.h"
+#include "src/log.h"
+#include "workers/registry.h"
+#include "workers/worker_process.h"
+
+namespace thriftd {
+namespace {
+
+constexpr timeval kTickInterval = {0, 200 * 1000};
+
+struct EventDeleter {
+  void operator()(event* e) const { event_free(e); }
+};
+using EventPtr = std::unique_ptr<event, EventDeleter>;
+
+}  // namespace
+
+class Master::Impl final : public ProcessOps {
+ public:
+  Impl(std::vector<std::string> args, std::optional<std::string> env_args, Config config,
+       std::vector<Listener> listeners)
+      : args_(std::move(args)),
+        env_args_(std::move(env_args)),
+        listeners_(std::move(listeners)),
+        arbiter_(*this, ArbiterOptions{config.workers, config.graceful_timeout, 2.0}) {
+    configs_[1] = std::make_shared<Config>(std::move(config));
+  }
+
+  ~Impl() override {
+    channels_.clear();
+    signal_events_.clear();
+    tick_.reset();
+    if (base_) event_base_free(base_);
+  }
+
+  int Run() {
+    base_ = event_base_new();
+    if (base_ == nullptr) {
+      THRIFTD_LOG(kCritical) << "event_base_new failed";
+      return 1;
+    }
+    THRIFTD_LOG(kInfo) << "Starting thriftd " << THRIFTD_VERSION;
+    for (const Listener& listener : listeners_)
+      THRIFTD_LOG(kInfo) << "Listening at: " << listener.display << " (" << getpid() << ")";
+    THRIFTD_LOG(kInfo) << "Using worker: " << configs_[1]->worker_class;
+
+    const std::pair<int, void (Impl::*)()> handlers[] = {
+        {SIGTERM, &Impl::OnTerm}, {SIGINT, &Impl::OnQuickStop}, {SIGQUIT, &Impl::OnQuickStop},
+        {SIGHUP, &Impl::OnHup},   {SIGTTIN, &Impl::OnTtin},     {SIGTTOU, &Impl::OnTtou},
+        {SIGUSR1, &Impl::OnUsr1}, {SIGCHLD, &Impl::OnChild},
+    };
+    for (const auto& [signo, handler] : handlers) {
+      auto* binding = new SignalBinding{this, handler};
+      signal_bindings_.emplace_back(binding);
+      EventPtr e(evsignal_new(base_, signo, &Impl::SignalThunk, binding));
+      event_add(e.get(), nullptr);
+      signal_events_.push_back(std::move(e));
+    }
+    tick_.reset(event_new(base_, -1, EV_PERSIST, &Impl::TickThunk, this));
+    event_add(tick_.get(), &kTickInterval);
+
+    arbiter_.Start();
+    StepArbiter();
+    if (!arbiter_.done()) event_base_dispatch(base_);
+    RemoveUnixSocketPaths(listeners_);
+    THRIFTD_LOG(kInfo) << "Shutting down: Master";
+    return arbiter_.exit_code();
+  }
+
+  // ProcessOps ------------------------------------------------------------
+
+  Status Spawn(const WorkerSpec& spec, pid_t* pid) override {
+    auto config_it = configs_.find(spec.generation);
+    if (config_it == configs_.end()) return Status::Error("no configuration for generation");
+    std::shared_ptr<Config> config = config_it->second;
+    WorkerLaunch launch;
+    launch.spec = spec;
+    launch.config = config.get();
+    launch.kind = CreateWorker(config->worker_class);
+    if (!launch.kind) return Status::Error("unknown worker kind " + config->worker_class);
+    for (const Listener& listener : listeners_) launch.listen_fds.push_back(listener.fd.get());
+    ChannelPair channel;
+    Status status = OpenChannel(&channel);
+    if (!status.ok()) return status;
+
+    pid_t child = fork();
+    if (child < 0) return Status::FromErrno("fork", errno);
+    if (child == 0) {
+      // In the worker: the master's ends of every channel are not ours; a
+      // worker holding one would hide the master's death from that worker.
+      channel.master_end.Reset();
+      for (auto& [other_pid, other] : channels_) ::close(other.fd.Release());
+      launch.channel_fd = channel.worker_end.Release();
+      RunWorkerProcess(std::move(launch));
+    }
+    channel.worker_end.Reset();
+    Channel& entry = channels_[child];  // map nodes are stable: safe as the callback's arg
+    entry.master = this;
+    entry.pid = child;
+    entry.fd = std::move(channel.master_end);
+    entry.readable.reset(
+        event_new(base_, entry.fd.get(), EV_READ | EV_PERSIST, &Impl::ChannelThunk, &entry));
+    event_add(entry.readable.get(), nullptr);
+    *pid = child;
+    return Status::Ok();
+  }
+
+  void Kill(pid_t pid, int signo) override {
+    if (kill(pid, signo) < 0 && errno != ESRCH)
+      THRIFTD_LOG(kWarning) << "kill(" << pid << "): " << std::strerror(errno);
+  }
+
+  std::vector<ProcessExit> Reap() override {
+    std::vector<ProcessExit> exits;
+    for (;;) {
+      int wait_status = 0;
+      pid_t pid = waitpid(-1, &wait_status, WNOHANG);
+      if (pid <= 0) break;
+      // Messages sent just before exiting (a boot error) come first.
+      DrainChannel(pid);
+      channels_.erase(pid);
+      exits.push_back({pid, wait_status});
+    }
+    return exits;
+  }
+
+  double Now() override {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
+  }
+
+ private:
+  struct Channel {
+    Impl* master = nullptr;
+    pid_t pid = 0;
+    UniqueFd fd;
+    EventPtr readable;
+  };
+  struct SignalBinding {
+    Impl* self;
+    void (Impl::*handler)();
+  };
+
+  static void SignalThunk(evutil_socket_t, short, void* arg) {
+    auto* binding = static_cast<SignalBinding*>(arg);
+    (binding->self->*binding->handler)();
+    binding->self->StepArbiter();
+  }
+  static void TickThunk(evutil_socket_t, short, void* arg) {
+    static_cast<Impl*>(arg)->StepArbiter();
+  }
+  static void ChannelThunk(evutil_socket_t, short, void* arg) {
+    auto* channel = static_cast<Channel*>(arg);
+    Impl* self = channel->master;
+    self->DrainChannel(channel->pid);
+    self->StepArbiter();
+  }
+
+  void DrainChannel(pid_t pid) {
+    auto it = channels_.find(pid);
+    if (it == channels_.end() || !it->second.fd.valid()) return;
+    char kind = 0;
+    std::string text;
+    ChannelRead result;
+    while ((result = ReceiveChannelMessage(it->second.fd.get(), &kind, &text)) ==
+           ChannelRead::kMessage) {
+      if (kind == kChannelReady) arbiter_.OnWorkerReady(pid);
+      if (kind == kChannelBootError) arbiter_.OnWorkerBootError(pid, text);
+    }
+    // EOF: the worker is exiting; stop watching, the reap follows.
+    if (result == ChannelRead::kClosed) it->second.readable.reset();
+  }
+
+  void StepArbiter() {
+    arbiter_.Tick();
+    if (arbiter_.done()) event_base_loopbreak(base_);
+  }
+
+  void OnTerm() { arbiter_.HandleTerm(); }
+  void OnQuickStop() { arbiter_.HandleQuickStop(); }
+  void OnTtin() { arbiter_.HandleTtin(); }
+  void OnTtou() { arbiter_.HandleTtou(); }
+  void OnChild() {}  // StepArbiter() reaps.
+  void OnUsr1() {
+    THRIFTD_LOG(kInfo) << "Handling signal: usr1; reopening log files";
+    Status status = log::Reopen();
+    if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
+    arbiter_.SignalAll(SIGUSR1);
+  }
+
+  void OnHup() {
+    THRIFTD_LOG(kInfo) << "Handling signal: hup";
+    auto fresh = std::make_shared<Config>();
+    Status status = ResolveConfig(args_, env_args_, fresh.get());
+    if (status.ok() && fresh->app.empty()) status = Status::Error("no App given");
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
+                          << status.message();
+      return;
+    }
+    const Config& running = *configs_.at(arbiter_.generation());
+    if (fresh->bind != running.bind) {
+      THRIFTD_LOG(kWarning) << "bind changes take effect on restart; keeping " << listeners_.size()
+                            << " listener(s)";
+    }
+    if (fresh->errorlog != running.errorlog || fresh->loglevel != running.loglevel) {
+      status = log::Configure(fresh->errorlog, fresh->loglevel);
+      if (!status.ok()) THRIFTD_LOG(kError) << "errorlog: " << status.message();
+    }
+    configs_[arbiter_.next_generation()] = fresh;
+    arbiter_.Reload(fresh->workers, fresh->graceful_timeout);
+    // Configurations of generations with no worker left are dropped.
+    for (auto it = configs_.begin(); it != configs_.end();) {
+      bool used = it->first >= arbiter_.generation() - 1;
+      for (const auto& [pid, worker] : arbiter_.workers())
+        used = used || worker.spec.generation == it->first;
+      it = used ? std::next(it) : configs_.erase(it);
+    }
+  }
+
+  std::vector<std::string> args_;
+  std::optional<std::string> env_args_;
+  std::vector<Listener> listeners_;
+  std::map<std::uint64_t, std::shared_ptr<Config>> configs_;  // by generation
+  Arbiter arbiter_;
+  event_base* base_ = nullptr;
+  std::map<pid_t, Channel> channels_;
+  std::vector<std::unique_ptr<SignalBinding>> signal_bindings_;
+  std::vector<EventPtr> signal_events_;
+  EventPtr tick_;
+};
+
+Master::Master(std::vector<std::string> args, std::optional<std::string> env_args, Config config,
+               std::vector<Listener> listeners)
+    : impl_(std::make_unique<Impl>(std::move(args), std::move(env_args), std::move(config),
+                                   std::move(listeners))) {}
+
+Master::~Master() = default;
+
+int Master::Run() { return impl_->Run(); }
+
+}  // namespace thriftd

@@ -1,0 +1,33 @@
+// The master's pidfile. Runs in the master.
+#ifndef THRIFTD_SRC_PIDFILE_H_
+#define THRIFTD_SRC_PIDFILE_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "src/status.h"
+
+namespace thriftd {
+
+class Pidfile {
+ public:
+  Pidfile() = default;
+  ~Pidfile() { Remove(); }
+  Pidfile(const Pidfile&) = delete;
+  Pidfile& operator=(const Pidfile&) = delete;
+
+  /// Writes `pid` to `path` (atomically, via a temporary file). Fails when
+  /// the file names another live process: that thriftd is still running.
+  Status Create(const std::string& path, pid_t pid);
+  /// Removes the file if it still holds our pid.
+  void Remove();
+
+ private:
+  std::string path_;
+  pid_t pid_ = 0;
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_PIDFILE_H_

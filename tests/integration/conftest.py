@@ -1,0 +1,35 @@
+"""pytest fixtures for the integration tests; the helpers live in harness.py."""
+
+import pytest
+
+import harness
+
+
+@pytest.fixture
+def thriftd(tmp_path):
+    """A factory: thriftd(*args, cwd=tmp_path, env=None, graceful=10.0) starts
+    the thriftd binary and returns a harness.Thriftd. Every master started is
+    stopped at teardown (SIGTERM, then SIGKILL to its process group after
+    `graceful` seconds) and none of its processes outlives the test."""
+    started = []
+
+    def start(*args, cwd=None, env=None, graceful=10.0):
+        server = harness.Thriftd(args, cwd or tmp_path, env=env, graceful=graceful)
+        started.append(server)
+        return server
+
+    yield start
+    errors = []
+    for server in reversed(started):
+        try:
+            server.stop()
+        except Exception as e:  # stop the others even if one misbehaves
+            errors.append(f"pid {server.pid}: {e}")
+    if errors:
+        pytest.fail("thriftd teardown: " + "; ".join(errors))
+
+
+@pytest.fixture
+def port():
+    """A free TCP port on 127.0.0.1."""
+    return harness.free_port()

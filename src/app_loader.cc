@@ -25,6 +25,8 @@ AppSpec ParseAppSpec(const std::string& text) {
   if (colon != std::string::npos && IsIdentifier(text.substr(colon + 1))) {
     spec.path = text.substr(0, colon);
     spec.name = text.substr(colon + 1);
+    // No App class can be called `default` (a keyword): it names the default App.
+    if (spec.name == "default") spec.name.clear();
   }
   return spec;
 }
@@ -46,6 +48,10 @@ Status LoadApp(const std::string& spec_text, LoadedApp* loaded) {
     const char* why = dlerror();
     return fail(why ? why : "dlopen failed");
   }
+  auto fail_loaded = [&](const std::string& why) {
+    dlclose(handle);
+    return fail(why);
+  };
   std::string symbol = spec.name.empty() ? "thriftd_app_default" : "thriftd_app_" + spec.name;
   void* address = dlsym(handle, symbol.c_str());
   const AppEntry* entry = nullptr;
@@ -54,20 +60,20 @@ Status LoadApp(const std::string& spec_text, LoadedApp* loaded) {
                               : static_cast<const AppEntry*>(address);
   }
   if (entry == nullptr) {
-    return fail(spec.name.empty()
-                    ? "no App exported (symbol thriftd_app_default missing; use THRIFTD_APP)"
-                    : "no App named " + spec.name + " (symbol " + symbol + " missing)");
+    return fail_loaded(spec.name.empty()
+                           ? "no App exported (symbol thriftd_app_default missing; use THRIFTD_APP)"
+                           : "no App named " + spec.name + " (symbol " + symbol + " missing)");
   }
   if (entry->abi_version != kAppAbiVersion) {
-    return fail("built for App ABI version " + std::to_string(entry->abi_version) +
-                ", this thriftd loads version " + std::to_string(kAppAbiVersion));
+    return fail_loaded("built for App ABI version " + std::to_string(entry->abi_version) +
+                       ", this thriftd loads version " + std::to_string(kAppAbiVersion));
   }
   try {
     loaded->app.reset(entry->create());
   } catch (const std::exception& error) {
-    return fail(std::string("App constructor threw: ") + error.what());
+    return fail_loaded(std::string("App constructor threw: ") + error.what());
   } catch (...) {
-    return fail("App constructor threw an unknown exception");
+    return fail_loaded("App constructor threw an unknown exception");
   }
   loaded->handle = handle;
   loaded->name = entry->name;

@@ -27,7 +27,7 @@ Arbiter::Arbiter(ProcessOps& ops, ArbiterOptions options)
     : ops_(ops), options_(options), desired_(std::max(1, options.workers)) {}
 
 void Arbiter::Start() {
-  generation_ = 1;
+  generation_ = last_generation_ = 1;
   ManageWorkers();
 }
 
@@ -43,9 +43,10 @@ void Arbiter::HandleQuickStop() {
   stopping_ = true;
   for (auto& [pid, worker] : workers_) {
     // A quick stop overrides a graceful one already under way.
+    double deadline = ops_.Now() + options_.quick_stop_timeout;
+    if (worker.state != WorkerState::kDraining || deadline < worker.kill_at)
+      worker.kill_at = deadline;
     worker.state = WorkerState::kDraining;
-    worker.kill_at = std::min(worker.kill_at > 0 ? worker.kill_at : 1e300,
-                              ops_.Now() + options_.quick_stop_timeout);
     ops_.Kill(pid, SIGQUIT);
   }
 }
@@ -68,7 +69,7 @@ std::uint64_t Arbiter::Reload(int workers, double graceful_timeout) {
   previous_generation_ = generation_;
   previous_desired_ = desired_;
   previous_graceful_timeout_ = options_.graceful_timeout;
-  ++generation_;
+  generation_ = ++last_generation_;
   desired_ = std::max(1, workers);
   options_.graceful_timeout = graceful_timeout;
   THRIFTD_LOG(kInfo) << "Reloading: starting generation " << generation_ << " with " << desired_
@@ -85,13 +86,16 @@ void Arbiter::OnWorkerReady(pid_t pid) {
 }
 
 void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
+  THRIFTD_LOG(kError) << message;
   auto it = workers_.find(pid);
-  std::uint64_t generation = it != workers_.end() ? it->second.spec.generation : generation_;
-  if (it != workers_.end()) it->second.state = WorkerState::kDraining;
+  if (it != workers_.end()) {
+    bool already_stopping = it->second.state == WorkerState::kDraining;
+    it->second.state = WorkerState::kDraining;
+    it->second.boot_failed = true;
+    if (already_stopping || it->second.spec.generation != generation_) return;
+  }
   if (stopping_) return;
-  if (generation == generation_ && previous_generation_ != 0 &&
-      CountActive(previous_generation_, /*ready_only=*/false) > 0) {
-    THRIFTD_LOG(kError) << message;
+  if (previous_generation_ != 0 && CountActive(previous_generation_, /*ready_only=*/false) > 0) {
     THRIFTD_LOG(kError) << "Reload failed; keeping generation " << previous_generation_;
     for (auto& [other_pid, worker] : workers_) {
       if (worker.spec.generation == generation_) Retire(worker, SIGTERM, options_.graceful_timeout);
@@ -102,7 +106,6 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
     previous_generation_ = 0;
     return;
   }
-  THRIFTD_LOG(kError) << message;
   Halt(kExitAppError);
 }
 
@@ -123,7 +126,9 @@ void Arbiter::ReapWorkers() {
     bool expected = it->second.state == WorkerState::kDraining || stopping_;
     bool boot_error =
         WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == kWorkerExitBootError;
-    if (boot_error && it->second.state != WorkerState::kDraining) {
+    // A boot error is normally reported over the channel first; without
+    // that report (the message was lost) the exit code alone tells.
+    if (boot_error && !it->second.boot_failed && it->second.state != WorkerState::kDraining) {
       OnWorkerBootError(exit.pid, "Worker (pid:" + std::to_string(exit.pid) + ") failed to boot");
     }
     std::string what =
@@ -140,10 +145,10 @@ void Arbiter::ReapWorkers() {
 void Arbiter::KillOverdueWorkers() {
   double now = ops_.Now();
   for (auto& [pid, worker] : workers_) {
-    if (worker.state == WorkerState::kDraining && worker.kill_at > 0 && now >= worker.kill_at) {
+    if (worker.state == WorkerState::kDraining && !worker.kill_sent && now >= worker.kill_at) {
       THRIFTD_LOG(kWarning) << "Worker (pid:" << pid << ") did not stop in time; killing it";
       ops_.Kill(pid, SIGKILL);
-      worker.kill_at = 0;  // Sent once; the reap follows.
+      worker.kill_sent = true;  // Once; the reap follows.
     }
   }
 }
@@ -180,7 +185,7 @@ void Arbiter::ManageWorkers() {
   if (count > desired_) {
     // TTOU: retire the oldest first, as gunicorn does.
     std::sort(active.begin(), active.end(), [](const WorkerRecord* a, const WorkerRecord* b) {
-      return a->started_at < b->started_at;
+      return a->sequence < b->sequence;
     });
     for (int i = 0; i < count - desired_; ++i)
       Retire(*active[i], SIGTERM, options_.graceful_timeout);
@@ -199,6 +204,7 @@ bool Arbiter::Spawn(int index) {
   record.pid = pid;
   record.spec = spec;
   record.started_at = ops_.Now();
+  record.sequence = ++spawn_sequence_;
   workers_[pid] = record;
   THRIFTD_LOG(kInfo) << "Booting worker with pid: " << pid;
   return true;

@@ -25,7 +25,10 @@ struct WorkerRecord {
   WorkerSpec spec;
   WorkerState state = WorkerState::kBooting;
   double started_at = 0;
-  double kill_at = 0;  ///< kDraining: when SIGKILL follows the stop request
+  std::uint64_t sequence = 0;  ///< spawn order, to find the oldest
+  double kill_at = 0;          ///< kDraining: when SIGKILL follows the stop request
+  bool kill_sent = false;
+  bool boot_failed = false;  ///< reported a boot error
 };
 
 struct ArbiterOptions {
@@ -53,12 +56,15 @@ class Arbiter {
   /// ones are all ready. Returns the new generation number.
   std::uint64_t Reload(int workers, double graceful_timeout);
   /// The generation the next Reload() will create (to register its config).
-  std::uint64_t next_generation() const { return generation_ + 1; }
+  /// Generation numbers only grow, even across an abandoned reload.
+  std::uint64_t next_generation() const { return last_generation_ + 1; }
 
   // Worker reports.
   void OnWorkerReady(pid_t pid);
   /// The worker could not load or start the App. During a reload the reload
-  /// is abandoned and the old generation kept; otherwise thriftd halts.
+  /// is abandoned and the old generation kept; otherwise thriftd halts. A
+  /// report from a worker already being stopped, or of another generation
+  /// than the current one, is only logged.
   void OnWorkerBootError(pid_t pid, const std::string& message);
 
   /// One pass of the loop: ReapWorkers(); KillOverdueWorkers(); ManageWorkers().
@@ -85,7 +91,9 @@ class Arbiter {
   ProcessOps& ops_;
   ArbiterOptions options_;
   int desired_;
-  std::uint64_t generation_ = 0;
+  std::uint64_t generation_ = 0;       // the generation being served (or booting)
+  std::uint64_t last_generation_ = 0;  // the highest ever created
+  std::uint64_t spawn_sequence_ = 0;   // orders workers started at the same instant
   // The generation to fall back to if a reload's workers cannot boot.
   std::uint64_t previous_generation_ = 0;
   int previous_desired_ = 0;

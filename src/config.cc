@@ -1,5 +1,7 @@
 #include "src/config.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -65,20 +67,11 @@ po::options_description CommandLineOptions() {
     if (*setting.flag == '\0') continue;
     std::string spelling = setting.flag;
     if (setting.short_flag) spelling += std::string(",") + setting.short_flag;
-    po::value_semantic* semantic = nullptr;
-    switch (setting.type) {
-      case SettingType::kBool:
-        semantic = po::value<std::string>()->zero_tokens()->implicit_value("true");
-        break;
-      case SettingType::kList:
-      case SettingType::kBind:
-      case SettingType::kKeyValue:
-        semantic = po::value<std::vector<std::string>>();
-        break;
-      default:
-        semantic = po::value<std::string>();
-        break;
-    }
+    // Every option collects all its occurrences: repeatable settings keep
+    // them all, the others keep the last, as argparse (gunicorn) does.
+    auto* semantic = po::value<std::vector<std::string>>();
+    if (setting.type == SettingType::kBool)
+      semantic->zero_tokens()->implicit_value(std::vector<std::string>{"true"}, "true");
     options.add_options()(spelling.c_str(), semantic, setting.help);
   }
   options.add_options()(kPositionalApp, po::value<std::string>(), "the App");
@@ -88,6 +81,7 @@ po::options_description CommandLineOptions() {
 Status CommandLineError(const std::string& source, const po::error& error) {
   if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&error)) {
     std::string name = unknown->get_option_name();
+    name = name.substr(0, name.find('='));  // --wrokers=3 names --wrokers
     std::string bare = name.substr(name.find_first_not_of('-'));
     std::string suggestion = SuggestName(bare, /*flags=*/true);
     std::string message = source + ": unknown option " + name;
@@ -96,9 +90,6 @@ Status CommandLineError(const std::string& source, const po::error& error) {
   }
   if (dynamic_cast<const po::too_many_positional_options_error*>(&error)) {
     return Status::Error(source + ": more than one App given (expected one PATH.so[:NAME])");
-  }
-  if (const auto* multiple = dynamic_cast<const po::multiple_occurrences*>(&error)) {
-    return Status::Error(source + ": " + multiple->get_option_name() + ": given more than once");
   }
   if (const auto* syntax = dynamic_cast<const po::invalid_command_line_syntax*>(&error)) {
     if (syntax->kind() == po::invalid_command_line_syntax::missing_parameter) {
@@ -177,6 +168,10 @@ Status ParseYamlConfig(const std::string& text, const std::string& source, Confi
 }
 
 Status LoadYamlConfigFile(const std::string& path, const Origin& from, ConfigLayer* layer) {
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Status::Error(from.Describe() + ": cannot read " + path + ": " + std::strerror(EISDIR));
+  }
   std::ifstream file(path);
   if (!file) {
     int err = errno;
@@ -218,6 +213,7 @@ Status ParseArguments(const std::vector<std::string>& args, const std::string& s
       texts.push_back(boost::any_cast<std::string>(raw.value()));
     }
     for (const std::string& text : texts) {
+      // Each occurrence is checked; for a single-valued setting the last one stays.
       Status status = ParseSettingText(*setting, text, &entry.value);
       if (!status.ok()) return AtOrigin(origin, std::move(status));
     }
@@ -232,7 +228,14 @@ Status ResolveConfig(const std::vector<std::string>& args,
   Status status = ParseArguments(args, "command line", &command_line);
   if (!status.ok()) return status;
   if (env_args) {
-    status = ParseArguments(po::split_unix(*env_args), "THRIFTD_CMD_ARGS", &environment);
+    std::vector<std::string> words;
+    try {
+      words = po::split_unix(*env_args);
+    } catch (const std::exception& error) {
+      return Status::Error(std::string("THRIFTD_CMD_ARGS: cannot split into words: ") +
+                           error.what());
+    }
+    status = ParseArguments(words, "THRIFTD_CMD_ARGS", &environment);
     if (!status.ok()) return status;
   }
   const ConfigLayer::Entry* config_entry = nullptr;
@@ -319,7 +322,14 @@ std::string HelpText() {
     } else {
       if (setting.short_flag) left += std::string("-") + setting.short_flag + ", ";
       left += std::string("--") + setting.flag;
-      if (setting.type != SettingType::kBool) left += std::string(" ") + setting.metavar;
+      if (setting.type == SettingType::kChoice) {
+        left += " {";
+        for (size_t i = 0; i < setting.choices.size(); ++i)
+          left += std::string(i ? "," : "") + setting.choices[i];
+        left += "}";
+      } else if (setting.type != SettingType::kBool) {
+        left += std::string(" ") + setting.metavar;
+      }
     }
     out << std::left << std::setw(42) << left;
     if (left.size() >= 42) out << "\n" << std::string(42, ' ');

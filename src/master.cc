@@ -224,7 +224,7 @@ class Master::Impl final : public ProcessOps {
     arbiter_.Reload(fresh->workers, fresh->graceful_timeout);
     // Configurations of generations with no worker left are dropped.
     for (auto it = configs_.begin(); it != configs_.end();) {
-      bool used = it->first >= arbiter_.generation() - 1;
+      bool used = it->first == arbiter_.generation();
       for (const auto& [pid, worker] : arbiter_.workers())
         used = used || worker.spec.generation == it->first;
       it = used ? std::next(it) : configs_.erase(it);

@@ -21,7 +21,8 @@ pid_t ReadPid(const std::string& path) {
 
 Status Pidfile::Create(const std::string& path, pid_t pid) {
   pid_t existing = ReadPid(path);
-  if (existing > 0 && existing != pid && kill(existing, 0) == 0) {
+  // EPERM: alive, and someone else's; only ESRCH means the process is gone.
+  if (existing > 0 && existing != pid && (kill(existing, 0) == 0 || errno == EPERM)) {
     return Status::Error("pidfile " + path + " names a running process (pid " +
                          std::to_string(existing) + "); is thriftd already running?");
   }

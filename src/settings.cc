@@ -1,9 +1,11 @@
 #include "src/settings.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -247,7 +249,53 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
+// A YAML double-quoted scalar: --print-config output must read back.
+std::string Quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+          out += escaped;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// The shortest text that reads back as the same number.
+std::string FormatSeconds(double seconds) {
+  char text[32];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof text, "%.*g", precision, seconds);
+    if (std::strtod(text, nullptr) == seconds) break;
+  }
+  return text;
+}
+
+bool AllDigits(const std::string& text) {
+  size_t start = (!text.empty() && text[0] == '-') ? 1 : 0;
+  if (text.size() == start) return false;
+  for (size_t i = start; i < text.size(); ++i)
+    if (text[i] < '0' || text[i] > '9') return false;
+  return true;
+}
 
 Status Expected(const Setting& setting, const std::string& got) {
   return Status::Error("expected " + ExpectedText(setting) + ", got " + Quoted(got));
@@ -336,7 +384,7 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
       errno = 0;
       char* end = nullptr;
       long long n = std::strtoll(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || errno == ERANGE || n < setting.min_value ||
+      if (!AllDigits(text) || *end != '\0' || errno == ERANGE || n < setting.min_value ||
           n > INT32_MAX) {
         return Expected(setting, text);
       }
@@ -346,7 +394,8 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
     case T::kSeconds: {
       char* end = nullptr;
       double seconds = std::strtod(text.c_str(), &end);
-      if (text.empty() || *end != '\0' || !std::isfinite(seconds) || seconds < 0 || seconds > 1e9) {
+      if (text.empty() || std::isspace(static_cast<unsigned char>(text[0])) || *end != '\0' ||
+          !std::isfinite(seconds) || seconds < 0 || seconds > 1e9) {
         return Expected(setting, text);
       }
       *value = seconds;
@@ -394,7 +443,7 @@ std::string FormatSettingValue(const Setting& setting, const SettingValue& value
       out << std::get<std::int64_t>(value);
       break;
     case T::kSeconds:
-      out << std::get<double>(value);
+      out << FormatSeconds(std::get<double>(value));
       break;
     case T::kString:
     case T::kChoice: {

@@ -1,0 +1,486 @@
+// Resolving the configuration: defaults < config file < THRIFTD_CMD_ARGS <
+// command line, and every error as one line naming where the bad value came from.
+#include "src/config.h"
+
+#include <doctest/doctest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace thriftd {
+namespace {
+
+using Args = std::vector<std::string>;
+using StringMap = std::map<std::string, std::string>;
+
+// ResolveConfig's error message, or "ok".
+std::string ResolveError(const Args& args, const std::optional<std::string>& env = std::nullopt) {
+  Config config;
+  Status status = ResolveConfig(args, env, &config);
+  return status.ok() ? "ok" : status.message();
+}
+
+Config Resolve(const Args& args, const std::optional<std::string>& env = std::nullopt) {
+  Config config;
+  Status status = ResolveConfig(args, env, &config);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  return config;
+}
+
+// The error from a config file holding `yaml`, named f.yaml in a temp dir.
+std::string YamlError(const std::string& yaml) {
+  ConfigLayer layer;
+  Status status = ParseYamlConfig(yaml, "f.yaml", &layer);
+  return status.ok() ? "ok" : status.message();
+}
+
+TEST_CASE("with no arguments every setting has its default") {
+  Config config = Resolve({});
+  CHECK(config.app == "");
+  CHECK(config.bind == std::vector<std::string>{"127.0.0.1:8000"});
+  CHECK(config.backlog == 2048);
+  CHECK(config.workers == 1);
+  CHECK(config.worker_class == "sync");
+  CHECK(config.graceful_timeout == 30.0);
+  CHECK(config.thrift_transport_factory == "buffered");
+  CHECK(config.thrift_protocol_factory == "binary");
+  CHECK(config.thrift_client_timeout == 0.0);
+  CHECK(config.thrift_max_frame_size == 16384000);
+  CHECK(config.thrift_max_message_size == 104857600);
+  CHECK(config.pidfile == "");
+  CHECK(config.errorlog == "-");
+  CHECK(config.loglevel == LogLevel::kInfo);
+  CHECK(config.app_config.empty());
+  CHECK_FALSE(config.check_config);
+  CHECK_FALSE(config.print_config);
+  CHECK_FALSE(config.help);
+  CHECK_FALSE(config.version);
+  CHECK(config.OriginOf("workers").Describe() == "default: workers");
+}
+
+TEST_CASE("the command line sets every kind of setting") {
+  Config config = Resolve({"./libpingpong.so:PingPongApp",
+                           "-w",
+                           "4",
+                           "--backlog=64",
+                           "-b",
+                           "127.0.0.1:9090",
+                           "--bind",
+                           "unix:/tmp/x.sock",
+                           "--graceful-timeout",
+                           "2.5",
+                           "--thrift-transport-factory",
+                           "framed",
+                           "--log-level",
+                           "debug",
+                           "-p",
+                           "/run/t.pid",
+                           "--app-config",
+                           "a=1",
+                           "--app-config",
+                           "b=2",
+                           "--check-config",
+                           "--error-logfile",
+                           "/var/log/t.log"});
+  CHECK(config.app == "./libpingpong.so:PingPongApp");
+  CHECK(config.workers == 4);
+  CHECK(config.backlog == 64);
+  CHECK(config.bind == std::vector<std::string>{"127.0.0.1:9090", "unix:/tmp/x.sock"});
+  CHECK(config.graceful_timeout == 2.5);
+  CHECK(config.thrift_transport_factory == "framed");
+  CHECK(config.loglevel == LogLevel::kDebug);
+  CHECK(config.pidfile == "/run/t.pid");
+  CHECK(config.app_config == StringMap{{"a", "1"}, {"b", "2"}});
+  CHECK(config.check_config);
+  CHECK(config.errorlog == "/var/log/t.log");
+  CHECK(config.OriginOf("workers").Describe() == "command line: --workers");
+  CHECK(config.OriginOf("app").Describe() == "command line: app");
+}
+
+TEST_CASE("defaults < config file < THRIFTD_CMD_ARGS < command line") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml",
+                               "workers: 2\n"
+                               "backlog: 100\n"
+                               "graceful_timeout: 5\n"
+                               "loglevel: warning\n");
+  Config config = Resolve({"-c", file, "--workers", "4"}, "--workers 3 --backlog 200");
+  CHECK(config.workers == 4);
+  CHECK(config.OriginOf("workers").Describe() == "command line: --workers");
+  CHECK(config.backlog == 200);
+  CHECK(config.OriginOf("backlog").Describe() == "THRIFTD_CMD_ARGS: --backlog");
+  CHECK(config.graceful_timeout == 5.0);
+  CHECK(config.OriginOf("graceful_timeout").Describe() == file + ":3: graceful_timeout");
+  CHECK(config.loglevel == LogLevel::kWarning);
+  CHECK(config.thrift_max_frame_size == 16384000);
+  CHECK(config.OriginOf("thrift_max_frame_size").Describe() == "default: thrift_max_frame_size");
+  CHECK(config.config_file == file);
+}
+
+TEST_CASE("THRIFTD_CMD_ARGS may name the config file; the command line's -c wins") {
+  thriftd_test::TempDir dir;
+  std::string from_env = dir.Write("env.yaml", "workers: 2\n");
+  std::string from_cli = dir.Write("cli.yaml", "workers: 5\n");
+  CHECK(Resolve({}, "-c " + from_env).workers == 2);
+  CHECK(Resolve({"-c", from_cli}, "-c " + from_env).workers == 5);
+  CHECK(Resolve({"--config=" + from_cli}).workers == 5);
+}
+
+TEST_CASE("THRIFTD_CMD_ARGS is split as a shell would") {
+  Config config = Resolve({}, "--app-config 'greeting=hello world' -w 3");
+  CHECK(config.app_config == StringMap{{"greeting", "hello world"}});
+  CHECK(config.workers == 3);
+}
+
+TEST_CASE("app_config is merged key by key across file, THRIFTD_CMD_ARGS and command line") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml",
+                               "app_config:\n"
+                               "  dsn: postgres://db/prod\n"
+                               "  pool: 8\n"
+                               "  region: eu\n");
+  Config config =
+      Resolve({"-c", file, "--app-config", "pool=16"}, "--app-config region=us --app-config x=1");
+  CHECK(config.app_config ==
+        StringMap{{"dsn", "postgres://db/prod"}, {"pool", "16"}, {"region", "us"}, {"x", "1"}});
+}
+
+TEST_CASE("app_config in a file may be a mapping or a list of KEY=VALUE") {
+  ConfigLayer layer;
+  REQUIRE(ParseYamlConfig("app_config: [a=1, b=2]\n", "f.yaml", &layer).ok());
+  CHECK(std::get<StringMap>(layer.entries.at("app_config").value) ==
+        StringMap{{"a", "1"}, {"b", "2"}});
+  ConfigLayer mapping;
+  REQUIRE(ParseYamlConfig("app_config: {a: 1, empty: }\n", "f.yaml", &mapping).ok());
+  CHECK(std::get<StringMap>(mapping.entries.at("app_config").value) ==
+        StringMap{{"a", "1"}, {"empty", ""}});
+}
+
+TEST_CASE("bind is replaced as a whole by a higher source, never merged") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml",
+                               "bind:\n"
+                               "  - 127.0.0.1:9090\n"
+                               "  - unix:/tmp/a.sock\n");
+  CHECK(Resolve({"-c", file}).bind ==
+        std::vector<std::string>{"127.0.0.1:9090", "unix:/tmp/a.sock"});
+  CHECK(Resolve({"-c", file}, "-b :7000").bind == std::vector<std::string>{":7000"});
+  CHECK(Resolve({"-c", file, "-b", ":8001", "-b", ":8002"}, "-b :7000").bind ==
+        std::vector<std::string>{":8001", ":8002"});
+  ConfigLayer scalar;
+  REQUIRE(ParseYamlConfig("bind: 127.0.0.1:1\n", "f.yaml", &scalar).ok());
+  CHECK(std::get<std::vector<std::string>>(scalar.entries.at("bind").value) ==
+        std::vector<std::string>{"127.0.0.1:1"});
+}
+
+TEST_CASE("an empty bind list is an error naming where it was emptied") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml", "workers: 2\nbind: []\n");
+  CHECK(ResolveError({"-c", file}) ==
+        file +
+            ":2: bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), "
+            "got none");
+}
+
+TEST_CASE("a key with no value keeps the default; an empty file is no settings") {
+  ConfigLayer layer;
+  REQUIRE(ParseYamlConfig("workers:\n", "f.yaml", &layer).ok());
+  CHECK(layer.entries.empty());
+  REQUIRE(ParseYamlConfig("", "f.yaml", &layer).ok());
+  REQUIRE(ParseYamlConfig("# only a comment\n", "f.yaml", &layer).ok());
+  CHECK(layer.entries.empty());
+}
+
+TEST_CASE("a YAML value records its file and line") {
+  ConfigLayer layer;
+  REQUIRE(ParseYamlConfig("# comment\n\nworkers: 3\n", "/etc/thriftd.yaml", &layer).ok());
+  const ConfigLayer::Entry& entry = layer.entries.at("workers");
+  CHECK(std::get<std::int64_t>(entry.value) == 3);
+  CHECK(entry.origin.Describe() == "/etc/thriftd.yaml:3: workers");
+}
+
+TEST_CASE("YAML: an unknown key is an error with a suggestion when one is near") {
+  CHECK(YamlError("workers: 2\nwrokers: 3\n") ==
+        "f.yaml:2: wrokers: unknown setting (did you mean workers?)");
+  CHECK(YamlError("graceful-timeout: 3\n") ==
+        "f.yaml:1: graceful-timeout: unknown setting (did you mean graceful_timeout?)");
+  CHECK(YamlError("banana: 3\n") == "f.yaml:1: banana: unknown setting");
+}
+
+TEST_CASE("YAML: command-line-only settings are not keys of the file") {
+  CHECK(YamlError("config: other.yaml\n") == "f.yaml:1: config: unknown setting");
+  CHECK(YamlError("check_config: true\n") == "f.yaml:1: check_config: unknown setting");
+}
+
+TEST_CASE("YAML: a wrong type names the key, the line and what was expected") {
+  CHECK(YamlError("workers: abc\n") ==
+        "f.yaml:1: workers: expected a positive integer, got \"abc\"");
+  CHECK(YamlError("backlog: 1\nworkers: -2\n") ==
+        "f.yaml:2: workers: expected a positive integer, got \"-2\"");
+  CHECK(YamlError("graceful_timeout: soon\n") ==
+        "f.yaml:1: graceful_timeout: expected a non-negative number of seconds, got \"soon\"");
+  CHECK(YamlError("thrift_transport_factory: zlib\n") ==
+        "f.yaml:1: thrift_transport_factory: expected one of buffered, framed, header, got "
+        "\"zlib\"");
+  CHECK(YamlError("bind: [127.0.0.1:1, nohost]\n") ==
+        "f.yaml:1: bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), "
+        "got \"nohost\"");
+  CHECK(YamlError("app_config: [novalue]\n") ==
+        "f.yaml:1: app_config: expected KEY=VALUE, got \"novalue\"");
+  CHECK(YamlError("app_config: {a: [1, 2]}\n") ==
+        "f.yaml:1: app_config: expected a string value for key \"a\"");
+}
+
+TEST_CASE("YAML: a sequence or mapping where a scalar belongs") {
+  CHECK(YamlError("workers: [1, 2]\n") ==
+        "f.yaml:1: workers: expected a positive integer, got a YAML sequence");
+  CHECK(YamlError("pidfile:\n  path: /run/x.pid\n") ==
+        "f.yaml:1: pidfile: expected a string, got a YAML mapping");
+  CHECK(YamlError("bind: [[127.0.0.1:1]]\n") ==
+        "f.yaml:1: bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), "
+        "got a YAML sequence");
+}
+
+TEST_CASE("YAML: malformed YAML names the line") {
+  // yaml-cpp names the line where it noticed, which may follow the cause.
+  CHECK(YamlError("workers: 2\nbind: [127.0.0.1:1\nbacklog: 3\n") ==
+        "f.yaml:3: malformed YAML: end of sequence flow not found");
+  CHECK(YamlError("workers: 2\n  backlog: 3\n") == "f.yaml:2: malformed YAML: illegal map value");
+  CHECK(YamlError("workers: 2\nbacklog: {a: 1\n") ==
+        "f.yaml:3: malformed YAML: end of map flow not found");
+}
+
+TEST_CASE("YAML: the top level must be a mapping") {
+  CHECK(YamlError("- workers\n- 2\n") == "f.yaml:1: expected a mapping of settings (key: value)");
+  CHECK(YamlError("\n\njust text\n") == "f.yaml:3: expected a mapping of settings (key: value)");
+}
+
+TEST_CASE("an unreadable config file is named with who asked for it") {
+  thriftd_test::TempDir dir;
+  std::string missing = dir.Join("missing.yaml");
+  CHECK(ResolveError({"-c", missing}) ==
+        "command line: --config: cannot read " + missing + ": No such file or directory");
+  CHECK(ResolveError({}, "--config " + missing) ==
+        "THRIFTD_CMD_ARGS: --config: cannot read " + missing + ": No such file or directory");
+}
+
+// Regression (src/config.cc, LoadYamlConfigFile, fixed): std::ifstream opens a directory
+// fine and reading it fails without setting badbit, so `-c /etc/thriftd/`
+// is read as an empty config file and thriftd starts on defaults.
+TEST_CASE("regression: a config file that is a directory is an error, not an empty config") {
+  thriftd_test::TempDir dir;
+  CHECK(ResolveError({"-c", dir.path()}) ==
+        "command line: --config: cannot read " + dir.path() + ": Is a directory");
+}
+
+TEST_CASE("errors inside the config file name the file, not the command line") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml", "workers: 2\nbacklog: none\n");
+  CHECK(ResolveError({"-c", file}) ==
+        file + ":2: backlog: expected a positive integer, got \"none\"");
+}
+
+TEST_CASE("the header protocol needs the header transport") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml",
+                               "thrift_transport_factory: framed\n"
+                               "thrift_protocol_factory: header\n");
+  CHECK(ResolveError({"-c", file}) ==
+        file +
+            ":2: thrift_protocol_factory: header needs thrift_transport_factory header, got "
+            "\"framed\" (from " +
+            file + ":1: thrift_transport_factory)");
+  CHECK(ResolveError({"--thrift-protocol-factory", "header"}) ==
+        "command line: --thrift-protocol-factory: header needs thrift_transport_factory header, "
+        "got \"buffered\" (from default: thrift_transport_factory)");
+  Config config = Resolve({"-c", file, "--thrift-transport-factory", "header"});
+  CHECK(config.thrift_protocol_factory == "header");
+  CHECK(config.thrift_transport_factory == "header");
+}
+
+TEST_CASE("command line: an unknown option is an error with a suggestion when one is near") {
+  CHECK(ResolveError({"--wrokers", "3"}) ==
+        "command line: unknown option --wrokers (did you mean --workers?)");
+  CHECK(ResolveError({"--graceful_timeout", "3"}) ==
+        "command line: unknown option --graceful_timeout (did you mean --graceful-timeout?)");
+  CHECK(ResolveError({"--banana"}) == "command line: unknown option --banana");
+}
+
+TEST_CASE("command line: a prefix of an option is not guessed") {
+  CHECK(ResolveError({"--work", "3"}) == "command line: unknown option --work");
+}
+
+TEST_CASE("command line: a missing value says what was expected") {
+  CHECK(ResolveError({"--workers"}) ==
+        "command line: --workers: expected a positive integer, got nothing");
+  CHECK(ResolveError({"-b"}) ==
+        "command line: --bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or "
+        "fd://N), got nothing");
+}
+
+TEST_CASE("command line: a bad value names the flag") {
+  CHECK(ResolveError({"--workers=-1"}) ==
+        "command line: --workers: expected a positive integer, got \"-1\"");
+  CHECK(ResolveError({"-w", "many"}) ==
+        "command line: --workers: expected a positive integer, got \"many\"");
+  CHECK(ResolveError({"-b", "nohost"}) ==
+        "command line: --bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or "
+        "fd://N), got \"nohost\"");
+  CHECK(ResolveError({"--app-config", "novalue"}) ==
+        "command line: --app-config: expected KEY=VALUE, got \"novalue\"");
+}
+
+TEST_CASE("command line: two Apps are an error") {
+  CHECK(ResolveError({"liba.so", "libb.so"}) ==
+        "command line: more than one App given (expected one PATH.so[:NAME])");
+}
+
+TEST_CASE("command line: a single-valued option given twice takes the last, as argparse") {
+  CHECK(Resolve({"--workers", "2", "--workers", "3"}).workers == 3);
+  CHECK(Resolve({"-w", "2", "--workers=5", "-w", "4"}).workers == 4);
+  CHECK(Resolve({"--pid", "/a.pid", "-p", "/b.pid"}).pidfile == "/b.pid");
+  CHECK(Resolve({"--check-config", "--check-config"}).check_config);
+  CHECK(Resolve({}, "-w 2 -w 6").workers == 6);
+  // Repeatable settings keep every occurrence.
+  CHECK(Resolve({"-b", ":1", "-b", ":2"}).bind == std::vector<std::string>{":1", ":2"});
+}
+
+TEST_CASE("command line: a bool flag takes no value") {
+  CHECK(ResolveError({"--check-config=no"}) ==
+        "command line: option '--check-config' does not take any arguments");
+}
+
+// Regression (src/config.cc, CommandLineError, fixed): for `--wrokers=3` Boost reports the
+// option name with its value attached, so the message names "--wrokers=3"
+// and no suggestion is found. Expected: the name without "=VALUE".
+TEST_CASE("regression: an unknown --option=VALUE is named without its value, with a suggestion") {
+  CHECK(ResolveError({"--wrokers=3"}) ==
+        "command line: unknown option --wrokers (did you mean --workers?)");
+}
+
+// Regression (src/config.cc, ResolveConfig, fixed): po::split_unix() throws
+// boost::escaped_list_error (not a po::error) for a trailing backslash or an
+// unknown escape such as "C:\tmp"; it escapes ResolveConfig, and thriftd dies
+// on an uncaught exception instead of printing one line. Expected: a Status
+// "THRIFTD_CMD_ARGS: ..." naming the problem.
+TEST_CASE("regression: THRIFTD_CMD_ARGS that cannot be split is an error, not an exception") {
+  for (const char* env : {"-w 2 \\", "--pid C:\\tmp\\t.pid"}) {
+    CAPTURE(env);
+    std::string error;
+    CHECK_NOTHROW(error = ResolveError({}, std::string(env)));
+    CHECK(error.rfind("THRIFTD_CMD_ARGS: ", 0) == 0);
+  }
+}
+
+TEST_CASE("THRIFTD_CMD_ARGS errors name THRIFTD_CMD_ARGS") {
+  CHECK(ResolveError({}, "--wrokers 3") ==
+        "THRIFTD_CMD_ARGS: unknown option --wrokers (did you mean --workers?)");
+  CHECK(ResolveError({}, "--workers zero") ==
+        "THRIFTD_CMD_ARGS: --workers: expected a positive integer, got \"zero\"");
+  CHECK(ResolveError({}, "--workers") ==
+        "THRIFTD_CMD_ARGS: --workers: expected a positive integer, got nothing");
+  CHECK(ResolveError({}, "a.so b.so") ==
+        "THRIFTD_CMD_ARGS: more than one App given (expected one PATH.so[:NAME])");
+}
+
+TEST_CASE("the App may come from the command line, THRIFTD_CMD_ARGS or the file") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml", "app: ./libfile.so\n");
+  CHECK(Resolve({"-c", file}).app == "./libfile.so");
+  CHECK(Resolve({"-c", file}, "./libenv.so").app == "./libenv.so");
+  CHECK(Resolve({"-c", file, "./libcli.so"}, "./libenv.so").app == "./libcli.so");
+}
+
+TEST_CASE("PrintConfig shows every config-file setting with its value") {
+  Config config = Resolve({"-w", "3", "--app-config", "a=1", "./libx.so"});
+  std::string printed = PrintConfig(config);
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    bool shown = printed.find(std::string("\n") + setting.name + ": ") != std::string::npos ||
+                 printed.rfind(std::string(setting.name) + ": ", 0) == 0;
+    CHECK(shown != setting.command_line_only);
+  }
+  CHECK(printed.find("\nworkers: 3\n") != std::string::npos);
+  CHECK(printed.find("app: \"./libx.so\"\n") != std::string::npos);
+  CHECK(printed.find("\napp_config: {\"a\": \"1\"}\n") != std::string::npos);
+  CHECK(printed.find("\nbind: [\"127.0.0.1:8000\"]\n") != std::string::npos);
+  CHECK(printed.find("\npidfile: null\n") != std::string::npos);
+  CHECK(printed.find("\ngraceful_timeout: 30\n") != std::string::npos);
+}
+
+TEST_CASE("PrintConfig's output reads back as the same configuration") {
+  Config config = Resolve({"-w", "3", "-b", ":9000", "--graceful-timeout", "2.5",
+                           "--thrift-transport-factory", "header", "--thrift-protocol-factory",
+                           "header", "--app-config", "region=eu-west", "./libx.so"});
+  ConfigLayer layer;
+  Status status = ParseYamlConfig(PrintConfig(config), "printed.yaml", &layer);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  for (const auto& [name, entry] : layer.entries) {
+    CAPTURE(name);
+    CHECK(entry.value == config.resolved.at(name).value);
+  }
+  CHECK(layer.entries.count("workers") == 1);
+  CHECK(layer.entries.count("pidfile") == 0);  // null: left at its default
+}
+
+// Regression (src/settings.cc, FormatSettingValue, fixed): seconds are printed with the
+// stream's default 6 significant digits, so --print-config shows
+// graceful_timeout 1234567.25 as 1.23457e+06 and 0.1234567 as 0.123457.
+// Expected: the shortest text that reads back as the same double
+// (std::to_chars, or precision 17 with trailing zeros trimmed).
+TEST_CASE("regression: PrintConfig prints seconds without losing digits") {
+  Config config =
+      Resolve({"--graceful-timeout", "1234567.25", "--thrift-client-timeout", "0.1234567"});
+  std::string printed = PrintConfig(config);
+  CHECK(printed.find("\ngraceful_timeout: 1234567.25\n") != std::string::npos);
+  CHECK(printed.find("\nthrift_client_timeout: 0.1234567\n") != std::string::npos);
+}
+
+// Regression (src/settings.cc, FormatSettingValue, fixed): strings are wrapped in double
+// quotes without escaping, so a value holding '"' or '\' prints as YAML that
+// does not parse (or parses to another value). Expected: YAML double-quoted
+// escaping ("\"" and "\\"), or yaml-cpp's emitter.
+TEST_CASE("regression: PrintConfig escapes quotes and backslashes in strings") {
+  Config config = Resolve({"--app-config", "motd=say \"hi\"", "--app-config", "path=C:\\tmp",
+                           "--pid", "/run/a\"b.pid"});
+  ConfigLayer layer;
+  Status status = ParseYamlConfig(PrintConfig(config), "printed.yaml", &layer);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(std::get<StringMap>(layer.entries.at("app_config").value) ==
+        StringMap{{"motd", "say \"hi\""}, {"path", "C:\\tmp"}});
+  CHECK(std::get<std::string>(layer.entries.at("pidfile").value) == "/run/a\"b.pid");
+}
+
+TEST_CASE("HelpText lists every flag with its metavar, and the App") {
+  std::string help = HelpText();
+  CHECK(help.rfind("usage: thriftd [OPTIONS] [PATH.so[:NAME]]\n", 0) == 0);
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    CHECK(help.find(setting.help) != std::string::npos);
+    if (*setting.flag == '\0') {
+      CHECK(help.find(std::string("  ") + setting.metavar) != std::string::npos);
+      continue;
+    }
+    std::string spelling = std::string("--") + setting.flag;
+    if (setting.type == SettingType::kChoice) {
+      spelling += " {";
+      for (size_t i = 0; i < setting.choices.size(); ++i)
+        spelling += std::string(i ? "," : "") + setting.choices[i];
+      spelling += "}";
+    } else if (setting.type != SettingType::kBool) {
+      spelling += std::string(" ") + setting.metavar;
+    }
+    if (setting.short_flag) spelling = std::string("-") + setting.short_flag + ", " + spelling;
+    CHECK(help.find("  " + spelling) != std::string::npos);
+  }
+  CHECK(help.find("the number of worker processes [1]") != std::string::npos);
+  CHECK(help.find("\nWorker processes:\n") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace thriftd

@@ -1,0 +1,210 @@
+// Listening sockets: TCP, unix and inherited descriptors.
+#include "src/listener.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "test_util.h"
+
+namespace thriftd {
+namespace {
+
+BindAddress Address(const std::string& text) {
+  BindAddress address;
+  REQUIRE_MESSAGE(ParseBindAddress(text, &address), text);
+  return address;
+}
+
+bool IsListening(int fd) {
+  int accepting = 0;
+  socklen_t length = sizeof accepting;
+  return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0 && accepting;
+}
+
+bool IsNonBlocking(int fd) { return (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
+bool IsCloseOnExec(int fd) { return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
+
+int PortOf(const std::string& display) { return std::stoi(display.substr(display.rfind(':') + 1)); }
+
+// Binds a unix socket at `path` and closes it, leaving the file behind as a
+// crashed thriftd would.
+void LeaveStaleSocket(const std::string& path) {
+  UniqueFd fd(socket(AF_UNIX, SOCK_STREAM, 0));
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strncpy(sun.sun_path, path.c_str(), sizeof sun.sun_path - 1);
+  REQUIRE(bind(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) == 0);
+}
+
+bool IsSocketFile(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+TEST_CASE("OpenListener on 127.0.0.1:0 listens, non-blocking, on a real port") {
+  Listener listener;
+  Status status = OpenListener(Address("127.0.0.1:0"), 16, &listener);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(listener.fd.valid());
+  CHECK(IsListening(listener.fd.get()));
+  CHECK(IsNonBlocking(listener.fd.get()));
+  CHECK(IsCloseOnExec(listener.fd.get()));
+  CHECK(listener.display.rfind("127.0.0.1:", 0) == 0);
+  CHECK(PortOf(listener.display) > 0);
+  CHECK(listener.address.ToString() == "127.0.0.1:0");
+  CHECK_FALSE(listener.owns_unix_path);
+
+  sockaddr_in bound{};
+  socklen_t length = sizeof bound;
+  REQUIRE(getsockname(listener.fd.get(), reinterpret_cast<sockaddr*>(&bound), &length) == 0);
+  CHECK(ntohs(bound.sin_port) == PortOf(listener.display));
+}
+
+TEST_CASE("a port already listening is refused, naming the address and bind()") {
+  Listener first;
+  REQUIRE(OpenListener(Address("127.0.0.1:0"), 16, &first).ok());
+  std::string taken = "127.0.0.1:" + std::to_string(PortOf(first.display));
+  Listener second;
+  Status status = OpenListener(Address(taken), 16, &second);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.message() == "cannot listen on " + taken + ": bind: Address already in use");
+  CHECK_FALSE(second.fd.valid());
+}
+
+TEST_CASE(":PORT listens on every IPv4 interface") {
+  Listener listener;
+  Status status = OpenListener(Address(":0"), 16, &listener);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(listener.display.rfind("0.0.0.0:", 0) == 0);
+}
+
+TEST_CASE("[::1]:0 listens on IPv6 loopback") {
+  UniqueFd probe(socket(AF_INET6, SOCK_STREAM, 0));
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  if (!probe.valid() ||
+      bind(probe.get(), reinterpret_cast<sockaddr*>(&loopback), sizeof loopback) != 0) {
+    MESSAGE("no IPv6 loopback here; skipped");
+    return;
+  }
+  Listener listener;
+  Status status = OpenListener(Address("[::1]:0"), 16, &listener);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(listener.display.rfind("[::1]:", 0) == 0);
+  CHECK(IsNonBlocking(listener.fd.get()));
+}
+
+TEST_CASE("an unresolvable host names the address and the resolver's reason") {
+  Listener listener;
+  Status status = OpenListener(Address("no-such-host.invalid:80"), 16, &listener);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.message().rfind("cannot listen on no-such-host.invalid:80: ", 0) == 0);
+}
+
+TEST_CASE("a unix socket is created at its path and removed by RemoveUnixSocketPaths") {
+  thriftd_test::TempDir dir;
+  std::string path = dir.Join("thriftd.sock");
+  std::vector<Listener> listeners(1);
+  Status status = OpenListener(Address("unix:" + path), 16, &listeners[0]);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(IsSocketFile(path));
+  CHECK(listeners[0].display == "unix:" + path);
+  CHECK(listeners[0].owns_unix_path);
+  CHECK(IsListening(listeners[0].fd.get()));
+  CHECK(IsNonBlocking(listeners[0].fd.get()));
+
+  RemoveUnixSocketPaths(listeners);
+  CHECK_FALSE(thriftd_test::Exists(path));
+}
+
+TEST_CASE("a stale unix socket file is replaced") {
+  thriftd_test::TempDir dir;
+  std::string path = dir.Join("stale.sock");
+  LeaveStaleSocket(path);
+  REQUIRE(IsSocketFile(path));
+  Listener listener;
+  Status status = OpenListener(Address("unix:" + path), 16, &listener);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(IsListening(listener.fd.get()));
+  CHECK(listener.owns_unix_path);
+}
+
+TEST_CASE("a live unix socket is refused and left alone") {
+  thriftd_test::TempDir dir;
+  std::string path = dir.Join("live.sock");
+  Listener live;
+  REQUIRE(OpenListener(Address("unix:" + path), 16, &live).ok());
+  Listener second;
+  Status status = OpenListener(Address("unix:" + path), 16, &second);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.message() == "cannot listen on unix:" + path + ": bind: Address already in use");
+  CHECK_FALSE(second.owns_unix_path);
+  CHECK(IsSocketFile(path));
+
+  // The refused listener removes nothing that is not its own.
+  RemoveUnixSocketPaths({});
+  std::vector<Listener> refused(1);
+  refused[0] = std::move(second);
+  RemoveUnixSocketPaths(refused);
+  CHECK(IsSocketFile(path));
+}
+
+TEST_CASE("a unix path that is a regular file is not replaced") {
+  thriftd_test::TempDir dir;
+  std::string path = dir.Write("data.txt", "precious\n");
+  Listener listener;
+  Status status = OpenListener(Address("unix:" + path), 16, &listener);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.message() == "cannot listen on unix:" + path + ": bind: File exists");
+  CHECK(thriftd_test::ReadFile(path) == "precious\n");
+}
+
+TEST_CASE("a unix path longer than sun_path is refused") {
+  std::string path = "/tmp/" + std::string(200, 'x') + ".sock";
+  Listener listener;
+  Status status = OpenListener(Address("unix:" + path), 16, &listener);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.message() == "cannot listen on unix:" + path + ": bind: File name too long");
+}
+
+TEST_CASE("fd://N adopts a listening descriptor") {
+  Listener original;
+  REQUIRE(OpenListener(Address("127.0.0.1:0"), 16, &original).ok());
+  int fd = original.fd.Release();
+  Listener adopted;
+  Status status = OpenListener(Address("fd://" + std::to_string(fd)), 16, &adopted);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(adopted.fd.get() == fd);
+  CHECK(adopted.display == "fd://" + std::to_string(fd));
+  CHECK(IsNonBlocking(fd));
+  CHECK(IsCloseOnExec(fd));
+}
+
+TEST_CASE("fd://N refuses a descriptor that is not a listening socket") {
+  UniqueFd unbound(socket(AF_INET, SOCK_STREAM, 0));
+  std::string spec = "fd://" + std::to_string(unbound.get());
+  Listener listener;
+  Status status = OpenListener(Address(spec), 16, &listener);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.message() == "cannot listen on " + spec + ": not a listening socket");
+
+  thriftd_test::TempDir dir;
+  UniqueFd file(open(dir.Write("f", "").c_str(), O_RDONLY));
+  spec = "fd://" + std::to_string(file.get());
+  status = OpenListener(Address(spec), 16, &listener);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.message() ==
+        "cannot listen on " + spec + ": getsockopt: Socket operation on non-socket");
+}
+
+}  // namespace
+}  // namespace thriftd

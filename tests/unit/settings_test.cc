@@ -1,0 +1,278 @@
+// The settings table and the parsing of one setting's text.
+#include "src/settings.h"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+
+namespace thriftd {
+namespace {
+
+const Setting& Row(const char* name) {
+  const Setting* setting = FindSetting(name);
+  REQUIRE_MESSAGE(setting != nullptr, name);
+  return *setting;
+}
+
+// Parses `text` as setting `name` into a fresh default value; "" when ok,
+// otherwise the error message.
+std::string ParseError(const char* name, const std::string& text) {
+  SettingValue value = DefaultValue(Row(name));
+  Status status = ParseSettingText(Row(name), text, &value);
+  return status.ok() ? "" : status.message();
+}
+
+template <typename V>
+V Parsed(const char* name, const std::string& text) {
+  SettingValue value = DefaultValue(Row(name));
+  Status status = ParseSettingText(Row(name), text, &value);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  REQUIRE(std::holds_alternative<V>(value));
+  return std::get<V>(value);
+}
+
+TEST_CASE("every setting's default parses as its own type") {
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    if (*setting.default_text != '\0') {
+      SettingValue value = DefaultValue(setting);
+      Status status = ParseSettingText(setting, setting.default_text, &value);
+      CHECK_MESSAGE(status.ok(), status.message());
+    }
+    SettingValue value = DefaultValue(setting);
+    switch (setting.type) {
+      case SettingType::kString:
+      case SettingType::kChoice:
+        CHECK(std::holds_alternative<std::string>(value));
+        break;
+      case SettingType::kBool:
+        CHECK(std::holds_alternative<bool>(value));
+        break;
+      case SettingType::kCount:
+        CHECK(std::holds_alternative<std::int64_t>(value));
+        CHECK(std::get<std::int64_t>(value) >= setting.min_value);
+        break;
+      case SettingType::kSeconds:
+        CHECK(std::holds_alternative<double>(value));
+        break;
+      case SettingType::kList:
+      case SettingType::kBind:
+        CHECK(std::holds_alternative<std::vector<std::string>>(value));
+        break;
+      case SettingType::kKeyValue:
+        CHECK(std::holds_alternative<std::map<std::string, std::string>>(value));
+        break;
+    }
+  }
+}
+
+TEST_CASE("defaults are gunicorn's where gunicorn has the setting") {
+  CHECK(std::get<std::vector<std::string>>(DefaultValue(Row("bind"))) ==
+        std::vector<std::string>{"127.0.0.1:8000"});
+  CHECK(std::get<std::int64_t>(DefaultValue(Row("backlog"))) == 2048);
+  CHECK(std::get<std::int64_t>(DefaultValue(Row("workers"))) == 1);
+  CHECK(std::get<std::string>(DefaultValue(Row("worker_class"))) == "sync");
+  CHECK(std::get<double>(DefaultValue(Row("graceful_timeout"))) == 30.0);
+  CHECK(std::get<std::string>(DefaultValue(Row("errorlog"))) == "-");
+  CHECK(std::get<std::string>(DefaultValue(Row("loglevel"))) == "info");
+  CHECK(std::get<std::string>(DefaultValue(Row("pidfile"))) == "");
+  CHECK(std::get<std::map<std::string, std::string>>(DefaultValue(Row("app_config"))).empty());
+}
+
+TEST_CASE("names, flags and short flags are each unique") {
+  std::set<std::string> names, flags;
+  std::set<char> short_flags;
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    CHECK(names.insert(setting.name).second);
+    if (*setting.flag != '\0') CHECK(flags.insert(setting.flag).second);
+    if (setting.short_flag != 0) CHECK(short_flags.insert(setting.short_flag).second);
+  }
+}
+
+TEST_CASE("every config-file setting but the positional app has a flag") {
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    if (std::string(setting.name) == "app") {
+      CHECK(std::string(setting.flag) == "");
+      continue;
+    }
+    CHECK(std::string(setting.flag) != "");
+    // YAML keys use underscores, flags dashes.
+    CHECK(std::string(setting.name).find('-') == std::string::npos);
+    CHECK(std::string(setting.flag).find('_') == std::string::npos);
+    CHECK(*setting.help != '\0');
+    CHECK(*setting.section != '\0');
+  }
+}
+
+TEST_CASE("FindSetting and FindSettingByFlag look up by YAML name and by flag") {
+  CHECK(FindSetting("graceful_timeout") == FindSettingByFlag("graceful-timeout"));
+  CHECK(FindSetting("pidfile") == FindSettingByFlag("pid"));
+  CHECK(FindSetting("loglevel") == FindSettingByFlag("log-level"));
+  CHECK(FindSetting("errorlog") == FindSettingByFlag("error-logfile"));
+  CHECK(FindSetting("graceful-timeout") == nullptr);
+  CHECK(FindSettingByFlag("graceful_timeout") == nullptr);
+  CHECK(FindSettingByFlag("") == nullptr);  // app has no flag
+  CHECK(FindSetting("nosuch") == nullptr);
+}
+
+TEST_CASE("ExpectedText says what each type accepts") {
+  CHECK(ExpectedText(Row("workers")) == "a positive integer");
+  CHECK(ExpectedText(Row("graceful_timeout")) == "a non-negative number of seconds");
+  CHECK(ExpectedText(Row("thrift_transport_factory")) == "one of buffered, framed, header");
+  CHECK(ExpectedText(Row("loglevel")) == "one of debug, info, warning, error, critical");
+  CHECK(ExpectedText(Row("app_config")) == "KEY=VALUE");
+  CHECK(ExpectedText(Row("bind")) ==
+        "an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N)");
+  CHECK(ExpectedText(Row("check_config")) == "true or false");
+  CHECK(ExpectedText(Row("pidfile")) == "a string");
+
+  Setting non_negative = Row("workers");
+  non_negative.min_value = 0;
+  CHECK(ExpectedText(non_negative) == "a non-negative integer");
+  non_negative.min_value = 5;
+  CHECK(ExpectedText(non_negative) == "an integer >= 5");
+}
+
+TEST_CASE("SuggestName suggests the near YAML name or flag for a typo") {
+  CHECK(SuggestName("worker", false) == "workers");
+  CHECK(SuggestName("wrokers", false) == "workers");
+  CHECK(SuggestName("graceful-timeout", false) == "graceful_timeout");
+  CHECK(SuggestName("log_level", false) == "loglevel");
+  CHECK(SuggestName("worker", true) == "workers");
+  CHECK(SuggestName("graceful_timeout", true) == "graceful-timeout");
+  CHECK(SuggestName("log-levl", true) == "log-level");
+  CHECK(SuggestName("conifg", true) == "config");
+}
+
+TEST_CASE("SuggestName suggests nothing for a far-off name") {
+  CHECK(SuggestName("banana", false) == "");
+  CHECK(SuggestName("max_requests_jitter_extra", false) == "");
+  CHECK(SuggestName("zzzzzzz", true) == "");
+  CHECK(SuggestName("", false) == "");
+}
+
+TEST_CASE("SuggestName never offers a command-line-only setting as a YAML key") {
+  // "config" is a flag, not a key of the file.
+  CHECK(SuggestName("confg", false) != "config");
+  CHECK(SuggestName("confg", true) == "config");
+}
+
+TEST_CASE("a count is a base-10 integer within its minimum and 2^31-1") {
+  CHECK(Parsed<std::int64_t>("workers", "4") == 4);
+  CHECK(Parsed<std::int64_t>("workers", "2147483647") == 2147483647);
+  CHECK(ParseError("workers", "0") == "expected a positive integer, got \"0\"");
+  CHECK(ParseError("workers", "-1") == "expected a positive integer, got \"-1\"");
+  CHECK(ParseError("workers", "abc") == "expected a positive integer, got \"abc\"");
+  CHECK(ParseError("workers", "1e3") == "expected a positive integer, got \"1e3\"");
+  CHECK(ParseError("workers", "2.5") == "expected a positive integer, got \"2.5\"");
+  CHECK(ParseError("workers", "4 ") == "expected a positive integer, got \"4 \"");
+  CHECK(ParseError("workers", "") == "expected a positive integer, got \"\"");
+  CHECK(ParseError("workers", "2147483648") == "expected a positive integer, got \"2147483648\"");
+  CHECK(ParseError("workers", "99999999999999999999999") ==
+        "expected a positive integer, got \"99999999999999999999999\"");
+  CHECK(ParseError("backlog", "0x10") == "expected a positive integer, got \"0x10\"");
+}
+
+TEST_CASE("seconds are a non-negative finite number, fractions allowed") {
+  CHECK(Parsed<double>("graceful_timeout", "1.5") == 1.5);
+  CHECK(Parsed<double>("graceful_timeout", "0") == 0.0);
+  CHECK(Parsed<double>("graceful_timeout", "30") == 30.0);
+  CHECK(Parsed<double>("thrift_client_timeout", "1e3") == 1000.0);
+  CHECK(ParseError("graceful_timeout", "-1") ==
+        "expected a non-negative number of seconds, got \"-1\"");
+  CHECK(ParseError("graceful_timeout", "") ==
+        "expected a non-negative number of seconds, got \"\"");
+  CHECK(ParseError("graceful_timeout", "10s") ==
+        "expected a non-negative number of seconds, got \"10s\"");
+  CHECK(ParseError("graceful_timeout", "inf") ==
+        "expected a non-negative number of seconds, got \"inf\"");
+  CHECK(ParseError("graceful_timeout", "nan") ==
+        "expected a non-negative number of seconds, got \"nan\"");
+  CHECK(ParseError("graceful_timeout", "1e10") ==
+        "expected a non-negative number of seconds, got \"1e10\"");
+}
+
+TEST_CASE("a bool is true/yes/on/1 or false/no/off/0") {
+  for (const char* text : {"true", "yes", "on", "1"}) {
+    CAPTURE(text);
+    CHECK(Parsed<bool>("check_config", text) == true);
+  }
+  for (const char* text : {"false", "no", "off", "0"}) {
+    CAPTURE(text);
+    CHECK(Parsed<bool>("check_config", text) == false);
+  }
+  CHECK(ParseError("check_config", "maybe") == "expected true or false, got \"maybe\"");
+  CHECK(ParseError("check_config", "") == "expected true or false, got \"\"");
+  CHECK(ParseError("check_config", "2") == "expected true or false, got \"2\"");
+}
+
+TEST_CASE("a choice is one of its spellings exactly") {
+  CHECK(Parsed<std::string>("thrift_transport_factory", "framed") == "framed");
+  CHECK(Parsed<std::string>("thrift_protocol_factory", "compact") == "compact");
+  CHECK(Parsed<std::string>("loglevel", "debug") == "debug");
+  CHECK(ParseError("thrift_transport_factory", "Framed") ==
+        "expected one of buffered, framed, header, got \"Framed\"");
+  CHECK(ParseError("thrift_protocol_factory", "") ==
+        "expected one of binary, compact, json, header, got \"\"");
+  CHECK(ParseError("worker_class", "gevent") == "expected one of sync, got \"gevent\"");
+}
+
+TEST_CASE("KEY=VALUE splits at the first '=' and adds to the map") {
+  const Setting& app_config = Row("app_config");
+  SettingValue value = DefaultValue(app_config);
+  REQUIRE(ParseSettingText(app_config, "dsn=postgres://db/x?a=b", &value).ok());
+  REQUIRE(ParseSettingText(app_config, "empty=", &value).ok());
+  REQUIRE(ParseSettingText(app_config, "dsn2=x", &value).ok());
+  REQUIRE(ParseSettingText(app_config, "dsn2=y", &value).ok());
+  CHECK(std::get<std::map<std::string, std::string>>(value) ==
+        std::map<std::string, std::string>{
+            {"dsn", "postgres://db/x?a=b"}, {"empty", ""}, {"dsn2", "y"}});
+
+  CHECK(ParseError("app_config", "novalue") == "expected KEY=VALUE, got \"novalue\"");
+  CHECK(ParseError("app_config", "=value") == "expected KEY=VALUE, got \"=value\"");
+  CHECK(ParseError("app_config", "") == "expected KEY=VALUE, got \"\"");
+}
+
+TEST_CASE("a bind address is validated and appended to the list") {
+  const Setting& bind = Row("bind");
+  SettingValue value = std::vector<std::string>();
+  REQUIRE(ParseSettingText(bind, "127.0.0.1:9090", &value).ok());
+  REQUIRE(ParseSettingText(bind, "unix:/run/thriftd.sock", &value).ok());
+  CHECK(std::get<std::vector<std::string>>(value) ==
+        std::vector<std::string>{"127.0.0.1:9090", "unix:/run/thriftd.sock"});
+
+  CHECK(ParseError("bind", "nohost") ==
+        "expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), got \"nohost\"");
+  CHECK(ParseError("bind", "1.2.3.4:99999") ==
+        "expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), got "
+        "\"1.2.3.4:99999\"");
+}
+
+TEST_CASE("a string takes any text") {
+  CHECK(Parsed<std::string>("pidfile", "/run/thriftd.pid") == "/run/thriftd.pid");
+  CHECK(Parsed<std::string>("pidfile", "") == "");
+}
+
+TEST_CASE("FormatSettingValue writes values as YAML") {
+  CHECK(FormatSettingValue(Row("workers"), std::int64_t{4}) == "4");
+  CHECK(FormatSettingValue(Row("graceful_timeout"), 1.5) == "1.5");
+  CHECK(FormatSettingValue(Row("graceful_timeout"), 30.0) == "30");
+  CHECK(FormatSettingValue(Row("check_config"), true) == "true");
+  CHECK(FormatSettingValue(Row("pidfile"), std::string()) == "null");
+  CHECK(FormatSettingValue(Row("pidfile"), std::string("/run/x.pid")) == "\"/run/x.pid\"");
+  CHECK(FormatSettingValue(Row("bind"), std::vector<std::string>{"a:1", "unix:/x"}) ==
+        "[\"a:1\", \"unix:/x\"]");
+  CHECK(FormatSettingValue(Row("bind"), std::vector<std::string>{}) == "[]");
+  CHECK(FormatSettingValue(Row("app_config"),
+                           std::map<std::string, std::string>{{"b", "2"}, {"a", "1"}}) ==
+        "{\"a\": \"1\", \"b\": \"2\"}");
+}
+
+}  // namespace
+}  // namespace thriftd

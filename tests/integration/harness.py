@@ -25,9 +25,15 @@ PINGPONG_SO = BUILD_DIR / "examples" / "libpingpong.so"
 KEYVALUE_SO = BUILD_DIR / "examples" / "libkeyvalue.so"
 GEN_PY_DIR = BUILD_DIR / "examples" / "gen-py"
 TEST_CLIENT = BUILD_DIR / "tests" / "clients" / "thriftd_test_client"
+# Apps that fail on purpose, built from tests/integration/apps/ (meson.build there).
+TEST_APPS_DIR = BUILD_DIR / "tests" / "integration"
 
 TRANSPORTS = ("buffered", "framed", "header")
 PROTOCOLS = ("binary", "compact", "json", "header")
+# Every (transport, protocol) pair thriftd serves: the header protocol only
+# over the header transport (config refuses it over buffered / framed).
+PAIRS = tuple((t, p) for t in TRANSPORTS for p in PROTOCOLS if p != "header") + (
+    ("header", "header"),)
 
 POLL_INTERVAL = 0.02
 
@@ -64,6 +70,57 @@ def free_port():
 # --- processes ----------------------------------------------------------------
 
 
+def failing_app(name):
+    """The path of lib<name>.so built from tests/integration/apps/<name>.cc."""
+    return TEST_APPS_DIR / f"lib{name}.so"
+
+
+def run_thriftd(*args, cwd=None, env=None, deadline=20.0):
+    """Runs thriftd to completion (for runs that must end by themselves: bad
+    configs, --check-config, --version); returns the CompletedProcess (text).
+    A run still going after `deadline` seconds is killed with its whole
+    process group and fails the test."""
+    full_env = dict(os.environ)
+    full_env.pop("THRIFTD_CMD_ARGS", None)
+    full_env.update(env or {})
+    argv = [str(THRIFTD_BIN), *[str(a) for a in args]]
+    proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=deadline)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal_module.SIGKILL)
+        stdout, stderr = proc.communicate()
+        wait_until(lambda: not group_pids(proc.pid), 5.0, "the killed thriftd's processes to go")
+        raise AssertionError(f"{' '.join(argv[1:])} still running after {deadline:g}s; "
+                             f"stderr:\n{stderr}") from None
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def in_handler_sleep(pid):
+    """True while process pid is blocked in nanosleep: for a sync worker of
+    pingpong, that means a sleep(ms) call is being served (not in poll or recv)."""
+    try:
+        if "nanosleep" in Path(f"/proc/{pid}/wchan").read_text():
+            return True
+        nr = int(Path(f"/proc/{pid}/syscall").read_text().split()[0])
+    except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError, IndexError):
+        return False
+    # nanosleep / clock_nanosleep on x86_64 and on aarch64.
+    machine = os.uname().machine
+    return nr in ((35, 230) if machine == "x86_64" else (101, 115))
+
+
+def vm_rss_kib(pid):
+    """The resident set size of pid in KiB, from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
 def _proc_stat(pid):
     """(state, ppid, pgrp) of pid from /proc, or None if it is gone."""
     try:
@@ -78,6 +135,11 @@ def _proc_stat(pid):
 def _is_live(pid):
     stat = _proc_stat(pid)
     return stat is not None and stat[0] not in ("Z", "X")
+
+
+def is_live(pid):
+    """True while pid exists and is not a zombie."""
+    return _is_live(pid)
 
 
 def child_pids(pid):
@@ -161,6 +223,15 @@ class Thriftd:
         if not self.running():
             raise AssertionError(
                 f"thriftd exited with {self.proc.returncode}; stderr:\n{self.log()}")
+
+    def wait(self, predicate, deadline=10.0, message="condition"):
+        """wait_until(predicate), but fails at once (with the log) if thriftd exits."""
+        def check():
+            self._check_running()
+            return predicate()
+        return wait_until(check, deadline,
+                          lambda: f"{message() if callable(message) else message}; "
+                                  f"workers {self.worker_pids()}; stderr:\n{self.log()}")
 
     def wait_for_log(self, regex, deadline=10.0, since=0):
         """Waits until the log after offset `since` matches regex; returns the match."""

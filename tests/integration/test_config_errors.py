@@ -1,0 +1,207 @@
+"""Bad configurations: each one is refused before anything starts, with one
+line on stderr naming where the bad value came from (file and line, command
+line, or THRIFTD_CMD_ARGS), and exit code 2."""
+
+import socket
+from dataclasses import dataclass, field
+
+import pytest
+
+import harness
+from harness import PINGPONG_SO, run_thriftd
+
+EXIT_CONFIG_ERROR = 2
+ADDRESS_FORMS = "(HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N)"
+
+
+@dataclass
+class BadConfig:
+    name: str
+    args: list                    # {app} -> the pingpong App, {port} -> a free port
+    expected: str                 # the whole first stderr line; {port} substituted
+    yaml: str = None              # written to bad.yaml in the working directory
+    env: dict = field(default_factory=dict)
+
+
+CASES = [
+    BadConfig("unknown-yaml-key-with-suggestion",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:2: workerz: unknown setting (did you mean workers?)",
+              yaml="bind: 127.0.0.1:{port}\nworkerz: 2\n"),
+    BadConfig("unknown-yaml-key-without-suggestion",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:1: colour: unknown setting",
+              yaml="colour: blue\n"),
+    BadConfig("unknown-cli-option-with-suggestion",
+              ["--wrokers", "2", "{app}"],
+              "thriftd: command line: unknown option --wrokers (did you mean --workers?)"),
+    BadConfig("workers-wrong-type",
+              ["-c", "bad.yaml", "{app}"],
+              'thriftd: bad.yaml:1: workers: expected a positive integer, got "abc"',
+              yaml="workers: abc\n"),
+    BadConfig("workers-negative",
+              ["-c", "bad.yaml", "{app}"],
+              'thriftd: bad.yaml:2: workers: expected a positive integer, got "-1"',
+              yaml="app: {app}\nworkers: -1\n"),
+    BadConfig("workers-zero-on-command-line",
+              ["-w", "0", "{app}"],
+              'thriftd: command line: --workers: expected a positive integer, got "0"'),
+    BadConfig("backlog-zero",
+              ["-c", "bad.yaml", "{app}"],
+              'thriftd: bad.yaml:1: backlog: expected a positive integer, got "0"',
+              yaml="backlog: 0\n"),
+    BadConfig("graceful-timeout-negative",
+              ["--graceful-timeout", "-1", "{app}"],
+              "thriftd: command line: --graceful-timeout: expected a non-negative number of "
+              'seconds, got "-1"'),
+    BadConfig("option-without-its-value",
+              ["{app}", "-w"],
+              "thriftd: command line: --workers: expected a positive integer, got nothing"),
+    BadConfig("bind-host-without-port",
+              ["-b", "nohost", "{app}"],
+              f'thriftd: command line: --bind: expected an address {ADDRESS_FORMS}, got "nohost"'),
+    BadConfig("bind-port-out-of-range",
+              ["-b", "1.2.3.4:99999", "{app}"],
+              f"thriftd: command line: --bind: expected an address {ADDRESS_FORMS}, "
+              'got "1.2.3.4:99999"'),
+    BadConfig("bind-unclosed-ipv6-bracket",
+              ["-b", "[::1", "{app}"],
+              f'thriftd: command line: --bind: expected an address {ADDRESS_FORMS}, got "[::1"'),
+    BadConfig("bind-unix-without-path",
+              ["-b", "unix:", "{app}"],
+              f'thriftd: command line: --bind: expected an address {ADDRESS_FORMS}, got "unix:"'),
+    BadConfig("bind-bad-address-in-yaml",
+              ["-c", "bad.yaml", "{app}"],
+              f'thriftd: bad.yaml:1: bind: expected an address {ADDRESS_FORMS}, got "nohost"',
+              yaml="bind: nohost\n"),
+    BadConfig("unknown-transport",
+              ["--thrift-transport-factory", "zip", "{app}"],
+              "thriftd: command line: --thrift-transport-factory: expected one of buffered, "
+              'framed, header, got "zip"'),
+    BadConfig("unknown-protocol-in-yaml",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:1: thrift_protocol_factory: expected one of binary, compact, "
+              'json, header, got "thrift"',
+              yaml="thrift_protocol_factory: thrift\n"),
+    BadConfig("unknown-worker-class",
+              ["-k", "nope", "{app}"],
+              'thriftd: command line: --worker-class: expected one of sync, got "nope"'),
+    BadConfig("header-protocol-with-framed-transport",
+              ["--thrift-transport-factory", "framed", "--thrift-protocol-factory", "header",
+               "{app}"],
+              "thriftd: command line: --thrift-protocol-factory: header needs "
+              'thrift_transport_factory header, got "framed" '
+              "(from command line: --thrift-transport-factory)"),
+    BadConfig("header-protocol-with-default-buffered-transport",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:1: thrift_protocol_factory: header needs "
+              'thrift_transport_factory header, got "buffered" '
+              "(from default: thrift_transport_factory)",
+              yaml="thrift_protocol_factory: header\n"),
+    BadConfig("config-file-missing",
+              ["-c", "/nonexistent.yaml", "{app}"],
+              "thriftd: command line: --config: cannot read /nonexistent.yaml: "
+              "No such file or directory"),
+    BadConfig("malformed-yaml-names-the-line",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:3: malformed YAML: illegal map value",
+              yaml="workers: 2\nbacklog: 10\nbind: a: b\n"),
+    BadConfig("yaml-tab-indentation-names-the-line",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:2: malformed YAML: illegal tab when looking for indentation",
+              yaml="workers: 2\n\tbind: x\n"),
+    BadConfig("yaml-list-at-top-level",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:1: expected a mapping of settings (key: value)",
+              yaml="- workers\n- 2\n"),
+    BadConfig("yaml-mapping-where-a-number-belongs",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:2: workers: expected a positive integer, got a YAML mapping",
+              yaml="backlog: 5\nworkers:\n  count: 2\n"),
+    BadConfig("yaml-sequence-where-a-number-belongs",
+              ["-c", "bad.yaml", "{app}"],
+              "thriftd: bad.yaml:1: graceful_timeout: expected a non-negative number of "
+              "seconds, got a YAML sequence",
+              yaml="graceful_timeout: [1, 2]\n"),
+    BadConfig("thriftd-cmd-args-bad-value",
+              ["{app}"],
+              'thriftd: THRIFTD_CMD_ARGS: --workers: expected a positive integer, got "x"',
+              env={"THRIFTD_CMD_ARGS": "-w x"}),
+    BadConfig("thriftd-cmd-args-unknown-option",
+              ["{app}"],
+              "thriftd: THRIFTD_CMD_ARGS: unknown option --nope",
+              env={"THRIFTD_CMD_ARGS": "--nope"}),
+    BadConfig("no-app-given",
+              ["-b", "127.0.0.1:{port}"],
+              "thriftd: no App given: run thriftd PATH.so[:NAME], or set app: in the config file"),
+    BadConfig("two-apps-given",
+              ["{app}", "{app}"],
+              "thriftd: command line: more than one App given (expected one PATH.so[:NAME])"),
+    BadConfig("log-level-unknown",
+              ["--log-level", "loud", "{app}"],
+              "thriftd: command line: --log-level: expected one of debug, info, warning, error, "
+              'critical, got "loud"'),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_config_is_refused_with_one_clear_line_and_exit_2(tmp_path, case):
+    port = harness.free_port()
+    fill = lambda text: text.replace("{app}", str(PINGPONG_SO)).replace("{port}", str(port))
+    if case.yaml is not None:
+        (tmp_path / "bad.yaml").write_text(fill(case.yaml))
+    result = run_thriftd(*[fill(a) for a in case.args], cwd=tmp_path,
+                         env={k: fill(v) for k, v in case.env.items()}, deadline=10)
+    assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
+    assert result.stderr.splitlines() == [fill(case.expected)], result.stderr
+    assert result.stdout == ""
+
+
+def test_table_has_at_least_15_bad_configs():
+    assert len(CASES) >= 15
+
+
+def test_port_in_use_is_refused_with_exit_2(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_thriftd("-b", f"127.0.0.1:{port}", PINGPONG_SO, cwd=tmp_path, deadline=10)
+    assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
+    assert result.stderr.splitlines() == [
+        f"thriftd: command line: --bind: cannot listen on 127.0.0.1:{port}: "
+        "bind: Address already in use"]
+
+
+def test_port_in_use_on_a_second_bind_leaves_no_unix_socket_behind(tmp_path):
+    path = tmp_path / "first.sock"
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_thriftd("-b", f"unix:{path}", "-b", f"127.0.0.1:{port}", PINGPONG_SO,
+                             cwd=tmp_path, deadline=10)
+    assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
+    assert "Address already in use" in result.stderr
+    assert not path.exists()
+
+
+def test_config_path_that_is_a_directory_is_refused(tmp_path):
+    # Reading a directory "succeeds" with ifstream; thriftd must not take it
+    # for an empty config and start serving with the defaults.
+    port = harness.free_port()
+    result = run_thriftd("-c", tmp_path, "-b", f"127.0.0.1:{port}", PINGPONG_SO,
+                         cwd=tmp_path, deadline=3)
+    assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
+    assert result.stderr.splitlines()[0].startswith(
+        f"thriftd: command line: --config: cannot read {tmp_path}"), result.stderr
+
+
+def test_pidfile_in_a_missing_directory_is_refused_with_exit_2(tmp_path):
+    port = harness.free_port()
+    pidfile = tmp_path / "no-such-dir" / "thriftd.pid"
+    result = run_thriftd("-b", f"127.0.0.1:{port}", "-p", pidfile, PINGPONG_SO, cwd=tmp_path)
+    assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("thriftd: command line: --pid: ")
+    assert str(pidfile.parent) in line and "No such file or directory" in line

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "src/plugin_loader.h"
 #include "src/status.h"
 #include "thriftd/app.h"
 
@@ -20,13 +21,8 @@ struct LoadedApp {
   std::unique_ptr<App> app;
 };
 
-struct AppSpec {
-  std::string path;
-  std::string name;  ///< empty: the object's default App
-};
-
-/// Splits "PATH.so[:NAME]".
-AppSpec ParseAppSpec(const std::string& text);
+using AppSpec = PluginSpec;
+inline AppSpec ParseAppSpec(const std::string& text) { return ParsePluginSpec(text); }
 
 /// Loads and constructs the App. Each failure is one line: "cannot load app
 /// PATH: <why>" (file missing, not a shared object, no entry point, ABI

@@ -85,11 +85,21 @@ void Arbiter::OnWorkerReady(pid_t pid) {
   ManageWorkers();
 }
 
+void Arbiter::OnWorkerRetiring(pid_t pid) {
+  auto it = workers_.find(pid);
+  if (it == workers_.end() || it->second.state == WorkerState::kDraining) return;
+  it->second.retiring = true;
+  THRIFTD_LOG(kInfo) << "Worker (pid:" << pid << ") reached max_requests; starting its successor";
+  ManageWorkers();
+}
+
 void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
   THRIFTD_LOG(kError) << message;
   auto it = workers_.find(pid);
   if (it != workers_.end()) {
     bool already_stopping = it->second.state == WorkerState::kDraining;
+    // It exits by itself; SIGKILL only if it does not, as for any stop.
+    if (!already_stopping) it->second.kill_at = ops_.Now() + options_.graceful_timeout;
     it->second.state = WorkerState::kDraining;
     it->second.boot_failed = true;
     if (already_stopping || it->second.spec.generation != generation_) return;
@@ -158,20 +168,26 @@ void Arbiter::ManageWorkers() {
     if (workers_.empty()) done_ = true;
     return;
   }
-  // A reload finishes when the new generation is fully ready: only then are
-  // the old workers asked to stop, so no request finds nobody accepting.
-  if (HasOlderGeneration() && CountActive(generation_, /*ready_only=*/true) >= desired_) {
+  // A reload (or a max_requests recycle) finishes when the replacements are
+  // all ready: only then are the old workers asked to stop, so no request
+  // finds nobody accepting.
+  if (CountActive(generation_, /*ready_only=*/true) >= desired_) {
+    bool reloaded = HasOlderGeneration();
     for (auto& [pid, worker] : workers_) {
-      if (worker.spec.generation < generation_ && worker.state != WorkerState::kDraining)
+      bool replaced = worker.spec.generation < generation_ || worker.retiring;
+      if (replaced && worker.state != WorkerState::kDraining)
         Retire(worker, SIGTERM, options_.graceful_timeout);
     }
-    previous_generation_ = 0;
-    THRIFTD_LOG(kInfo) << "Generation " << generation_ << " is serving";
+    if (reloaded) {
+      previous_generation_ = 0;
+      THRIFTD_LOG(kInfo) << "Generation " << generation_ << " is serving";
+    }
   }
   std::set<int> used;
   std::vector<WorkerRecord*> active;
   for (auto& [pid, worker] : workers_) {
-    if (worker.spec.generation == generation_ && worker.state != WorkerState::kDraining) {
+    if (worker.spec.generation == generation_ && worker.state != WorkerState::kDraining &&
+        !worker.retiring) {
       used.insert(worker.spec.index);
       active.push_back(&worker);
     }
@@ -193,7 +209,7 @@ void Arbiter::ManageWorkers() {
 }
 
 bool Arbiter::Spawn(int index) {
-  WorkerSpec spec{index, generation_};
+  WorkerSpec spec{index, generation_, FreeSlot()};
   pid_t pid = 0;
   Status status = ops_.Spawn(spec, &pid);
   if (!status.ok()) {
@@ -225,10 +241,18 @@ void Arbiter::Halt(int exit_code) {
   for (auto& [pid, worker] : workers_) Retire(worker, SIGTERM, options_.graceful_timeout);
 }
 
+int Arbiter::FreeSlot() const {
+  std::set<int> used;
+  for (const auto& [pid, worker] : workers_) used.insert(worker.spec.slot);
+  int slot = 0;
+  while (used.count(slot)) ++slot;
+  return slot;
+}
+
 int Arbiter::CountActive(std::uint64_t generation, bool ready_only) const {
   int count = 0;
   for (const auto& [pid, worker] : workers_) {
-    if (worker.spec.generation != generation) continue;
+    if (worker.spec.generation != generation || worker.retiring) continue;
     if (ready_only ? worker.state == WorkerState::kReady : worker.state != WorkerState::kDraining)
       ++count;
   }

@@ -29,6 +29,7 @@ struct WorkerRecord {
   double kill_at = 0;          ///< kDraining: when SIGKILL follows the stop request
   bool kill_sent = false;
   bool boot_failed = false;  ///< reported a boot error
+  bool retiring = false;     ///< reached max_requests; stops once replaced
 };
 
 struct ArbiterOptions {
@@ -66,6 +67,9 @@ class Arbiter {
   /// report from a worker already being stopped, or of another generation
   /// than the current one, is only logged.
   void OnWorkerBootError(pid_t pid, const std::string& message);
+  /// The worker reached max_requests: start its successor, and stop it
+  /// gracefully once the successor is ready.
+  void OnWorkerRetiring(pid_t pid);
 
   /// One pass of the loop: ReapWorkers(); KillOverdueWorkers(); ManageWorkers().
   void Tick();
@@ -85,6 +89,8 @@ class Arbiter {
   bool Spawn(int index);
   void Retire(WorkerRecord& worker, int signo, double grace);
   void Halt(int exit_code);
+  /// The lowest scoreboard slot no live worker (draining ones included) holds.
+  int FreeSlot() const;
   int CountActive(std::uint64_t generation, bool ready_only) const;
   bool HasOlderGeneration() const;
 

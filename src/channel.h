@@ -16,6 +16,7 @@ namespace thriftd {
 /// Message kinds, the first byte of every message.
 inline constexpr char kChannelReady = 'R';      ///< worker -> master: serving
 inline constexpr char kChannelBootError = 'E';  ///< worker -> master: text follows
+inline constexpr char kChannelRetire = 'M';     ///< worker -> master: max_requests reached
 
 struct ChannelPair {
   UniqueFd master_end;

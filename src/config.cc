@@ -269,6 +269,12 @@ Status ResolveConfig(const std::vector<std::string>& args,
   resolved.workers = static_cast<int>(Get<std::int64_t>(values, "workers"));
   resolved.worker_class = Get<std::string>(values, "worker_class");
   resolved.graceful_timeout = Get<double>(values, "graceful_timeout");
+  resolved.threads = static_cast<int>(Get<std::int64_t>(values, "threads"));
+  resolved.worker_connections = static_cast<int>(Get<std::int64_t>(values, "worker_connections"));
+  resolved.max_requests = Get<std::int64_t>(values, "max_requests");
+  resolved.max_requests_jitter = Get<std::int64_t>(values, "max_requests_jitter");
+  resolved.fiber_check_interval = Get<double>(values, "fiber_check_interval");
+  resolved.fiber_stack_size = Get<std::int64_t>(values, "fiber_stack_size");
   resolved.thrift_transport_factory = Get<std::string>(values, "thrift_transport_factory");
   resolved.thrift_protocol_factory = Get<std::string>(values, "thrift_protocol_factory");
   resolved.thrift_client_timeout = Get<double>(values, "thrift_client_timeout");
@@ -322,10 +328,11 @@ std::string HelpText() {
     } else {
       if (setting.short_flag) left += std::string("-") + setting.short_flag + ", ";
       left += std::string("--") + setting.flag;
-      if (setting.type == SettingType::kChoice) {
+      if (setting.type == SettingType::kChoice || setting.type == SettingType::kWorkerClass) {
         left += " {";
         for (size_t i = 0; i < setting.choices.size(); ++i)
           left += std::string(i ? "," : "") + setting.choices[i];
+        if (setting.type == SettingType::kWorkerClass) left += ",PATH.so";
         left += "}";
       } else if (setting.type != SettingType::kBool) {
         left += std::string(" ") + setting.metavar;

@@ -59,6 +59,12 @@ struct Config {
   int workers = 0;
   std::string worker_class;
   double graceful_timeout = 0;
+  int threads = 1;
+  int worker_connections = 1000;
+  std::int64_t max_requests = 0;
+  std::int64_t max_requests_jitter = 0;
+  double fiber_check_interval = 1;
+  std::int64_t fiber_stack_size = 0;
   std::string thrift_transport_factory;
   std::string thrift_protocol_factory;
   double thrift_client_timeout = 0;

@@ -67,10 +67,10 @@ int Main(int argc, char** argv) {
     return Fail(kExitConfigError,
                 "no App given: run thriftd PATH.so[:NAME], or set app: in the config file");
   }
-  if (!CreateWorker(config.worker_class)) {
-    return Fail(kExitConfigError, config.OriginOf("worker_class").Describe() +
-                                      ": unknown worker kind " + config.worker_class);
-  }
+  // A custom kind is loaded here once, so a bad one fails before anything starts.
+  std::unique_ptr<Worker> kind;
+  status = CreateWorker(config.worker_class, &kind);
+  if (!status.ok()) return Fail(kExitAppError, status.message());
   status = log::Configure(config.errorlog, config.loglevel);
   if (!status.ok()) {
     return Fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());

@@ -12,6 +12,7 @@
 #include "src/arbiter.h"
 #include "src/channel.h"
 #include "src/log.h"
+#include "src/scoreboard.h"
 #include "workers/registry.h"
 #include "workers/worker_process.h"
 
@@ -46,6 +47,11 @@ class Master::Impl final : public ProcessOps {
   }
 
   int Run() {
+    Status status = Scoreboard::Create(&scoreboard_);
+    if (!status.ok()) {
+      THRIFTD_LOG(kCritical) << status.message();
+      return 1;
+    }
     base_ = event_base_new();
     if (base_ == nullptr) {
       THRIFTD_LOG(kCritical) << "event_base_new failed";
@@ -88,14 +94,26 @@ class Master::Impl final : public ProcessOps {
     WorkerLaunch launch;
     launch.spec = spec;
     launch.config = config.get();
-    launch.kind = CreateWorker(config->worker_class);
-    if (!launch.kind) return Status::Error("unknown worker kind " + config->worker_class);
+    if (spec.slot >= Scoreboard::kMaxSlots) {
+      return Status::Error("more than " + std::to_string(Scoreboard::kMaxSlots) + " workers");
+    }
+    Status status = CreateWorker(config->worker_class, &launch.kind);
+    if (!status.ok()) return status;
+    scoreboard_->Reset(spec.slot);
+    launch.scoreboard = scoreboard_.get();
     for (const Listener& listener : listeners_) launch.listen_fds.push_back(listener.fd.get());
     ChannelPair channel;
-    Status status = OpenChannel(&channel);
+    status = OpenChannel(&channel);
     if (!status.ok()) return status;
 
+    // Signals stay blocked across fork() until the worker has installed its
+    // own handlers: before that, libevent's handlers (inherited) would
+    // forward a TERM meant for the worker to the master's loop.
+    sigset_t all, previous;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &previous);
     pid_t child = fork();
+    if (child != 0) sigprocmask(SIG_SETMASK, &previous, nullptr);
     if (child < 0) return Status::FromErrno("fork", errno);
     if (child == 0) {
       // In the worker: the master's ends of every channel are not ours; a
@@ -179,6 +197,7 @@ class Master::Impl final : public ProcessOps {
            ChannelRead::kMessage) {
       if (kind == kChannelReady) arbiter_.OnWorkerReady(pid);
       if (kind == kChannelBootError) arbiter_.OnWorkerBootError(pid, text);
+      if (kind == kChannelRetire) arbiter_.OnWorkerRetiring(pid);
     }
     // EOF: the worker is exiting; stop watching, the reap follows.
     if (result == ChannelRead::kClosed) it->second.readable.reset();
@@ -238,6 +257,7 @@ class Master::Impl final : public ProcessOps {
   Arbiter arbiter_;
   event_base* base_ = nullptr;
   std::map<pid_t, Channel> channels_;
+  std::unique_ptr<Scoreboard> scoreboard_;
   std::vector<std::unique_ptr<SignalBinding>> signal_bindings_;
   std::vector<EventPtr> signal_events_;
   EventPtr tick_;

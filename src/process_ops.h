@@ -16,6 +16,7 @@ namespace thriftd {
 struct WorkerSpec {
   int index = 0;                 ///< slot 0 .. workers-1 within its generation
   std::uint64_t generation = 0;  ///< bumped by each reload
+  int slot = 0;                  ///< scoreboard slot, unique among live workers
 };
 
 struct ProcessExit {

@@ -19,218 +19,67 @@ using T = SettingType;
 // gunicorn's spellings and defaults where it has them (gunicorn_thrift for the
 // thrift_* keys); thriftd's own keys follow the same style.
 const std::vector<Setting>& Table() {
+  // clang-format off
   static const std::vector<Setting> table = {
-      {"config",
-       "config",
-       'c',
-       T::kString,
-       "",
-       {},
-       0,
-       "FILE",
-       "Config file",
-       "YAML config file to read settings from",
-       true},
-      {"check_config",
-       "check-config",
-       0,
-       T::kBool,
-       "false",
-       {},
-       0,
-       "",
-       "Config file",
-       "validate the configuration and load the App, then exit",
-       true},
-      {"print_config",
-       "print-config",
-       0,
-       T::kBool,
-       "false",
-       {},
-       0,
-       "",
-       "Config file",
-       "print the resolved configuration as YAML, then exit",
-       true},
-      {"help",
-       "help",
-       'h',
-       T::kBool,
-       "false",
-       {},
-       0,
-       "",
-       "Config file",
-       "show this help, then exit",
-       true},
-      {"version",
-       "version",
-       'v',
-       T::kBool,
-       "false",
-       {},
-       0,
-       "",
-       "Config file",
-       "print the version, then exit",
-       true},
+      {"config", "config", 'c', T::kString, "", {}, 0, "FILE", "Config file",
+       "YAML config file to read settings from", true},
+      {"check_config", "check-config", 0, T::kBool, "false", {}, 0, "", "Config file",
+       "validate the configuration and load the App, then exit", true},
+      {"print_config", "print-config", 0, T::kBool, "false", {}, 0, "", "Config file",
+       "print the resolved configuration as YAML, then exit", true},
+      {"help", "help", 'h', T::kBool, "false", {}, 0, "", "Config file",
+       "show this help, then exit", true},
+      {"version", "version", 'v', T::kBool, "false", {}, 0, "", "Config file",
+       "print the version, then exit", true},
 
-      {"app",
-       "",
-       0,
-       T::kString,
-       "",
-       {},
-       0,
-       "PATH.so[:NAME]",
-       "App",
+      {"app", "", 0, T::kString, "", {}, 0, "PATH.so[:NAME]", "App",
        "the App: a shared object exporting THRIFTD_APP, optionally naming one App in it"},
-      {"app_config",
-       "app-config",
-       0,
-       T::kKeyValue,
-       "",
-       {},
-       0,
-       "KEY=VALUE",
-       "App",
+      {"app_config", "app-config", 0, T::kKeyValue, "", {}, 0, "KEY=VALUE", "App",
        "a string passed to the App's AppContext::app_config (repeatable)"},
 
-      {"bind",
-       "bind",
-       'b',
-       T::kBind,
-       "127.0.0.1:8000",
-       {},
-       0,
-       "ADDRESS",
-       "Server socket",
+      {"bind", "bind", 'b', T::kBind, "127.0.0.1:8000", {}, 0, "ADDRESS", "Server socket",
        "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N (repeatable)"},
-      {"backlog",
-       "backlog",
-       0,
-       T::kCount,
-       "2048",
-       {},
-       1,
-       "INT",
-       "Server socket",
+      {"backlog", "backlog", 0, T::kCount, "2048", {}, 1, "INT", "Server socket",
        "the maximum number of pending connections (listen() backlog)"},
 
-      {"workers",
-       "workers",
-       'w',
-       T::kCount,
-       "1",
-       {},
-       1,
-       "INT",
-       "Worker processes",
+      {"workers", "workers", 'w', T::kCount, "1", {}, 1, "INT", "Worker processes",
        "the number of worker processes"},
-      {"worker_class",
-       "worker-class",
-       'k',
-       T::kChoice,
-       "sync",
-       {"sync"},
-       0,
-       "KIND",
-       "Worker processes",
-       "the worker kind that serves connections"},
-      {"graceful_timeout",
-       "graceful-timeout",
-       0,
-       T::kSeconds,
-       "30",
-       {},
-       0,
-       "SECONDS",
-       "Worker processes",
+      {"worker_class", "worker-class", 'k', T::kWorkerClass, "sync", {"sync", "thread", "fiber"}, 0, "KIND", "Worker processes",
+       "the worker kind: sync, thread, fiber, or PATH.so[:NAME] exporting THRIFTD_WORKER"},
+      {"threads", "threads", 0, T::kCount, "1", {}, 1, "INT", "Worker processes",
+       "thread worker: the threads serving calls in each worker"},
+      {"worker_connections", "worker-connections", 0, T::kCount, "1000", {}, 1, "INT", "Worker processes",
+       "thread and fiber workers: the most connections one worker holds"},
+      {"max_requests", "max-requests", 0, T::kCount, "0", {}, 0, "INT", "Worker processes",
+       "recycle a worker after this many calls (0: never)"},
+      {"max_requests_jitter", "max-requests-jitter", 0, T::kCount, "0", {}, 0, "INT", "Worker processes",
+       "add up to this many calls, at random, to max_requests"},
+      {"graceful_timeout", "graceful-timeout", 0, T::kSeconds, "30", {}, 0, "SECONDS", "Worker processes",
        "how long in-flight calls may finish when a worker stops"},
+      {"fiber_check_interval", "fiber-check-interval", 0, T::kSeconds, "1", {}, 0, "SECONDS", "Worker processes",
+       "fiber worker: warn when a handler blocks the loop this long (0: never)"},
+      {"fiber_stack_size", "fiber-stack-size", 0, T::kCount, "262144", {}, 16384, "BYTES", "Worker processes",
+       "fiber worker: each fiber's stack, plus a guard page"},
 
-      {"thrift_transport_factory",
-       "thrift-transport-factory",
-       0,
-       T::kChoice,
-       "buffered",
-       {"buffered", "framed", "header"},
-       0,
-       "NAME",
-       "Thrift",
+      {"thrift_transport_factory", "thrift-transport-factory", 0, T::kChoice, "buffered", {"buffered", "framed", "header"}, 0, "NAME", "Thrift",
        "the Thrift transport"},
-      {"thrift_protocol_factory",
-       "thrift-protocol-factory",
-       0,
-       T::kChoice,
-       "binary",
-       {"binary", "compact", "json", "header"},
-       0,
-       "NAME",
-       "Thrift",
+      {"thrift_protocol_factory", "thrift-protocol-factory", 0, T::kChoice, "binary", {"binary", "compact", "json", "header"}, 0, "NAME", "Thrift",
        "the Thrift protocol (header needs the header transport)"},
-      {"thrift_client_timeout",
-       "thrift-client-timeout",
-       0,
-       T::kSeconds,
-       "0",
-       {},
-       0,
-       "SECONDS",
-       "Thrift",
+      {"thrift_client_timeout", "thrift-client-timeout", 0, T::kSeconds, "0", {}, 0, "SECONDS", "Thrift",
        "close a connection idle between messages this long (0: never)"},
-      {"thrift_max_frame_size",
-       "thrift-max-frame-size",
-       0,
-       T::kCount,
-       "16384000",
-       {},
-       1,
-       "BYTES",
-       "Thrift",
+      {"thrift_max_frame_size", "thrift-max-frame-size", 0, T::kCount, "16384000", {}, 1, "BYTES", "Thrift",
        "close a connection that sends a larger frame"},
-      {"thrift_max_message_size",
-       "thrift-max-message-size",
-       0,
-       T::kCount,
-       "104857600",
-       {},
-       1,
-       "BYTES",
-       "Thrift",
+      {"thrift_max_message_size", "thrift-max-message-size", 0, T::kCount, "104857600", {}, 1, "BYTES", "Thrift",
        "close a connection that sends a larger message"},
 
-      {"pidfile",
-       "pid",
-       'p',
-       T::kString,
-       "",
-       {},
-       0,
-       "FILE",
-       "Process",
+      {"pidfile", "pid", 'p', T::kString, "", {}, 0, "FILE", "Process",
        "write the master's pid to this file"},
-      {"errorlog",
-       "error-logfile",
-       0,
-       T::kString,
-       "-",
-       {},
-       0,
-       "FILE",
-       "Logging",
+      {"errorlog", "error-logfile", 0, T::kString, "-", {}, 0, "FILE", "Logging",
        "the error log file ('-' is stderr)"},
-      {"loglevel",
-       "log-level",
-       0,
-       T::kChoice,
-       "info",
-       {"debug", "info", "warning", "error", "critical"},
-       0,
-       "LEVEL",
-       "Logging",
+      {"loglevel", "log-level", 0, T::kChoice, "info", {"debug", "info", "warning", "error", "critical"}, 0, "LEVEL", "Logging",
        "the error log's level"},
   };
+  // clang-format on
   return table;
 }
 
@@ -358,6 +207,8 @@ std::string ExpectedText(const Setting& setting) {
       return "a non-negative number of seconds";
     case T::kChoice:
       return "one of " + Join(setting.choices, ", ");
+    case T::kWorkerClass:
+      return "one of " + Join(setting.choices, ", ") + " or PATH.so[:NAME]";
     case T::kKeyValue:
       return "KEY=VALUE";
     case T::kBind:
@@ -402,11 +253,17 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
       return Status::Ok();
     }
     case T::kChoice:
+    case T::kWorkerClass:
       for (const char* choice : setting.choices) {
         if (text == choice) {
           *value = text;
           return Status::Ok();
         }
+      }
+      // A custom kind is a shared object; it is loaded (and checked) later.
+      if (setting.type == T::kWorkerClass && text.find(".so") != std::string::npos) {
+        *value = text;
+        return Status::Ok();
       }
       return Expected(setting, text);
     case T::kList:
@@ -446,7 +303,8 @@ std::string FormatSettingValue(const Setting& setting, const SettingValue& value
       out << FormatSeconds(std::get<double>(value));
       break;
     case T::kString:
-    case T::kChoice: {
+    case T::kChoice:
+    case T::kWorkerClass: {
       const auto& text = std::get<std::string>(value);
       out << (text.empty() ? "null" : Quoted(text));
       break;
@@ -486,6 +344,7 @@ SettingValue DefaultValue(const Setting& setting) {
       break;
     case T::kString:
     case T::kChoice:
+    case T::kWorkerClass:
       value = std::string();
       break;
     case T::kBool:

@@ -19,16 +19,17 @@ namespace thriftd {
 enum class SettingType {
   kString,
   kBool,
-  kCount,     ///< integer >= min_value
-  kSeconds,   ///< number of seconds (fractions allowed), >= 0
-  kChoice,    ///< one of `choices`
-  kList,      ///< repeatable string; a higher source replaces the whole list
-  kKeyValue,  ///< repeatable KEY=VALUE; a higher source overrides key by key
-  kBind,      ///< repeatable bind address; a higher source replaces the whole list
+  kCount,        ///< integer >= min_value
+  kSeconds,      ///< number of seconds (fractions allowed), >= 0
+  kChoice,       ///< one of `choices`
+  kWorkerClass,  ///< one of `choices`, or a custom kind's PATH.so[:NAME]
+  kList,         ///< repeatable string; a higher source replaces the whole list
+  kKeyValue,     ///< repeatable KEY=VALUE; a higher source overrides key by key
+  kBind,         ///< repeatable bind address; a higher source replaces the whole list
 };
 
 /// A setting's value once parsed. Which alternative is held follows the type:
-/// kBool: bool; kCount: int64; kSeconds: double; kString/kChoice: string;
+/// kBool: bool; kCount: int64; kSeconds: double; kString/kChoice/kWorkerClass: string;
 /// kList/kBind: vector; kKeyValue: map.
 using SettingValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>,
                                   std::map<std::string, std::string>>;

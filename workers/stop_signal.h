@@ -15,7 +15,8 @@ class StopSignal {
  public:
   /// Creates the pipe and installs the worker's handlers: TERM (and HUP, as
   /// gunicorn's workers) requests a graceful stop; INT and QUIT exit at once;
-  /// USR1 is recorded for a log reopen. Only one StopSignal per process.
+  /// USR1 is recorded for a log reopen. Then unblocks every signal (the
+  /// master forks with all of them blocked). Only one StopSignal per process.
   Status Install();
 
   /// The read end: readable once a stop was requested.

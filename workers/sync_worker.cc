@@ -3,58 +3,51 @@
 #include <poll.h>
 
 #include <cerrno>
-#include <cstring>
 #include <vector>
 
-#include "src/log.h"
-#include "workers/accept.h"
-#include "workers/io_waiter.h"
-#include "workers/serve_connection.h"
+#include "workers/poll_waiter.h"
 
 namespace thriftd {
 namespace {
 
-constexpr int kBackoffMs = 100;  // after EMFILE, before accepting again
+constexpr int kHeartbeatMs = 500;
+constexpr int kRecheckMs = 50;  // when told not to accept (descriptors ran out)
 
 }  // namespace
 
-Status SyncWorker::InitProcess(WorkerContext& /*context*/) { return Status::Ok(); }
+bool SyncWorker::InitProcess(WorkerContext& context, std::string* /*error*/) {
+  context.worker_connections = 1;  // what balancing and capacity see
+  return true;
+}
 
 void SyncWorker::Run(WorkerContext& context) {
-  PollWaiter waiter(context.stop->wake_fd());
+  PollWaiter waiter(context, /*idle_between_messages=*/false);
   std::vector<pollfd> fds;
   for (int fd : context.listen_fds) fds.push_back({fd, POLLIN, 0});
-  const size_t stop_index = fds.size();
-  fds.push_back({context.stop->wake_fd(), POLLIN, 0});
-  fds.push_back({context.channel_fd, POLLIN, 0});  // EOF: the master is gone
+  const size_t listeners = fds.size();
+  fds.push_back({context.stop_fd(), POLLIN, 0});
   size_t next_listener = 0;
-  int timeout_ms = -1;
 
-  while (!context.stop->stop_requested()) {
-    if (context.stop->TakeReopenRequest()) (void)log::Reopen();
-    int ready = poll(fds.data(), fds.size(), timeout_ms);
-    timeout_ms = -1;
-    if (ready < 0) {
-      if (errno == EINTR) continue;
-      THRIFTD_LOG(kError) << "poll: " << std::strerror(errno);
-      return;
-    }
-    if (fds[stop_index].revents) break;
-    if (fds[stop_index + 1].revents) {
-      THRIFTD_LOG(kWarning) << "master is gone; stopping";
-      return;
-    }
+  while (!context.stop_requested()) {
+    context.Heartbeat();
+    bool accepting = context.ShouldAccept(0);
+    for (size_t i = 0; i < listeners; ++i) fds[i].events = accepting ? POLLIN : 0;
+    int ready = poll(fds.data(), fds.size(), accepting ? kHeartbeatMs : kRecheckMs);
+    if (ready <= 0) continue;  // timeout or EINTR: heartbeat and look again
+    if (fds[listeners].revents) break;
     // Start from a different listener each time so one busy port cannot
     // starve the others.
-    for (size_t i = 0; i < stop_index; ++i) {
-      size_t index = (next_listener + i) % stop_index;
+    for (size_t i = 0; i < listeners; ++i) {
+      size_t index = (next_listener + i) % listeners;
       if (!(fds[index].revents & POLLIN)) continue;
-      int connection = -1;
-      AcceptResult result = AcceptConnection(fds[index].fd, &connection);
-      if (result == AcceptResult::kOutOfDescriptors) timeout_ms = kBackoffMs;
-      if (result != AcceptResult::kAccepted) continue;
+      int fd = context.Accept(fds[index].fd);
+      if (fd < 0) continue;  // Another worker won the race.
       next_listener = index + 1;
-      ServeConnection(connection, context, waiter);
+      std::unique_ptr<ThriftConnection> connection = context.OpenConnection(fd);
+      if (!connection) continue;
+      context.ReportConnections(1);
+      connection->Serve(waiter);  // Returns when the connection is closed.
+      context.ReportConnections(0);
       break;
     }
   }

@@ -1,5 +1,6 @@
 #include "workers/thrift_factories.h"
 
+#include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
 #include <thrift/protocol/THeaderProtocol.h>
@@ -15,47 +16,40 @@ using namespace apache::thrift::transport;
 
 namespace {
 
-// Buffered reads and writes: large enough that a small call is one read and
-// one write system call.
-constexpr uint32_t kBufferSize = 8192;
+template <typename Transport>
+std::shared_ptr<TProtocol> Payload(const ThriftSettings& settings,
+                                   const std::shared_ptr<Transport>& transport) {
+  auto limit = static_cast<int32_t>(settings.max_message_size);
+  if (settings.protocol == "compact")
+    return std::make_shared<TCompactProtocolT<Transport>>(transport, limit, limit);
+  if (settings.protocol == "json") return std::make_shared<TJSONProtocol>(transport);
+  return std::make_shared<TBinaryProtocolT<Transport>>(transport, limit, limit,
+                                                       /*strict_read=*/true,
+                                                       /*strict_write=*/true);
+}
 
 }  // namespace
 
-ConnectionStack MakeConnectionStack(const ThriftSettings& settings,
-                                    std::shared_ptr<TTransport> socket) {
+std::shared_ptr<TProtocol> MakeProtocol(const ThriftSettings& settings,
+                                        const std::shared_ptr<ConnectionSocket>& socket) {
   auto config = std::make_shared<TConfiguration>(static_cast<int>(settings.max_message_size),
                                                  static_cast<int>(settings.max_frame_size));
-  auto limit = static_cast<int32_t>(settings.max_message_size);
-  ConnectionStack stack;
   if (settings.protocol == "header") {
     auto protocol = std::make_shared<THeaderProtocol>(socket);
     auto header = std::static_pointer_cast<THeaderTransport>(protocol->getTransport());
     header->setConfiguration(config);
     header->setMaxFrameSize(static_cast<uint32_t>(settings.max_frame_size));
-    stack.transport = header;
-    stack.protocol = protocol;
-    return stack;
+    return protocol;
   }
   if (settings.transport == "framed") {
-    stack.transport = std::make_shared<TFramedTransport>(socket, config);
-  } else if (settings.transport == "header") {
+    return Payload<TTransport>(settings, std::make_shared<TFramedTransport>(socket, config));
+  }
+  if (settings.transport == "header") {
     auto header = std::make_shared<THeaderTransport>(socket, config);
     header->setMaxFrameSize(static_cast<uint32_t>(settings.max_frame_size));
-    stack.transport = header;
-  } else {
-    stack.transport =
-        std::make_shared<TBufferedTransport>(socket, kBufferSize, kBufferSize, config);
+    return Payload<TTransport>(settings, header);
   }
-  if (settings.protocol == "compact") {
-    stack.protocol = std::make_shared<TCompactProtocol>(stack.transport, limit, limit);
-  } else if (settings.protocol == "json") {
-    stack.protocol = std::make_shared<TJSONProtocol>(stack.transport);
-  } else {
-    stack.protocol = std::make_shared<TBinaryProtocol>(stack.transport, limit, limit,
-                                                       /*strict_read=*/true,
-                                                       /*strict_write=*/true);
-  }
-  return stack;
+  return Payload<ConnectionSocket>(settings, socket);
 }
 
 }  // namespace thriftd

@@ -1,8 +1,7 @@
-// Builds the Thrift transport and protocol stack for one connection, with the
-// configured limits applied. Apache Thrift 0.17's stock factories ignore a
-// TConfiguration and default to non-strict binary reads, which let one stray
-// "GET / HTTP/1.1" make a server allocate a gigabyte; these do not.
-// Runs in a worker, once per connection.
+// Builds the Thrift protocol stack of one connection, with the configured
+// limits applied. Apache Thrift 0.17's stock factories ignore a TConfiguration
+// and default to non-strict binary reads, which let one stray "GET / HTTP/1.1"
+// make a server allocate a gigabyte; these do not. Runs in a worker.
 #ifndef THRIFTD_WORKERS_THRIFT_FACTORIES_H_
 #define THRIFTD_WORKERS_THRIFT_FACTORIES_H_
 
@@ -10,9 +9,9 @@
 #include <memory>
 #include <string>
 
-#include <thrift/TConfiguration.h>
 #include <thrift/protocol/TProtocol.h>
-#include <thrift/transport/TTransport.h>
+
+#include "workers/connection_socket.h"
 
 namespace thriftd {
 
@@ -23,15 +22,13 @@ struct ThriftSettings {
   std::int64_t max_message_size = 100 * 1024 * 1024;
 };
 
-struct ConnectionStack {
-  std::shared_ptr<apache::thrift::transport::TTransport> transport;  ///< the outermost one
-  std::shared_ptr<apache::thrift::protocol::TProtocol> protocol;     ///< reads and writes
-};
-
-/// Wraps `socket` per `settings`. The header protocol needs the header
-/// transport (the config check refuses other pairs).
-ConnectionStack MakeConnectionStack(const ThriftSettings& settings,
-                                    std::shared_ptr<apache::thrift::transport::TTransport> socket);
+/// The protocol a connection's processor reads and writes, over `socket`.
+/// `buffered` is the socket itself (it buffers); binary and compact are
+/// instantiated over the concrete socket type, so their reads inline. The
+/// header protocol needs the header transport (the config check refuses
+/// other pairs).
+std::shared_ptr<apache::thrift::protocol::TProtocol> MakeProtocol(
+    const ThriftSettings& settings, const std::shared_ptr<ConnectionSocket>& socket);
 
 }  // namespace thriftd
 

@@ -7,7 +7,8 @@
 
 #include "src/config.h"
 #include "src/process_ops.h"
-#include "workers/worker.h"
+#include "src/scoreboard.h"
+#include "thriftd/worker.h"
 
 namespace thriftd {
 
@@ -16,6 +17,7 @@ struct WorkerLaunch {
   const Config* config = nullptr;  ///< the worker's generation's configuration
   std::vector<int> listen_fds;
   int channel_fd = -1;
+  Scoreboard* scoreboard = nullptr;
   std::unique_ptr<Worker> kind;  ///< constructed in the master before fork
 };
 

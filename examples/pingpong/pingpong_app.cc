@@ -2,7 +2,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <thriftd/app.h>
 
@@ -16,7 +15,8 @@ class PingPongHandler : public pingpong::PingPongIf {
   void ping(std::string& reply) override { reply = "pong"; }
   int32_t add(int32_t a, int32_t b) override { return a + b; }
   void echo(std::string& reply, const std::string& data) override { reply = data; }
-  void sleep(int32_t ms) override { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+  // Fiber-aware: under -k fiber other connections are served meanwhile.
+  void sleep(int32_t ms) override { thriftd::sleep_for(std::chrono::milliseconds(ms)); }
 };
 
 class PingPongApp : public thriftd::App {

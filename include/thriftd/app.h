@@ -18,12 +18,15 @@
 #ifndef THRIFTD_APP_H_
 #define THRIFTD_APP_H_
 
+#include <dlfcn.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <thrift/TProcessor.h>
 
@@ -58,6 +61,23 @@ class App {
   /// When the worker stops serving (graceful or quick stop), before it exits.
   virtual void OnWorkerExit(const AppContext& /*context*/) {}
 };
+
+/// Waits `duration` without blocking other connections: under the `fiber`
+/// worker it parks the calling fiber (the loop serves other connections
+/// meanwhile); elsewhere (sync, thread, or outside thriftd) it is
+/// std::this_thread::sleep_for. Use it instead of a blocking sleep in
+/// handlers that may run under `fiber`.
+inline void sleep_for(std::chrono::milliseconds duration) {
+  // Looked up at run time, so an App also links and runs outside thriftd.
+  using Hook = bool (*)(std::int64_t);
+  static const Hook hook = reinterpret_cast<Hook>(dlsym(RTLD_DEFAULT, "thriftd_fiber_sleep"));
+  if (hook != nullptr && hook(duration.count())) return;
+  std::this_thread::sleep_for(duration);
+}
+
+/// Lets the other connections of a fiber worker run before continuing; a
+/// no-op elsewhere.
+inline void yield() { sleep_for(std::chrono::milliseconds(0)); }
 
 /// The exported entry point. abi_version is the first member so that a
 /// mismatch is detectable whatever else changed.

@@ -85,7 +85,8 @@ CASES = [
               yaml="thrift_protocol_factory: thrift\n"),
     BadConfig("unknown-worker-class",
               ["-k", "nope", "{app}"],
-              'thriftd: command line: --worker-class: expected one of sync, got "nope"'),
+              'thriftd: command line: --worker-class: expected one of sync, thread, fiber '
+              'or PATH.so[:NAME], got "nope"'),
     BadConfig("header-protocol-with-framed-transport",
               ["--thrift-transport-factory", "framed", "--thrift-protocol-factory", "header",
                "{app}"],

@@ -467,10 +467,11 @@ TEST_CASE("HelpText lists every flag with its metavar, and the App") {
       continue;
     }
     std::string spelling = std::string("--") + setting.flag;
-    if (setting.type == SettingType::kChoice) {
+    if (setting.type == SettingType::kChoice || setting.type == SettingType::kWorkerClass) {
       spelling += " {";
       for (size_t i = 0; i < setting.choices.size(); ++i)
         spelling += std::string(i ? "," : "") + setting.choices[i];
+      if (setting.type == SettingType::kWorkerClass) spelling += ",PATH.so";
       spelling += "}";
     } else if (setting.type != SettingType::kBool) {
       spelling += std::string(" ") + setting.metavar;

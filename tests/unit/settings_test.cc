@@ -45,6 +45,7 @@ TEST_CASE("every setting's default parses as its own type") {
     switch (setting.type) {
       case SettingType::kString:
       case SettingType::kChoice:
+      case SettingType::kWorkerClass:
         CHECK(std::holds_alternative<std::string>(value));
         break;
       case SettingType::kBool:
@@ -152,7 +153,7 @@ TEST_CASE("SuggestName suggests the near YAML name or flag for a typo") {
 
 TEST_CASE("SuggestName suggests nothing for a far-off name") {
   CHECK(SuggestName("banana", false) == "");
-  CHECK(SuggestName("max_requests_jitter_extra", false) == "");
+  CHECK(SuggestName("listen_queue_depth", false) == "");
   CHECK(SuggestName("zzzzzzz", true) == "");
   CHECK(SuggestName("", false) == "");
 }
@@ -220,7 +221,8 @@ TEST_CASE("a choice is one of its spellings exactly") {
         "expected one of buffered, framed, header, got \"Framed\"");
   CHECK(ParseError("thrift_protocol_factory", "") ==
         "expected one of binary, compact, json, header, got \"\"");
-  CHECK(ParseError("worker_class", "gevent") == "expected one of sync, got \"gevent\"");
+  CHECK(ParseError("worker_class", "gevent") ==
+        "expected one of sync, thread, fiber or PATH.so[:NAME], got \"gevent\"");
 }
 
 TEST_CASE("KEY=VALUE splits at the first '=' and adds to the map") {

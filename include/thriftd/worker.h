@@ -1,0 +1,136 @@
+// thriftd/worker.h: what a worker kind implements, and what thriftd gives it.
+//
+// A worker kind is a strategy for serving connections in one worker process:
+// `sync`, `thread` and `fiber` are built in; a custom kind is a class deriving
+// thriftd::Worker in a shared object, exported with THRIFTD_WORKER(Class) and
+// selected with `-k PATH.so[:NAME]`.
+//
+// Lifecycle, as gunicorn's Worker:
+//   - the kind object is constructed in the master, before fork();
+//   - InitProcess(context) runs in the worker process after fork, once the App
+//     has started; a failure there is a boot error (thriftd stops, or a reload
+//     is abandoned);
+//   - Run(context) serves until context.stop_requested() and the connections
+//     in flight have finished, then returns; the worker process exits.
+//
+// A kind never parses Thrift itself: context.OpenConnection(fd) gives a
+// ThriftConnection that serves messages with the configured transport,
+// protocol, limits and the App's processor. The kind decides where connections
+// wait and which thread or fiber serves them.
+#ifndef THRIFTD_WORKER_H_
+#define THRIFTD_WORKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace thriftd {
+
+/// Bumped whenever Worker, WorkerContext, ThriftConnection, IoWaiter or
+/// WorkerEntry change layout.
+inline constexpr std::uint32_t kWorkerAbiVersion = 1;
+
+/// How a connection waits for its socket inside a message. The sync and
+/// thread kinds block in poll(); the fiber kind parks the fiber.
+class IoWaiter {
+ public:
+  enum class Result {
+    kReady,    ///< the fd has the events asked for (or an error to find by reading)
+    kTimeout,  ///< timeout_ms passed
+    kStop,     ///< a graceful stop arrived while between messages
+    kIdle,     ///< between messages: hand the connection back instead of waiting
+  };
+  virtual ~IoWaiter() = default;
+  /// Waits until `fd` has `events` (POLLIN / POLLOUT) or `timeout_ms` passes
+  /// (-1: no limit). `between_messages` is true when nothing of a new message
+  /// has arrived yet: a waiter may then answer kIdle (the caller returns the
+  /// connection to its poller) or kStop.
+  virtual Result Wait(int fd, short events, int timeout_ms, bool between_messages) = 0;
+};
+
+/// One accepted connection with its Thrift transport, protocol and processor.
+/// Used by one thread (or fiber) at a time; may move between them while idle.
+class ThriftConnection {
+ public:
+  enum class Outcome {
+    kIdle,    ///< at a message boundary, nothing buffered: wait until readable, Serve() again
+    kClosed,  ///< finished (peer closed, error, limit, timeout or stop); the fd is closed
+  };
+  virtual ~ThriftConnection() = default;
+  virtual int fd() const = 0;
+  /// Serves messages while they arrive. Inside a message it waits through
+  /// `waiter`; between messages it asks `waiter` too and stops at kIdle.
+  virtual Outcome Serve(IoWaiter& waiter) = 0;
+  /// The method being served, or "" between calls. For watchdog messages.
+  virtual std::string CurrentMethod() const = 0;
+};
+
+/// What thriftd gives a worker kind in the worker process.
+class WorkerContext {
+ public:
+  virtual ~WorkerContext() = default;
+
+  // Settings (read-only).
+  int worker_index = 0;             ///< 0 .. workers-1
+  std::vector<int> listen_fds;      ///< inherited, non-blocking, shared with every worker
+  int threads = 1;                  ///< `threads`
+  int worker_connections = 1000;    ///< `worker_connections`: most connections held at once
+  double client_timeout = 0;        ///< seconds idle between messages; 0 = never
+  double graceful_timeout = 30;     ///< seconds calls in flight may take at a stop
+  double fiber_check_interval = 1;  ///< seconds a handler may block a fiber loop unnoticed
+  std::size_t fiber_stack_size = 0;
+
+  /// Accepts one connection from `listen_fd` as a non-blocking fd. Returns
+  /// -1 when there is none (a race lost to another worker is normal) or
+  /// when descriptors ran out (then the kind should back off briefly).
+  virtual int Accept(int listen_fd) = 0;
+  /// Whether this worker should accept more, holding `held` connections:
+  /// false at `worker_connections`, and while it holds more than its share
+  /// compared with the other workers (persistent connections make an
+  /// imbalance permanent). Re-ask when connections close, or on a short timer.
+  virtual bool ShouldAccept(int held) = 0;
+  /// Wraps an accepted fd (ownership passes to the connection). nullptr
+  /// (the fd closed, the reason logged) when the App's processor factory threw.
+  virtual std::unique_ptr<ThriftConnection> OpenConnection(int fd) = 0;
+
+  /// The liveness signal: call from the loop at least every second or so.
+  virtual void Heartbeat() = 0;
+  /// Reports how many connections the worker holds (for balancing, metrics).
+  virtual void ReportConnections(int held) = 0;
+
+  /// Readable once a graceful stop was requested (never drained).
+  virtual int stop_fd() const = 0;
+  virtual bool stop_requested() const = 0;
+  /// Writes one line to the error log, `level` as in --log-level.
+  virtual void Log(const char* level, const std::string& message) = 0;
+};
+
+class Worker {
+ public:
+  virtual ~Worker() = default;
+  /// In the worker process after fork, once the App started. Return false
+  /// with *error set to fail the boot.
+  virtual bool InitProcess(WorkerContext& context, std::string* error) = 0;
+  /// Serves until a stop was requested and calls in flight finished.
+  virtual void Run(WorkerContext& context) = 0;
+};
+
+/// The exported entry point of a custom kind.
+struct WorkerEntry {
+  std::uint32_t abi_version;
+  const char* name;
+  Worker* (*create)();
+};
+
+}  // namespace thriftd
+
+/// Exports Class as a worker kind, found as `-k PATH.so:Class` or `-k PATH.so`.
+#define THRIFTD_WORKER(Class)                                                                    \
+  extern "C" __attribute__((visibility("default")))                                              \
+  const ::thriftd::WorkerEntry thriftd_worker_##Class = {                                        \
+      ::thriftd::kWorkerAbiVersion, #Class, []() -> ::thriftd::Worker* { return new Class(); }}; \
+  extern "C" __attribute__((visibility("default"), weak))                                        \
+  const ::thriftd::WorkerEntry* const thriftd_worker_default = &thriftd_worker_##Class;
+
+#endif  // THRIFTD_WORKER_H_

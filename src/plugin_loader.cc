@@ -1,0 +1,86 @@
+#include "src/plugin_loader.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace thriftd {
+namespace {
+
+bool IsIdentifier(const std::string& text) {
+  if (text.empty() || std::isdigit(static_cast<unsigned char>(text[0]))) return false;
+  for (char c : text)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+  return true;
+}
+
+}  // namespace
+
+PluginSpec ParsePluginSpec(const std::string& text) {
+  PluginSpec spec{text, ""};
+  size_t colon = text.rfind(':');
+  if (colon != std::string::npos && IsIdentifier(text.substr(colon + 1))) {
+    spec.path = text.substr(0, colon);
+    spec.name = text.substr(colon + 1);
+    // No class can be called `default` (a keyword): it names the default entry.
+    if (spec.name == "default") spec.name.clear();
+  }
+  return spec;
+}
+
+Status PluginError(const PluginKind& kind, const std::string& spec_text, const std::string& why) {
+  return Status::Error(std::string("cannot load ") + kind.noun + " " +
+                       ParsePluginSpec(spec_text).path + ": " + why);
+}
+
+Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** handle_out,
+                  const void** entry_out) {
+  PluginSpec spec = ParsePluginSpec(spec_text);
+  auto fail = [&](const std::string& why) { return PluginError(kind, spec_text, why); };
+  struct stat st;
+  if (stat(spec.path.c_str(), &st) != 0) return fail(std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) return fail("is a directory");
+  // dlopen() searches the library path for a bare name; the operator meant the file.
+  std::string open_path = spec.path.find('/') == std::string::npos ? "./" + spec.path : spec.path;
+
+  dlerror();
+  void* handle = dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    const char* why = dlerror();
+    return fail(why ? why : "dlopen failed");
+  }
+  auto fail_loaded = [&](const std::string& why) {
+    dlclose(handle);
+    return fail(why);
+  };
+  std::string prefix = kind.symbol_prefix;
+  std::string symbol = prefix + "_" + (spec.name.empty() ? "default" : spec.name);
+  void* address = dlsym(handle, symbol.c_str());
+  // PREFIX_default is a pointer to the default entry; PREFIX_NAME is the entry.
+  const void* entry = nullptr;
+  if (address != nullptr) {
+    entry = spec.name.empty() ? *static_cast<const void* const*>(address) : address;
+  }
+  if (entry == nullptr) {
+    return fail_loaded(spec.name.empty()
+                           ? std::string("no ") + kind.display + " exported (symbol " + symbol +
+                                 " missing; use " + kind.macro + ")"
+                           : std::string("no ") + kind.display + " named " + spec.name +
+                                 " (symbol " + symbol + " missing)");
+  }
+  // Every entry struct starts with its ABI version.
+  std::uint32_t version = *static_cast<const std::uint32_t*>(entry);
+  if (version != kind.abi_version) {
+    return fail_loaded(std::string("built for ") + kind.display + " ABI version " +
+                       std::to_string(version) + ", this thriftd loads version " +
+                       std::to_string(kind.abi_version));
+  }
+  *handle_out = handle;
+  *entry_out = entry;
+  return Status::Ok();
+}
+
+}  // namespace thriftd

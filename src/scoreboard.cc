@@ -1,0 +1,55 @@
+#include "src/scoreboard.h"
+
+#include <sys/mman.h>
+#include <time.h>
+
+#include <cerrno>
+#include <new>
+
+namespace thriftd {
+namespace {
+
+constexpr size_t kHeaderBytes = 64;  // one cache line, keeping slots aligned
+
+size_t MappedBytes() { return kHeaderBytes + sizeof(ScoreboardSlot) * Scoreboard::kMaxSlots; }
+
+}  // namespace
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+              "scoreboard atomics must be lock-free to live in shared memory");
+
+Status Scoreboard::Create(std::unique_ptr<Scoreboard>* scoreboard) {
+  void* memory =
+      mmap(nullptr, MappedBytes(), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) return Status::FromErrno("mmap(scoreboard)", errno);
+  // Anonymous memory is zeroed: every slot starts free.
+  auto* header = static_cast<Header*>(memory);
+  auto* slots = reinterpret_cast<ScoreboardSlot*>(static_cast<char*>(memory) + kHeaderBytes);
+  scoreboard->reset(new Scoreboard(header, slots));
+  return Status::Ok();
+}
+
+Scoreboard::~Scoreboard() { munmap(header_, MappedBytes()); }
+
+void Scoreboard::Reset(int index) {
+  if (index + 1 > slot_limit()) header_->slot_limit.store(index + 1, std::memory_order_relaxed);
+  ScoreboardSlot& s = slots_[index];
+  s.pid.store(0, std::memory_order_relaxed);
+  s.Store(SlotState::kFree);
+  s.generation.store(0, std::memory_order_relaxed);
+  s.heartbeat_ms.store(0, std::memory_order_relaxed);
+  s.requests.store(0, std::memory_order_relaxed);
+  s.errors.store(0, std::memory_order_relaxed);
+  s.connections.store(0, std::memory_order_relaxed);
+  s.connection_limit.store(0, std::memory_order_relaxed);
+  s.bytes_in.store(0, std::memory_order_relaxed);
+  s.bytes_out.store(0, std::memory_order_relaxed);
+}
+
+std::int64_t MonotonicMillis() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+}  // namespace thriftd

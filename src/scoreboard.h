@@ -1,0 +1,68 @@
+// Scoreboard: shared memory mapped by the master before the first fork, one
+// fixed-size slot per worker. A worker writes only its own slot, with relaxed
+// atomics and no system calls; the master (and, for balancing, the other
+// workers) only read. The master clears a slot before giving it to a new
+// worker, when no process owns it.
+#ifndef THRIFTD_SRC_SCOREBOARD_H_
+#define THRIFTD_SRC_SCOREBOARD_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "src/status.h"
+
+namespace thriftd {
+
+enum class SlotState : std::uint32_t { kFree = 0, kBooting, kReady, kDraining };
+
+struct ScoreboardSlot {
+  std::atomic<std::int32_t> pid;
+  std::atomic<std::uint32_t> state;  ///< SlotState
+  std::atomic<std::uint64_t> generation;
+  std::atomic<std::int64_t> heartbeat_ms;  ///< CLOCK_MONOTONIC, milliseconds
+  std::atomic<std::uint64_t> requests;
+  std::atomic<std::uint64_t> errors;
+  std::atomic<std::int32_t> connections;  ///< held right now
+  std::atomic<std::int32_t> connection_limit;
+  std::atomic<std::uint64_t> bytes_in;
+  std::atomic<std::uint64_t> bytes_out;
+
+  SlotState Load() const { return static_cast<SlotState>(state.load(std::memory_order_relaxed)); }
+  void Store(SlotState s) { state.store(static_cast<std::uint32_t>(s), std::memory_order_relaxed); }
+};
+
+class Scoreboard {
+ public:
+  static constexpr int kMaxSlots = 1024;
+
+  /// Maps the shared memory (MAP_SHARED | MAP_ANONYMOUS): inherited by fork.
+  static Status Create(std::unique_ptr<Scoreboard>* scoreboard);
+  ~Scoreboard();
+  Scoreboard(const Scoreboard&) = delete;
+  Scoreboard& operator=(const Scoreboard&) = delete;
+
+  ScoreboardSlot& slot(int index) { return slots_[index]; }
+  const ScoreboardSlot& slot(int index) const { return slots_[index]; }
+  /// Master: zeroes a slot that no live process owns, for a new worker.
+  void Reset(int index);
+  /// One past the highest slot ever handed out: readers scan [0, limit).
+  int slot_limit() const { return header_->slot_limit.load(std::memory_order_relaxed); }
+
+ private:
+  struct Header {
+    std::atomic<std::int32_t> slot_limit;
+  };
+  Scoreboard(Header* header, ScoreboardSlot* slots) : header_(header), slots_(slots) {}
+  Header* header_;
+  ScoreboardSlot* slots_;
+};
+
+/// Milliseconds on CLOCK_MONOTONIC (coarse: no system call through the vDSO).
+std::int64_t MonotonicMillis();
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_SCOREBOARD_H_

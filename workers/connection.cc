@@ -1,0 +1,103 @@
+#include "workers/connection.h"
+
+#include <poll.h>
+
+#include <thrift/protocol/TProtocolException.h>
+#include <thrift/transport/TTransportException.h>
+
+#include "src/log.h"
+#include "workers/call_observer.h"
+#include "workers/worker_runtime.h"
+
+namespace thriftd {
+namespace {
+
+constexpr int kGoodbyeWaitMs = 100;
+
+}  // namespace
+
+using apache::thrift::TConnectionInfo;
+using apache::thrift::protocol::TProtocolException;
+using apache::thrift::transport::TTransportException;
+
+Connection::Connection(int fd, WorkerRuntime& runtime)
+    : runtime_(runtime),
+      socket_(std::make_shared<ConnectionSocket>(fd, runtime.timeout_ms(),
+                                                 runtime.thrift().max_message_size)) {
+  // Built here, in the kind's loop thread, not in a pool thread: attaching the
+  // observer to a processor shared by all connections must not race.
+  if (runtime_.thrift().transport == "header") {
+    socket_->set_frame_limit(runtime_.thrift().max_frame_size);
+  }
+  protocol_ = MakeProtocol(runtime_.thrift(), socket_);
+  TConnectionInfo info{protocol_, protocol_, socket_};
+  processor_ = runtime_.processor_factory().getProcessor(info);
+  CallObserver::Attach(*processor_);
+}
+
+Connection::~Connection() = default;
+
+std::string Connection::CurrentMethod() const {
+  const char* method = method_.load(std::memory_order_relaxed);
+  return method ? method : "";
+}
+
+ThriftConnection::Outcome Connection::Close(const char* why, bool warn) {
+  if (warn) {
+    THRIFTD_LOG(kWarning) << "closing connection from " << socket_->getOrigin() << ": " << why;
+  } else {
+    THRIFTD_LOG(kDebug) << "closing connection from " << socket_->getOrigin() << ": " << why;
+  }
+  socket_->close();
+  socket_->ReleaseBuffers();
+  return Outcome::kClosed;
+}
+
+ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
+  socket_->set_waiter(&waiter);
+  try {
+    for (;;) {
+      switch (socket_->FillNonBlocking()) {
+        case ConnectionSocket::Fill::kClosed:
+          return Close("peer closed", false);
+        case ConnectionSocket::Fill::kData:
+          break;
+        case ConnectionSocket::Fill::kNothing:
+          switch (waiter.Wait(socket_->fd(), POLLIN, runtime_.timeout_ms(),
+                              /*between_messages=*/true)) {
+            case IoWaiter::Result::kReady:
+              continue;
+            case IoWaiter::Result::kIdle:
+              socket_->ReleaseBuffers();
+              return Outcome::kIdle;
+            case IoWaiter::Result::kStop:
+              return Close("worker stopping", false);
+            case IoWaiter::Result::kTimeout:
+              return Close("idle past thrift_client_timeout", false);
+          }
+      }
+      socket_->BeginMessage();
+      if (!processor_->process(protocol_, protocol_, this)) return Close("processor done", false);
+      runtime_.OnCallServed(socket_->bytes_in() - reported_in_,
+                            socket_->bytes_out() - reported_out_);
+      reported_in_ = socket_->bytes_in();
+      reported_out_ = socket_->bytes_out();
+    }
+  } catch (const PeerClosedError& error) {
+    return Close(error.what(), false);
+  } catch (const TTransportException& error) {
+    bool quiet = error.getType() == TTransportException::INTERRUPTED ||
+                 error.getType() == TTransportException::TIMED_OUT ||
+                 // Apache Thrift's header client says goodbye with an empty
+                 // frame, which the transport reports as end of data.
+                 (error.getType() == TTransportException::END_OF_FILE &&
+                  socket_->PeerClosesWithin(kGoodbyeWaitMs));
+    return Close(error.what(), !quiet);
+  } catch (const TProtocolException& error) {
+    return Close((std::string("protocol error: ") + error.what()).c_str(), true);
+  } catch (const std::exception& error) {
+    return Close(error.what(), true);
+  }
+}
+
+}  // namespace thriftd

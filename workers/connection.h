@@ -1,0 +1,54 @@
+// Connection: thriftd's ThriftConnection, one accepted client connection with
+// its protocol stack and processor. Runs in a worker, served by one thread
+// (or fiber) at a time; between messages it holds no buffers and may move to
+// another thread.
+#ifndef THRIFTD_WORKERS_CONNECTION_H_
+#define THRIFTD_WORKERS_CONNECTION_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <thrift/TProcessor.h>
+#include <thrift/protocol/TProtocol.h>
+
+#include "thriftd/worker.h"
+#include "workers/connection_socket.h"
+
+namespace thriftd {
+
+class WorkerRuntime;
+
+class Connection final : public ThriftConnection {
+ public:
+  /// Takes ownership of the accepted, non-blocking `fd`.
+  Connection(int fd, WorkerRuntime& runtime);
+  ~Connection() override;
+
+  int fd() const override { return socket_->fd(); }
+  /// Serves messages while they arrive. Between messages it asks `waiter`:
+  /// kReady serves on, kIdle returns kIdle (the kind's poller takes over),
+  /// kStop and kTimeout close. Never throws.
+  Outcome Serve(IoWaiter& waiter) override;
+  std::string CurrentMethod() const override;
+
+  /// Called by the processor event handler around each call.
+  void OnCallStart(const char* method) { method_.store(method, std::memory_order_relaxed); }
+  void OnCallEnd() { method_.store(nullptr, std::memory_order_relaxed); }
+  void* app_call_context = nullptr;  ///< the App's own event handler's context
+
+ private:
+  Outcome Close(const char* why, bool warn);
+
+  WorkerRuntime& runtime_;
+  std::shared_ptr<ConnectionSocket> socket_;
+  std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
+  std::shared_ptr<apache::thrift::TProcessor> processor_;
+  std::atomic<const char*> method_{nullptr};  // read by the fiber watchdog thread
+  std::uint64_t reported_in_ = 0;
+  std::uint64_t reported_out_ = 0;
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_WORKERS_CONNECTION_H_

@@ -1,0 +1,136 @@
+#include "workers/connection_poller.h"
+
+#include <cmath>
+
+#include "src/log.h"
+
+namespace thriftd {
+namespace {
+
+constexpr timeval kTimerInterval = {0, 100 * 1000};  // heartbeat, accept re-check
+
+}  // namespace
+
+ConnectionPoller::ConnectionPoller(WorkerContext& context, event_base* base, Dispatcher& dispatcher)
+    : context_(context), base_(base), dispatcher_(dispatcher) {
+  if (context.client_timeout > 0) {
+    double seconds = context.client_timeout;
+    idle_timeout_.tv_sec = static_cast<time_t>(seconds);
+    idle_timeout_.tv_usec = static_cast<suseconds_t>((seconds - std::floor(seconds)) * 1e6);
+    has_idle_timeout_ = true;
+  }
+}
+
+ConnectionPoller::~ConnectionPoller() {
+  for (auto& [key, held] : held_) event_free(held->readable);
+  held_.clear();
+  for (event* e : listeners_) event_free(e);
+  if (stop_event_) event_free(stop_event_);
+  if (timer_) event_free(timer_);
+}
+
+void ConnectionPoller::Start() {
+  for (int fd : context_.listen_fds)
+    listeners_.push_back(event_new(base_, fd, EV_READ | EV_PERSIST, &OnListenerReady, this));
+  stop_event_ = event_new(base_, context_.stop_fd(), EV_READ, &OnStop, this);
+  event_add(stop_event_, nullptr);
+  timer_ = event_new(base_, -1, EV_PERSIST, &OnTimer, this);
+  event_add(timer_, &kTimerInterval);
+  context_.Heartbeat();
+  UpdateAccepting();
+}
+
+void ConnectionPoller::UpdateAccepting() {
+  bool want = !stopping_ && context_.ShouldAccept(static_cast<int>(held_.size()));
+  if (want == accepting_) return;
+  accepting_ = want;
+  for (event* e : listeners_) {
+    if (want) {
+      event_add(e, nullptr);
+    } else {
+      event_del(e);
+    }
+  }
+}
+
+void ConnectionPoller::OnListenerReady(evutil_socket_t fd, short, void* arg) {
+  static_cast<ConnectionPoller*>(arg)->AcceptOne(fd);
+}
+
+void ConnectionPoller::AcceptOne(int listen_fd) {
+  // One connection per wakeup, then ask again: the balance may have changed.
+  int fd = context_.Accept(listen_fd);
+  std::unique_ptr<ThriftConnection> connection;
+  if (fd >= 0) connection = context_.OpenConnection(fd);
+  if (connection) {
+    auto owned = std::make_unique<HeldConnection>();
+    HeldConnection* held = owned.get();
+    held->connection = std::move(connection);
+    held->poller = this;
+    held->readable = event_new(base_, fd, EV_READ, &OnConnectionReady, held);
+    held_.emplace(held, std::move(owned));
+    context_.ReportConnections(static_cast<int>(held_.size()));
+    WaitForData(held);
+  }
+  UpdateAccepting();
+}
+
+void ConnectionPoller::WaitForData(HeldConnection* held) {
+  event_add(held->readable, has_idle_timeout_ ? &idle_timeout_ : nullptr);
+}
+
+void ConnectionPoller::OnConnectionReady(evutil_socket_t, short what, void* arg) {
+  auto* held = static_cast<HeldConnection*>(arg);
+  ConnectionPoller* self = held->poller;
+  if (what & EV_TIMEOUT) {
+    THRIFTD_LOG(kDebug) << "closing an idle connection: idle past thrift_client_timeout";
+    self->Drop(held);
+    return;
+  }
+  held->busy = true;
+  ++self->busy_;
+  self->dispatcher_.Dispatch(held);
+}
+
+void ConnectionPoller::Done(HeldConnection* held, ThriftConnection::Outcome outcome) {
+  held->busy = false;
+  --busy_;
+  if (outcome == ThriftConnection::Outcome::kClosed || stopping_) {
+    Drop(held);  // When stopping, a connection back at a message boundary closes now.
+  } else {
+    WaitForData(held);
+  }
+  MaybeFinish();
+}
+
+void ConnectionPoller::Drop(HeldConnection* held) {
+  event_free(held->readable);
+  held_.erase(held);  // Destroys the connection, closing its socket.
+  context_.ReportConnections(static_cast<int>(held_.size()));
+  UpdateAccepting();
+}
+
+void ConnectionPoller::OnStop(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ConnectionPoller*>(arg);
+  self->stopping_ = true;
+  self->UpdateAccepting();
+  // Idle connections close at once; busy ones when their call is answered.
+  std::vector<HeldConnection*> idle;
+  for (auto& [key, held] : self->held_) {
+    if (!held->busy) idle.push_back(held.get());
+  }
+  for (HeldConnection* held : idle) self->Drop(held);
+  self->MaybeFinish();
+}
+
+void ConnectionPoller::OnTimer(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ConnectionPoller*>(arg);
+  self->context_.Heartbeat();
+  self->UpdateAccepting();
+}
+
+void ConnectionPoller::MaybeFinish() {
+  if (stopping_ && busy_ == 0) event_base_loopbreak(base_);
+}
+
+}  // namespace thriftd

@@ -1,0 +1,82 @@
+// ConnectionPoller: the libevent loop the thread and fiber kinds share. It
+// accepts (while WorkerContext::ShouldAccept allows), holds idle connections
+// with a read event each (and the client timeout as the event's timeout),
+// hands a readable connection to its Dispatcher, and takes it back when the
+// dispatcher is done with it. On a graceful stop it stops accepting, closes
+// idle connections at once, and ends when the busy ones have finished.
+// Runs in a worker, in the kind's loop thread.
+#ifndef THRIFTD_WORKERS_CONNECTION_POLLER_H_
+#define THRIFTD_WORKERS_CONNECTION_POLLER_H_
+
+#include <event2/event.h>
+
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "thriftd/worker.h"
+
+namespace thriftd {
+
+/// One connection the poller holds. Owned by the poller; lent to the
+/// dispatcher while busy.
+class ConnectionPoller;
+struct HeldConnection {
+  std::unique_ptr<ThriftConnection> connection;
+  ConnectionPoller* poller = nullptr;
+  event* readable = nullptr;
+  bool busy = false;
+};
+
+class ConnectionPoller {
+ public:
+  /// Where readable connections go: a thread pool, a fiber. The dispatcher
+  /// calls Done() (on the loop thread) when it is finished with one.
+  class Dispatcher {
+   public:
+    virtual ~Dispatcher() = default;
+    virtual void Dispatch(HeldConnection* held) = 0;
+  };
+
+  ConnectionPoller(WorkerContext& context, event_base* base, Dispatcher& dispatcher);
+  ~ConnectionPoller();
+  ConnectionPoller(const ConnectionPoller&) = delete;
+  ConnectionPoller& operator=(const ConnectionPoller&) = delete;
+
+  /// Registers the listeners, the stop pipe and the heartbeat timer.
+  void Start();
+  /// The dispatcher is finished with `held`: kIdle puts it back to wait for
+  /// data (or closes it when stopping); kClosed drops it. Loop thread only.
+  void Done(HeldConnection* held, ThriftConnection::Outcome outcome);
+  bool stopping() const { return stopping_; }
+  int busy() const { return busy_; }
+
+ private:
+  static void OnListenerReady(evutil_socket_t fd, short what, void* arg);
+  static void OnConnectionReady(evutil_socket_t fd, short what, void* arg);
+  static void OnStop(evutil_socket_t fd, short what, void* arg);
+  static void OnTimer(evutil_socket_t fd, short what, void* arg);
+
+  void AcceptOne(int listen_fd);
+  void UpdateAccepting();
+  void WaitForData(HeldConnection* held);
+  void Drop(HeldConnection* held);
+  void MaybeFinish();
+
+  WorkerContext& context_;
+  event_base* base_;
+  Dispatcher& dispatcher_;
+  std::vector<event*> listeners_;
+  event* stop_event_ = nullptr;
+  event* timer_ = nullptr;
+  std::unordered_map<HeldConnection*, std::unique_ptr<HeldConnection>> held_;
+  timeval idle_timeout_{};
+  bool has_idle_timeout_ = false;
+  bool accepting_ = false;
+  bool stopping_ = false;
+  int busy_ = 0;
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_WORKERS_CONNECTION_POLLER_H_

@@ -1,0 +1,197 @@
+#include "workers/fiber_scheduler.h"
+
+#include <poll.h>
+#include <boost/context/fiber.hpp>
+#include <boost/context/protected_fixedsize_stack.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+#include "src/log.h"
+#include "src/scoreboard.h"
+
+namespace thriftd {
+
+namespace context = boost::context;
+
+namespace {
+
+// The scheduler of the calling thread, for thriftd::sleep_for: handler code
+// cannot be handed one. Set while FiberWorker::Run runs on this thread.
+thread_local FiberScheduler* this_thread_scheduler = nullptr;
+
+// Idle fibers kept with their stacks for the next busy connection; more are
+// ended when they finish a turn.
+constexpr size_t kMaxIdleFibers = 128;
+
+}  // namespace
+
+struct FiberScheduler::Fiber final : public IoWaiter {
+  FiberScheduler* scheduler = nullptr;
+  context::fiber self;  // the suspended fiber, while it does not run
+  context::fiber back;  // inside the fiber: the loop to return to
+  HeldConnection* job = nullptr;
+  bool turn_done = false;
+  ThriftConnection::Outcome outcome = ThriftConnection::Outcome::kClosed;
+  event* wake = nullptr;
+  Result wake_result = Result::kReady;
+
+  ~Fiber() override {
+    if (wake) event_free(wake);
+  }
+
+  /// Parks until `fd` is ready (or, with fd -1, until the timeout), then
+  /// returns how it woke. Runs inside the fiber.
+  Result Park(int fd, short events, int timeout_ms) {
+    short what = 0;
+    if (events & POLLIN) what |= EV_READ;
+    if (events & POLLOUT) what |= EV_WRITE;
+    event_assign(wake, scheduler->base_, fd, what, &FiberScheduler::OnWake, this);
+    timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    event_add(wake, timeout_ms >= 0 ? &timeout : nullptr);
+    back = std::move(back).resume();
+    return wake_result;
+  }
+
+  Result Wait(int fd, short events, int timeout_ms, bool between_messages) override {
+    if (between_messages) return Result::kIdle;  // the poller holds idle connections
+    return Park(fd, events, timeout_ms);
+  }
+};
+
+FiberScheduler::FiberScheduler(WorkerContext& context, event_base* base)
+    : context_(context), base_(base) {
+  this_thread_scheduler = this;
+  if (context.fiber_check_interval > 0) watchdog_ = std::thread([this] { Watchdog(); });
+}
+
+FiberScheduler::~FiberScheduler() {
+  if (watchdog_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(watchdog_mutex_);
+      watchdog_stop_ = true;
+    }
+    watchdog_wake_.notify_all();
+    watchdog_.join();
+  }
+  // An idle fiber waits at the end of its loop for a job; none ends it.
+  for (Fiber* fiber : idle_fibers_) {
+    fiber->job = nullptr;
+    fiber->self = std::move(fiber->self).resume();
+  }
+  this_thread_scheduler = nullptr;
+}
+
+FiberScheduler::Fiber* FiberScheduler::TakeFiber() {
+  if (!idle_fibers_.empty()) {
+    Fiber* fiber = idle_fibers_.back();
+    idle_fibers_.pop_back();
+    return fiber;
+  }
+  auto owned = std::make_unique<Fiber>();
+  Fiber* fiber = owned.get();
+  fiber->scheduler = this;
+  fiber->wake = event_new(base_, -1, 0, &OnWake, fiber);
+  // A guard page below each stack turns an overflow into a crash, not corruption.
+  fiber->self = context::fiber(
+      std::allocator_arg, context::protected_fixedsize_stack(context_.fiber_stack_size),
+      [fiber](context::fiber&& loop) {
+        fiber->back = std::move(loop);
+        while (fiber->job != nullptr) {
+          fiber->outcome = fiber->job->connection->Serve(*fiber);
+          fiber->turn_done = true;
+          fiber->back = std::move(fiber->back).resume();  // back with the next job, or none
+        }
+        return std::move(fiber->back);
+      });
+  fibers_.push_back(std::move(owned));
+  return fiber;
+}
+
+void FiberScheduler::Dispatch(HeldConnection* held) {
+  Fiber* fiber = TakeFiber();
+  fiber->job = held;
+  Resume(fiber);
+}
+
+void FiberScheduler::Resume(Fiber* fiber) {
+  {
+    std::lock_guard<std::mutex> lock(running_mutex_);
+    running_connection_ = fiber->job->connection.get();
+  }
+  running_since_ms_.store(MonotonicMillis(), std::memory_order_relaxed);
+  current_ = fiber;
+  fiber->self = std::move(fiber->self).resume();
+  current_ = nullptr;
+  running_since_ms_.store(0, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(running_mutex_);
+    running_connection_ = nullptr;
+  }
+  if (fiber->turn_done) FinishTurn(fiber);
+}
+
+void FiberScheduler::FinishTurn(Fiber* fiber) {
+  HeldConnection* held = fiber->job;
+  ThriftConnection::Outcome outcome = fiber->outcome;
+  fiber->turn_done = false;
+  if (idle_fibers_.size() < kMaxIdleFibers) {
+    idle_fibers_.push_back(fiber);
+  } else {
+    fiber->job = nullptr;  // ends its loop; its stack is released with it
+    fiber->self = std::move(fiber->self).resume();
+    for (auto it = fibers_.begin(); it != fibers_.end(); ++it) {
+      if (it->get() == fiber) {
+        fibers_.erase(it);
+        break;
+      }
+    }
+  }
+  poller_->Done(held, outcome);
+}
+
+void FiberScheduler::OnWake(evutil_socket_t, short what, void* arg) {
+  auto* fiber = static_cast<Fiber*>(arg);
+  fiber->wake_result = (what & EV_TIMEOUT) ? IoWaiter::Result::kTimeout : IoWaiter::Result::kReady;
+  fiber->scheduler->Resume(fiber);
+}
+
+bool FiberScheduler::SleepInCurrentFiber(std::int64_t ms) {
+  FiberScheduler* scheduler = this_thread_scheduler;
+  if (scheduler == nullptr || scheduler->current_ == nullptr) return false;
+  Fiber* fiber = scheduler->current_;
+  // The loop may run other fibers meanwhile: this one is not blocking it.
+  fiber->Park(-1, 0, static_cast<int>(std::max<std::int64_t>(0, ms)));
+  return true;
+}
+
+void FiberScheduler::Watchdog() {
+  const auto interval_ms =
+      static_cast<std::int64_t>(std::ceil(context_.fiber_check_interval * 1000));
+  const auto period = std::chrono::milliseconds(std::max<std::int64_t>(10, interval_ms / 4));
+  std::int64_t warned_for = 0;  // the turn already warned about
+  std::unique_lock<std::mutex> lock(watchdog_mutex_);
+  while (!watchdog_wake_.wait_for(lock, period, [this] { return watchdog_stop_; })) {
+    std::int64_t since = running_since_ms_.load(std::memory_order_relaxed);
+    if (since == 0 || since == warned_for) continue;
+    std::int64_t blocked = MonotonicMillis() - since;
+    if (blocked < interval_ms) continue;
+    std::string method;
+    {
+      std::lock_guard<std::mutex> running(running_mutex_);
+      if (running_connection_ != nullptr) method = running_connection_->CurrentMethod();
+    }
+    warned_for = since;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.1f", static_cast<double>(blocked) / 1000);
+    THRIFTD_LOG(kWarning) << "fiber worker: a handler has blocked the event loop for " << seconds
+                          << " s (method " << (method.empty() ? "unknown" : method)
+                          << "); use thriftd::sleep_for, not a blocking wait";
+  }
+}
+
+}  // namespace thriftd
+
+extern "C" __attribute__((visibility("default"))) bool thriftd_fiber_sleep(std::int64_t ms) {
+  return thriftd::FiberScheduler::SleepInCurrentFiber(ms);
+}

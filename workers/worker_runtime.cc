@@ -1,0 +1,104 @@
+#include "workers/worker_runtime.h"
+
+#include <unistd.h>
+
+#include <cmath>
+
+#include "src/channel.h"
+#include "src/log.h"
+#include "workers/accept.h"
+#include "workers/connection.h"
+
+namespace thriftd {
+namespace {
+
+constexpr std::int64_t kBackoffMs = 100;  // after EMFILE, before accepting again
+
+}  // namespace
+
+WorkerRuntime::WorkerRuntime(Options options) : options_(std::move(options)) {}
+
+int WorkerRuntime::timeout_ms() const {
+  return client_timeout > 0 ? static_cast<int>(std::ceil(client_timeout * 1000)) : -1;
+}
+
+int WorkerRuntime::Accept(int listen_fd) {
+  int fd = -1;
+  switch (AcceptConnection(listen_fd, &fd)) {
+    case AcceptResult::kAccepted:
+      return fd;
+    case AcceptResult::kOutOfDescriptors:
+      out_of_descriptors_until_ms_ = MonotonicMillis() + kBackoffMs;
+      return -1;
+    case AcceptResult::kNone:
+      return -1;
+  }
+  return -1;
+}
+
+bool WorkerRuntime::ShouldAccept(int held) {
+  if (stop_requested() || retiring() || held >= worker_connections) return false;
+  if (out_of_descriptors_until_ms_ != 0) {
+    if (MonotonicMillis() < out_of_descriptors_until_ms_) return false;
+    out_of_descriptors_until_ms_ = 0;
+  }
+  // Take a connection only while holding no more than the other workers do
+  // on average: a persistent connection stays where it lands, so whoever
+  // wakes first must not take them all.
+  const Scoreboard& board = *options_.scoreboard;
+  std::int64_t others = 0;
+  std::int64_t total = 0;
+  for (int i = 0, limit = board.slot_limit(); i < limit; ++i) {
+    if (i == options_.slot) continue;
+    const ScoreboardSlot& s = board.slot(i);
+    if (s.pid.load(std::memory_order_relaxed) == 0 || s.Load() != SlotState::kReady) continue;
+    std::int32_t held_there = s.connections.load(std::memory_order_relaxed);
+    if (held_there >= s.connection_limit.load(std::memory_order_relaxed)) continue;  // full
+    total += held_there;
+    ++others;
+  }
+  return others == 0 || held * others <= total;
+}
+
+std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {
+  try {
+    return std::make_unique<Connection>(fd, *this);
+  } catch (const std::exception& error) {
+    THRIFTD_LOG(kError) << "cannot serve a connection: the App's processor factory threw: "
+                        << error.what();
+    ::close(fd);
+    return nullptr;
+  }
+}
+
+void WorkerRuntime::Heartbeat() {
+  slot().heartbeat_ms.store(MonotonicMillis(), std::memory_order_relaxed);
+  if (options_.stop->TakeReopenRequest()) {
+    Status status = log::Reopen();
+    if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
+  }
+}
+
+void WorkerRuntime::ReportConnections(int held) {
+  slot().connections.store(held, std::memory_order_relaxed);
+}
+
+void WorkerRuntime::Log(const char* level, const std::string& message) {
+  log::Write(ParseLogLevel(level).value_or(LogLevel::kInfo), message);
+}
+
+void WorkerRuntime::OnCallServed(std::uint64_t bytes_in, std::uint64_t bytes_out) {
+  ScoreboardSlot& s = slot();
+  s.requests.fetch_add(1, std::memory_order_relaxed);
+  s.bytes_in.fetch_add(bytes_in, std::memory_order_relaxed);
+  s.bytes_out.fetch_add(bytes_out, std::memory_order_relaxed);
+  std::uint64_t calls = calls_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (options_.max_requests > 0 && calls == static_cast<std::uint64_t>(options_.max_requests)) {
+    retiring_.store(true, std::memory_order_relaxed);
+    THRIFTD_LOG(kInfo) << "Worker reached max_requests (" << calls
+                       << "); asking the master for a successor";
+    (void)SendChannelMessage(options_.channel_fd, kChannelRetire);
+  }
+}
+
+}  // namespace thriftd

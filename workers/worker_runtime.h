@@ -1,0 +1,66 @@
+// WorkerRuntime: thriftd's side of the Worker contract in one worker process
+// (the WorkerContext a kind is given): settings, the App's processors, the
+// scoreboard slot, the stop signal, and the channel to the master.
+// Runs in a worker; Accept, OpenConnection and ShouldAccept from the kind's
+// loop thread, OnCallServed from any serving thread.
+#ifndef THRIFTD_WORKERS_WORKER_RUNTIME_H_
+#define THRIFTD_WORKERS_WORKER_RUNTIME_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include <thrift/TProcessor.h>
+
+#include "src/scoreboard.h"
+#include "thriftd/worker.h"
+#include "workers/stop_signal.h"
+#include "workers/thrift_factories.h"
+
+namespace thriftd {
+
+class WorkerRuntime final : public WorkerContext {
+ public:
+  struct Options {
+    ThriftSettings thrift;
+    std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
+    Scoreboard* scoreboard = nullptr;
+    int slot = 0;
+    StopSignal* stop = nullptr;
+    int channel_fd = -1;
+    std::int64_t max_requests = 0;  ///< with the jitter already added; 0 = never
+  };
+  explicit WorkerRuntime(Options options);
+
+  // WorkerContext.
+  int Accept(int listen_fd) override;
+  bool ShouldAccept(int held) override;
+  std::unique_ptr<ThriftConnection> OpenConnection(int fd) override;
+  void Heartbeat() override;
+  void ReportConnections(int held) override;
+  int stop_fd() const override { return options_.stop->wake_fd(); }
+  bool stop_requested() const override { return options_.stop->stop_requested(); }
+  void Log(const char* level, const std::string& message) override;
+
+  // For connections.
+  const ThriftSettings& thrift() const { return options_.thrift; }
+  /// The client timeout in milliseconds, -1 for none.
+  int timeout_ms() const;
+  apache::thrift::TProcessorFactory& processor_factory() { return *options_.processor_factory; }
+  /// One call served, with the bytes it read and wrote. Thread-safe.
+  void OnCallServed(std::uint64_t bytes_in, std::uint64_t bytes_out);
+  /// The worker reached max_requests and asked the master for a successor.
+  bool retiring() const { return retiring_.load(std::memory_order_relaxed); }
+
+  ScoreboardSlot& slot() { return options_.scoreboard->slot(options_.slot); }
+
+ private:
+  Options options_;
+  std::atomic<std::uint64_t> calls_{0};
+  std::atomic<bool> retiring_{false};
+  std::int64_t out_of_descriptors_until_ms_ = 0;
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_WORKERS_WORKER_RUNTIME_H_

@@ -35,7 +35,7 @@ void Arbiter::HandleTerm() {
   if (stopping_) return;
   THRIFTD_LOG(kInfo) << "Handling signal: term; stopping gracefully";
   stopping_ = true;
-  for (auto& [pid, worker] : workers_) Retire(worker, SIGTERM, options_.graceful_timeout);
+  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone);
 }
 
 void Arbiter::HandleQuickStop() {
@@ -108,7 +108,7 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
   if (previous_generation_ != 0 && CountActive(previous_generation_, /*ready_only=*/false) > 0) {
     THRIFTD_LOG(kError) << "Reload failed; keeping generation " << previous_generation_;
     for (auto& [other_pid, worker] : workers_) {
-      if (worker.spec.generation == generation_) Retire(worker, SIGTERM, options_.graceful_timeout);
+      if (worker.spec.generation == generation_) Retire(worker, Handover::kNone);
     }
     generation_ = previous_generation_;
     desired_ = previous_desired_;
@@ -176,7 +176,7 @@ void Arbiter::ManageWorkers() {
     for (auto& [pid, worker] : workers_) {
       bool replaced = worker.spec.generation < generation_ || worker.retiring;
       if (replaced && worker.state != WorkerState::kDraining)
-        Retire(worker, SIGTERM, options_.graceful_timeout);
+        Retire(worker, Handover::kToSuccessors);
     }
     if (reloaded) {
       previous_generation_ = 0;
@@ -203,8 +203,7 @@ void Arbiter::ManageWorkers() {
     std::sort(active.begin(), active.end(), [](const WorkerRecord* a, const WorkerRecord* b) {
       return a->sequence < b->sequence;
     });
-    for (int i = 0; i < count - desired_; ++i)
-      Retire(*active[i], SIGTERM, options_.graceful_timeout);
+    for (int i = 0; i < count - desired_; ++i) Retire(*active[i], Handover::kToSuccessors);
   }
 }
 
@@ -226,11 +225,15 @@ bool Arbiter::Spawn(int index) {
   return true;
 }
 
-void Arbiter::Retire(WorkerRecord& worker, int signo, double grace) {
+void Arbiter::Retire(WorkerRecord& worker, Handover handover) {
   if (worker.state == WorkerState::kDraining) return;
   worker.state = WorkerState::kDraining;
-  worker.kill_at = ops_.Now() + grace;
-  ops_.Kill(worker.pid, signo);
+  worker.kill_at = ops_.Now() + options_.graceful_timeout;
+  if (handover == Handover::kToSuccessors) {
+    ops_.Retire(worker.pid);
+  } else {
+    ops_.Kill(worker.pid, SIGTERM);
+  }
 }
 
 void Arbiter::Halt(int exit_code) {
@@ -238,7 +241,7 @@ void Arbiter::Halt(int exit_code) {
   THRIFTD_LOG(kInfo) << "Shutting down";
   exit_code_ = exit_code;
   stopping_ = true;
-  for (auto& [pid, worker] : workers_) Retire(worker, SIGTERM, options_.graceful_timeout);
+  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone);
 }
 
 int Arbiter::FreeSlot() const {

@@ -87,7 +87,11 @@ class Arbiter {
   void KillOverdueWorkers();
   void ManageWorkers();
   bool Spawn(int index);
-  void Retire(WorkerRecord& worker, int signo, double grace);
+  /// Whether a stopping worker's idle connections go to the workers that
+  /// stay (a reload, TTOU, max_requests) or are closed (thriftd stops).
+  enum class Handover { kNone, kToSuccessors };
+  /// Asks the worker to stop gracefully; SIGKILL follows after graceful_timeout.
+  void Retire(WorkerRecord& worker, Handover handover);
   void Halt(int exit_code);
   /// The lowest scoreboard slot no live worker (draining ones included) holds.
   int FreeSlot() const;

@@ -2,7 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstring>
 
 namespace thriftd {
 
@@ -26,14 +29,54 @@ Status SendChannelMessage(int fd, char kind, std::string_view text) {
   return Status::Ok();
 }
 
-ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text) {
-  char buffer[4096];
+Status SendChannelFd(int fd, char kind, int passed) {
+  char byte = kind;
+  iovec io{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &passed, sizeof(int));
   ssize_t n;
   do {
-    n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+    n = sendmsg(fd, &message, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Status::FromErrno("sendmsg(channel)", errno);
+  return Status::Ok();
+}
+
+ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text, int* passed) {
+  char buffer[4096];
+  iovec io{buffer, sizeof buffer};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return ChannelRead::kEmpty;
   if (n <= 0) return ChannelRead::kClosed;
+  int received = -1;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+       header = CMSG_NXTHDR(&message, header)) {
+    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS)
+      std::memcpy(&received, CMSG_DATA(header), sizeof(int));
+  }
+  if (passed != nullptr) {
+    *passed = received;
+  } else if (received >= 0) {
+    ::close(received);  // Nobody asked for one; do not leak it.
+  }
   *kind = buffer[0];
   text->assign(buffer + 1, static_cast<size_t>(n - 1));
   return ChannelRead::kMessage;

@@ -17,6 +17,12 @@ namespace thriftd {
 inline constexpr char kChannelReady = 'R';      ///< worker -> master: serving
 inline constexpr char kChannelBootError = 'E';  ///< worker -> master: text follows
 inline constexpr char kChannelRetire = 'M';     ///< worker -> master: max_requests reached
+/// master -> worker: you are being replaced; when you stop, hand your idle
+/// connections over instead of closing them.
+inline constexpr char kChannelHandOver = 'D';
+/// Either way: a client connection (the descriptor rides along, SCM_RIGHTS),
+/// idle at a message boundary with nothing buffered.
+inline constexpr char kChannelConnection = 'H';
 
 struct ChannelPair {
   UniqueFd master_end;
@@ -26,10 +32,13 @@ struct ChannelPair {
 Status OpenChannel(ChannelPair* pair);
 /// Sends one message (kind byte + text). Never raises SIGPIPE.
 Status SendChannelMessage(int fd, char kind, std::string_view text = {});
+/// Sends a descriptor with a one-byte message. The sender still owns `passed`.
+Status SendChannelFd(int fd, char kind, int passed);
 enum class ChannelRead { kMessage, kEmpty, kClosed };
-/// Receives one message without blocking: kMessage fills *kind and *text;
-/// kEmpty when nothing is waiting; kClosed on EOF or error.
-ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text);
+/// Receives one message without blocking: kMessage fills *kind and *text,
+/// and *passed with a descriptor that came along (else -1; the caller owns
+/// it); kEmpty when nothing is waiting; kClosed on EOF or error.
+ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text, int* passed = nullptr);
 
 }  // namespace thriftd
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "src/arbiter.h"
@@ -140,6 +141,15 @@ class Master::Impl final : public ProcessOps {
       THRIFTD_LOG(kWarning) << "kill(" << pid << "): " << std::strerror(errno);
   }
 
+  void Retire(pid_t pid) override {
+    auto it = channels_.find(pid);
+    // The request goes first: by the time the worker sees its stop, it is
+    // already waiting in the channel.
+    if (it != channels_.end() && it->second.fd.valid())
+      (void)SendChannelMessage(it->second.fd.get(), kChannelHandOver);
+    Kill(pid, SIGTERM);
+  }
+
   std::vector<ProcessExit> Reap() override {
     std::vector<ProcessExit> exits;
     for (;;) {
@@ -178,7 +188,9 @@ class Master::Impl final : public ProcessOps {
     binding->self->StepArbiter();
   }
   static void TickThunk(evutil_socket_t, short, void* arg) {
-    static_cast<Impl*>(arg)->StepArbiter();
+    auto* self = static_cast<Impl*>(arg);
+    self->forwarded_.clear();  // adopted by now: the scoreboard counts them
+    self->StepArbiter();
   }
   static void ChannelThunk(evutil_socket_t, short, void* arg) {
     auto* channel = static_cast<Channel*>(arg);
@@ -192,15 +204,47 @@ class Master::Impl final : public ProcessOps {
     if (it == channels_.end() || !it->second.fd.valid()) return;
     char kind = 0;
     std::string text;
+    int passed = -1;
     ChannelRead result;
-    while ((result = ReceiveChannelMessage(it->second.fd.get(), &kind, &text)) ==
+    while ((result = ReceiveChannelMessage(it->second.fd.get(), &kind, &text, &passed)) ==
            ChannelRead::kMessage) {
+      if (passed >= 0) ForwardConnection(pid, UniqueFd(passed));
       if (kind == kChannelReady) arbiter_.OnWorkerReady(pid);
       if (kind == kChannelBootError) arbiter_.OnWorkerBootError(pid, text);
       if (kind == kChannelRetire) arbiter_.OnWorkerRetiring(pid);
     }
     // EOF: the worker is exiting; stop watching, the reap follows.
     if (result == ChannelRead::kClosed) it->second.readable.reset();
+  }
+
+  // A retiring worker handed over an idle connection: give it to the ready
+  // worker of the current generation with the most room, or close it when
+  // there is none (thriftd is stopping). Connections forwarded but not yet
+  // adopted count too, so a burst does not all land on one worker.
+  void ForwardConnection(pid_t from, UniqueFd connection) {
+    const WorkerRecord* target = nullptr;
+    std::int64_t best_room = INT64_MIN;
+    for (const auto& [pid, worker] : arbiter_.workers()) {
+      if (pid == from || worker.state != WorkerState::kReady || worker.retiring ||
+          worker.spec.generation != arbiter_.generation())
+        continue;
+      const ScoreboardSlot& slot = scoreboard_->slot(worker.spec.slot);
+      std::int64_t room =
+          std::int64_t{slot.connection_limit.load()} - slot.connections.load() - forwarded_[pid];
+      if (room > best_room) {
+        best_room = room;
+        target = &worker;
+      }
+    }
+    if (target == nullptr) return;  // Closed as `connection` goes.
+    auto it = channels_.find(target->pid);
+    if (it == channels_.end() || !it->second.fd.valid()) return;
+    Status status = SendChannelFd(it->second.fd.get(), kChannelConnection, connection.get());
+    if (!status.ok()) {
+      THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
+      return;
+    }
+    ++forwarded_[target->pid];
   }
 
   void StepArbiter() {
@@ -258,6 +302,7 @@ class Master::Impl final : public ProcessOps {
   event_base* base_ = nullptr;
   std::map<pid_t, Channel> channels_;
   std::unique_ptr<Scoreboard> scoreboard_;
+  std::map<pid_t, std::int64_t> forwarded_;  // connections forwarded this tick
   std::vector<std::unique_ptr<SignalBinding>> signal_bindings_;
   std::vector<EventPtr> signal_events_;
   EventPtr tick_;

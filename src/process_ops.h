@@ -30,6 +30,9 @@ class ProcessOps {
   /// Starts a worker; its process runs the worker side and never returns here.
   virtual Status Spawn(const WorkerSpec& spec, pid_t* pid) = 0;
   virtual void Kill(pid_t pid, int signo) = 0;
+  /// Stops a worker gracefully (SIGTERM) after telling it to hand its idle
+  /// connections to the other workers instead of closing them.
+  virtual void Retire(pid_t pid) = 0;
   /// Collects every exited child without blocking.
   virtual std::vector<ProcessExit> Reap() = 0;
   /// Monotonic seconds.

@@ -68,10 +68,9 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
             case IoWaiter::Result::kReady:
               continue;
             case IoWaiter::Result::kIdle:
+            case IoWaiter::Result::kStop:  // the kind closes it or hands it over
               socket_->ReleaseBuffers();
               return Outcome::kIdle;
-            case IoWaiter::Result::kStop:
-              return Close("worker stopping", false);
             case IoWaiter::Result::kTimeout:
               return Close("idle past thrift_client_timeout", false);
           }

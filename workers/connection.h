@@ -31,6 +31,9 @@ class Connection final : public ThriftConnection {
   /// kStop and kTimeout close. Never throws.
   Outcome Serve(IoWaiter& waiter) override;
   std::string CurrentMethod() const override;
+  /// Gives up the socket, for a hand-over: only at a message boundary with
+  /// nothing buffered (after Serve() returned kIdle). -1 if closed.
+  int ReleaseFd() { return socket_->Release(); }
 
   /// Called by the processor event handler around each call.
   void OnCallStart(const char* method) { method_.store(method, std::memory_order_relaxed); }

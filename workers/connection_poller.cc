@@ -27,6 +27,7 @@ ConnectionPoller::~ConnectionPoller() {
   for (event* e : listeners_) event_free(e);
   if (stop_event_) event_free(stop_event_);
   if (timer_) event_free(timer_);
+  if (channel_event_) event_free(channel_event_);
 }
 
 void ConnectionPoller::Start() {
@@ -34,6 +35,8 @@ void ConnectionPoller::Start() {
     listeners_.push_back(event_new(base_, fd, EV_READ | EV_PERSIST, &OnListenerReady, this));
   stop_event_ = event_new(base_, context_.stop_fd(), EV_READ, &OnStop, this);
   event_add(stop_event_, nullptr);
+  channel_event_ = event_new(base_, context_.channel_fd(), EV_READ | EV_PERSIST, &OnChannel, this);
+  event_add(channel_event_, nullptr);
   timer_ = event_new(base_, -1, EV_PERSIST, &OnTimer, this);
   event_add(timer_, &kTimerInterval);
   context_.Heartbeat();
@@ -60,19 +63,39 @@ void ConnectionPoller::OnListenerReady(evutil_socket_t fd, short, void* arg) {
 void ConnectionPoller::AcceptOne(int listen_fd) {
   // One connection per wakeup, then ask again: the balance may have changed.
   int fd = context_.Accept(listen_fd);
-  std::unique_ptr<ThriftConnection> connection;
-  if (fd >= 0) connection = context_.OpenConnection(fd);
-  if (connection) {
-    auto owned = std::make_unique<HeldConnection>();
-    HeldConnection* held = owned.get();
-    held->connection = std::move(connection);
-    held->poller = this;
-    held->readable = event_new(base_, fd, EV_READ, &OnConnectionReady, held);
-    held_.emplace(held, std::move(owned));
-    context_.ReportConnections(static_cast<int>(held_.size()));
+  if (fd >= 0) Hold(context_.OpenConnection(fd));
+  UpdateAccepting();
+}
+
+void ConnectionPoller::Hold(std::unique_ptr<ThriftConnection> connection) {
+  if (!connection) return;
+  auto owned = std::make_unique<HeldConnection>();
+  HeldConnection* held = owned.get();
+  int fd = connection->fd();
+  held->connection = std::move(connection);
+  held->poller = this;
+  held->readable = event_new(base_, fd, EV_READ, &OnConnectionReady, held);
+  held_.emplace(held, std::move(owned));
+  context_.ReportConnections(static_cast<int>(held_.size()));
+  if (stopping_) {
+    Release(held);
+  } else {
     WaitForData(held);
   }
-  UpdateAccepting();
+}
+
+void ConnectionPoller::OnChannel(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<ConnectionPoller*>(arg);
+  while (std::unique_ptr<ThriftConnection> adopted = self->context_.AdoptConnection())
+    self->Hold(std::move(adopted));
+  // The master is gone (end of file keeps the channel readable): stop watching.
+  if (self->context_.stop_requested()) event_del(self->channel_event_);
+  self->UpdateAccepting();
+}
+
+void ConnectionPoller::Release(HeldConnection* held) {
+  context_.HandOver(*held->connection);  // When it went, what is dropped is empty.
+  Drop(held);
 }
 
 void ConnectionPoller::WaitForData(HeldConnection* held) {
@@ -95,8 +118,10 @@ void ConnectionPoller::OnConnectionReady(evutil_socket_t, short what, void* arg)
 void ConnectionPoller::Done(HeldConnection* held, ThriftConnection::Outcome outcome) {
   held->busy = false;
   --busy_;
-  if (outcome == ThriftConnection::Outcome::kClosed || stopping_) {
-    Drop(held);  // When stopping, a connection back at a message boundary closes now.
+  if (outcome == ThriftConnection::Outcome::kClosed) {
+    Drop(held);
+  } else if (stopping_) {
+    Release(held);  // Back at a message boundary: it goes now.
   } else {
     WaitForData(held);
   }
@@ -114,12 +139,12 @@ void ConnectionPoller::OnStop(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<ConnectionPoller*>(arg);
   self->stopping_ = true;
   self->UpdateAccepting();
-  // Idle connections close at once; busy ones when their call is answered.
+  // Idle connections go at once; busy ones when their call is answered.
   std::vector<HeldConnection*> idle;
   for (auto& [key, held] : self->held_) {
     if (!held->busy) idle.push_back(held.get());
   }
-  for (HeldConnection* held : idle) self->Drop(held);
+  for (HeldConnection* held : idle) self->Release(held);
   self->MaybeFinish();
 }
 

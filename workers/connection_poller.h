@@ -2,8 +2,9 @@
 // accepts (while WorkerContext::ShouldAccept allows), holds idle connections
 // with a read event each (and the client timeout as the event's timeout),
 // hands a readable connection to its Dispatcher, and takes it back when the
-// dispatcher is done with it. On a graceful stop it stops accepting, closes
-// idle connections at once, and ends when the busy ones have finished.
+// dispatcher is done with it. It adopts connections other workers hand over.
+// On a graceful stop it stops accepting, closes (or hands over) idle
+// connections at once, and ends when the busy ones have finished.
 // Runs in a worker, in the kind's loop thread.
 #ifndef THRIFTD_WORKERS_CONNECTION_POLLER_H_
 #define THRIFTD_WORKERS_CONNECTION_POLLER_H_
@@ -56,8 +57,13 @@ class ConnectionPoller {
   static void OnConnectionReady(evutil_socket_t fd, short what, void* arg);
   static void OnStop(evutil_socket_t fd, short what, void* arg);
   static void OnTimer(evutil_socket_t fd, short what, void* arg);
+  static void OnChannel(evutil_socket_t fd, short what, void* arg);
 
   void AcceptOne(int listen_fd);
+  void Hold(std::unique_ptr<ThriftConnection> connection);
+  /// Closes an idle connection, or hands it to a successor when the master
+  /// asked for that.
+  void Release(HeldConnection* held);
   void UpdateAccepting();
   void WaitForData(HeldConnection* held);
   void Drop(HeldConnection* held);
@@ -69,6 +75,7 @@ class ConnectionPoller {
   std::vector<event*> listeners_;
   event* stop_event_ = nullptr;
   event* timer_ = nullptr;
+  event* channel_event_ = nullptr;
   std::unordered_map<HeldConnection*, std::unique_ptr<HeldConnection>> held_;
   timeval idle_timeout_{};
   bool has_idle_timeout_ = false;

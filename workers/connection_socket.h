@@ -69,6 +69,14 @@ class ConnectionSocket final
   std::uint64_t bytes_out() const { return bytes_out_; }
 
   // TTransport, called non-virtually by the templated protocols.
+  /// Gives up the descriptor without closing it; buffers must be empty.
+  int Release() {
+    ReleaseBuffers();
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
   bool isOpen() const override { return fd_ >= 0; }
   bool peek() override { return HasBuffered() || fd_ >= 0; }
   void close() override;

@@ -6,6 +6,7 @@
 
 #include "src/channel.h"
 #include "src/log.h"
+#include "src/unique_fd.h"
 #include "workers/accept.h"
 #include "workers/connection.h"
 
@@ -85,6 +86,50 @@ void WorkerRuntime::ReportConnections(int held) {
 
 void WorkerRuntime::Log(const char* level, const std::string& message) {
   log::Write(ParseLogLevel(level).value_or(LogLevel::kInfo), message);
+}
+
+void WorkerRuntime::ReadChannel() {
+  char kind = 0;
+  std::string text;
+  int passed = -1;
+  for (;;) {
+    ChannelRead result = ReceiveChannelMessage(options_.channel_fd, &kind, &text, &passed);
+    if (result == ChannelRead::kEmpty) return;
+    if (result == ChannelRead::kClosed) {
+      // The master is gone: nobody supervises this worker any more.
+      if (!stop_requested()) THRIFTD_LOG(kWarning) << "master is gone; stopping";
+      options_.stop->RequestStop();
+      return;
+    }
+    if (kind == kChannelHandOver) hand_over_ = true;
+    if (passed >= 0) adopted_.push_back(passed);
+  }
+}
+
+std::unique_ptr<ThriftConnection> WorkerRuntime::AdoptConnection() {
+  ReadChannel();
+  while (!adopted_.empty()) {
+    int fd = adopted_.front();
+    adopted_.erase(adopted_.begin());
+    std::unique_ptr<ThriftConnection> connection = OpenConnection(fd);
+    if (connection) return connection;
+  }
+  return nullptr;
+}
+
+bool WorkerRuntime::HandOver(ThriftConnection& connection) {
+  ReadChannel();  // The hand-over request arrives just before the stop.
+  if (!hand_over_) return false;
+  // Only connections thriftd made are handed to a kind.
+  auto& ours = static_cast<Connection&>(connection);
+  UniqueFd fd(ours.ReleaseFd());
+  if (!fd.valid()) return false;
+  Status status = SendChannelFd(options_.channel_fd, kChannelConnection, fd.get());
+  if (!status.ok()) {
+    THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
+    return true;  // The descriptor is gone either way; `fd` closes it.
+  }
+  return true;
 }
 
 void WorkerRuntime::OnCallServed(std::uint64_t bytes_in, std::uint64_t bytes_out) {

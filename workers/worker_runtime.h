@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <thrift/TProcessor.h>
 
@@ -41,6 +42,9 @@ class WorkerRuntime final : public WorkerContext {
   int stop_fd() const override { return options_.stop->wake_fd(); }
   bool stop_requested() const override { return options_.stop->stop_requested(); }
   void Log(const char* level, const std::string& message) override;
+  int channel_fd() const override { return options_.channel_fd; }
+  std::unique_ptr<ThriftConnection> AdoptConnection() override;
+  bool HandOver(ThriftConnection& connection) override;
 
   // For connections.
   const ThriftSettings& thrift() const { return options_.thrift; }
@@ -59,6 +63,13 @@ class WorkerRuntime final : public WorkerContext {
   std::atomic<std::uint64_t> calls_{0};
   std::atomic<bool> retiring_{false};
   std::int64_t out_of_descriptors_until_ms_ = 0;
+
+  /// Reads every message the master sent: a hand-over request sets
+  /// hand_over_, connections queue in adopted_, EOF (the master died)
+  /// requests a stop. Loop thread only.
+  void ReadChannel();
+  bool hand_over_ = false;
+  std::vector<int> adopted_;
 };
 
 }  // namespace thriftd

@@ -38,7 +38,7 @@ class IoWaiter {
   enum class Result {
     kReady,    ///< the fd has the events asked for (or an error to find by reading)
     kTimeout,  ///< timeout_ms passed
-    kStop,     ///< a graceful stop arrived while between messages
+    kStop,     ///< a graceful stop arrived while between messages (Serve returns kIdle)
     kIdle,     ///< between messages: hand the connection back instead of waiting
   };
   virtual ~IoWaiter() = default;
@@ -102,6 +102,19 @@ class WorkerContext {
   /// Readable once a graceful stop was requested (never drained).
   virtual int stop_fd() const = 0;
   virtual bool stop_requested() const = 0;
+
+  // Connection hand-over. A worker being replaced (reload, TTOU,
+  // max_requests) gives its idle connections to the workers that stay
+  // instead of closing them, so persistent clients never see the restart.
+  /// Readable when the master sent something: watch it with the listeners.
+  virtual int channel_fd() const = 0;
+  /// A connection handed over by another worker (idle: wait until it is
+  /// readable, then Serve()), or nullptr when none is waiting. Non-blocking.
+  virtual std::unique_ptr<ThriftConnection> AdoptConnection() = 0;
+  /// While stopping: passes an idle connection (its Serve() returned kIdle)
+  /// to a successor. True when it went: destroy the now empty connection.
+  /// False (thriftd is stopping, or no successor): close it.
+  virtual bool HandOver(ThriftConnection& connection) = 0;
   /// Writes one line to the error log, `level` as in --log-level.
   virtual void Log(const char* level, const std::string& message) = 0;
 };

@@ -48,6 +48,8 @@ class FakeProcessOps : public ProcessOps {
   void Kill(pid_t pid, int signo) override {
     Append(&kills_, SignalName(signo) + " " + std::to_string(pid));
   }
+  /// Recorded with the signals, as "RETIRE PID" (hand-over, then TERM).
+  void Retire(pid_t pid) override { Append(&kills_, "RETIRE " + std::to_string(pid)); }
   std::vector<ProcessExit> Reap() override { return std::exchange(exits_, {}); }
   double Now() override { return now_; }
 
@@ -192,7 +194,7 @@ TEST_CASE("TTOU retires the oldest worker with SIGTERM and does not replace it")
   CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1, 102:w0g1");
   // 101 (started at 1000) is now older than 102 (started at 1005).
   arbiter.HandleTtou();
-  CHECK(ops.TakeKills() == "TERM 101");
+  CHECK(ops.TakeKills() == "RETIRE 101");
   CHECK(arbiter.desired_workers() == 1);
   CHECK(arbiter.workers().at(101).state == WorkerState::kDraining);
   ops.Exit(101, 0);
@@ -206,7 +208,7 @@ TEST_CASE("TTOU never goes below one worker") {
   Arbiter arbiter(ops, Options(2));
   arbiter.Start();
   arbiter.HandleTtou();
-  CHECK(ops.TakeKills() == "TERM 100");
+  CHECK(ops.TakeKills() == "RETIRE 100");
   arbiter.HandleTtou();
   arbiter.HandleTtou();
   CHECK(ops.TakeKills() == "");
@@ -220,7 +222,7 @@ TEST_CASE("a worker retired by TTOU that ignores SIGTERM is killed after gracefu
   Arbiter arbiter(ops, Options(2, /*graceful_timeout=*/10));
   arbiter.Start();
   arbiter.HandleTtou();
-  CHECK(ops.TakeKills() == "TERM 100");
+  CHECK(ops.TakeKills() == "RETIRE 100");
   ops.Advance(9.5);
   arbiter.Tick();
   CHECK(ops.TakeKills() == "");
@@ -356,7 +358,7 @@ TEST_CASE("Reload retires the old generation only once every new worker is ready
   arbiter.Tick();
   CHECK(ops.TakeKills() == "");  // 104 still booting: the old ones keep serving
   arbiter.OnWorkerReady(104);
-  CHECK(ops.TakeKills() == "TERM 100, TERM 101");
+  CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
   CHECK(ops.TakeSpawns() == "");
 
   // The old generation drains with the new configuration's graceful_timeout.
@@ -379,7 +381,7 @@ TEST_CASE("Reload to fewer workers retires every old worker once the new ones ar
   arbiter.Reload(1, 30);
   CHECK(ops.TakeSpawns() == "103:w0g2");
   arbiter.OnWorkerReady(103);
-  CHECK(ops.TakeKills() == "TERM 100, TERM 101, TERM 102");
+  CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101, RETIRE 102");
   CHECK(arbiter.desired_workers() == 1);
 }
 
@@ -396,7 +398,7 @@ TEST_CASE("a new-generation worker that crashes while booting is replaced in its
   CHECK(ops.TakeKills() == "");
   arbiter.OnWorkerReady(102);
   arbiter.OnWorkerReady(104);
-  CHECK(ops.TakeKills() == "TERM 100, TERM 101");
+  CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
 }
 
 TEST_CASE("a boot error on first start halts with exit code 1 and respawns nothing") {
@@ -489,7 +491,7 @@ TEST_CASE("a worker that exits with code 3 after being asked to drain is not a b
   ops.Advance(1);
   arbiter.HandleTtin();
   arbiter.HandleTtou();
-  CHECK(ops.TakeKills() == "TERM 100");
+  CHECK(ops.TakeKills() == "RETIRE 100");
   ops.Exit(100, kWorkerExitBootError);
   arbiter.Tick();
   CHECK(ops.TakeKills() == "");

@@ -18,7 +18,37 @@ namespace thriftd {
 
 enum class SlotState : std::uint32_t { kFree = 0, kBooting, kReady, kDraining };
 
+/// How a call ended, as the reply says.
+enum class CallOutcome : int {
+  kOk = 0,                ///< a normal reply
+  kDeclaredException,     ///< the handler threw an exception the IDL declares
+  kApplicationException,  ///< TApplicationException: undeclared exception, unknown method
+  kProtocolError,         ///< the request could not be read; no reply
+};
+inline constexpr int kCallOutcomes = 4;
+const char* CallOutcomeName(CallOutcome outcome);  ///< "ok", "declared_exception", ...
+
+/// Latency histogram bucket upper bounds, microseconds; one more bucket
+/// counts the rest (+Inf).
+inline constexpr std::int64_t kLatencyBoundsUs[] = {100,    250,    500,     1000,   2500,
+                                                    5000,   10000,  25000,   50000,  100000,
+                                                    250000, 500000, 1000000, 2500000, 10000000};
+inline constexpr int kLatencyBuckets = sizeof(kLatencyBoundsUs) / sizeof(kLatencyBoundsUs[0]) + 1;
+
+/// One method's counters in a worker's slot. The worker claims an entry by
+/// writing the name, then setting `used` (release); readers check `used`
+/// (acquire) before reading the name.
+struct MethodStats {
+  static constexpr int kNameSize = 64;
+  std::atomic<std::uint32_t> used;
+  char name[kNameSize];  ///< "Service.method", NUL-terminated
+  std::atomic<std::uint64_t> calls[kCallOutcomes];
+  std::atomic<std::uint64_t> latency_buckets[kLatencyBuckets];  ///< per bucket, not cumulative
+  std::atomic<std::uint64_t> latency_sum_us;
+};
+
 struct ScoreboardSlot {
+  static constexpr int kMaxMethods = 64;
   std::atomic<std::int32_t> pid;
   std::atomic<std::uint32_t> state;  ///< SlotState
   std::atomic<std::uint64_t> generation;
@@ -29,6 +59,14 @@ struct ScoreboardSlot {
   std::atomic<std::int32_t> connection_limit;
   std::atomic<std::uint64_t> bytes_in;
   std::atomic<std::uint64_t> bytes_out;
+  /// The method of the call in flight ("" between calls), for the worker's
+  /// own SIGABRT report when the master finds it hung. Written by the worker only.
+  char current_method[MethodStats::kNameSize];
+  std::atomic<std::int64_t> call_started_ms;  ///< 0 between calls
+  /// Calls of methods beyond kMaxMethods, and calls that never reached a
+  /// method (unknown method names, unreadable requests), by outcome.
+  std::atomic<std::uint64_t> unlisted_calls[kCallOutcomes];
+  MethodStats methods[kMaxMethods];
 
   SlotState Load() const { return static_cast<SlotState>(state.load(std::memory_order_relaxed)); }
   void Store(SlotState s) { state.store(static_cast<std::uint32_t>(s), std::memory_order_relaxed); }

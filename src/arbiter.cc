@@ -35,7 +35,7 @@ void Arbiter::HandleTerm() {
   if (stopping_) return;
   THRIFTD_LOG(kInfo) << "Handling signal: term; stopping gracefully";
   stopping_ = true;
-  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone);
+  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone, "stop");
 }
 
 void Arbiter::HandleQuickStop() {
@@ -102,13 +102,14 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
     if (!already_stopping) it->second.kill_at = ops_.Now() + options_.graceful_timeout;
     it->second.state = WorkerState::kDraining;
     it->second.boot_failed = true;
+    it->second.stop_reason = "boot_error";
     if (already_stopping || it->second.spec.generation != generation_) return;
   }
   if (stopping_) return;
   if (previous_generation_ != 0 && CountActive(previous_generation_, /*ready_only=*/false) > 0) {
     THRIFTD_LOG(kError) << "Reload failed; keeping generation " << previous_generation_;
     for (auto& [other_pid, worker] : workers_) {
-      if (worker.spec.generation == generation_) Retire(worker, Handover::kNone);
+      if (worker.spec.generation == generation_) Retire(worker, Handover::kNone, "boot_error");
     }
     generation_ = previous_generation_;
     desired_ = previous_desired_;
@@ -121,8 +122,27 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
 
 void Arbiter::Tick() {
   ReapWorkers();
+  KillUnresponsiveWorkers();
   KillOverdueWorkers();
   ManageWorkers();
+}
+
+void Arbiter::KillUnresponsiveWorkers() {
+  if (options_.timeout <= 0) return;
+  double now = ops_.Now();
+  for (auto& [pid, worker] : workers_) {
+    if (worker.hung || worker.kill_sent) continue;
+    // Before its first heartbeat a worker counts from its start.
+    double last_sign = std::max(worker.started_at, ops_.LastHeartbeat(worker.spec.slot));
+    if (now - last_sign <= options_.timeout) continue;
+    THRIFTD_LOG(kCritical) << "WORKER TIMEOUT (pid:" << pid << ")";
+    worker.hung = true;
+    worker.stop_reason = "timeout";
+    if (worker.state != WorkerState::kDraining || worker.kill_at > now + options_.abort_grace)
+      worker.kill_at = now + options_.abort_grace;
+    worker.state = WorkerState::kDraining;
+    ops_.Kill(pid, SIGABRT);
+  }
 }
 
 void Arbiter::SignalAll(int signo) {
@@ -143,6 +163,12 @@ void Arbiter::ReapWorkers() {
     }
     std::string what =
         "Worker (pid:" + std::to_string(exit.pid) + ") " + DescribeExit(exit.wait_status);
+    const std::string& reason = it->second.stop_reason;
+    if (reason.empty() && !stopping_) {
+      ++restarts_[WIFSIGNALED(exit.wait_status) ? "killed" : "exited"];
+    } else if (reason == "timeout" || reason == "max_requests" || reason == "reload") {
+      ++restarts_[reason];
+    }
     if (expected || boot_error) {
       THRIFTD_LOG(kInfo) << what;
     } else {
@@ -176,7 +202,7 @@ void Arbiter::ManageWorkers() {
     for (auto& [pid, worker] : workers_) {
       bool replaced = worker.spec.generation < generation_ || worker.retiring;
       if (replaced && worker.state != WorkerState::kDraining)
-        Retire(worker, Handover::kToSuccessors);
+        Retire(worker, Handover::kToSuccessors, worker.retiring ? "max_requests" : "reload");
     }
     if (reloaded) {
       previous_generation_ = 0;
@@ -203,7 +229,7 @@ void Arbiter::ManageWorkers() {
     std::sort(active.begin(), active.end(), [](const WorkerRecord* a, const WorkerRecord* b) {
       return a->sequence < b->sequence;
     });
-    for (int i = 0; i < count - desired_; ++i) Retire(*active[i], Handover::kToSuccessors);
+    for (int i = 0; i < count - desired_; ++i) Retire(*active[i], Handover::kToSuccessors, "ttou");
   }
 }
 
@@ -225,9 +251,10 @@ bool Arbiter::Spawn(int index) {
   return true;
 }
 
-void Arbiter::Retire(WorkerRecord& worker, Handover handover) {
+void Arbiter::Retire(WorkerRecord& worker, Handover handover, const char* reason) {
   if (worker.state == WorkerState::kDraining) return;
   worker.state = WorkerState::kDraining;
+  worker.stop_reason = reason;
   worker.kill_at = ops_.Now() + options_.graceful_timeout;
   if (handover == Handover::kToSuccessors) {
     ops_.Retire(worker.pid);
@@ -241,7 +268,7 @@ void Arbiter::Halt(int exit_code) {
   THRIFTD_LOG(kInfo) << "Shutting down";
   exit_code_ = exit_code;
   stopping_ = true;
-  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone);
+  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone, "stop");
 }
 
 int Arbiter::FreeSlot() const {

@@ -30,12 +30,16 @@ struct WorkerRecord {
   bool kill_sent = false;
   bool boot_failed = false;  ///< reported a boot error
   bool retiring = false;     ///< reached max_requests; stops once replaced
+  bool hung = false;         ///< sent SIGABRT for silence past `timeout`
+  std::string stop_reason;   ///< why it was asked to stop: "reload", "ttou", ... ("" = not asked)
 };
 
 struct ArbiterOptions {
   int workers = 1;
   double graceful_timeout = 30;
   double quick_stop_timeout = 2;  ///< INT/QUIT: how long before SIGKILL
+  double timeout = 30;            ///< liveness: silence before SIGABRT; 0 = never
+  double abort_grace = 2;         ///< after SIGABRT, before SIGKILL
 };
 
 class Arbiter {
@@ -71,27 +75,35 @@ class Arbiter {
   /// gracefully once the successor is ready.
   void OnWorkerRetiring(pid_t pid);
 
-  /// One pass of the loop: ReapWorkers(); KillOverdueWorkers(); ManageWorkers().
+  /// One pass of the loop: ReapWorkers(); KillUnresponsiveWorkers();
+  /// KillOverdueWorkers(); ManageWorkers().
   void Tick();
+  /// Replacements by why the old worker went: exited, killed, timeout,
+  /// max_requests, reload (counted when the old worker is reaped).
+  const std::map<std::string, std::uint64_t>& restarts() const { return restarts_; }
+  bool stopping() const { return stopping_; }
 
   bool done() const { return done_; }
   int exit_code() const { return exit_code_; }
   std::uint64_t generation() const { return generation_; }
   int desired_workers() const { return desired_; }
   const std::map<pid_t, WorkerRecord>& workers() const { return workers_; }
+  /// The liveness timeout (a reload may change it).
+  void set_timeout(double seconds) { options_.timeout = seconds; }
   /// Signals every live worker (USR1 for log reopen).
   void SignalAll(int signo);
 
  private:
   void ReapWorkers();
   void KillOverdueWorkers();
+  void KillUnresponsiveWorkers();
   void ManageWorkers();
   bool Spawn(int index);
   /// Whether a stopping worker's idle connections go to the workers that
   /// stay (a reload, TTOU, max_requests) or are closed (thriftd stops).
   enum class Handover { kNone, kToSuccessors };
   /// Asks the worker to stop gracefully; SIGKILL follows after graceful_timeout.
-  void Retire(WorkerRecord& worker, Handover handover);
+  void Retire(WorkerRecord& worker, Handover handover, const char* reason);
   void Halt(int exit_code);
   /// The lowest scoreboard slot no live worker (draining ones included) holds.
   int FreeSlot() const;
@@ -109,6 +121,7 @@ class Arbiter {
   int previous_desired_ = 0;
   double previous_graceful_timeout_ = 0;
   std::map<pid_t, WorkerRecord> workers_;
+  std::map<std::string, std::uint64_t> restarts_;
   bool stopping_ = false;
   bool done_ = false;
   int exit_code_ = 0;

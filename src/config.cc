@@ -9,7 +9,10 @@
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
+
 #include <boost/program_options.hpp>
+#include "src/access_log_format.h"
+#include "src/bind_address.h"
 
 namespace thriftd {
 namespace po = boost::program_options;
@@ -282,6 +285,10 @@ Status ResolveConfig(const std::vector<std::string>& args,
   resolved.thrift_max_message_size = Get<std::int64_t>(values, "thrift_max_message_size");
   resolved.pidfile = Get<std::string>(values, "pidfile");
   resolved.errorlog = Get<std::string>(values, "errorlog");
+  resolved.timeout = Get<double>(values, "timeout");
+  resolved.accesslog = Get<std::string>(values, "accesslog");
+  resolved.access_log_format = Get<std::string>(values, "access_log_format");
+  resolved.metrics_bind = Get<std::string>(values, "metrics_bind");
   resolved.loglevel = *ParseLogLevel(Get<std::string>(values, "loglevel"));
   resolved.resolved = std::move(values);
 
@@ -293,6 +300,19 @@ Status ResolveConfig(const std::vector<std::string>& args,
                          ": header needs thrift_transport_factory header, got " +
                          Quoted(resolved.thrift_transport_factory) + " (from " +
                          resolved.OriginOf("thrift_transport_factory").Describe() + ")");
+  }
+  AccessLogFormat format;
+  Status format_status = AccessLogFormat::Parse(resolved.access_log_format, &format);
+  if (!format_status.ok()) {
+    return format_status.Prepend(resolved.OriginOf("access_log_format").Describe());
+  }
+  if (!resolved.metrics_bind.empty()) {
+    BindAddress address;
+    if (!ParseBindAddress(resolved.metrics_bind, &address) ||
+        address.kind != BindAddress::Kind::kTcp) {
+      return Status::Error(resolved.OriginOf("metrics_bind").Describe() +
+                           ": expected HOST:PORT, got \"" + resolved.metrics_bind + "\"");
+    }
   }
   if (resolved.bind.empty()) {
     return Status::Error(resolved.OriginOf("bind").Describe() + ": expected " +

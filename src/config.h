@@ -59,6 +59,7 @@ struct Config {
   int workers = 0;
   std::string worker_class;
   double graceful_timeout = 0;
+  double timeout = 30;
   int threads = 1;
   int worker_connections = 1000;
   std::int64_t max_requests = 0;
@@ -72,6 +73,9 @@ struct Config {
   std::int64_t thrift_max_message_size = 0;
   std::string pidfile;
   std::string errorlog;
+  std::string accesslog;
+  std::string access_log_format;
+  std::string metrics_bind;
   LogLevel loglevel = LogLevel::kInfo;
 
   /// Every setting's value and origin after merging, for --print-config and

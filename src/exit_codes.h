@@ -13,6 +13,7 @@ inline constexpr int kExitConfigError = 2;  ///< bad configuration, address, por
 /// A worker to its master.
 inline constexpr int kWorkerExitOk = 0;
 inline constexpr int kWorkerExitBootError = 3;  ///< the App failed to load or start: do not respawn
+inline constexpr int kWorkerExitHung = 4;       ///< found hung (SIGABRT): reported, then exited
 
 }  // namespace thriftd
 

@@ -22,16 +22,6 @@ struct Sink {
 };
 Sink sink;
 
-void WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // Nowhere left to report a failing log.
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-}
-
 void ThriftOutput(const char* message) { log::Write(LogLevel::kWarning, message); }
 
 }  // namespace
@@ -74,15 +64,12 @@ Status Reopen() {
     sink.fd = STDERR_FILENO;
     return Status::Ok();
   }
-  int fd = ::open(sink.path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::FromErrno("open(" + sink.path + ")", errno);
-  int old = sink.fd;
-  sink.fd = fd;
-  if (old != STDERR_FILENO) ::close(old);
-  return Status::Ok();
+  return ReopenAppendFile(sink.path, &sink.fd);
 }
 
 bool Enabled(LogLevel level) { return level >= sink.level; }
+
+int Fd() { return sink.fd; }
 
 void Write(LogLevel level, std::string_view message) {
   if (!Enabled(level)) return;
@@ -104,10 +91,42 @@ void Write(LogLevel level, std::string_view message) {
   line += message;
   while (!line.empty() && line.back() == '\n') line.pop_back();
   line += '\n';
-  WriteAll(sink.fd, line.data(), line.size());
+  WriteLine(sink.fd, line);
 }
 
 void CaptureThriftOutput() { apache::thrift::GlobalOutput.setOutputFunction(&ThriftOutput); }
 
 }  // namespace log
+
+Status ReopenAppendFile(const std::string& path, int* fd) {
+  int fresh = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fresh < 0) return Status::FromErrno("open(" + path + ")", errno);
+  if (*fd == STDERR_FILENO || *fd == STDOUT_FILENO || *fd < 0) {
+    *fd = fresh;
+    return Status::Ok();
+  }
+  // dup2 swaps the file under the same descriptor number in one step, so a
+  // thread writing a line meanwhile writes to the old file or the new one,
+  // never to a closed (or reused) descriptor.
+  if (dup2(fresh, *fd) < 0) {
+    int err = errno;
+    ::close(fresh);
+    return Status::FromErrno("dup2(" + path + ")", err);
+  }
+  ::close(fresh);
+  return Status::Ok();
+}
+
+void WriteLine(int fd, std::string_view line) {
+  const char* data = line.data();
+  size_t size = line.size();
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // Nowhere left to report a failing log.
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
 }  // namespace thriftd

@@ -31,12 +31,22 @@ Status Configure(const std::string& path, LogLevel level);
 /// Reopens the file (after logrotate moved it). Stderr needs nothing.
 Status Reopen();
 bool Enabled(LogLevel level);
+/// The descriptor lines go to (stable across Reopen()).
+int Fd();
 /// Writes one line; never throws, never blocks on a lock.
 void Write(LogLevel level, std::string_view message);
 /// Routes Apache Thrift's GlobalOutput (its internal warnings) here.
 void CaptureThriftOutput();
 
 }  // namespace log
+
+/// Opens `path` for appending, replacing the file behind *fd atomically when
+/// *fd is already open (a reopen after logrotate): other threads writing to
+/// *fd meanwhile never see it closed.
+Status ReopenAppendFile(const std::string& path, int* fd);
+/// Writes all of `line` with as few write() calls as the kernel allows
+/// (one, for a line to an O_APPEND file).
+void WriteLine(int fd, std::string_view line);
 
 /// Streams a line: THRIFTD_LOG(kInfo) << "Booting worker with pid: " << pid;
 class LogLine {

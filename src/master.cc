@@ -29,6 +29,14 @@ using EventPtr = std::unique_ptr<event, EventDeleter>;
 
 }  // namespace
 
+ArbiterOptions MakeArbiterOptions(const Config& config) {
+  ArbiterOptions options;
+  options.workers = config.workers;
+  options.graceful_timeout = config.graceful_timeout;
+  options.timeout = config.timeout;
+  return options;
+}
+
 class Master::Impl final : public ProcessOps {
  public:
   Impl(std::vector<std::string> args, std::optional<std::string> env_args, Config config,
@@ -36,7 +44,7 @@ class Master::Impl final : public ProcessOps {
       : args_(std::move(args)),
         env_args_(std::move(env_args)),
         listeners_(std::move(listeners)),
-        arbiter_(*this, ArbiterOptions{config.workers, config.graceful_timeout, 2.0}) {
+        arbiter_(*this, MakeArbiterOptions(config)) {
     configs_[1] = std::make_shared<Config>(std::move(config));
   }
 
@@ -170,6 +178,10 @@ class Master::Impl final : public ProcessOps {
     return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
   }
 
+  double LastHeartbeat(int slot) override {
+    return static_cast<double>(scoreboard_->slot(slot).heartbeat_ms.load()) / 1000.0;
+  }
+
  private:
   struct Channel {
     Impl* master = nullptr;
@@ -284,6 +296,7 @@ class Master::Impl final : public ProcessOps {
       if (!status.ok()) THRIFTD_LOG(kError) << "errorlog: " << status.message();
     }
     configs_[arbiter_.next_generation()] = fresh;
+    arbiter_.set_timeout(fresh->timeout);
     arbiter_.Reload(fresh->workers, fresh->graceful_timeout);
     // Configurations of generations with no worker left are dropped.
     for (auto it = configs_.begin(); it != configs_.end();) {

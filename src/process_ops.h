@@ -37,6 +37,9 @@ class ProcessOps {
   virtual std::vector<ProcessExit> Reap() = 0;
   /// Monotonic seconds.
   virtual double Now() = 0;
+  /// When the worker in scoreboard `slot` last reported alive (its loop's
+  /// heartbeat), in Now()'s seconds; 0 before its first report.
+  virtual double LastHeartbeat(int slot) = 0;
 };
 
 }  // namespace thriftd

@@ -41,10 +41,14 @@ void Scoreboard::Reset(int index) {
 
 const char* CallOutcomeName(CallOutcome outcome) {
   switch (outcome) {
-    case CallOutcome::kOk: return "ok";
-    case CallOutcome::kDeclaredException: return "declared_exception";
-    case CallOutcome::kApplicationException: return "application_exception";
-    case CallOutcome::kProtocolError: return "protocol_error";
+    case CallOutcome::kOk:
+      return "ok";
+    case CallOutcome::kDeclaredException:
+      return "declared_exception";
+    case CallOutcome::kApplicationException:
+      return "application_exception";
+    case CallOutcome::kProtocolError:
+      return "protocol_error";
   }
   return "unknown";
 }
@@ -53,6 +57,16 @@ std::int64_t MonotonicMillis() {
   timespec now;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
   return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+}  // namespace thriftd
+
+namespace thriftd {
+
+std::int64_t MonotonicNanos() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
 }  // namespace thriftd

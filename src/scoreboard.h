@@ -30,8 +30,8 @@ const char* CallOutcomeName(CallOutcome outcome);  ///< "ok", "declared_exceptio
 
 /// Latency histogram bucket upper bounds, microseconds; one more bucket
 /// counts the rest (+Inf).
-inline constexpr std::int64_t kLatencyBoundsUs[] = {100,    250,    500,     1000,   2500,
-                                                    5000,   10000,  25000,   50000,  100000,
+inline constexpr std::int64_t kLatencyBoundsUs[] = {100,    250,    500,     1000,    2500,
+                                                    5000,   10000,  25000,   50000,   100000,
                                                     250000, 500000, 1000000, 2500000, 10000000};
 inline constexpr int kLatencyBuckets = sizeof(kLatencyBoundsUs) / sizeof(kLatencyBoundsUs[0]) + 1;
 
@@ -100,6 +100,8 @@ class Scoreboard {
 
 /// Milliseconds on CLOCK_MONOTONIC (coarse: no system call through the vDSO).
 std::int64_t MonotonicMillis();
+/// Nanoseconds on CLOCK_MONOTONIC, for call durations.
+std::int64_t MonotonicNanos();
 
 }  // namespace thriftd
 

@@ -30,7 +30,8 @@ Connection::Connection(int fd, WorkerRuntime& runtime)
     socket_->set_frame_limit(runtime_.thrift().max_frame_size);
   }
   protocol_ = MakeProtocol(runtime_.thrift(), socket_);
-  TConnectionInfo info{protocol_, protocol_, socket_};
+  output_ = std::make_shared<OutcomeRecorder>(protocol_);
+  TConnectionInfo info{protocol_, output_, socket_};
   processor_ = runtime_.processor_factory().getProcessor(info);
   CallObserver::Attach(*processor_);
 }
@@ -40,6 +41,35 @@ Connection::~Connection() = default;
 std::string Connection::CurrentMethod() const {
   const char* method = method_.load(std::memory_order_relaxed);
   return method ? method : "";
+}
+
+void Connection::OnCallStart(const char* method) {
+  call_observed_ = true;
+  method_.store(method, std::memory_order_relaxed);
+  runtime_.OnCallStart(method);
+}
+
+void Connection::OnCallEnd() {
+  const char* method = method_.exchange(nullptr, std::memory_order_relaxed);
+  CallRecord call;
+  call.method = method ? method : "";
+  call.seqid = output_->seqid();
+  call.outcome = output_->outcome();
+  call.duration_us = (MonotonicNanos() - call_started_ns_) / 1000;
+  call.bytes_in = static_cast<std::uint64_t>(socket_->message_bytes());
+  call.bytes_out = socket_->bytes_out() - out_at_start_;
+  runtime_.RecordCall(method, call, *socket_);
+}
+
+void Connection::RecordUnlistedCall(CallOutcome outcome) {
+  CallRecord call;
+  call.method = output_->replied() ? std::string_view(output_->name()) : std::string_view("");
+  call.seqid = output_->seqid();
+  call.outcome = outcome;
+  call.duration_us = (MonotonicNanos() - call_started_ns_) / 1000;
+  call.bytes_in = static_cast<std::uint64_t>(socket_->message_bytes());
+  call.bytes_out = socket_->bytes_out() - out_at_start_;
+  runtime_.RecordCall(nullptr, call, *socket_);
 }
 
 ThriftConnection::Outcome Connection::Close(const char* why, bool warn) {
@@ -76,14 +106,18 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
           }
       }
       socket_->BeginMessage();
-      if (!processor_->process(protocol_, protocol_, this)) return Close("processor done", false);
-      runtime_.OnCallServed(socket_->bytes_in() - reported_in_,
-                            socket_->bytes_out() - reported_out_);
-      reported_in_ = socket_->bytes_in();
-      reported_out_ = socket_->bytes_out();
+      output_->Reset();
+      call_observed_ = false;
+      call_started_ns_ = MonotonicNanos();
+      out_at_start_ = socket_->bytes_out();
+      if (!processor_->process(protocol_, output_, this)) return Close("processor done", false);
+      if (!call_observed_) RecordUnlistedCall(output_->outcome());
     }
   } catch (const PeerClosedError& error) {
     return Close(error.what(), false);
+  } catch (const TProtocolException& error) {
+    if (!call_observed_) RecordUnlistedCall(CallOutcome::kProtocolError);
+    return Close((std::string("protocol error: ") + error.what()).c_str(), true);
   } catch (const TTransportException& error) {
     bool quiet = error.getType() == TTransportException::INTERRUPTED ||
                  error.getType() == TTransportException::TIMED_OUT ||
@@ -92,8 +126,6 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
                  (error.getType() == TTransportException::END_OF_FILE &&
                   socket_->PeerClosesWithin(kGoodbyeWaitMs));
     return Close(error.what(), !quiet);
-  } catch (const TProtocolException& error) {
-    return Close((std::string("protocol error: ") + error.what()).c_str(), true);
   } catch (const std::exception& error) {
     return Close(error.what(), true);
   }

@@ -14,6 +14,7 @@
 
 #include "thriftd/worker.h"
 #include "workers/connection_socket.h"
+#include "workers/outcome_recorder.h"
 
 namespace thriftd {
 
@@ -35,21 +36,26 @@ class Connection final : public ThriftConnection {
   /// nothing buffered (after Serve() returned kIdle). -1 if closed.
   int ReleaseFd() { return socket_->Release(); }
 
-  /// Called by the processor event handler around each call.
-  void OnCallStart(const char* method) { method_.store(method, std::memory_order_relaxed); }
-  void OnCallEnd() { method_.store(nullptr, std::memory_order_relaxed); }
+  /// Called by the processor event handler around each call: `method` is
+  /// the processor's literal "Service.method".
+  void OnCallStart(const char* method);
+  void OnCallEnd();
   void* app_call_context = nullptr;  ///< the App's own event handler's context
 
  private:
   Outcome Close(const char* why, bool warn);
+  /// A message that reached no method (unknown name, unreadable request).
+  void RecordUnlistedCall(CallOutcome outcome);
 
   WorkerRuntime& runtime_;
   std::shared_ptr<ConnectionSocket> socket_;
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
+  std::shared_ptr<OutcomeRecorder> output_;  // protocol_, watched for the reply's outcome
   std::shared_ptr<apache::thrift::TProcessor> processor_;
   std::atomic<const char*> method_{nullptr};  // read by the fiber watchdog thread
-  std::uint64_t reported_in_ = 0;
-  std::uint64_t reported_out_ = 0;
+  bool call_observed_ = false;                // this message reached a method
+  std::int64_t call_started_ns_ = 0;
+  std::uint64_t out_at_start_ = 0;
 };
 
 }  // namespace thriftd

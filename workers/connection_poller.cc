@@ -150,7 +150,7 @@ void ConnectionPoller::OnStop(evutil_socket_t, short, void* arg) {
 
 void ConnectionPoller::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<ConnectionPoller*>(arg);
-  self->context_.Heartbeat();
+  if (self->dispatcher_.Responsive()) self->context_.Heartbeat();
   self->UpdateAccepting();
 }
 

@@ -37,6 +37,9 @@ class ConnectionPoller {
    public:
     virtual ~Dispatcher() = default;
     virtual void Dispatch(HeldConnection* held) = 0;
+    /// Whether calls are getting served; the poller's heartbeat says the
+    /// worker is alive only then. A fiber loop that runs at all is.
+    virtual bool Responsive() { return true; }
   };
 
   ConnectionPoller(WorkerContext& context, event_base* base, Dispatcher& dispatcher);

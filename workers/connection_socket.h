@@ -52,6 +52,8 @@ class ConnectionSocket final
   bool HasBuffered() const { return read_pos_ < read_end_; }
   /// The next bytes start a new message (for the message size limit).
   void BeginMessage() { message_bytes_ = 0; }
+  /// Bytes of the current message consumed so far.
+  std::int64_t message_bytes() const { return message_bytes_; }
   /// Gives both buffers back to the thread's pool; only when nothing is
   /// buffered either way (at a message boundary, after a flush).
   void ReleaseBuffers();

@@ -1,18 +1,26 @@
 #include "workers/stop_signal.h"
 
+#include "src/exit_codes.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <atomic>
 #include <cerrno>
 
 namespace thriftd {
 namespace {
 
 // Signal handling's process-wide state: what the handlers may touch.
-volatile sig_atomic_t stop_flag = 0;
-volatile sig_atomic_t reopen_flag = 0;
+// Lock-free atomics are safe in handlers, and several threads read them.
+std::atomic<int> stop_flag{0};
+std::atomic<int> reopen_flag{0};
 int wake_write_fd = -1;
+const ScoreboardSlot* hung_slot = nullptr;  // what SIGABRT reports
+int hung_log_fd = STDERR_FILENO;
 
 void Wake() {
   if (wake_write_fd >= 0) {
@@ -24,13 +32,84 @@ void Wake() {
 }
 
 void OnGracefulStop(int) {
-  stop_flag = 1;
+  stop_flag.store(1);
   Wake();
 }
 
 void OnQuickStop(int) { _exit(0); }
 
-void OnReopen(int) { reopen_flag = 1; }
+void OnReopen(int) { reopen_flag.store(1); }
+
+// Appends text to a fixed buffer; async-signal-safe.
+struct SignalLine {
+  char text[256];
+  size_t size = 0;
+  void Add(const char* s) {
+    while (*s && size < sizeof text - 1) text[size++] = *s++;
+  }
+  void AddNumber(long long n, int width = 0) {
+    char digits[24];
+    int count = 0;
+    bool negative = n < 0;
+    unsigned long long value = negative ? -static_cast<unsigned long long>(n) : n;
+    do {
+      digits[count++] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    } while (value > 0 && count < 23);
+    while (count < width) digits[count++] = '0';
+    if (negative) Add("-");
+    while (count > 0 && size < sizeof text - 1) text[size++] = digits[--count];
+  }
+};
+
+// The master found this worker hung and sent SIGABRT: say where it was
+// stuck, in the error log's format (UTC: localtime is not signal-safe), and
+// exit. Everything here is async-signal-safe.
+void OnHung(int) {
+  SignalLine line;
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  long long days = now.tv_sec / 86400;
+  long long seconds = now.tv_sec % 86400;
+  // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+  long long z = days + 719468;
+  long long era = z / 146097;
+  long long doe = z - era * 146097;
+  long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  long long mp = (5 * doy + 2) / 153;
+  long long day = doy - (153 * mp + 2) / 5 + 1;
+  long long month = mp < 10 ? mp + 3 : mp - 9;
+  long long year = yoe + era * 400 + (month <= 2);
+  line.Add("[");
+  line.AddNumber(year, 4);
+  line.Add("-");
+  line.AddNumber(month, 2);
+  line.Add("-");
+  line.AddNumber(day, 2);
+  line.Add(" ");
+  line.AddNumber(seconds / 3600, 2);
+  line.Add(":");
+  line.AddNumber(seconds / 60 % 60, 2);
+  line.Add(":");
+  line.AddNumber(seconds % 60, 2);
+  line.Add(" +0000] [");
+  line.AddNumber(getpid());
+  line.Add("] [CRITICAL] WORKER TIMEOUT: stuck ");
+  if (hung_slot != nullptr && hung_slot->call_started_ms.load() != 0) {
+    line.Add("in ");
+    line.Add(hung_slot->current_method);
+    line.Add(" for ");
+    line.AddNumber((MonotonicMillis() - hung_slot->call_started_ms.load()) / 1000);
+    line.Add(" s");
+  } else {
+    line.Add("outside any call");
+  }
+  line.Add("; exiting\n");
+  ssize_t ignored = write(hung_log_fd, line.text, line.size);
+  (void)ignored;
+  _exit(kWorkerExitHung);
+}
 
 void Handle(int signo, void (*handler)(int)) {
   struct sigaction action {};
@@ -48,12 +127,13 @@ Status StopSignal::Install() {
   wake_read_.Reset(fds[0]);
   wake_write_.Reset(fds[1]);
   wake_write_fd = fds[1];
-  stop_flag = 0;
+  stop_flag.store(0);
   Handle(SIGTERM, OnGracefulStop);
   Handle(SIGHUP, OnGracefulStop);
   Handle(SIGINT, OnQuickStop);
   Handle(SIGQUIT, OnQuickStop);
   Handle(SIGUSR1, OnReopen);
+  Handle(SIGABRT, OnHung);
   Handle(SIGTTIN, SIG_IGN);
   Handle(SIGTTOU, SIG_IGN);
   Handle(SIGWINCH, SIG_IGN);
@@ -65,17 +145,18 @@ Status StopSignal::Install() {
   return Status::Ok();
 }
 
-bool StopSignal::stop_requested() const { return stop_flag != 0; }
+bool StopSignal::stop_requested() const { return stop_flag.load(std::memory_order_relaxed) != 0; }
 
 void StopSignal::RequestStop() {
-  stop_flag = 1;
+  stop_flag.store(1);
   Wake();
 }
 
-bool StopSignal::TakeReopenRequest() {
-  if (!reopen_flag) return false;
-  reopen_flag = 0;
-  return true;
+bool StopSignal::TakeReopenRequest() { return reopen_flag.exchange(0) != 0; }
+
+void StopSignal::ReportHangsFrom(const ScoreboardSlot* slot, int log_fd) {
+  hung_slot = slot;
+  hung_log_fd = log_fd;
 }
 
 }  // namespace thriftd

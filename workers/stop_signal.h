@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include "src/scoreboard.h"
 #include "src/status.h"
 #include "src/unique_fd.h"
 
@@ -15,7 +16,7 @@ class StopSignal {
  public:
   /// Creates the pipe and installs the worker's handlers: TERM (and HUP, as
   /// gunicorn's workers) requests a graceful stop; INT and QUIT exit at once;
-  /// USR1 is recorded for a log reopen. Then unblocks every signal (the
+  /// USR1 is recorded for a log reopen; SIGABRT reports a hang. Then unblocks every signal (the
   /// master forks with all of them blocked). Only one StopSignal per process.
   Status Install();
 
@@ -24,8 +25,11 @@ class StopSignal {
   bool stop_requested() const;
   /// Requests a graceful stop from inside the process (e.g. the master died).
   void RequestStop();
-  /// True once after each USR1.
+  /// True once after each USR1 (whichever thread asks first).
   bool TakeReopenRequest();
+  /// SIGABRT (the master found this worker hung) logs the call in flight
+  /// recorded in `slot` to `log_fd`, then exits with kWorkerExitHung.
+  void ReportHangsFrom(const ScoreboardSlot* slot, int log_fd);
 
  private:
   UniqueFd wake_read_;

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -44,6 +45,15 @@ class ThreadPool final : public ConnectionPoller::Dispatcher {
     for (int i = 0; i < count; ++i) threads_.emplace_back([this] { Serve(); });
   }
 
+  // Alive while a thread is free, or calls complete: a pool whose every
+  // thread is stuck in a handler stops the heartbeat (issue: a hung worker).
+  bool Responsive() override {
+    std::uint64_t calls = context_.calls_served();
+    bool progressed = calls != last_calls_;
+    last_calls_ = calls;
+    return progressed || idle_threads_.load(std::memory_order_relaxed) > 0;
+  }
+
   void Dispatch(HeldConnection* held) override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -60,7 +70,9 @@ class ThreadPool final : public ConnectionPoller::Dispatcher {
       HeldConnection* held = nullptr;
       {
         std::unique_lock<std::mutex> lock(mutex_);
+        idle_threads_.fetch_add(1, std::memory_order_relaxed);
         work_ready_.wait(lock, [this] { return shutting_down_ || !work_.empty(); });
+        idle_threads_.fetch_sub(1, std::memory_order_relaxed);
         if (work_.empty()) return;
         held = work_.front();
         work_.pop_front();
@@ -99,6 +111,8 @@ class ThreadPool final : public ConnectionPoller::Dispatcher {
   std::deque<HeldConnection*> work_;
   std::vector<std::pair<HeldConnection*, ThriftConnection::Outcome>> finished_;
   bool shutting_down_ = false;
+  std::atomic<int> idle_threads_{0};
+  std::uint64_t last_calls_ = 0;  // loop thread only
 };
 
 struct EventBaseDeleter {

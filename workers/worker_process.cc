@@ -78,6 +78,8 @@ void RunWorkerProcess(WorkerLaunch launch) {
   options.stop = &stop;
   options.channel_fd = launch.channel_fd;
   options.max_requests = MaxRequestsWithJitter(config.max_requests, config.max_requests_jitter);
+  options.access_log = config.accesslog;
+  options.access_log_format = config.access_log_format;
   WorkerRuntime context(std::move(options));
   context.worker_index = launch.spec.index;
   context.listen_fds = launch.listen_fds;
@@ -89,6 +91,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   context.fiber_stack_size = static_cast<std::size_t>(config.fiber_stack_size);
 
   ScoreboardSlot& slot = context.slot();
+  stop.ReportHangsFrom(&slot, log::Fd());
   slot.pid.store(getpid(), std::memory_order_relaxed);
   slot.generation.store(launch.spec.generation, std::memory_order_relaxed);
   slot.Store(SlotState::kBooting);

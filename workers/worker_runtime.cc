@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <time.h>
+
 #include <cmath>
+#include <cstring>
+#include <unordered_map>
 
 #include "src/channel.h"
 #include "src/log.h"
@@ -17,7 +21,18 @@ constexpr std::int64_t kBackoffMs = 100;  // after EMFILE, before accepting agai
 
 }  // namespace
 
-WorkerRuntime::WorkerRuntime(Options options) : options_(std::move(options)) {}
+WorkerRuntime::WorkerRuntime(Options options) : options_(std::move(options)) {
+  if (!options_.access_log.empty()) {
+    // Validated with the configuration; a failure here is a broken config file.
+    (void)AccessLogFormat::Parse(options_.access_log_format, &access_format_);
+    if (options_.access_log == "-") {
+      access_fd_ = STDOUT_FILENO;
+    } else {
+      Status status = ReopenAppendFile(options_.access_log, &access_fd_);
+      if (!status.ok()) THRIFTD_LOG(kError) << "access log: " << status.message();
+    }
+  }
+}
 
 int WorkerRuntime::timeout_ms() const {
   return client_timeout > 0 ? static_cast<int>(std::ceil(client_timeout * 1000)) : -1;
@@ -77,6 +92,10 @@ void WorkerRuntime::Heartbeat() {
   if (options_.stop->TakeReopenRequest()) {
     Status status = log::Reopen();
     if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
+    if (access_fd_ >= 0 && options_.access_log != "-") {
+      status = ReopenAppendFile(options_.access_log, &access_fd_);
+      if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the access log: " << status.message();
+    }
   }
 }
 
@@ -132,11 +151,73 @@ bool WorkerRuntime::HandOver(ThriftConnection& connection) {
   return true;
 }
 
-void WorkerRuntime::OnCallServed(std::uint64_t bytes_in, std::uint64_t bytes_out) {
+void WorkerRuntime::OnCallStart(const char* method) {
   ScoreboardSlot& s = slot();
+  // For the worker's own report if the master finds it hung (SIGABRT).
+  std::strncpy(s.current_method, method, sizeof s.current_method - 1);
+  s.call_started_ms.store(MonotonicMillis(), std::memory_order_relaxed);
+}
+
+MethodStats* WorkerRuntime::StatsFor(const char* method) {
+  // Processors name methods with string literals: the pointer is a stable
+  // key, so each thread looks a method up once.
+  thread_local std::unordered_map<const char*, MethodStats*> cache;
+  auto cached = cache.find(method);
+  if (cached != cache.end()) return cached->second;
+  ScoreboardSlot& s = slot();
+  MethodStats* found = nullptr;
+  for (MethodStats& entry : s.methods) {
+    std::uint32_t used = entry.used.load(std::memory_order_acquire);
+    if (used == 1 && std::strncmp(entry.name, method, sizeof entry.name) == 0) {
+      found = &entry;
+      break;
+    }
+    if (used == 0) {
+      std::uint32_t expected = 0;
+      // 2: being claimed by another thread of this worker; skip it.
+      if (!entry.used.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) continue;
+      std::strncpy(entry.name, method, sizeof entry.name - 1);
+      entry.used.store(1, std::memory_order_release);
+      found = &entry;
+      break;
+    }
+  }
+  cache.emplace(method, found);
+  return found;
+}
+
+void WorkerRuntime::RecordCall(const char* method, CallRecord& call,
+                               const ConnectionSocket& socket) {
+  ScoreboardSlot& s = slot();
+  int outcome = static_cast<int>(call.outcome);
+  MethodStats* stats = method != nullptr ? StatsFor(method) : nullptr;
+  if (stats != nullptr) {
+    stats->calls[outcome].fetch_add(1, std::memory_order_relaxed);
+    int bucket = 0;
+    while (bucket < kLatencyBuckets - 1 && call.duration_us > kLatencyBoundsUs[bucket]) ++bucket;
+    stats->latency_buckets[bucket].fetch_add(1, std::memory_order_relaxed);
+    stats->latency_sum_us.fetch_add(static_cast<std::uint64_t>(call.duration_us),
+                                    std::memory_order_relaxed);
+  } else {
+    s.unlisted_calls[outcome].fetch_add(1, std::memory_order_relaxed);
+  }
+  s.call_started_ms.store(0, std::memory_order_relaxed);
   s.requests.fetch_add(1, std::memory_order_relaxed);
-  s.bytes_in.fetch_add(bytes_in, std::memory_order_relaxed);
-  s.bytes_out.fetch_add(bytes_out, std::memory_order_relaxed);
+  if (call.outcome != CallOutcome::kOk) s.errors.fetch_add(1, std::memory_order_relaxed);
+  s.bytes_in.fetch_add(call.bytes_in, std::memory_order_relaxed);
+  s.bytes_out.fetch_add(call.bytes_out, std::memory_order_relaxed);
+
+  if (access_fd_ >= 0) {
+    std::string peer = socket.getOrigin();
+    call.peer = peer;
+    call.pid = getpid();
+    timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    WriteLine(access_fd_,
+              access_format_.Format(
+                  call, static_cast<std::int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000));
+  }
+
   std::uint64_t calls = calls_.fetch_add(1, std::memory_order_relaxed) + 1;
   if (options_.max_requests > 0 && calls == static_cast<std::uint64_t>(options_.max_requests)) {
     retiring_.store(true, std::memory_order_relaxed);

@@ -13,8 +13,10 @@
 
 #include <thrift/TProcessor.h>
 
+#include "src/access_log_format.h"
 #include "src/scoreboard.h"
 #include "thriftd/worker.h"
+#include "workers/connection_socket.h"
 #include "workers/stop_signal.h"
 #include "workers/thrift_factories.h"
 
@@ -30,6 +32,8 @@ class WorkerRuntime final : public WorkerContext {
     StopSignal* stop = nullptr;
     int channel_fd = -1;
     std::int64_t max_requests = 0;  ///< with the jitter already added; 0 = never
+    std::string access_log;         ///< path, "-" for stdout, "" for none
+    std::string access_log_format;  ///< validated by the config
   };
   explicit WorkerRuntime(Options options);
 
@@ -51,8 +55,14 @@ class WorkerRuntime final : public WorkerContext {
   /// The client timeout in milliseconds, -1 for none.
   int timeout_ms() const;
   apache::thrift::TProcessorFactory& processor_factory() { return *options_.processor_factory; }
-  /// One call served, with the bytes it read and wrote. Thread-safe.
-  void OnCallServed(std::uint64_t bytes_in, std::uint64_t bytes_out);
+  /// A call reached `method` (the processor's literal "Service.method").
+  void OnCallStart(const char* method);
+  /// A call ended: counts it in the scoreboard (under `method`, or as
+  /// unlisted when null), writes the access log line, and asks for a
+  /// successor at max_requests. Thread-safe.
+  void RecordCall(const char* method, CallRecord& call, const ConnectionSocket& socket);
+  /// Calls answered so far (liveness: a worker making progress is alive).
+  std::uint64_t calls_served() const override { return calls_.load(std::memory_order_relaxed); }
   /// The worker reached max_requests and asked the master for a successor.
   bool retiring() const { return retiring_.load(std::memory_order_relaxed); }
 
@@ -68,6 +78,10 @@ class WorkerRuntime final : public WorkerContext {
   /// hand_over_, connections queue in adopted_, EOF (the master died)
   /// requests a stop. Loop thread only.
   void ReadChannel();
+  /// The slot's entry for `method`, claimed on first use; null when full.
+  MethodStats* StatsFor(const char* method);
+  AccessLogFormat access_format_;
+  int access_fd_ = -1;
   bool hand_over_ = false;
   std::vector<int> adopted_;
 };

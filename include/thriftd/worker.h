@@ -98,6 +98,10 @@ class WorkerContext {
   virtual void Heartbeat() = 0;
   /// Reports how many connections the worker holds (for balancing, metrics).
   virtual void ReportConnections(int held) = 0;
+  /// Calls answered so far by this worker. A kind whose loop is not where
+  /// calls run (a thread pool) heartbeats only while calls make progress
+  /// or a thread is free, so a pool stuck in handlers is found hung.
+  virtual std::uint64_t calls_served() const = 0;
 
   /// Readable once a graceful stop was requested (never drained).
   virtual int stop_fd() const = 0;

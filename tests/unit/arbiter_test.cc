@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,12 @@ class FakeProcessOps : public ProcessOps {
   void Retire(pid_t pid) override { Append(&kills_, "RETIRE " + std::to_string(pid)); }
   std::vector<ProcessExit> Reap() override { return std::exchange(exits_, {}); }
   double Now() override { return now_; }
+  double LastHeartbeat(int slot) override {
+    auto it = heartbeats_.find(slot);
+    return it == heartbeats_.end() ? 0 : it->second;
+  }
+  /// The worker in `slot` reports alive now.
+  void Heartbeat(int slot) { heartbeats_[slot] = now_; }
 
   /// The spawns since the last call, "PID:wINDEXgGENERATION, ...".
   std::string TakeSpawns() { return std::exchange(spawns_, ""); }
@@ -72,6 +79,7 @@ class FakeProcessOps : public ProcessOps {
     *list += item;
   }
 
+  std::map<int, double> heartbeats_;
   pid_t next_pid_ = 100;
   double now_ = 1000;
   int failing_spawns_ = 0;

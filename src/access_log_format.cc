@@ -1,0 +1,170 @@
+#include "src/access_log_format.h"
+
+#include <time.h>
+
+#include <cstdio>
+#include <map>
+
+namespace thriftd {
+namespace {
+
+// "Service.method" -> ("Service", "method"); without a dot the service is "".
+std::pair<std::string_view, std::string_view> SplitMethod(std::string_view full) {
+  size_t dot = full.find('.');
+  if (dot == std::string_view::npos) return {"-", full};  // no known service
+  return {full.substr(0, dot), full.substr(dot + 1)};
+}
+
+void AppendTime(std::string* out, std::int64_t unix_time_us) {
+  time_t seconds = static_cast<time_t>(unix_time_us / 1000000);
+  struct tm tm;
+  localtime_r(&seconds, &tm);
+  char text[64];
+  size_t n = strftime(text, sizeof text, "%d/%b/%Y:%H:%M:%S %z", &tm);
+  out->append(text, n);
+}
+
+void AppendJsonString(std::string* out, std::string_view text) {
+  out->push_back('"');
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char escaped[8];
+          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+          out->append(escaped);
+        } else {
+          out->push_back(c);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+Status AccessLogFormat::Parse(const std::string& format, AccessLogFormat* out) {
+  AccessLogFormat parsed;
+  if (format == "json") {
+    parsed.json_ = true;
+    *out = std::move(parsed);
+    return Status::Ok();
+  }
+  static const std::map<std::string, Field> kFields = {{"time", Field::kTime},
+                                                       {"peer", Field::kPeer},
+                                                       {"service", Field::kService},
+                                                       {"method", Field::kMethod},
+                                                       {"seqid", Field::kSeqid},
+                                                       {"outcome", Field::kOutcome},
+                                                       {"duration_us", Field::kDurationUs},
+                                                       {"bytes_in", Field::kBytesIn},
+                                                       {"bytes_out", Field::kBytesOut},
+                                                       {"pid", Field::kPid}};
+  std::string literal;
+  for (size_t i = 0; i < format.size(); ++i) {
+    char c = format[i];
+    if ((c == '{' || c == '}') && i + 1 < format.size() && format[i + 1] == c) {
+      literal.push_back(c);  // {{ or }}
+      ++i;
+      continue;
+    }
+    if (c == '}') return Status::Error("unpaired } at offset " + std::to_string(i));
+    if (c != '{') {
+      literal.push_back(c);
+      continue;
+    }
+    size_t close = format.find('}', i);
+    if (close == std::string::npos)
+      return Status::Error("unpaired { at offset " + std::to_string(i));
+    std::string name = format.substr(i + 1, close - i - 1);
+    auto field = kFields.find(name);
+    if (field == kFields.end()) {
+      return Status::Error("unknown field {" + name +
+                           "} (known: time, peer, service, method, seqid, outcome, duration_us, "
+                           "bytes_in, bytes_out, pid)");
+    }
+    if (!literal.empty()) parsed.segments_.push_back({Field::kLiteral, std::move(literal)});
+    literal.clear();
+    parsed.segments_.push_back({field->second, ""});
+    i = close;
+  }
+  if (!literal.empty()) parsed.segments_.push_back({Field::kLiteral, std::move(literal)});
+  *out = std::move(parsed);
+  return Status::Ok();
+}
+
+std::string AccessLogFormat::Format(const CallRecord& call, std::int64_t unix_time_us) const {
+  auto [service, method] = SplitMethod(call.method);
+  std::string line;
+  line.reserve(160);
+  if (json_) {
+    line.append("{\"time\":");
+    std::string time;
+    AppendTime(&time, unix_time_us);
+    AppendJsonString(&line, time);
+    line.append(",\"peer\":");
+    AppendJsonString(&line, call.peer);
+    line.append(",\"service\":");
+    AppendJsonString(&line, service);
+    line.append(",\"method\":");
+    AppendJsonString(&line, method);
+    line.append(",\"seqid\":").append(std::to_string(call.seqid));
+    line.append(",\"outcome\":\"").append(CallOutcomeName(call.outcome)).append("\"");
+    line.append(",\"duration_us\":").append(std::to_string(call.duration_us));
+    line.append(",\"bytes_in\":").append(std::to_string(call.bytes_in));
+    line.append(",\"bytes_out\":").append(std::to_string(call.bytes_out));
+    line.append(",\"pid\":").append(std::to_string(call.pid));
+    line.append("}\n");
+    return line;
+  }
+  for (const Segment& segment : segments_) {
+    switch (segment.field) {
+      case Field::kLiteral:
+        line.append(segment.literal);
+        break;
+      case Field::kTime:
+        AppendTime(&line, unix_time_us);
+        break;
+      case Field::kPeer:
+        line.append(call.peer);
+        break;
+      case Field::kService:
+        line.append(service);
+        break;
+      case Field::kMethod:
+        line.append(method);
+        break;
+      case Field::kSeqid:
+        line.append(std::to_string(call.seqid));
+        break;
+      case Field::kOutcome:
+        line.append(CallOutcomeName(call.outcome));
+        break;
+      case Field::kDurationUs:
+        line.append(std::to_string(call.duration_us));
+        break;
+      case Field::kBytesIn:
+        line.append(std::to_string(call.bytes_in));
+        break;
+      case Field::kBytesOut:
+        line.append(std::to_string(call.bytes_out));
+        break;
+      case Field::kPid:
+        line.append(std::to_string(call.pid));
+        break;
+    }
+  }
+  line.push_back('\n');
+  return line;
+}
+
+}  // namespace thriftd

@@ -86,17 +86,18 @@ ThriftConnection::Outcome Connection::Close(const char* why, bool warn) {
 ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
   socket_->set_waiter(&waiter);
   try {
+    // A turn starts because the socket became readable: read first. After a
+    // message, with nothing left in the buffer, ask the waiter first: the
+    // poller kinds learn of new data from their edge-triggered events, so
+    // they need no read that would only say "nothing yet".
+    bool read_first = true;
     for (;;) {
-      switch (socket_->FillNonBlocking()) {
-        case ConnectionSocket::Fill::kClosed:
-          return Close("peer closed", false);
-        case ConnectionSocket::Fill::kData:
-          break;
-        case ConnectionSocket::Fill::kNothing:
+      if (!socket_->HasBuffered()) {
+        if (!read_first) {
           switch (waiter.Wait(socket_->fd(), POLLIN, runtime_.timeout_ms(),
                               /*between_messages=*/true)) {
             case IoWaiter::Result::kReady:
-              continue;
+              break;
             case IoWaiter::Result::kIdle:
             case IoWaiter::Result::kStop:  // the kind closes it or hands it over
               socket_->ReleaseBuffers();
@@ -104,6 +105,11 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
             case IoWaiter::Result::kTimeout:
               return Close("idle past thrift_client_timeout", false);
           }
+        }
+        read_first = false;
+        ConnectionSocket::Fill fill = socket_->FillNonBlocking();
+        if (fill == ConnectionSocket::Fill::kClosed) return Close("peer closed", false);
+        if (fill == ConnectionSocket::Fill::kNothing) continue;  // wait for it
       }
       socket_->BeginMessage();
       output_->Reset();

@@ -74,7 +74,10 @@ void ConnectionPoller::Hold(std::unique_ptr<ThriftConnection> connection) {
   int fd = connection->fd();
   held->connection = std::move(connection);
   held->poller = this;
-  held->readable = event_new(base_, fd, EV_READ, &OnConnectionReady, held);
+  // Edge-triggered and persistent: registered once for the connection's
+  // life, and told of every arrival, so a served turn needs no read to find
+  // "nothing more" and no epoll_ctl to go idle again.
+  held->readable = event_new(base_, fd, EV_READ | EV_PERSIST | EV_ET, &OnConnectionReady, held);
   held_.emplace(held, std::move(owned));
   context_.ReportConnections(static_cast<int>(held_.size()));
   if (stopping_) {
@@ -106,13 +109,25 @@ void ConnectionPoller::OnConnectionReady(evutil_socket_t, short what, void* arg)
   auto* held = static_cast<HeldConnection*>(arg);
   ConnectionPoller* self = held->poller;
   if (what & EV_TIMEOUT) {
+    if (held->busy) return;  // a long call is not idleness; Done() re-arms the timer
     THRIFTD_LOG(kDebug) << "closing an idle connection: idle past thrift_client_timeout";
     self->Drop(held);
     return;
   }
+  if (held->busy) {
+    // Data came while the connection is out being served; the server may
+    // already have looked and found nothing. Serve it again when it is back.
+    held->pending = true;
+    return;
+  }
+  self->Dispatch(held);
+}
+
+void ConnectionPoller::Dispatch(HeldConnection* held) {
   held->busy = true;
-  ++self->busy_;
-  self->dispatcher_.Dispatch(held);
+  held->pending = false;
+  ++busy_;
+  dispatcher_.Dispatch(held);
 }
 
 void ConnectionPoller::Done(HeldConnection* held, ThriftConnection::Outcome outcome) {
@@ -122,8 +137,10 @@ void ConnectionPoller::Done(HeldConnection* held, ThriftConnection::Outcome outc
     Drop(held);
   } else if (stopping_) {
     Release(held);  // Back at a message boundary: it goes now.
-  } else {
-    WaitForData(held);
+  } else if (held->pending) {
+    Dispatch(held);
+  } else if (has_idle_timeout_) {
+    WaitForData(held);  // restarts the idle clock; the event itself stays registered
   }
   MaybeFinish();
 }

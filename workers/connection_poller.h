@@ -26,7 +26,8 @@ struct HeldConnection {
   std::unique_ptr<ThriftConnection> connection;
   ConnectionPoller* poller = nullptr;
   event* readable = nullptr;
-  bool busy = false;
+  bool busy = false;     ///< lent to the dispatcher
+  bool pending = false;  ///< data arrived while busy
 };
 
 class ConnectionPoller {
@@ -69,6 +70,7 @@ class ConnectionPoller {
   void Release(HeldConnection* held);
   void UpdateAccepting();
   void WaitForData(HeldConnection* held);
+  void Dispatch(HeldConnection* held);
   void Drop(HeldConnection* held);
   void MaybeFinish();
 

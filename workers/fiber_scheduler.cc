@@ -46,6 +46,10 @@ struct FiberScheduler::Fiber final : public IoWaiter {
     short what = 0;
     if (events & POLLIN) what |= EV_READ;
     if (events & POLLOUT) what |= EV_WRITE;
+    // libevent needs every event on one descriptor to agree on EV_ET, and the
+    // poller's are edge-triggered. The fiber has just seen EAGAIN, so any
+    // later readiness is a new edge.
+    if (fd >= 0) what |= EV_ET;
     event_assign(wake, scheduler->base_, fd, what, &FiberScheduler::OnWake, this);
     timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     event_add(wake, timeout_ms >= 0 ? &timeout : nullptr);

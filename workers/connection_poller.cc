@@ -44,7 +44,7 @@ void ConnectionPoller::Start() {
 }
 
 void ConnectionPoller::UpdateAccepting() {
-  bool want = !stopping_ && context_.ShouldAccept(static_cast<int>(held_.size()));
+  bool want = !stopping_.load() && context_.ShouldAccept(static_cast<int>(held_.size()));
   if (want == accepting_) return;
   accepting_ = want;
   for (event* e : listeners_) {
@@ -80,10 +80,10 @@ void ConnectionPoller::Hold(std::unique_ptr<ThriftConnection> connection) {
   held->readable = event_new(base_, fd, EV_READ | EV_PERSIST | EV_ET, &OnConnectionReady, held);
   held_.emplace(held, std::move(owned));
   context_.ReportConnections(static_cast<int>(held_.size()));
-  if (stopping_) {
+  WaitForData(held);
+  if (stopping_.load()) {
+    held->state.store(HeldConnection::kBusy);  // claimed: no turn starts on it
     Release(held);
-  } else {
-    WaitForData(held);
   }
 }
 
@@ -108,39 +108,53 @@ void ConnectionPoller::WaitForData(HeldConnection* held) {
 void ConnectionPoller::OnConnectionReady(evutil_socket_t, short what, void* arg) {
   auto* held = static_cast<HeldConnection*>(arg);
   ConnectionPoller* self = held->poller;
+  int state = HeldConnection::kIdle;
   if (what & EV_TIMEOUT) {
-    if (held->busy) return;  // a long call is not idleness; Done() re-arms the timer
+    // A long call is not idleness: only an idle connection times out (the
+    // end of each turn restarts the clock).
+    if (!held->state.compare_exchange_strong(state, HeldConnection::kBusy)) return;
     THRIFTD_LOG(kDebug) << "closing an idle connection: idle past thrift_client_timeout";
     self->Drop(held);
     return;
   }
-  if (held->busy) {
-    // Data came while the connection is out being served; the server may
-    // already have looked and found nothing. Serve it again when it is back.
-    held->pending = true;
-    return;
+  for (;;) {
+    if (held->state.compare_exchange_weak(state, HeldConnection::kBusy)) {
+      self->Dispatch(held);
+      return;
+    }
+    // Data came while the connection is out being served, and the server
+    // may already have looked and found nothing: have it serve again.
+    if (state == HeldConnection::kBusyPending) return;
+    if (state == HeldConnection::kBusy &&
+        held->state.compare_exchange_weak(state, HeldConnection::kBusyPending))
+      return;
   }
-  self->Dispatch(held);
 }
 
 void ConnectionPoller::Dispatch(HeldConnection* held) {
-  held->busy = true;
-  held->pending = false;
-  ++busy_;
+  busy_.fetch_add(1);
   dispatcher_.Dispatch(held);
 }
 
+ConnectionPoller::Next ConnectionPoller::Finish(HeldConnection* held,
+                                                ThriftConnection::Outcome outcome) {
+  if (outcome == ThriftConnection::Outcome::kClosed || stopping_.load()) return Next::kToLoop;
+  if (has_idle_timeout_) WaitForData(held);  // restarts the idle clock
+  int state = HeldConnection::kBusy;
+  if (held->state.compare_exchange_strong(state, HeldConnection::kIdle)) {
+    busy_.fetch_sub(1);
+    return Next::kIdled;
+  }
+  held->state.store(HeldConnection::kBusy);  // was kBusyPending
+  return Next::kServeAgain;
+}
+
 void ConnectionPoller::Done(HeldConnection* held, ThriftConnection::Outcome outcome) {
-  held->busy = false;
-  --busy_;
+  busy_.fetch_sub(1);
   if (outcome == ThriftConnection::Outcome::kClosed) {
     Drop(held);
-  } else if (stopping_) {
-    Release(held);  // Back at a message boundary: it goes now.
-  } else if (held->pending) {
-    Dispatch(held);
-  } else if (has_idle_timeout_) {
-    WaitForData(held);  // restarts the idle clock; the event itself stays registered
+  } else {
+    Release(held);  // Back at a message boundary while stopping: it goes now.
   }
   MaybeFinish();
 }
@@ -154,12 +168,15 @@ void ConnectionPoller::Drop(HeldConnection* held) {
 
 void ConnectionPoller::OnStop(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<ConnectionPoller*>(arg);
-  self->stopping_ = true;
+  self->stopping_.store(true);
   self->UpdateAccepting();
-  // Idle connections go at once; busy ones when their call is answered.
+  // Idle connections go at once (claimed, so no turn starts on them); busy
+  // ones when their call is answered.
   std::vector<HeldConnection*> idle;
   for (auto& [key, held] : self->held_) {
-    if (!held->busy) idle.push_back(held.get());
+    int state = HeldConnection::kIdle;
+    if (held->state.compare_exchange_strong(state, HeldConnection::kBusy))
+      idle.push_back(held.get());
   }
   for (HeldConnection* held : idle) self->Release(held);
   self->MaybeFinish();
@@ -172,7 +189,7 @@ void ConnectionPoller::OnTimer(evutil_socket_t, short, void* arg) {
 }
 
 void ConnectionPoller::MaybeFinish() {
-  if (stopping_ && busy_ == 0) event_base_loopbreak(base_);
+  if (stopping_.load() && busy_.load() == 0) event_base_loopbreak(base_);
 }
 
 }  // namespace thriftd

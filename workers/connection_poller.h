@@ -11,6 +11,7 @@
 
 #include <event2/event.h>
 
+#include <atomic>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -23,11 +24,17 @@ namespace thriftd {
 /// dispatcher while busy.
 class ConnectionPoller;
 struct HeldConnection {
+  enum State : int {
+    kIdle,         ///< in the poller, waiting for data
+    kBusy,         ///< lent to the dispatcher
+    kBusyPending,  ///< lent, and data arrived meanwhile: serve it again
+  };
   std::unique_ptr<ThriftConnection> connection;
   ConnectionPoller* poller = nullptr;
   event* readable = nullptr;
-  bool busy = false;     ///< lent to the dispatcher
-  bool pending = false;  ///< data arrived while busy
+  /// Changed by the loop thread (dispatching) and the serving thread
+  /// (finishing a turn), so with compare-and-swap.
+  std::atomic<int> state{kIdle};
 };
 
 class ConnectionPoller {
@@ -50,11 +57,18 @@ class ConnectionPoller {
 
   /// Registers the listeners, the stop pipe and the heartbeat timer.
   void Start();
-  /// The dispatcher is finished with `held`: kIdle puts it back to wait for
-  /// data (or closes it when stopping); kClosed drops it. Loop thread only.
+
+  enum class Next {
+    kIdled,       ///< back in the poller; the dispatcher is done with it
+    kServeAgain,  ///< data came during the turn: the dispatcher serves it again now
+    kToLoop,      ///< closed, or thriftd is stopping: pass it to Done() on the loop thread
+  };
+  /// The end of a serving turn, from the serving thread (any thread when
+  /// libevent locking is on, as the thread kind sets it).
+  Next Finish(HeldConnection* held, ThriftConnection::Outcome outcome);
+  /// A turn whose Finish() said kToLoop: drops a closed connection, closes
+  /// or hands over an idle one. Loop thread only.
   void Done(HeldConnection* held, ThriftConnection::Outcome outcome);
-  bool stopping() const { return stopping_; }
-  int busy() const { return busy_; }
 
  private:
   static void OnListenerReady(evutil_socket_t fd, short what, void* arg);
@@ -85,8 +99,8 @@ class ConnectionPoller {
   timeval idle_timeout_{};
   bool has_idle_timeout_ = false;
   bool accepting_ = false;
-  bool stopping_ = false;
-  int busy_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> busy_{0};
 };
 
 }  // namespace thriftd

@@ -119,39 +119,45 @@ void FiberScheduler::Dispatch(HeldConnection* held) {
 }
 
 void FiberScheduler::Resume(Fiber* fiber) {
-  {
-    std::lock_guard<std::mutex> lock(running_mutex_);
-    running_connection_ = fiber->job->connection.get();
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(running_mutex_);
+      running_connection_ = fiber->job->connection.get();
+    }
+    running_since_ms_.store(MonotonicMillis(), std::memory_order_relaxed);
+    current_ = fiber;
+    fiber->self = std::move(fiber->self).resume();
+    current_ = nullptr;
+    running_since_ms_.store(0, std::memory_order_relaxed);
+    {
+      std::lock_guard<std::mutex> lock(running_mutex_);
+      running_connection_ = nullptr;
+    }
+    if (!fiber->turn_done) return;  // parked; an event resumes it
+    fiber->turn_done = false;
+    HeldConnection* held = fiber->job;
+    ThriftConnection::Outcome outcome = fiber->outcome;
+    ConnectionPoller::Next next = poller_->Finish(held, outcome);
+    if (next == ConnectionPoller::Next::kServeAgain) continue;  // same fiber, same job
+    RecycleFiber(fiber);
+    if (next == ConnectionPoller::Next::kToLoop) poller_->Done(held, outcome);
+    return;
   }
-  running_since_ms_.store(MonotonicMillis(), std::memory_order_relaxed);
-  current_ = fiber;
-  fiber->self = std::move(fiber->self).resume();
-  current_ = nullptr;
-  running_since_ms_.store(0, std::memory_order_relaxed);
-  {
-    std::lock_guard<std::mutex> lock(running_mutex_);
-    running_connection_ = nullptr;
-  }
-  if (fiber->turn_done) FinishTurn(fiber);
 }
 
-void FiberScheduler::FinishTurn(Fiber* fiber) {
-  HeldConnection* held = fiber->job;
-  ThriftConnection::Outcome outcome = fiber->outcome;
-  fiber->turn_done = false;
+void FiberScheduler::RecycleFiber(Fiber* fiber) {
   if (idle_fibers_.size() < kMaxIdleFibers) {
     idle_fibers_.push_back(fiber);
-  } else {
-    fiber->job = nullptr;  // ends its loop; its stack is released with it
-    fiber->self = std::move(fiber->self).resume();
-    for (auto it = fibers_.begin(); it != fibers_.end(); ++it) {
-      if (it->get() == fiber) {
-        fibers_.erase(it);
-        break;
-      }
+    return;
+  }
+  fiber->job = nullptr;  // ends its loop; its stack is released with it
+  fiber->self = std::move(fiber->self).resume();
+  for (auto it = fibers_.begin(); it != fibers_.end(); ++it) {
+    if (it->get() == fiber) {
+      fibers_.erase(it);
+      break;
     }
   }
-  poller_->Done(held, outcome);
 }
 
 void FiberScheduler::OnWake(evutil_socket_t, short what, void* arg) {

@@ -40,7 +40,8 @@ class FiberScheduler final : public ConnectionPoller::Dispatcher {
  private:
   Fiber* TakeFiber();
   void Resume(Fiber* fiber);
-  void FinishTurn(Fiber* fiber);
+  /// Keeps the fiber (and its stack) for the next busy connection, or ends it.
+  void RecycleFiber(Fiber* fiber);
   static void OnWake(evutil_socket_t fd, short what, void* arg);
   void Watchdog();
 

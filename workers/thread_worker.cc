@@ -1,6 +1,7 @@
 #include "workers/thread_worker.h"
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -19,8 +20,10 @@
 namespace thriftd {
 namespace {
 
-// The pool: readable connections in, finished turns out. The loop thread
-// dispatches and learns of finished turns through an eventfd.
+// The pool: readable connections in. A thread serves a connection while data
+// arrives and leaves it idle in the poller itself; only closed connections
+// (and, when stopping, idle ones) go back to the loop thread, through an
+// eventfd.
 class ThreadPool final : public ConnectionPoller::Dispatcher {
  public:
   ThreadPool(WorkerContext& context, event_base* base)
@@ -77,7 +80,13 @@ class ThreadPool final : public ConnectionPoller::Dispatcher {
         held = work_.front();
         work_.pop_front();
       }
-      ThriftConnection::Outcome outcome = held->connection->Serve(waiter);
+      ThriftConnection::Outcome outcome;
+      ConnectionPoller::Next next;
+      do {
+        outcome = held->connection->Serve(waiter);
+        next = poller_->Finish(held, outcome);
+      } while (next == ConnectionPoller::Next::kServeAgain);
+      if (next == ConnectionPoller::Next::kIdled) continue;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         finished_.emplace_back(held, outcome);
@@ -124,6 +133,9 @@ struct EventBaseDeleter {
 bool ThreadWorker::InitProcess(WorkerContext& /*context*/, std::string* /*error*/) { return true; }
 
 void ThreadWorker::Run(WorkerContext& context) {
+  // Pool threads finish turns themselves (restarting a connection's idle
+  // timer with event_add), so libevent must lock.
+  evthread_use_pthreads();
   std::unique_ptr<event_base, EventBaseDeleter> base(event_base_new());
   ThreadPool pool(context, base.get());
   ConnectionPoller poller(context, base.get(), pool);

@@ -1,0 +1,55 @@
+// The metrics and health endpoint: a small HTTP server (libevent's evhttp)
+// on the master's event loop. Runs in the master, on the loop's thread.
+#ifndef THRIFTD_SRC_METRICS_SERVER_H_
+#define THRIFTD_SRC_METRICS_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "src/status.h"
+
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+
+namespace thriftd {
+
+/// Serves, for GET:
+///   /metrics  200, text/plain; version=0.0.4, the body from render_metrics()
+///   /healthz  200 "ok\n" when healthy(), else 503 "unavailable\n"
+/// Other paths are 404; other methods (HEAD too) 405.
+class MetricsServer {
+ public:
+  /// Binds host:port ("" = all IPv4 interfaces; port 0 lets the kernel
+  /// choose) and serves from `base`, which must outlive the server. The
+  /// callbacks run on the loop's thread, one request at a time. The sockets
+  /// are close-on-exec, so workers and USR2 children do not inherit them.
+  /// The error names the address ("cannot serve metrics on
+  /// 127.0.0.1:9100: Address already in use").
+  static Status Start(event_base* base, const std::string& host, int port,
+                      std::function<std::string()> render_metrics, std::function<bool()> healthy,
+                      std::unique_ptr<MetricsServer>* out);
+  /// Closes the listening socket and any open connections.
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  /// The bound port: the kernel's choice when 0 was asked for.
+  int port() const { return port_; }
+
+ private:
+  MetricsServer(std::function<std::string()> render_metrics, std::function<bool()> healthy)
+      : render_metrics_(std::move(render_metrics)), healthy_(std::move(healthy)) {}
+  static void OnRequest(evhttp_request* request, void* server);
+  void Handle(evhttp_request* request);
+
+  std::function<std::string()> render_metrics_;
+  std::function<bool()> healthy_;
+  evhttp* http_ = nullptr;
+  int port_ = 0;
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_METRICS_SERVER_H_

@@ -12,7 +12,10 @@
 
 #include "src/arbiter.h"
 #include "src/channel.h"
+#include "src/exit_codes.h"
 #include "src/log.h"
+#include "src/metrics.h"
+#include "src/metrics_server.h"
 #include "src/scoreboard.h"
 #include "workers/registry.h"
 #include "workers/worker_process.h"
@@ -45,10 +48,13 @@ class Master::Impl final : public ProcessOps {
         env_args_(std::move(env_args)),
         listeners_(std::move(listeners)),
         arbiter_(*this, MakeArbiterOptions(config)) {
+    metrics_bind_ = config.metrics_bind;
+    metrics_bind_origin_ = config.OriginOf("metrics_bind").Describe();
     configs_[1] = std::make_shared<Config>(std::move(config));
   }
 
   ~Impl() override {
+    metrics_server_.reset();  // before the event base it lives on
     channels_.clear();
     signal_events_.clear();
     tick_.reset();
@@ -85,6 +91,20 @@ class Master::Impl final : public ProcessOps {
     }
     tick_.reset(event_new(base_, -1, EV_PERSIST, &Impl::TickThunk, this));
     event_add(tick_.get(), &kTickInterval);
+    if (!metrics_bind_.empty()) {
+      BindAddress address;
+      ParseBindAddress(metrics_bind_, &address);  // validated with the config
+      status = MetricsServer::Start(
+          base_, address.host, address.port, [this] { return RenderPrometheus(Snapshot()); },
+          [this] { return Healthy(); }, &metrics_server_);
+      if (!status.ok()) {
+        THRIFTD_LOG(kError) << metrics_bind_origin_ << ": " << status.message();
+        RemoveUnixSocketPaths(listeners_);
+        return kExitConfigError;
+      }
+      THRIFTD_LOG(kInfo) << "Serving metrics at: http://" << address.host << ":"
+                         << metrics_server_->port() << "/metrics";
+    }
 
     arbiter_.Start();
     StepArbiter();
@@ -164,6 +184,10 @@ class Master::Impl final : public ProcessOps {
       int wait_status = 0;
       pid_t pid = waitpid(-1, &wait_status, WNOHANG);
       if (pid <= 0) break;
+      // Its counters outlive it: fold them in before its slot is reused.
+      auto worker = arbiter_.workers().find(pid);
+      if (worker != arbiter_.workers().end())
+        retired_.AddSlot(scoreboard_->slot(worker->second.spec.slot));
       // Messages sent just before exiting (a boot error) come first.
       DrainChannel(pid);
       channels_.erase(pid);
@@ -259,6 +283,40 @@ class Master::Impl final : public ProcessOps {
     ++forwarded_[target->pid];
   }
 
+  // Counters of the live workers plus those of every worker gone before.
+  MetricsSnapshot Snapshot() const {
+    MetricsSnapshot snapshot;
+    snapshot.totals.Add(retired_);
+    for (const auto& [pid, worker] : arbiter_.workers()) {
+      const ScoreboardSlot& slot = scoreboard_->slot(worker.spec.slot);
+      snapshot.totals.AddSlot(slot);
+      snapshot.connections += slot.connections.load(std::memory_order_relaxed);
+      switch (worker.state) {
+        case WorkerState::kBooting:
+          ++snapshot.workers_booting;
+          break;
+        case WorkerState::kReady:
+          ++snapshot.workers_ready;
+          break;
+        case WorkerState::kDraining:
+          ++snapshot.workers_draining;
+          break;
+      }
+    }
+    snapshot.restarts_by_reason = arbiter_.restarts();
+    snapshot.version = THRIFTD_VERSION;
+    snapshot.thrift_version = THRIFT_LIBRARY_VERSION;
+    return snapshot;
+  }
+
+  // /healthz: a worker can answer, and thriftd is not on its way out.
+  bool Healthy() const {
+    if (arbiter_.stopping()) return false;
+    for (const auto& [pid, worker] : arbiter_.workers())
+      if (worker.state == WorkerState::kReady) return true;
+    return false;
+  }
+
   void StepArbiter() {
     arbiter_.Tick();
     if (arbiter_.done()) event_base_loopbreak(base_);
@@ -315,6 +373,10 @@ class Master::Impl final : public ProcessOps {
   event_base* base_ = nullptr;
   std::map<pid_t, Channel> channels_;
   std::unique_ptr<Scoreboard> scoreboard_;
+  MetricsTotals retired_;  // counters of workers already reaped
+  std::string metrics_bind_;
+  std::string metrics_bind_origin_;
+  std::unique_ptr<MetricsServer> metrics_server_;
   std::map<pid_t, std::int64_t> forwarded_;  // connections forwarded this tick
   std::vector<std::unique_ptr<SignalBinding>> signal_bindings_;
   std::vector<EventPtr> signal_events_;

@@ -9,6 +9,7 @@ packages="
   libboost-program-options-dev libboost-context-dev
   doctest-dev
   python3 python3-thrift python3-pytest
+  prometheus
 "
 missing=""
 for p in $packages; do

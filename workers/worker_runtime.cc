@@ -162,6 +162,11 @@ MethodStats* WorkerRuntime::StatsFor(const char* method) {
   // Processors name methods with string literals: the pointer is a stable
   // key, so each thread looks a method up once.
   thread_local std::unordered_map<const char*, MethodStats*> cache;
+  thread_local const WorkerRuntime* cache_owner = nullptr;
+  if (cache_owner != this) {  // one runtime per process, but say so
+    cache.clear();
+    cache_owner = this;
+  }
   auto cached = cache.find(method);
   if (cached != cache.end()) return cached->second;
   ScoreboardSlot& s = slot();

@@ -1,0 +1,827 @@
+#!/usr/bin/python3
+"""bench/run.py: thriftd against Apache Thrift's own servers, same App, same client.
+
+Modes (default: the full matrix):
+  run.py                 the matrix; writes bench/RESULTS.md
+  run.py --quick         a small matrix (ping 16/64, echo 64 KiB 16), one round
+  run.py --smoke         every server, every method, short runs: replies checked only
+  run.py --idle 10000    RSS with 10,000 idle connections
+  run.py --callgrind     instructions per call under callgrind
+--idle and --callgrind can be combined with the matrix (--with-idle, --with-callgrind)
+so that one invocation writes the whole of RESULTS.md.
+
+Every server is started fresh for each measurement, and the servers of one
+cell are run back to back, in an order rotated every round, so that drift on
+this shared machine hits them all alike. Figures are medians over rounds;
+ratios are taken within a round, then their median reported.
+"""
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC_ROOT = os.path.dirname(HERE)
+CLK_TCK = os.sysconf('SC_CLK_TCK')
+PAGE = os.sysconf('SC_PAGE_SIZE')
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    """How to start one server configuration on a port."""
+
+    def __init__(self, name, argv_fn, transports=('buffered', 'framed'), thriftd=False, group=''):
+        self.name = name
+        self.argv_fn = argv_fn
+        self.transports = transports
+        self.thriftd = thriftd
+        self.group = group
+
+    def argv(self, b, port, transport):
+        return self.argv_fn(b, port, transport)
+
+
+class Build:
+    def __init__(self, build_dir):
+        self.dir = os.path.abspath(build_dir)
+        self.thriftd = os.path.join(self.dir, 'src', 'thriftd')
+        self.app = os.path.join(self.dir, 'examples', 'libpingpong.so')
+        self.loadgen = os.path.join(self.dir, 'bench', 'thriftd_loadgen')
+        self.peer = lambda name: os.path.join(self.dir, 'bench', 'peer_' + name)
+        missing = [p for p in (self.thriftd, self.app, self.loadgen, self.peer('raw'))
+                   if not os.path.exists(p)]
+        if missing:
+            sys.exit('run.py: not built: %s (ninja -C %s)' % (', '.join(missing), build_dir))
+        self.has_nonblocking = os.path.exists(self.peer('nonblocking'))
+
+
+def thriftd_server(kind, workers, threads=8, extra=()):
+    name = 'thriftd %s -w %s' % (kind, workers)
+    if kind == 'thread':
+        name += ' --threads %d' % threads
+
+    def argv(b, port, transport):
+        a = [b.thriftd, '-k', kind, '-w', str(workers), '-b', '127.0.0.1:%d' % port,
+             '--thrift-transport-factory', transport, '--log-level', 'warning',
+             '--worker-connections', '12000']
+        if kind == 'thread':
+            a += ['--threads', str(threads)]
+        return a + list(extra) + [b.app]
+    return Server(name, argv, thriftd=True, group='thriftd')
+
+
+def peer_server(name, peer, args=(), transports=('buffered', 'framed')):
+    def argv(b, port, transport):
+        return [b.peer(peer), '--app', b.app, '--port', str(port), '--transport', transport] + list(args)
+    return Server(name, argv, transports=transports, group='peer')
+
+
+NB = 'TNonblockingServer'
+NB_TM = 'TNonblockingServer+TM4'
+POOL = 'TThreadPoolServer 64'
+THREADED = 'TThreadedServer'
+RAW = 'raw epoll'
+
+
+def all_servers(b):
+    s = {}
+    for kind in ('fiber', 'thread', 'sync'):
+        for w in (2, 1):
+            srv = thriftd_server(kind, w)
+            s[srv.name] = srv
+    if b.has_nonblocking:
+        s[NB] = peer_server(NB, 'nonblocking', transports=('framed',))
+        s[NB_TM] = peer_server(NB_TM, 'nonblocking', ['--thread-manager', '4'], transports=('framed',))
+    s[POOL] = peer_server(POOL, 'threadpool', ['--threads', '64'])
+    s[THREADED] = peer_server(THREADED, 'threaded')
+    s[RAW] = peer_server(RAW, 'raw', ['--threads', '2'])
+    return s
+
+
+# ---------------------------------------------------------------- processes
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def proc_table():
+    """pid -> (ppid, utime+stime ticks)"""
+    table = {}
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                data = f.read()
+        except OSError:
+            continue
+        rest = data[data.rindex(')') + 2:].split()
+        # rest[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
+        table[int(d)] = (int(rest[1]), int(rest[11]) + int(rest[12]))
+    return table
+
+
+def tree(pid, table=None):
+    table = table or proc_table()
+    children = {}
+    for p, (pp, _) in table.items():
+        children.setdefault(pp, []).append(p)
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if p in table:
+            out.append(p)
+        todo.extend(children.get(p, []))
+    return out, table
+
+
+def tree_cpu(pid):
+    pids, table = tree(pid)
+    return sum(table[p][1] for p in pids) / CLK_TCK
+
+
+def mem_of(pid):
+    """(RSS, PSS) bytes of one process."""
+    rss = pss = 0
+    try:
+        with open('/proc/%d/smaps_rollup' % pid) as f:
+            for line in f:
+                if line.startswith('Rss:'):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith('Pss:'):
+                    pss = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return rss, pss
+
+
+def tree_mem(pid):
+    """{'pss': tree PSS, 'rss_max': RSS of the largest process, 'rss_sum': ...}"""
+    pids, _ = tree(pid)
+    mems = [mem_of(p) for p in pids]
+    return {'pss': sum(m[1] for m in mems), 'rss_max': max([m[0] for m in mems] or [0]),
+            'rss_sum': sum(m[0] for m in mems), 'procs': len(pids)}
+
+
+class Running:
+    def __init__(self, b, server, transport, log_dir, wrap=(), env=None):
+        self.server = server
+        self.port = free_port()
+        argv = list(wrap) + server.argv(b, self.port, transport)
+        self.log = open(os.path.join(log_dir, 'server-%d.log' % self.port), 'w+')
+        self.argv = argv
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+
+    def wait_ready(self, timeout=15):
+        return wait_port(self.port, self.proc, timeout)
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            # thriftd: INT is the quick stop; the peers exit on TERM.
+            self.proc.send_signal(signal.SIGINT if self.server.thriftd else signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                self.proc.wait()
+        # Workers the master left behind (it should not).
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        return self.proc.returncode
+
+    def log_tail(self, n=15):
+        self.log.flush()
+        self.log.seek(0)
+        return ''.join(self.log.readlines()[-n:])
+
+
+def run_loadgen(b, port, transport, method, size, conns, warmup, duration, server_pid=None,
+                client_threads=1, timeout=None):
+    argv = [b.loadgen, '--port', str(port), '--transport', transport, '--method', method,
+            '--size', str(size), '-c', str(conns), '--threads', str(client_threads),
+            '--warmup', str(warmup), '--duration', str(duration)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cpu0 = cpu1 = t0 = t1 = None
+    result = None
+    for line in p.stdout:
+        if line.startswith('MEASURE_START') and server_pid:
+            t0, cpu0 = time.monotonic(), tree_cpu(server_pid)
+        elif line.startswith('MEASURE_END') and server_pid:
+            t1, cpu1 = time.monotonic(), tree_cpu(server_pid)
+        elif line.startswith('RESULT '):
+            result = json.loads(line[7:])
+    try:
+        p.wait(timeout or (warmup + duration + 60))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    err = p.stderr.read()
+    if result is None:
+        return {'errors': 1, 'calls': 0, 'error_kinds': {'loadgen failed': 1}, 'stderr': err}
+    if cpu0 is not None and cpu1 is not None:
+        result['server_cpu_s'] = cpu1 - cpu0
+        result['server_util'] = (cpu1 - cpu0) / max(t1 - t0, 1e-9)
+        result['cpu_us_per_call'] = (cpu1 - cpu0) * 1e6 / result['calls'] if result['calls'] else None
+    return result
+
+
+def measure(b, server, transport, cell, args, log_dir):
+    method, size, conns = cell
+    r = Running(b, server, transport, log_dir)
+    try:
+        if not r.wait_ready():
+            return {'errors': 1, 'calls': 0, 'error_kinds': {'server did not start': 1},
+                    'log': r.log_tail()}
+        res = run_loadgen(b, r.port, transport, method, size, conns, args.warmup, args.duration,
+                          server_pid=r.proc.pid, client_threads=args.client_threads)
+        res['mem'] = tree_mem(r.proc.pid)
+        if r.proc.poll() is not None:
+            res['errors'] = res.get('errors', 0) + 1
+            res.setdefault('error_kinds', {})['server exited'] = 1
+        return res
+    finally:
+        r.stop()
+
+
+# ---------------------------------------------------------------- smoke
+
+def smoke(b, args):
+    servers = all_servers(b)
+    names = [n for n in servers if ' -w 1' not in n] if not args.servers else args.servers
+    passed = failed = 0
+    log_dir = tempfile.mkdtemp(prefix='thriftd-bench-')
+    checks = [('ping', 0), ('add', 0), ('echo', 70000)]
+    for name in names:
+        srv = servers[name]
+        for transport in ('buffered', 'framed'):
+            if transport not in srv.transports:
+                print('n/a   %-28s %-8s (serves framed only)' % (name, transport))
+                continue
+            # A sync worker serves one connection at a time: -w 2 serves 2.
+            conns = 2 if 'sync' in name else 4
+            r = Running(b, srv, transport, log_dir)
+            try:
+                ok_start = r.wait_ready()
+                for method, size in checks:
+                    if not ok_start:
+                        res = {'errors': 1, 'calls': 0, 'error_kinds': {'server did not start': 1}}
+                    else:
+                        res = run_loadgen(b, r.port, transport, method, size, conns, 0.1,
+                                          args.duration if args.duration_set else 0.3)
+                    ok = (res.get('errors', 1) == 0 and res.get('calls', 0) > 0
+                          and res.get('conns_served') == conns)
+                    label = '%-28s %-8s %-5s' % (name, transport, method)
+                    if ok:
+                        passed += 1
+                        print('ok    %s %7d calls, %d/%d connections served' %
+                              (label, res['calls'], res['conns_served'], conns))
+                    else:
+                        failed += 1
+                        print('FAIL  %s calls=%s errors=%s %s served=%s/%d %s' %
+                              (label, res.get('calls'), res.get('errors'), res.get('error_kinds'),
+                               res.get('conns_served'), conns, res.get('stderr', '')))
+                        print(r.log_tail())
+            finally:
+                rc = r.stop()
+                if srv.thriftd and rc not in (0, None):
+                    print('note  %s exited with %s' % (name, rc))
+            sys.stdout.flush()
+    shutil.rmtree(log_dir, ignore_errors=True)
+    print('%d passed, %d failed' % (passed, failed))
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------- matrix
+
+def matrix_cells(args):
+    """[(cell, [server names])]; cell = (method, size, conns)"""
+    w2 = ['thriftd fiber -w 2', 'thriftd thread -w 2 --threads 8', 'thriftd sync -w 2']
+    w1 = ['thriftd fiber -w 1', 'thriftd thread -w 1 --threads 8', 'thriftd sync -w 1']
+    peers = [NB, NB_TM, POOL, THREADED, RAW]
+    if args.quick:
+        return [(('ping', 0, 16), w2 + peers), (('ping', 0, 64), w2 + peers),
+                (('echo', 65536, 16), w2 + peers)]
+    cells = []
+    for conns in (1, 16, 64, 256):
+        extra = ['thriftd sync -w %d' % conns] if conns in (16, 64) else []
+        cells.append((('ping', 0, conns), w2 + w1 + extra + peers))
+    for size in (4096, 65536):
+        for conns in (1, 16, 64):
+            cells.append((('echo', size, conns), w2 + ['thriftd fiber -w 1'] + peers))
+    return cells
+
+
+def server_by_name(servers, name):
+    if name in servers:
+        return servers[name]
+    m = re.match(r'thriftd sync -w (\d+)$', name)
+    if m:
+        return thriftd_server('sync', int(m.group(1)))
+    raise KeyError(name)
+
+
+def run_matrix(b, args):
+    servers = all_servers(b)
+    cells = matrix_cells(args)
+    transport = args.transport
+    log_dir = tempfile.mkdtemp(prefix='thriftd-bench-')
+    results = {}  # (cell, server) -> [result per round]
+    total = sum(len(s) for _, s in cells) * args.rounds
+    done = 0
+    t_start = time.time()
+    for rnd in range(args.rounds):
+        for cell, names in cells:
+            names = [n for n in names if transport in server_by_name(servers, n).transports]
+            k = rnd % len(names)
+            order = names[k:] + names[:k]
+            if rnd % 2:
+                order.reverse()
+            for name in order:
+                res = measure(b, server_by_name(servers, name), transport, cell, args, log_dir)
+                res['round'] = rnd
+                results.setdefault((cell, name), []).append(res)
+                done += 1
+                print('[%3d/%d %4.0fs] r%d %-5s %6d c=%-3d %-32s %9.0f/s cpu/call %6s us  p99 %7.1f  err %s%s' % (
+                    done, total, time.time() - t_start, rnd, cell[0], cell[1], cell[2], name,
+                    res.get('rps', 0), fmt(res.get('cpu_us_per_call'), 2), res.get('p99_us', 0),
+                    res.get('errors'), ' served %s/%d' % (res.get('conns_served'), cell[2])
+                    if res.get('conns_served') != cell[2] else ''))
+                sys.stdout.flush()
+    return cells, results, log_dir
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return 'n/a'
+    return '%.*f' % (digits, x)
+
+
+def round_ratios(rs_a, rs_b, key, inverse=False):
+    """Median over rounds of a[key]/b[key], pairing results of the same round."""
+    by_round = {r['round']: r for r in rs_b}
+    out = []
+    for r in rs_a:
+        o = by_round.get(r['round'])
+        if not o or not r.get(key) or not o.get(key):
+            continue
+        out.append(r[key] / o[key])
+    return med(out)
+
+
+def summarize(cells, results):
+    summary = {}
+    for cell, names in cells:
+        for name in names:
+            rs = results.get((cell, name))
+            if not rs:
+                continue
+            s = {
+                'rps': med(r.get('rps') for r in rs),
+                'p50': med(r.get('p50_us') for r in rs),
+                'p99': med(r.get('p99_us') for r in rs),
+                'p999': med(r.get('p999_us') for r in rs),
+                'cpu': med(r.get('cpu_us_per_call') for r in rs),
+                'util': med(r.get('server_util') for r in rs),
+                'client_util': med(r.get('client_cpu_s', 0) / max(r.get('wall_s', 1), 1e-9) for r in rs),
+                'served': min(r.get('conns_served') or 0 for r in rs),
+                'errors': sum(r.get('errors', 0) for r in rs),
+                'error_kinds': {},
+                'fair': med((r.get('min_conn_calls', 0) / r['max_conn_calls']) if r.get('max_conn_calls') else None
+                            for r in rs),
+                'pss': med(r.get('mem', {}).get('pss') for r in rs),
+                'rounds': len(rs),
+            }
+            for r in rs:
+                for k, v in r.get('error_kinds', {}).items():
+                    s['error_kinds'][k] = s['error_kinds'].get(k, 0) + v
+            for ref, key in ((NB, 'x_nb'), (RAW, 'x_raw')):
+                ref_rs = results.get((cell, ref))
+                if ref_rs:
+                    s[key] = round_ratios(rs, ref_rs, 'rps')
+                    s[key + '_cpu'] = round_ratios(rs, ref_rs, 'cpu_us_per_call')
+            summary[(cell, name)] = s
+    return summary
+
+
+def cell_title(cell):
+    method, size, conns = cell
+    what = 'ping' if method == 'ping' else '%s %s' % (method, ('%d KiB' % (size // 1024)) if size >= 1024 else '%d B' % size)
+    return '%s, %d connection%s' % (what, conns, '' if conns == 1 else 's')
+
+
+def matrix_markdown(cells, summary, args):
+    out = []
+    out.append('Columns: requests/s; latency percentiles in µs; server CPU µs per call (user+system '
+               'of the whole process tree from /proc, over the measured interval, / calls); server '
+               'CPU utilisation (1.0 = one core); ratios of requests/s to TNonblockingServer\'s '
+               '(×NB) and of CPU per call to the raw epoll server\'s (CPU ×raw), each the median of '
+               'per-round ratios; connections served (of those opened, worst round); fairness '
+               '(fewest / most calls of one connection, median); errors (all rounds).\n')
+    for cell, names in cells:
+        out.append('### %s\n' % cell_title(cell))
+        out.append('| server | req/s | p50 | p99 | p99.9 | CPU µs/call | CPU util | ×NB | CPU ×raw | served | fair | errors |')
+        out.append('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+        for name in names:
+            s = summary.get((cell, name))
+            if s is None:
+                out.append('| %s | n/a (framed only) |||||||||||' % name if args.transport == 'buffered'
+                           else '| %s | n/a |||||||||||' % name)
+                continue
+            err = str(s['errors'])
+            if s['errors']:
+                err += ' ' + ', '.join('%s: %d' % kv for kv in sorted(s['error_kinds'].items()))
+            out.append('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %d/%d | %s | %s |' % (
+                name, fmt(s['rps'], 0), fmt(s['p50']), fmt(s['p99']), fmt(s['p999']),
+                fmt(s['cpu'], 2), fmt(s['util'], 2), fmt(s.get('x_nb'), 2), fmt(s.get('x_raw_cpu'), 2),
+                s['served'], cell[2], fmt(s['fair'], 2), err))
+        out.append('')
+    return '\n'.join(out)
+
+
+# ---------------------------------------------------------------- idle
+
+def idle(b, args, n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, n + 2000))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    servers = [thriftd_server('fiber', 1), thriftd_server('thread', 1)]
+    if b.has_nonblocking:
+        servers.append(all_servers(b)[NB])
+    log_dir = tempfile.mkdtemp(prefix='thriftd-bench-idle-')
+    rows = []
+    for srv in servers:
+        samples = []
+        for rnd in range(args.idle_rounds):
+            r = Running(b, srv, 'framed', log_dir)
+            try:
+                if not r.wait_ready():
+                    rows.append((srv.name, None, r.log_tail()))
+                    break
+                # One call first so that lazily built state exists in the baseline too.
+                run_loadgen(b, r.port, 'framed', 'ping', 0, 1, 0.05, 0.2)
+                time.sleep(0.3)
+                before = tree_mem(r.proc.pid)
+                lg = subprocess.Popen([b.loadgen, '--port', str(r.port), '--transport', 'framed',
+                                       '--idle', str(n)], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, text=True)
+                ready = lg.stdout.readline().split()
+                time.sleep(1.0)
+                after = tree_mem(r.proc.pid)
+                lg.stdin.close()
+                lg.wait(60)
+                errs = int(ready[2]) if len(ready) == 3 else -1
+                samples.append({'before': before, 'after': after, 'errors': errs,
+                                'alive': r.proc.poll() is None})
+            finally:
+                r.stop()
+            print('idle %-32s r%d: %s -> %s, errors %s' % (srv.name, rnd, before, after, errs))
+        rows.append((srv.name, samples, None))
+    return rows
+
+
+def mib(x):
+    return x / 1048576.0
+
+
+def idle_markdown(rows, n):
+    out = ['%d connections, each made one framed ping, then held open and idle (-w 1 for thriftd, '
+           'so one worker holds them all; TNonblockingServer with its 2 IO threads). '
+           '"worker RSS" is the RSS of the largest process of the server\'s tree (the worker for '
+           'thriftd, the process for the peer); "tree PSS" counts pages shared between master and '
+           'worker once. Medians of the rounds.\n' % n,
+           '| server | worker RSS before | worker RSS with %d | tree PSS with %d | KiB per connection (worker RSS) | errors |' % (n, n),
+           '|---|---:|---:|---:|---:|---:|']
+    for name, samples, log in rows:
+        if not samples:
+            out.append('| %s | did not start ||||| ' % name)
+            continue
+        rb = med(s['before']['rss_max'] for s in samples)
+        ra = med(s['after']['rss_max'] for s in samples)
+        pa = med(s['after']['pss'] for s in samples)
+        errs = sum(s['errors'] for s in samples)
+        out.append('| %s | %.1f MiB | %.1f MiB | %.1f MiB | %.1f | %d%s |' % (
+            name, mib(rb), mib(ra), mib(pa), (ra - rb) / 1024.0 / n, errs,
+            '' if all(s['alive'] for s in samples) else ' (server died)'))
+    return '\n'.join(out) + '\n'
+
+
+# ---------------------------------------------------------------- callgrind
+
+def callgrind_totals(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith('summary:') or line.startswith('totals:'):
+                return int(line.split()[1])
+    return None
+
+
+def callgrind_run(b, srv, calls, log_dir):
+    out_dir = tempfile.mkdtemp(prefix='cg-', dir=log_dir)
+    wrap = ['valgrind', '--tool=callgrind', '--trace-children=yes',
+            '--callgrind-out-file=%s/callgrind.out.%%p' % out_dir]
+    r = Running(b, srv, 'framed', log_dir, wrap=wrap)
+    try:
+        if not r.wait_ready(timeout=120):
+            raise RuntimeError('%s did not start under valgrind:\n%s' % (srv.name, r.log_tail()))
+        res = None
+        if calls > 0:
+            p = subprocess.run([b.loadgen, '--port', str(r.port), '--transport', 'framed',
+                                '--method', 'ping', '-c', '1', '--calls', str(calls)],
+                               capture_output=True, text=True, timeout=1800)
+            for line in p.stdout.splitlines():
+                if line.startswith('RESULT '):
+                    res = json.loads(line[7:])
+            if not res or res['errors'] or res['calls'] != calls:
+                raise RuntimeError('%s: loadgen %s' % (srv.name, res or p.stderr))
+        else:
+            # A connection opened and closed, no call: the fixed cost.
+            with socket.create_connection(('127.0.0.1', r.port)):
+                pass
+        time.sleep(0.5)
+    finally:
+        r.stop(timeout=120)
+    files = glob.glob(os.path.join(out_dir, 'callgrind.out.*'))
+    master = r.proc.pid
+    per_pid = {}
+    for fpath in files:
+        pid = int(fpath.rsplit('.', 1)[1])
+        per_pid[pid] = callgrind_totals(fpath) or 0
+    # The serving process: for thriftd the worker (every process but the master).
+    if srv.thriftd:
+        serving = sum(v for p, v in per_pid.items() if p != master)
+    else:
+        serving = sum(per_pid.values())
+    return serving, per_pid.get(master, 0), per_pid
+
+
+def callgrind(b, args):
+    if not shutil.which('valgrind'):
+        return None
+    servers = [thriftd_server('fiber', 1, extra=['-t', '0']),
+               thriftd_server('thread', 1, extra=['-t', '0']),
+               thriftd_server('sync', 1, extra=['-t', '0'])]
+    if b.has_nonblocking:
+        servers.append(all_servers(b)[NB])
+    servers.append(all_servers(b)[RAW])
+    log_dir = tempfile.mkdtemp(prefix='thriftd-bench-cg-')
+    base_calls, calls = args.callgrind_base, args.callgrind_calls
+    rows = []
+    for srv in servers:
+        t0 = time.time()
+        try:
+            ir_base, m0, _ = callgrind_run(b, srv, base_calls, log_dir)
+            ir_full, m1, _ = callgrind_run(b, srv, base_calls + calls, log_dir)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print('callgrind %s: %s' % (srv.name, e))
+            rows.append((srv.name, None, None, None))
+            continue
+        per = (ir_full - ir_base) / calls
+        print('callgrind %-32s %d calls: %d Ir, %d calls: %d Ir -> %.0f Ir/call (%.0fs)' % (
+            srv.name, base_calls, ir_base, base_calls + calls, ir_full, per, time.time() - t0))
+        rows.append((srv.name, per, ir_base, ir_full))
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return rows
+
+
+def callgrind_markdown(rows, args):
+    out = ['Instructions (callgrind Ir) of the serving process per ping call, framed, 1 connection: '
+           '(Ir with %d calls − Ir with %d calls) / %d, so start-up, connection set-up and '
+           'shut-down cancel out. thriftd runs -w 1 -t 0 with the master under '
+           '`valgrind --trace-children=yes`; its worker\'s callgrind.out is counted. All threads of a '
+           'process are counted (TNonblockingServer: both IO threads).\n' % (
+               args.callgrind_base + args.callgrind_calls, args.callgrind_base, args.callgrind_calls),
+           '| server | Ir per call | ×TNonblockingServer | ×raw |', '|---|---:|---:|---:|']
+    ref = {name: per for name, per, _, _ in rows}
+    nb, raw = ref.get(NB), ref.get(RAW)
+    for name, per, _, _ in rows:
+        out.append('| %s | %s | %s | %s |' % (
+            name, fmt(per, 0), fmt(per / nb if per and nb else None, 2),
+            fmt(per / raw if per and raw else None, 2)))
+    return '\n'.join(out) + '\n'
+
+
+# ---------------------------------------------------------------- report
+
+def machine():
+    model = '?'
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(['git', '-C', SRC_ROOT, 'rev-parse', '--short', 'HEAD'],
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(['git', '-C', SRC_ROOT, 'status', '--porcelain', '--untracked-files=no'],
+                               capture_output=True, text=True).stdout.strip()
+        if dirty:
+            commit += ' (with uncommitted changes)'
+    except OSError:
+        commit = '?'
+    load = open('/proc/loadavg').read().split()[:3]
+    return {'date': datetime.datetime.now().strftime('%Y-%m-%d %H:%M %Z').strip(),
+            'commit': commit, 'nproc': os.cpu_count(), 'cpu': model,
+            'kernel': os.uname().release, 'load': ' '.join(load)}
+
+
+def targets_markdown(summary, idle_rows, cg_rows):
+    def get(cell, name, key):
+        s = summary.get((cell, name))
+        return s.get(key) if s else None
+
+    def verdict(ok):
+        return 'n/a' if ok is None else ('**met**' if ok else '**missed**')
+
+    out = ['| target | measured | verdict |', '|---|---|---|']
+    c64 = ('ping', 0, 64)
+    fib = 'thriftd fiber -w 2'
+    x = get(c64, fib, 'x_nb')
+    out.append('| ping, 64 conns, -w 2: fiber req/s ≥ 1.25× TNonblockingServer | %s× (%s vs %s req/s) | %s |' % (
+        fmt(x, 2), fmt(get(c64, fib, 'rps'), 0), fmt(get(c64, NB, 'rps'), 0), verdict(None if x is None else x >= 1.25)))
+    x = get(c64, fib, 'x_raw_cpu')
+    out.append('| … fiber CPU per call ≤ 1.25× raw epoll | %s× (%s vs %s µs/call; TNonblockingServer %s) | %s |' % (
+        fmt(x, 2), fmt(get(c64, fib, 'cpu'), 2), fmt(get(c64, RAW, 'cpu'), 2), fmt(get(c64, NB, 'cpu'), 2),
+        verdict(None if x is None else x <= 1.25)))
+    a, bb = get(c64, fib, 'p99'), get(c64, NB, 'p99')
+    out.append('| … fiber p99 ≤ TNonblockingServer p99 | %s vs %s µs | %s |' % (
+        fmt(a), fmt(bb), verdict(None if a is None or bb is None else a <= bb)))
+    thr = 'thriftd thread -w 2 --threads 8'
+    for conns in (16, 64):
+        c = ('ping', 0, conns)
+        a, bb = get(c, thr, 'rps'), get(c, POOL, 'rps')
+        out.append('| ping, %d conns: thread req/s ≥ TThreadPoolServer | %s vs %s req/s (%s×) | %s |' % (
+            conns, fmt(a, 0), fmt(bb, 0), fmt(a / bb if a and bb else None, 2),
+            verdict(None if a is None or bb is None else a >= bb)))
+    c256 = ('ping', 0, 256)
+    a, bb = get(c256, thr, 'served'), get(c256, POOL, 'served')
+    out.append('| ping, 256 conns: thread (--threads 8) serves 256/256 | thread %s/256, TThreadPoolServer(64) %s/256 | %s |' % (
+        a, bb, verdict(None if a is None else a == 256)))
+    for conns in (16, 64):
+        c = ('ping', 0, conns)
+        a, bb = get(c, 'thriftd sync -w %d' % conns, 'rps'), get(c, THREADED, 'rps')
+        out.append('| ping, %d conns: sync -w %d req/s ≥ TThreadedServer | %s vs %s req/s (%s×) | %s |' % (
+            conns, conns, fmt(a, 0), fmt(bb, 0), fmt(a / bb if a and bb else None, 2),
+            verdict(None if a is None or bb is None else a >= bb)))
+    if idle_rows:
+        rss = {name: med(s['after']['rss_max'] for s in samples) if samples else None
+               for name, samples, _ in idle_rows}
+        nb = rss.get(NB)
+        for name in ('thriftd fiber -w 1', 'thriftd thread -w 1 --threads 8'):
+            v = rss.get(name)
+            out.append('| 10,000 idle: %s worker RSS ≤ TNonblockingServer | %s vs %s MiB | %s |' % (
+                name, fmt(mib(v) if v else None), fmt(mib(nb) if nb else None),
+                verdict(None if not v or not nb else v <= nb)))
+    for conns in (1, 16, 64):
+        c = ('echo', 65536, conns)
+        best_peer = None
+        for p in (NB, NB_TM, POOL, THREADED):
+            v = get(c, p, 'rps')
+            if v and (best_peer is None or v > best_peer[1]):
+                best_peer = (p, v)
+        best_td = None
+        for t in (fib, thr, 'thriftd sync -w 2'):
+            v = get(c, t, 'rps')
+            if v and (best_td is None or v > best_td[1]):
+                best_td = (t, v)
+        if best_peer and best_td:
+            out.append('| echo 64 KiB, %d conns: best thriftd within 10%% of best Thrift peer | %s %.0f vs %s %.0f req/s (%.2f×; fiber %s×) | %s |' % (
+                conns, best_td[0], best_td[1], best_peer[0], best_peer[1], best_td[1] / best_peer[1],
+                fmt((get(c, fib, 'rps') or 0) / best_peer[1], 2), verdict(best_td[1] >= 0.9 * best_peer[1])))
+    if cg_rows:
+        ref = {n: p for n, p, _, _ in cg_rows}
+        if ref.get('thriftd fiber -w 1') and ref.get(NB):
+            out.append('| (no target) callgrind: fiber Ir per ping vs TNonblockingServer | %.0f vs %.0f (%.2f×) | — |' % (
+                ref['thriftd fiber -w 1'], ref[NB], ref['thriftd fiber -w 1'] / ref[NB]))
+    return '\n'.join(out) + '\n'
+
+
+def write_results(path, m, args, cells=None, summary=None, idle_rows=None, cg_rows=None, notes=''):
+    out = ['# thriftd benchmark results', '',
+           'Written by `bench/run.py` (%s). Do not edit the figures by hand; re-run instead.' % ' '.join(sys.argv[1:]), '',
+           '- date: %s' % m['date'], '- commit: %s' % m['commit'],
+           '- machine: %s CPUs (`nproc`), %s, Linux %s; load average at start %s' % (
+               m['nproc'], m['cpu'], m['kernel'], m['load']),
+           '- client: bench/thriftd_loadgen, %d thread, closed loop, strict binary protocol, %s transport; '
+           'every reply checked (type, method, seqid, value)' % (args.client_threads, args.transport),
+           '- servers: every one serves build/examples/libpingpong.so (the Thrift peers dlopen it and '
+           'take its processor factory through thriftd::App), 127.0.0.1 only',
+           '- method: %d rounds; in each, every cell runs every server back to back in a rotated order, '
+           'each started fresh; %.1f s warm-up then %.1f s measured' % (args.rounds, args.warmup, args.duration),
+           '']
+    if notes:
+        out += [notes, '']
+    if summary is not None:
+        out += ['## Targets', '', targets_markdown(summary, idle_rows, cg_rows), '']
+        out += ['## Matrix', '', matrix_markdown(cells, summary, args), '']
+    if idle_rows is not None:
+        out += ['## Idle connections', '', idle_markdown(idle_rows, args.idle or 10000), '']
+    if cg_rows is not None:
+        out += ['## Instructions per call (callgrind)', '', callgrind_markdown(cg_rows, args), '']
+    with open(path, 'w') as f:
+        f.write('\n'.join(out))
+    print('wrote', path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--build-dir', default=os.path.join(SRC_ROOT, 'build'))
+    ap.add_argument('--smoke', action='store_true', help='every server, short runs, replies checked only')
+    ap.add_argument('--quick', action='store_true', help='a small matrix')
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--duration', type=float, default=None, help='measured seconds per run [2]')
+    ap.add_argument('--warmup', type=float, default=0.5)
+    ap.add_argument('--transport', default='framed', choices=('framed', 'buffered'),
+                    help='the matrix transport [framed: TNonblockingServer serves nothing else]')
+    ap.add_argument('--client-threads', type=int, default=1)
+    ap.add_argument('--idle', type=int, default=0, metavar='N', help='only the idle-connections RSS test')
+    ap.add_argument('--idle-rounds', type=int, default=2)
+    ap.add_argument('--callgrind', action='store_true', help='only the callgrind test')
+    ap.add_argument('--callgrind-calls', type=int, default=20000)
+    ap.add_argument('--callgrind-base', type=int, default=1000)
+    ap.add_argument('--with-idle', type=int, default=0, metavar='N', help='matrix, then the idle test')
+    ap.add_argument('--with-callgrind', action='store_true', help='matrix, then the callgrind test')
+    ap.add_argument('--servers', nargs='*', help='smoke: only these servers')
+    ap.add_argument('--output', default=os.path.join(HERE, 'RESULTS.md'))
+    ap.add_argument('--json', help='also dump raw results here')
+    args = ap.parse_args()
+    args.duration_set = args.duration is not None
+    if args.duration is None:
+        args.duration = 2.0
+    b = Build(args.build_dir)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+    if args.smoke:
+        return smoke(b, args)
+    m = machine()
+    if args.quick:
+        args.rounds = min(args.rounds, 1) if args.rounds == 3 else args.rounds
+    if args.idle and not args.callgrind:
+        rows = idle(b, args, args.idle)
+        print(idle_markdown(rows, args.idle))
+        return 0
+    if args.callgrind and not args.idle:
+        rows = callgrind(b, args)
+        print(callgrind_markdown(rows or [], args))
+        return 0
+    cells, results, log_dir = run_matrix(b, args)
+    summary = summarize(cells, results)
+    idle_rows = cg_rows = None
+    if args.with_idle:
+        args.idle = args.with_idle
+        idle_rows = idle(b, args, args.with_idle)
+    if args.with_callgrind:
+        cg_rows = callgrind(b, args)
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump({'machine': m, 'results': [
+                {'cell': list(c), 'server': n, 'runs': rs} for (c, n), rs in results.items()]}, f, indent=1)
+    write_results(args.output, m, args, cells, summary, idle_rows, cg_rows)
+    print(matrix_markdown(cells, summary, args))
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

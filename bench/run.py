@@ -230,10 +230,12 @@ class Running:
 
 
 def run_loadgen(b, port, transport, method, size, conns, warmup, duration, server_pid=None,
-                client_threads=1, timeout=None):
+                client_threads=1, timeout=None, calls=0):
     argv = [b.loadgen, '--port', str(port), '--transport', transport, '--method', method,
             '--size', str(size), '-c', str(conns), '--threads', str(client_threads),
             '--warmup', str(warmup), '--duration', str(duration)]
+    if calls:
+        argv += ['--calls', str(calls)]
     p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cpu0 = cpu1 = t0 = t1 = None
     result = None
@@ -284,7 +286,10 @@ def smoke(b, args):
     names = [n for n in servers if ' -w 1' not in n] if not args.servers else args.servers
     passed = failed = 0
     log_dir = tempfile.mkdtemp(prefix='thriftd-bench-')
-    checks = [('ping', 0), ('add', 0), ('echo', 70000)]
+    # echo: a fixed number of calls, not a time: Thrift 0.17's TThreadPoolServer and
+    # TThreadedServer drop a connection after ~100 MB (see RESULTS.md), which is not
+    # what the smoke test is about.
+    checks = [('ping', 0, 0), ('add', 0, 0), ('echo', 70000, 400)]
     for name in names:
         srv = servers[name]
         for transport in ('buffered', 'framed'):
@@ -296,12 +301,13 @@ def smoke(b, args):
             r = Running(b, srv, transport, log_dir)
             try:
                 ok_start = r.wait_ready()
-                for method, size in checks:
+                for method, size, calls in checks:
                     if not ok_start:
                         res = {'errors': 1, 'calls': 0, 'error_kinds': {'server did not start': 1}}
                     else:
                         res = run_loadgen(b, r.port, transport, method, size, conns, 0.1,
-                                          args.duration if args.duration_set else 0.3)
+                                          args.duration if args.duration_set else 0.3,
+                                          calls=calls, timeout=60)
                     ok = (res.get('errors', 1) == 0 and res.get('calls', 0) > 0
                           and res.get('conns_served') == conns)
                     label = '%-28s %-8s %-5s' % (name, transport, method)

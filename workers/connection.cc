@@ -1,6 +1,7 @@
 #include "workers/connection.h"
 
 #include <poll.h>
+#include <sys/socket.h>
 
 #include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TTransportException.h>
@@ -78,8 +79,11 @@ ThriftConnection::Outcome Connection::Close(const char* why, bool warn) {
   } else {
     THRIFTD_LOG(kDebug) << "closing connection from " << socket_->getOrigin() << ": " << why;
   }
-  socket_->close();
+  // The descriptor stays open until the connection is destroyed: the kind
+  // may still have it registered with its poller, and a new connection
+  // must not get the same number before that registration is gone.
   socket_->ReleaseBuffers();
+  ::shutdown(socket_->fd(), SHUT_RDWR);  // the peer learns now, all the same
   return Outcome::kClosed;
 }
 

@@ -7,7 +7,8 @@
 namespace thriftd {
 namespace {
 
-constexpr timeval kTimerInterval = {0, 100 * 1000};  // heartbeat, accept re-check
+constexpr timeval kTimerInterval = {0, 100 * 1000};  // heartbeat
+constexpr timeval kRecheckInterval = {0, 5 * 1000};  // while declining to accept
 
 }  // namespace
 
@@ -27,6 +28,7 @@ ConnectionPoller::~ConnectionPoller() {
   for (event* e : listeners_) event_free(e);
   if (stop_event_) event_free(stop_event_);
   if (timer_) event_free(timer_);
+  if (recheck_) event_free(recheck_);
   if (channel_event_) event_free(channel_event_);
 }
 
@@ -37,6 +39,7 @@ void ConnectionPoller::Start() {
   event_add(stop_event_, nullptr);
   channel_event_ = event_new(base_, context_.channel_fd(), EV_READ | EV_PERSIST, &OnChannel, this);
   event_add(channel_event_, nullptr);
+  recheck_ = evtimer_new(base_, &OnRecheck, this);
   timer_ = event_new(base_, -1, EV_PERSIST, &OnTimer, this);
   event_add(timer_, &kTimerInterval);
   context_.Heartbeat();
@@ -45,6 +48,10 @@ void ConnectionPoller::Start() {
 
 void ConnectionPoller::UpdateAccepting() {
   bool want = !stopping_.load() && context_.ShouldAccept(static_cast<int>(held_.size()));
+  // Declining (others hold fewer, or no descriptors left): look again soon,
+  // not only at the next heartbeat, so a burst is not left in the backlog.
+  if (!want && !stopping_.load() && !evtimer_pending(recheck_, nullptr))
+    evtimer_add(recheck_, &kRecheckInterval);
   if (want == accepting_) return;
   accepting_ = want;
   for (event* e : listeners_) {
@@ -186,6 +193,10 @@ void ConnectionPoller::OnTimer(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<ConnectionPoller*>(arg);
   if (self->dispatcher_.Responsive()) self->context_.Heartbeat();
   self->UpdateAccepting();
+}
+
+void ConnectionPoller::OnRecheck(evutil_socket_t, short, void* arg) {
+  static_cast<ConnectionPoller*>(arg)->UpdateAccepting();
 }
 
 void ConnectionPoller::MaybeFinish() {

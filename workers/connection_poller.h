@@ -76,6 +76,7 @@ class ConnectionPoller {
   static void OnStop(evutil_socket_t fd, short what, void* arg);
   static void OnTimer(evutil_socket_t fd, short what, void* arg);
   static void OnChannel(evutil_socket_t fd, short what, void* arg);
+  static void OnRecheck(evutil_socket_t fd, short what, void* arg);
 
   void AcceptOne(int listen_fd);
   void Hold(std::unique_ptr<ThriftConnection> connection);
@@ -95,6 +96,7 @@ class ConnectionPoller {
   event* stop_event_ = nullptr;
   event* timer_ = nullptr;
   event* channel_event_ = nullptr;
+  event* recheck_ = nullptr;
   std::unordered_map<HeldConnection*, std::unique_ptr<HeldConnection>> held_;
   timeval idle_timeout_{};
   bool has_idle_timeout_ = false;

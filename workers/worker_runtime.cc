@@ -58,9 +58,11 @@ bool WorkerRuntime::ShouldAccept(int held) {
     if (MonotonicMillis() < out_of_descriptors_until_ms_) return false;
     out_of_descriptors_until_ms_ = 0;
   }
-  // Take a connection only while holding no more than the other workers do
-  // on average: a persistent connection stays where it lands, so whoever
-  // wakes first must not take them all.
+  // Take a connection only while holding not much more than the other
+  // workers do on average: a persistent connection stays where it lands, so
+  // whoever wakes first must not take them all. The slack lets workers
+  // leapfrog through a burst instead of waiting on each other one by one,
+  // while keeping every worker within about 1.25x of the others.
   const Scoreboard& board = *options_.scoreboard;
   std::int64_t others = 0;
   std::int64_t total = 0;
@@ -73,7 +75,9 @@ bool WorkerRuntime::ShouldAccept(int held) {
     total += held_there;
     ++others;
   }
-  return others == 0 || held * others <= total;
+  if (others == 0) return true;
+  // held < 1.25 * average + 2, in integers.
+  return 4 * held * others < 5 * total + 8 * others;
 }
 
 std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {

@@ -54,8 +54,11 @@ class IoWaiter {
 class ThriftConnection {
  public:
   enum class Outcome {
-    kIdle,    ///< at a message boundary, nothing buffered: wait until readable, Serve() again
-    kClosed,  ///< finished (peer closed, error, limit, timeout or stop); the fd is closed
+    kIdle,  ///< at a message boundary, nothing buffered: wait until readable, Serve() again
+    /// Finished (peer closed, error, limit, timeout or stop): unregister the
+    /// fd from any poller, then destroy the connection, which closes it (so
+    /// a new connection cannot reuse the number while it is still registered).
+    kClosed,
   };
   virtual ~ThriftConnection() = default;
   virtual int fd() const = 0;

@@ -59,9 +59,10 @@ struct ScoreboardSlot {
   std::atomic<std::int32_t> connection_limit;
   std::atomic<std::uint64_t> bytes_in;
   std::atomic<std::uint64_t> bytes_out;
-  /// The method of the call in flight ("" between calls), for the worker's
-  /// own SIGABRT report when the master finds it hung. Written by the worker only.
-  char current_method[MethodStats::kNameSize];
+  /// The method of the call in flight (a string literal of the worker's
+  /// processor: the pointer means something only inside that worker), for
+  /// the worker's own SIGABRT report when the master finds it hung.
+  std::atomic<const char*> current_method;
   std::atomic<std::int64_t> call_started_ms;  ///< 0 between calls
   /// Calls of methods beyond kMaxMethods, and calls that never reached a
   /// method (unknown method names, unreadable requests), by outcome.

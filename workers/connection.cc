@@ -39,10 +39,6 @@ Connection::Connection(int fd, WorkerRuntime& runtime)
 
 Connection::~Connection() = default;
 
-std::string Connection::CurrentMethod() const {
-  const char* method = method_.load(std::memory_order_relaxed);
-  return method ? method : "";
-}
 
 void Connection::OnCallStart(const char* method) {
   call_observed_ = true;

@@ -31,7 +31,7 @@ class Connection final : public ThriftConnection {
   /// kReady serves on, kIdle returns kIdle (the kind's poller takes over),
   /// kStop and kTimeout close. Never throws.
   Outcome Serve(IoWaiter& waiter) override;
-  std::string CurrentMethod() const override;
+  const char* CurrentMethod() const override { return method_.load(std::memory_order_relaxed); }
   /// Gives up the socket, for a hand-over: only at a message boundary with
   /// nothing buffered (after Serve() returned kIdle). -1 if closed.
   int ReleaseFd() { return socket_->Release(); }

@@ -168,7 +168,12 @@ void ConnectionPoller::Done(HeldConnection* held, ThriftConnection::Outcome outc
 
 void ConnectionPoller::Drop(HeldConnection* held) {
   event_free(held->readable);
-  held_.erase(held);  // Destroys the connection, closing its socket.
+  {
+    std::mutex* mutex = dispatcher_.destruction_mutex();
+    std::unique_lock<std::mutex> lock;
+    if (mutex != nullptr) lock = std::unique_lock<std::mutex>(*mutex);
+    held_.erase(held);  // Destroys the connection, closing its socket.
+  }
   context_.ReportConnections(static_cast<int>(held_.size()));
   UpdateAccepting();
 }

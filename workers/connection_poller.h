@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -48,6 +49,9 @@ class ConnectionPoller {
     /// Whether calls are getting served; the poller's heartbeat says the
     /// worker is alive only then. A fiber loop that runs at all is.
     virtual bool Responsive() { return true; }
+    /// Held while a connection is destroyed, so another thread that reads a
+    /// connection under it (the fiber watchdog) never sees a dead one.
+    virtual std::mutex* destruction_mutex() { return nullptr; }
   };
 
   ConnectionPoller(WorkerContext& context, event_base* base, Dispatcher& dispatcher);

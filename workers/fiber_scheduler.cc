@@ -120,19 +120,13 @@ void FiberScheduler::Dispatch(HeldConnection* held) {
 
 void FiberScheduler::Resume(Fiber* fiber) {
   for (;;) {
-    {
-      std::lock_guard<std::mutex> lock(running_mutex_);
-      running_connection_ = fiber->job->connection.get();
-    }
+    running_connection_.store(fiber->job->connection.get(), std::memory_order_relaxed);
     running_since_ms_.store(MonotonicMillis(), std::memory_order_relaxed);
     current_ = fiber;
     fiber->self = std::move(fiber->self).resume();
     current_ = nullptr;
     running_since_ms_.store(0, std::memory_order_relaxed);
-    {
-      std::lock_guard<std::mutex> lock(running_mutex_);
-      running_connection_ = nullptr;
-    }
+    running_connection_.store(nullptr, std::memory_order_relaxed);
     if (!fiber->turn_done) return;  // parked; an event resumes it
     fiber->turn_done = false;
     HeldConnection* held = fiber->job;
@@ -188,8 +182,12 @@ void FiberScheduler::Watchdog() {
     if (blocked < interval_ms) continue;
     std::string method;
     {
-      std::lock_guard<std::mutex> running(running_mutex_);
-      if (running_connection_ != nullptr) method = running_connection_->CurrentMethod();
+      // Connections are destroyed under this lock, and only after their turn
+      // ended (running_connection_ cleared): one seen here is alive.
+      std::lock_guard<std::mutex> alive(destruction_mutex_);
+      ThriftConnection* running = running_connection_.load(std::memory_order_relaxed);
+      const char* name = running != nullptr ? running->CurrentMethod() : nullptr;
+      if (name != nullptr) method = name;
     }
     warned_for = since;
     char seconds[32];

@@ -52,11 +52,13 @@ class FiberScheduler final : public ConnectionPoller::Dispatcher {
   std::vector<std::unique_ptr<Fiber>> fibers_;
   Fiber* current_ = nullptr;
 
+  std::mutex* destruction_mutex() override { return &destruction_mutex_; }
+
   // Read by the watchdog thread: when the running turn started (0: none)
-  // and, under running_mutex_, the connection it serves.
+  // and the connection it serves.
   std::atomic<std::int64_t> running_since_ms_{0};
-  std::mutex running_mutex_;
-  ThriftConnection* running_connection_ = nullptr;
+  std::atomic<ThriftConnection*> running_connection_{nullptr};
+  std::mutex destruction_mutex_;
   std::thread watchdog_;
   std::mutex watchdog_mutex_;
   std::condition_variable watchdog_wake_;

@@ -16,7 +16,9 @@ uint32_t OutcomeRecorder::writeMessageBegin_virt(const std::string& name, const 
   replied_ = true;
   exception_ = type == apache::thrift::protocol::T_EXCEPTION;
   seqid_ = seqid;
-  name_ = name;
+  // Only an exception reply may be for a method the processor does not know
+  // (whose name the access log then shows); skip the copy otherwise.
+  if (exception_) name_ = name;
   depth_ = 0;
   first_field_ = kUnset;
   return TProtocolDecorator::writeMessageBegin_virt(name, type, seqid);

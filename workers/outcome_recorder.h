@@ -32,7 +32,8 @@ class OutcomeRecorder final : public apache::thrift::protocol::TProtocolDecorato
   /// The outcome of the last reply written (kOk when none was: a oneway call).
   CallOutcome outcome() const;
   std::int32_t seqid() const { return seqid_; }
-  /// The method name the reply carries (what the client asked for).
+  /// The method name an exception reply carries (what the client asked
+  /// for); not kept for other replies.
   const std::string& name() const { return name_; }
 
   uint32_t writeMessageBegin_virt(const std::string& name,

@@ -98,7 +98,8 @@ void OnHung(int) {
   line.Add("] [CRITICAL] WORKER TIMEOUT: stuck ");
   if (hung_slot != nullptr && hung_slot->call_started_ms.load() != 0) {
     line.Add("in ");
-    line.Add(hung_slot->current_method);
+    const char* method = hung_slot->current_method.load();
+    line.Add(method != nullptr ? method : "an unknown method");
     line.Add(" for ");
     line.AddNumber((MonotonicMillis() - hung_slot->call_started_ms.load()) / 1000);
     line.Add(" s");

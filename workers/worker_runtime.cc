@@ -158,7 +158,7 @@ bool WorkerRuntime::HandOver(ThriftConnection& connection) {
 void WorkerRuntime::OnCallStart(const char* method) {
   ScoreboardSlot& s = slot();
   // For the worker's own report if the master finds it hung (SIGABRT).
-  std::strncpy(s.current_method, method, sizeof s.current_method - 1);
+  s.current_method.store(method, std::memory_order_relaxed);
   s.call_started_ms.store(MonotonicMillis(), std::memory_order_relaxed);
 }
 

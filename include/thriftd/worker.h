@@ -65,8 +65,10 @@ class ThriftConnection {
   /// Serves messages while they arrive. Inside a message it waits through
   /// `waiter`; between messages it asks `waiter` too and stops at kIdle.
   virtual Outcome Serve(IoWaiter& waiter) = 0;
-  /// The method being served, or "" between calls. For watchdog messages.
-  virtual std::string CurrentMethod() const = 0;
+  /// The method being served ("Service.method", a string with static
+  /// storage), or nullptr between calls. Safe to call from another thread
+  /// while the connection lives; for watchdog messages.
+  virtual const char* CurrentMethod() const = 0;
 };
 
 /// What thriftd gives a worker kind in the worker process.

@@ -166,6 +166,19 @@ void Arbiter::ReapWorkers() {
     const std::string& reason = it->second.stop_reason;
     if (reason.empty() && !stopping_) {
       ++restarts_[WIFSIGNALED(exit.wait_status) ? "killed" : "exited"];
+      // A worker that dies as soon as it starts would otherwise be forked
+      // again at once, thousands of times a second.
+      double now = ops_.Now();
+      if (now - it->second.started_at < options_.min_worker_life) {
+        respawn_delay_ = std::min(options_.max_respawn_delay, std::max(0.1, respawn_delay_ * 2));
+        spawn_not_before_ = now + respawn_delay_;
+        THRIFTD_LOG(kWarning) << "Worker (pid:" << exit.pid << ") died "
+                              << static_cast<int>((now - it->second.started_at) * 1000)
+                              << " ms after its start; next start in "
+                              << static_cast<int>(respawn_delay_ * 1000) << " ms";
+      } else {
+        respawn_delay_ = 0;
+      }
     } else if (reason == "timeout" || reason == "max_requests" || reason == "reload") {
       ++restarts_[reason];
     }
@@ -219,6 +232,7 @@ void Arbiter::ManageWorkers() {
     }
   }
   int count = static_cast<int>(active.size());
+  if (count < desired_ && ops_.Now() < spawn_not_before_) return;  // backing off
   for (int index = 0; count < desired_; ++index) {
     if (used.count(index)) continue;
     if (!Spawn(index)) break;  // fork failed; the next tick tries again

@@ -40,6 +40,10 @@ struct ArbiterOptions {
   double quick_stop_timeout = 2;  ///< INT/QUIT: how long before SIGKILL
   double timeout = 30;            ///< liveness: silence before SIGABRT; 0 = never
   double abort_grace = 2;         ///< after SIGABRT, before SIGKILL
+  /// A worker that dies unasked sooner than this after its start counts as
+  /// crashing: respawns then back off, doubling up to max_respawn_delay.
+  double min_worker_life = 1;
+  double max_respawn_delay = 5;
 };
 
 class Arbiter {
@@ -122,6 +126,8 @@ class Arbiter {
   double previous_graceful_timeout_ = 0;
   std::map<pid_t, WorkerRecord> workers_;
   std::map<std::string, std::uint64_t> restarts_;
+  double respawn_delay_ = 0;  // grows while workers keep dying young
+  double spawn_not_before_ = 0;
   bool stopping_ = false;
   bool done_ = false;
   int exit_code_ = 0;

@@ -39,7 +39,6 @@ Connection::Connection(int fd, WorkerRuntime& runtime)
 
 Connection::~Connection() = default;
 
-
 void Connection::OnCallStart(const char* method) {
   call_observed_ = true;
   method_.store(method, std::memory_order_relaxed);

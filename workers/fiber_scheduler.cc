@@ -51,6 +51,10 @@ struct FiberScheduler::Fiber final : public IoWaiter {
     // later readiness is a new edge.
     if (fd >= 0) what |= EV_ET;
     event_assign(wake, scheduler->base_, fd, what, &FiberScheduler::OnWake, this);
+    // libevent measures timeouts from the time it cached when the loop last
+    // woke; a handler may have run long since. Without this, a sleep_for
+    // after 200 ms of work would end 200 ms early.
+    event_base_update_cache_time(scheduler->base_);
     timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     event_add(wake, timeout_ms >= 0 ? &timeout : nullptr);
     back = std::move(back).resume();

@@ -29,7 +29,7 @@ namespace thriftd {
 
 /// Bumped whenever Worker, WorkerContext, ThriftConnection, IoWaiter or
 /// WorkerEntry change layout.
-inline constexpr std::uint32_t kWorkerAbiVersion = 1;
+inline constexpr std::uint32_t kWorkerAbiVersion = 2;
 
 /// How a connection waits for its socket inside a message. The sync and
 /// thread kinds block in poll(); the fiber kind parks the fiber.

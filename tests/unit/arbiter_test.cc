@@ -93,6 +93,7 @@ ArbiterOptions Options(int workers, double graceful_timeout = 30, double quick =
   options.workers = workers;
   options.graceful_timeout = graceful_timeout;
   options.quick_stop_timeout = quick;
+  options.min_worker_life = 0;  // the crash-loop back-off has tests of its own
   return options;
 }
 
@@ -140,6 +141,37 @@ TEST_CASE("arbiter respawns a worker killed by SIGKILL in the same slot") {
   CHECK(ops.TakeKills() == "");
   CHECK(Pids(arbiter) == "100 102 103");
   CHECK_FALSE(arbiter.done());
+}
+
+TEST_CASE("a worker dying right after its start is respawned after a growing delay") {
+  FakeProcessOps ops;
+  ArbiterOptions options = Options(1);
+  options.min_worker_life = 1;
+  Arbiter arbiter(ops, options);
+  arbiter.Start();
+  CHECK(ops.TakeSpawns() == "100:w0g1");
+  ops.Exit(100, 0);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");  // not at once
+  ops.Advance(0.05);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");
+  ops.Advance(0.06);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "101:w0g1");  // after 100 ms
+  ops.Exit(101, 0);
+  arbiter.Tick();
+  ops.Advance(0.15);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");  // the delay doubled
+  ops.Advance(0.06);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "102:w0g1");
+  // One that lived a while resets the delay: its successor starts at once.
+  ops.Advance(5);
+  ops.Exit(102, 0);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "103:w0g1");
 }
 
 TEST_CASE("arbiter respawns a worker that exits on its own, whatever its code") {

@@ -25,7 +25,12 @@ bool FiberWorker::InitProcess(WorkerContext& context, std::string* error) {
 }
 
 void FiberWorker::Run(WorkerContext& context) {
-  std::unique_ptr<event_base, EventBaseDeleter> base(event_base_new());
+  // thriftd::sleep_for promises at least its duration; libevent's default
+  // coarse clock (4 ms ticks) would let timers fire a few ms early.
+  event_config* config = event_config_new();
+  event_config_set_flag(config, EVENT_BASE_FLAG_PRECISE_TIMER);
+  std::unique_ptr<event_base, EventBaseDeleter> base(event_base_new_with_config(config));
+  event_config_free(config);
   FiberScheduler scheduler(context, base.get());
   ConnectionPoller poller(context, base.get(), scheduler);
   scheduler.set_poller(&poller);

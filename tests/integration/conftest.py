@@ -33,3 +33,16 @@ def thriftd(tmp_path):
 def port():
     """A free TCP port on 127.0.0.1."""
     return harness.free_port()
+
+
+@pytest.fixture(params=harness.KINDS)
+def kind(request):
+    """Each built-in worker kind in turn: "sync", "thread", "fiber"."""
+    return request.param
+
+
+@pytest.fixture
+def kind_args(kind):
+    """The command-line arguments selecting `kind` (harness.KIND_ARGS): the
+    thread kind runs with --threads 4."""
+    return harness.kind_args(kind)

@@ -15,18 +15,52 @@ import signal as signal_module
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO_DIR = Path(__file__).resolve().parents[2]
-BUILD_DIR = Path(os.environ.get("THRIFTD_BUILD_DIR", REPO_DIR / "build"))
-THRIFTD_BIN = Path(os.environ.get("THRIFTD_BIN", BUILD_DIR / "src" / "thriftd"))
+# Absolute: thriftd runs with each test's temporary directory as its cwd.
+BUILD_DIR = Path(os.environ.get("THRIFTD_BUILD_DIR", REPO_DIR / "build")).resolve()
+THRIFTD_BIN = Path(os.environ.get("THRIFTD_BIN", BUILD_DIR / "src" / "thriftd")).resolve()
 PINGPONG_SO = BUILD_DIR / "examples" / "libpingpong.so"
 KEYVALUE_SO = BUILD_DIR / "examples" / "libkeyvalue.so"
 GEN_PY_DIR = BUILD_DIR / "examples" / "gen-py"
 TEST_CLIENT = BUILD_DIR / "tests" / "clients" / "thriftd_test_client"
 # Apps that fail on purpose, built from tests/integration/apps/ (meson.build there).
 TEST_APPS_DIR = BUILD_DIR / "tests" / "integration"
+# The Blocker App (apps/blocker.thrift): block(ms) blocks its thread.
+BLOCKER_SO = TEST_APPS_DIR / "libblocker_app.so"
+BLOCKER_GEN_PY_DIR = TEST_APPS_DIR / "gen-py"
+# The example custom worker kind (examples/custom_worker/).
+CUSTOM_WORKER_SO = BUILD_DIR / "examples" / "custom_worker" / "libcustom_worker.so"
+
+# The built-in worker kinds, and the arguments that select each in tests: the
+# thread kind with a pool of 4 (its default of 1 would serve like sync).
+KINDS = ("sync", "thread", "fiber")
+KIND_ARGS = {"sync": ("-k", "sync"), "thread": ("-k", "thread", "--threads", "4"),
+             "fiber": ("-k", "fiber")}
+
+
+def worker_abi_version():
+    """kWorkerAbiVersion, as include/thriftd/worker.h declares it."""
+    text = (REPO_DIR / "include" / "thriftd" / "worker.h").read_text()
+    return int(re.search(r"kWorkerAbiVersion\s*=\s*(\d+)", text).group(1))
+
+
+def kind_args(kind):
+    """The command-line arguments selecting worker kind `kind` (see KIND_ARGS)."""
+    return list(KIND_ARGS[kind])
+
+
+def kind_yaml(kind):
+    """The config-file lines selecting worker kind `kind`."""
+    args = KIND_ARGS[kind]
+    text = f"worker_class: {args[1]}\n"
+    if "--threads" in args:
+        text += f"threads: {args[args.index('--threads') + 1]}\n"
+    return text
 
 TRANSPORTS = ("buffered", "framed", "header")
 PROTOCOLS = ("binary", "compact", "json", "header")
@@ -37,8 +71,9 @@ PAIRS = tuple((t, p) for t in TRANSPORTS for p in PROTOCOLS if p != "header") + 
 
 POLL_INTERVAL = 0.02
 
-if str(GEN_PY_DIR) not in sys.path:
-    sys.path.insert(0, str(GEN_PY_DIR))
+for _gen_py in (GEN_PY_DIR, BLOCKER_GEN_PY_DIR):
+    if str(_gen_py) not in sys.path:
+        sys.path.insert(0, str(_gen_py))
 
 
 # --- waiting ------------------------------------------------------------------
@@ -97,20 +132,6 @@ def run_thriftd(*args, cwd=None, env=None, deadline=20.0):
         raise AssertionError(f"{' '.join(argv[1:])} still running after {deadline:g}s; "
                              f"stderr:\n{stderr}") from None
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
-
-
-def in_handler_sleep(pid):
-    """True while process pid is blocked in nanosleep: for a sync worker of
-    pingpong, that means a sleep(ms) call is being served (not in poll or recv)."""
-    try:
-        if "nanosleep" in Path(f"/proc/{pid}/wchan").read_text():
-            return True
-        nr = int(Path(f"/proc/{pid}/syscall").read_text().split()[0])
-    except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError, IndexError):
-        return False
-    # nanosleep / clock_nanosleep on x86_64 and on aarch64.
-    machine = os.uname().machine
-    return nr in ((35, 230) if machine == "x86_64" else (101, 115))
 
 
 def vm_rss_kib(pid):
@@ -253,7 +274,7 @@ class Thriftd:
                    transport="buffered", protocol="binary"):
         """Waits until the master has `workers` live children and a call over
         `port` (or unix socket path `unix`) answers; returns the worker pids.
-        The probe is ping() for pingpong and getValue() for keyvalue (where
+        The probe is ping() for pingpong and blocker, getValue() for keyvalue (where
         NotFoundError counts as an answer). Fails at once if thriftd exits."""
         end = time.monotonic() + deadline
         pids = self.wait_workers(workers, deadline)
@@ -322,12 +343,21 @@ def _service_module(service):
     if service == "keyvalue":
         from keyvalue import KeyValue
         return KeyValue
+    if service == "blocker":
+        from blocker import Blocker
+        return Blocker
     raise ValueError(f"unknown service {service!r}")
 
 
 def make_python_protocol(address, transport="buffered", protocol="binary", timeout=5.0):
     """(transport to open/close, protocol) for a connection to address: a port
     on 127.0.0.1, a (host, port) pair, or a unix socket path (str / Path)."""
+    _, trans, proto = _make_python_stack(address, transport, protocol, timeout)
+    return trans, proto
+
+
+def _make_python_stack(address, transport, protocol, timeout):
+    """(TSocket, transport to open/close, protocol) for make_python_protocol."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TJSONProtocol
     from thrift.transport import THeaderTransport, TSocket, TTransport
 
@@ -345,7 +375,7 @@ def make_python_protocol(address, transport="buffered", protocol="binary", timeo
         if transport != "header":
             raise ValueError("protocol 'header' needs transport 'header'")
         # THeaderProtocol wraps the socket in its own THeaderTransport.
-        return sock, THeaderProtocol.THeaderProtocol(sock, headers_only)
+        return sock, sock, THeaderProtocol.THeaderProtocol(sock, headers_only)
 
     if transport == "buffered":
         trans = TTransport.TBufferedTransport(sock)
@@ -359,11 +389,11 @@ def make_python_protocol(address, transport="buffered", protocol="binary", timeo
         raise ValueError(f"unknown transport {transport!r}")
 
     if protocol == "binary":
-        return trans, TBinaryProtocol.TBinaryProtocol(trans)
+        return sock, trans, TBinaryProtocol.TBinaryProtocol(trans)
     if protocol == "compact":
-        return trans, TCompactProtocol.TCompactProtocol(trans)
+        return sock, trans, TCompactProtocol.TCompactProtocol(trans)
     if protocol == "json":
-        return trans, TJSONProtocol.TJSONProtocol(trans)
+        return sock, trans, TJSONProtocol.TJSONProtocol(trans)
     raise ValueError(f"unknown protocol {protocol!r}")
 
 
@@ -381,10 +411,59 @@ def py_client(address, service="pingpong", transport="buffered", protocol="binar
         trans.close()
 
 
+class Connection:
+    """An open client connection whose socket the test can see: `client` (the
+    generated client), `local_port` (TCP only: the client's port, which
+    thriftd logs and /proc/net/tcp shows), close(). A context manager."""
+
+    def __init__(self, address, service="pingpong", transport="buffered", protocol="binary",
+                 timeout=5.0):
+        module = _service_module(service)
+        self._sock, self._trans, proto = _make_python_stack(address, transport, protocol, timeout)
+        self._trans.open()
+        self.client = module.Client(proto)
+        name = self._sock.handle.getsockname()
+        self.local_port = name[1] if isinstance(name, tuple) else None
+
+    @property
+    def socket(self):
+        """The underlying socket.socket (to select() on it, or to read EOF)."""
+        return self._sock.handle
+
+    def close(self):
+        self._trans.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def start_call(pool, address, method, *args, service="pingpong", timeout=30.0, **kwargs):
+    """Opens a connection, SENDS method(*args) on it before returning, and
+    receives the reply in `pool`. Returns (future, connection): the future
+    gives the call's result (the connection is closed once it is done), and
+    connection.local_port identifies the connection for wait_call_read()."""
+    connection = Connection(address, service, timeout=timeout, **kwargs)
+    try:
+        getattr(connection.client, "send_" + method)(*args)
+    except BaseException:
+        connection.close()
+        raise
+
+    def receive():
+        try:
+            return getattr(connection.client, "recv_" + method)()
+        finally:
+            connection.close()
+    return pool.submit(receive), connection
+
+
 def probe(address, service="pingpong", transport="buffered", protocol="binary", timeout=1.0):
     """One call that proves the service answers; raises if it does not."""
     with py_client(address, service, transport, protocol, timeout) as client:
-        if service == "pingpong":
+        if service in ("pingpong", "blocker"):
             reply = client.ping()
             if reply != "pong":
                 raise AssertionError(f"ping replied {reply!r}")
@@ -392,6 +471,167 @@ def probe(address, service="pingpong", transport="buffered", protocol="binary", 
             from keyvalue.ttypes import NotFoundError
             with contextlib.suppress(NotFoundError):
                 client.getValue("thriftd-harness-probe")
+
+
+# --- max_requests -------------------------------------------------------------
+
+
+def recycled_workers(server):
+    """The workers that reached max_requests and have exited since."""
+    log = server.log()
+    retired = set(re.findall(r"Worker \(pid:(\d+)\) reached max_requests", log))
+    exited = set(re.findall(r"Worker \(pid:(\d+)\) exited with code 0", log))
+    return retired & exited
+
+
+def call_through_recycles(server, port, clients, persistent, min_calls=400, min_recycles=3):
+    """For thriftd running pingpong with max_requests and 2 workers:
+    `clients` threads call add(i, 1) over and over, on one connection each
+    (persistent) or on a new connection per call, until at least `min_calls`
+    calls were answered and `min_recycles` workers were replaced meanwhile.
+    Asserts that no call failed, and that 2 workers serve afterwards."""
+    done = threading.Event()
+    answered = [0] * clients
+
+    def run(index):
+        failures = []
+        connection = Connection(port, timeout=10.0) if persistent else None
+        try:
+            i = 0
+            while not done.is_set():
+                i += 1
+                try:
+                    if persistent:
+                        result = connection.client.add(i, 1)
+                    else:
+                        with py_client(port, timeout=10.0) as client:
+                            result = client.add(i, 1)
+                    assert result == i + 1, f"add({i}, 1) = {result}"
+                    answered[index] += 1
+                except Exception as error:  # noqa: BLE001 -- counted and reported
+                    failures.append(f"client {index} call {i}: {type(error).__name__}: {error}")
+                    if persistent:  # carry on, on a new connection
+                        connection.close()
+                        connection = Connection(port, timeout=10.0)
+        finally:
+            if connection is not None:
+                connection.close()
+        return failures
+
+    with ThreadPoolExecutor(clients) as pool:
+        runs = [pool.submit(run, index) for index in range(clients)]
+        try:
+            server.wait(lambda: sum(answered) >= min_calls and
+                        len(recycled_workers(server)) >= min_recycles, 30.0,
+                        lambda: f"{min_calls} calls and {min_recycles} recycles (have "
+                                f"{sum(answered)} calls, {len(recycled_workers(server))} recycles)")
+        finally:
+            done.set()
+        failures = [f for run in runs for f in run.result(timeout=30)]
+    assert failures == [], f"{len(failures)} calls failed, first: {failures[0]!r}"
+    # Things settle at 2 workers, and the service answers.
+    server.wait_workers(2)
+    with py_client(port) as client:
+        assert client.ping() == "pong"
+
+
+# --- connections as the kernel sees them ---------------------------------------
+
+
+class TcpSocket:
+    """One row of /proc/net/tcp: ports, state (hex, "01" = ESTABLISHED),
+    bytes queued unacknowledged (tx) and unread (rx), and the inode (0 while
+    a connection waits in a listen backlog, not accepted yet)."""
+
+    __slots__ = ("local_port", "remote_port", "state", "tx", "rx", "inode")
+
+    def __init__(self, fields):
+        self.local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        self.remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+        self.state = fields[3]
+        tx, rx = fields[4].split(":")
+        self.tx, self.rx = int(tx, 16), int(rx, 16)
+        self.inode = int(fields[9])
+
+    @property
+    def established(self):
+        return self.state == "01"
+
+
+def tcp_sockets():
+    """Every IPv4 TCP socket of this network namespace (tests bind 127.0.0.1)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return [TcpSocket(line.split()) for line in lines if line.strip()]
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets process pid holds open (empty if it is gone)."""
+    inodes = set()
+    try:
+        entries = os.listdir(f"/proc/{pid}/fd")
+    except (FileNotFoundError, ProcessLookupError):
+        return inodes
+    for entry in entries:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{entry}")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def connections_per_worker(worker_pids, port, established_only=True):
+    """{pid: established connections to `port` that the worker holds}, from
+    /proc/net/tcp matched against each worker's open descriptors. With
+    established_only=False, also those the peer closed and the worker has not
+    closed yet (CLOSE_WAIT), i.e. every descriptor of a connection it holds."""
+    served = {s.inode for s in tcp_sockets()
+              if s.local_port == port and s.inode and s.state != "0A"
+              and (s.established or not established_only)}
+    return {pid: len(socket_inodes(pid) & served) for pid in worker_pids}
+
+
+def call_was_read(port, client_port):
+    """True once a worker has accepted the connection from client_port to
+    `port` and read every byte the client sent: the call sent on it is being
+    served. Works for every worker kind, including fiber, whose sleeping
+    handlers show no system call (a sync worker would be in nanosleep)."""
+    server_side = client_side = None
+    for s in tcp_sockets():
+        if s.local_port == port and s.remote_port == client_port and s.established:
+            server_side = s
+        elif s.local_port == client_port and s.remote_port == port:
+            client_side = s
+    return (server_side is not None and client_side is not None and server_side.inode != 0
+            and server_side.rx == 0 and client_side.tx == 0)
+
+
+def bytes_received_per_client(port):
+    """{client port: bytes the server side received so far} for the
+    established connections to `port`, from `ss -tni` (iproute2), for clients
+    whose port the test cannot know (the C++ client)."""
+    out = subprocess.run(["ss", "-tniH", "state", "established", "sport", "=", f":{port}"],
+                         capture_output=True, text=True, check=True).stdout
+    received = {}
+    client = None
+    for line in out.splitlines():
+        if not line[:1].isspace():
+            # "RECV-Q SEND-Q LOCAL:PORT PEER:PORT"
+            client = int(line.split()[3].rsplit(":", 1)[1])
+            received[client] = 0
+        elif client is not None:
+            match = re.search(r"\bbytes_received:(\d+)", line)
+            if match:
+                received[client] = int(match.group(1))
+    return received
+
+
+def wait_call_read(server, port, connection, deadline=10.0):
+    """Waits until the call already sent on `connection` (see start_call) is
+    in a worker's hands (call_was_read)."""
+    server.wait(lambda: call_was_read(port, connection.local_port), deadline,
+                f"the call from 127.0.0.1:{connection.local_port} to be read by a worker")
 
 
 # --- the C++ client -----------------------------------------------------------

@@ -68,6 +68,20 @@ def test_app_that_fails_to_load_or_start_stops_thriftd_with_exit_1(
     assert not harness.group_pids(server.pid)
 
 
+def test_app_that_fails_to_start_stops_thriftd_with_exit_1_under_every_kind(
+        thriftd, tmp_path, port, kind, kind_args):
+    _, make_path, expected = START_FAILURE
+    path = make_path(tmp_path)
+    server = thriftd(path, "-b", f"127.0.0.1:{port}", "-w", 2, *kind_args)
+    assert server.wait_exit(deadline=10) == EXIT_APP_ERROR, server.log()
+    log = server.log()
+    assert f"Using worker: {kind}" in log, log
+    errors = _error_lines(log)
+    assert errors and all(line.endswith("[ERROR] " + expected(path)) for line in errors), log
+    assert len(re.findall(r"Booting worker with pid", log)) == 2, log
+    assert not harness.group_pids(server.pid)
+
+
 @pytest.mark.parametrize("name, make_path, expected", LOAD_FAILURES,
                          ids=[case[0] for case in LOAD_FAILURES])
 def test_check_config_with_an_app_that_fails_to_load_exits_1(tmp_path, name, make_path,

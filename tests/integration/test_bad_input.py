@@ -1,6 +1,7 @@
 """Bad bytes at a live worker: garbage, oversized frames and messages, an HTTP
 request line. The connection is closed and logged (a WARNING naming the peer),
-memory stays bounded, and the same worker serves the next client."""
+memory stays bounded, and the same worker serves the next client; under every
+worker kind (the `kind` fixture of conftest.py)."""
 
 import socket
 import struct
@@ -14,8 +15,8 @@ MIB = 1 << 20
 RSS_LIMIT_KIB = 64 * 1024
 
 
-def _start(thriftd, port, transport="buffered", protocol="binary", *extra):
-    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}",
+def _start(thriftd, port, kind_args, transport="buffered", protocol="binary", *extra):
+    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}", *kind_args,
                      "--thrift-transport-factory", transport,
                      "--thrift-protocol-factory", protocol, *extra)
     workers = server.wait_ready(port, transport=transport, protocol=protocol)
@@ -63,16 +64,16 @@ GARBAGE = bytes(range(256))[::-1] * 8  # starts 0xff 0xfe ...: no valid version,
     ("framed", "binary"), ("framed", "compact"), ("header", "binary"), ("header", "header"),
 ], ids=lambda value: value)
 def test_garbage_bytes_close_the_connection_and_the_worker_serves_the_next_client(
-        thriftd, port, transport, protocol):
-    server, workers = _start(thriftd, port, transport, protocol)
+        thriftd, port, kind_args, transport, protocol):
+    server, workers = _start(thriftd, port, kind_args, transport, protocol)
     peer = _send_and_wait_closed(port, GARBAGE)
     _assert_closed_logged_and_served(server, workers, peer, port, transport, protocol)
 
 
 @pytest.mark.parametrize("transport", ["framed", "header"])
-def test_oversized_frame_closes_the_connection_and_the_worker_lives_on(thriftd, port,
+def test_oversized_frame_closes_the_connection_and_the_worker_lives_on(thriftd, port, kind_args,
                                                                        transport):
-    server, workers = _start(thriftd, port, transport, "binary",
+    server, workers = _start(thriftd, port, kind_args, transport, "binary",
                              "--thrift-max-frame-size", "4096")
     # A frame header announcing 64 KiB (> 4096), then the start of its body.
     peer = _send_and_wait_closed(port, struct.pack(">I", 64 * 1024) + b"\x80\x01\x00\x01" * 64)
@@ -80,14 +81,15 @@ def test_oversized_frame_closes_the_connection_and_the_worker_lives_on(thriftd, 
     assert "frame" in line.lower() or "size" in line.lower(), line
 
 
-def test_frame_of_the_default_limit_plus_one_is_refused(thriftd, port):
-    server, workers = _start(thriftd, port, "framed", "binary")
+def test_frame_of_the_default_limit_plus_one_is_refused(thriftd, port, kind_args):
+    server, workers = _start(thriftd, port, kind_args, "framed", "binary")
     peer = _send_and_wait_closed(port, struct.pack(">I", 16384000 + 1) + b"\x00" * 1024)
     _assert_closed_logged_and_served(server, workers, peer, port, "framed")
 
 
-def test_http_request_at_a_buffered_binary_port_is_closed_with_bounded_memory(thriftd, port):
-    server, workers = _start(thriftd, port)
+def test_http_request_at_a_buffered_binary_port_is_closed_with_bounded_memory(thriftd, port,
+                                                                              kind_args):
+    server, workers = _start(thriftd, port, kind_args)
     request = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/7.88.1\r\n"
                b"Accept: */*\r\n\r\n")
     peer = _send_and_wait_closed(port, request)
@@ -96,8 +98,9 @@ def test_http_request_at_a_buffered_binary_port_is_closed_with_bounded_memory(th
     assert harness.vm_rss_kib(workers[0]) < RSS_LIMIT_KIB
 
 
-def test_huge_string_length_in_a_buffered_binary_call_does_not_allocate_it(thriftd, port):
-    server, workers = _start(thriftd, port)
+def test_huge_string_length_in_a_buffered_binary_call_does_not_allocate_it(thriftd, port,
+                                                                            kind_args):
+    server, workers = _start(thriftd, port, kind_args)
     # A valid echo() call header whose binary argument claims 2 GiB - 1.
     name = b"echo"
     call = (struct.pack(">I", 0x80010001) + struct.pack(">i", len(name)) + name +
@@ -108,8 +111,9 @@ def test_huge_string_length_in_a_buffered_binary_call_does_not_allocate_it(thrif
 
 
 @pytest.mark.parametrize("transport", ["buffered", "framed"])
-def test_message_larger_than_max_message_size_closes_the_connection(thriftd, port, transport):
-    server, workers = _start(thriftd, port, transport, "binary",
+def test_message_larger_than_max_message_size_closes_the_connection(thriftd, port, kind_args,
+                                                                     transport):
+    server, workers = _start(thriftd, port, kind_args, transport, "binary",
                              "--thrift-max-message-size", str(MIB))
     mark = server.log_mark()
     with pytest.raises(Exception):
@@ -126,8 +130,8 @@ def test_message_larger_than_max_message_size_closes_the_connection(thriftd, por
     assert str(MIB) in line or "size" in line.lower(), line
 
 
-def test_client_closing_mid_message_is_not_fatal_to_the_worker(thriftd, port):
-    server, workers = _start(thriftd, port)
+def test_client_closing_mid_message_is_not_fatal_to_the_worker(thriftd, port, kind_args):
+    server, workers = _start(thriftd, port, kind_args)
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(struct.pack(">I", 0x80010001) + struct.pack(">i", 4) + b"pi")
     with py_client(port) as client:
@@ -136,8 +140,9 @@ def test_client_closing_mid_message_is_not_fatal_to_the_worker(thriftd, port):
 
 
 @pytest.mark.parametrize("transport", ["framed", "header"])
-def test_well_formed_call_in_a_frame_over_max_frame_size_is_refused(thriftd, port, transport):
-    server, workers = _start(thriftd, port, transport, "binary",
+def test_well_formed_call_in_a_frame_over_max_frame_size_is_refused(thriftd, port, kind_args,
+                                                                     transport):
+    server, workers = _start(thriftd, port, kind_args, transport, "binary",
                              "--thrift-max-frame-size", "4096")
     mark = server.log_mark()
     with py_client(port, "pingpong", transport, "binary") as client:

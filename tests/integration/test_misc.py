@@ -1,5 +1,6 @@
 """Sockets, pidfile, configuration precedence, client timeout, handler errors,
---version and --help: thriftd as an operator and a client see it."""
+--version and --help: thriftd as an operator and a client see it. The
+listening-socket and client-timeout tests run under every worker kind."""
 
 import re
 import socket
@@ -10,15 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import harness
-from harness import KEYVALUE_SO, PINGPONG_SO, cpp_client, py_client, run_thriftd, wait_until
+from harness import KEYVALUE_SO, PINGPONG_SO, cpp_client, py_client, run_thriftd
 
 
 # --- listening sockets -----------------------------------------------------------
 
 
-def test_unix_socket_bind_serves_both_clients_and_is_removed_at_exit(thriftd, tmp_path):
+def test_unix_socket_bind_serves_both_clients_and_is_removed_at_exit(thriftd, tmp_path,
+                                                                      kind_args):
     path = tmp_path / "s.sock"
-    server = thriftd(PINGPONG_SO, "-b", f"unix:{path}")
+    server = thriftd(PINGPONG_SO, "-b", f"unix:{path}", *kind_args)
     server.wait_ready(unix=path)
     assert stat.S_ISSOCK(path.stat().st_mode)
     assert cpp_client(path, "buffered", "binary", "ping", "add", 2, 3) == ["pong", "5"]
@@ -29,10 +31,10 @@ def test_unix_socket_bind_serves_both_clients_and_is_removed_at_exit(thriftd, tm
     assert not path.exists(), "the unix socket file outlived thriftd"
 
 
-def test_multiple_binds_are_served_at_once_by_one_worker(thriftd, tmp_path):
+def test_multiple_binds_are_served_at_once_by_one_worker(thriftd, tmp_path, kind_args):
     port_a, port_b = harness.free_port(), harness.free_port()
     path = tmp_path / "multi.sock"
-    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port_a}",
+    server = thriftd(PINGPONG_SO, "-w", "1", *kind_args, "-b", f"127.0.0.1:{port_a}",
                      "-b", f"127.0.0.1:{port_b}", "-b", f"unix:{path}")
     server.wait_ready(port_a)
     log = server.log()
@@ -168,18 +170,18 @@ def _wait_closed_by_peer(sock, deadline):
     return time.monotonic() - start
 
 
-def test_client_timeout_closes_an_idle_connection_but_not_a_slow_call(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}",
+def test_client_timeout_closes_an_idle_connection_but_not_a_slow_call(thriftd, port, kind_args):
+    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}", *kind_args,
                      "--thrift-client-timeout", "1")
     workers = server.wait_ready(port, workers=2)
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(1) as pool, harness.Connection(port, timeout=10.0) as slow_conn:
+        slow_conn.client.send_sleep(1500)
+
         def slow_call():
-            with py_client(port, timeout=10.0) as client:
-                client.sleep(1500)
-                return client.ping()
+            slow_conn.client.recv_sleep()
+            return slow_conn.client.ping()
         slow = pool.submit(slow_call)
-        wait_until(lambda: any(harness.in_handler_sleep(p) for p in workers), 5.0,
-                   "a worker serving sleep(1500)")
+        harness.wait_call_read(server, port, slow_conn, 5.0)
         idle = socket.create_connection(("127.0.0.1", port))
         with idle:
             took = _wait_closed_by_peer(idle, deadline=5.0)

@@ -1,6 +1,7 @@
 """Signals to the master: TTIN / TTOU scaling, a killed worker replaced, TERM
 graceful stop (in-flight calls finish, idle connections close at once,
-graceful_timeout enforced), INT / QUIT quick stop, and HUP reloads."""
+graceful_timeout enforced), INT / QUIT quick stop, and HUP reloads; each under
+every worker kind (the `kind` fixture of conftest.py)."""
 
 import os
 import re
@@ -13,6 +14,10 @@ import pytest
 import harness
 from harness import PINGPONG_SO, cpp_client, failing_app, py_client, wait_until
 
+# A sleep(ms) call in the buffered binary protocol: 4 (version) + 4 + 5
+# (name) + 4 (seqid) + 7 (i32 field header and value) + 1 (stop) bytes.
+SLEEP_CALL_BYTES = 25
+
 
 def _serving(port):
     assert cpp_client(port, "buffered", "binary", "ping") == ["pong"]
@@ -20,26 +25,19 @@ def _serving(port):
         assert client.add(20, 22) == 42
 
 
-def _start_call(pool, port, method, *args, timeout=30.0):
-    """Calls method(*args) on a fresh Python connection in the pool; returns the future."""
-    def call():
-        with py_client(port, timeout=timeout) as client:
-            return getattr(client, method)(*args)
-    return pool.submit(call)
-
-
-def _wait_in_flight(server, workers):
-    """Waits until one of `workers` is inside the App's sleep(); returns its pid."""
-    return wait_until(
-        lambda: next((p for p in workers if harness.in_handler_sleep(p)), None), 10.0,
-        lambda: f"a sleep() call in flight in {workers}; stderr:\n{server.log()}")
+def _start_in_flight(pool, server, port, method, *args, timeout=30.0):
+    """Sends method(*args) on a fresh Python connection, waits until a worker
+    has read it (it is being served), and returns the future of its reply."""
+    call, connection = harness.start_call(pool, port, method, *args, timeout=timeout)
+    harness.wait_call_read(server, port, connection)
+    return call
 
 
 # --- TTIN / TTOU / a killed worker -------------------------------------------------
 
 
-def test_ttin_adds_one_worker_with_a_new_pid(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}")
+def test_ttin_adds_one_worker_with_a_new_pid(thriftd, port, kind_args):
+    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}", *kind_args)
     before = server.wait_ready(port)
     server.signal("TTIN")
     after = server.wait_workers(2)
@@ -50,8 +48,8 @@ def test_ttin_adds_one_worker_with_a_new_pid(thriftd, port):
     _serving(port)
 
 
-def test_ttou_removes_one_worker_but_never_the_last(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}")
+def test_ttou_removes_one_worker_but_never_the_last(thriftd, port, kind_args):
+    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}", *kind_args)
     before = server.wait_ready(port, workers=2)
     server.signal("TTOU")
     (survivor,) = server.wait_workers(1)
@@ -69,8 +67,9 @@ def test_ttou_removes_one_worker_but_never_the_last(thriftd, port):
     assert server.worker_pids() and server.running()
 
 
-def test_a_worker_killed_by_sigkill_is_replaced_and_service_continues(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}")
+def test_a_worker_killed_by_sigkill_is_replaced_and_service_continues(thriftd, port,
+                                                                      kind_args):
+    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}", *kind_args)
     before = server.wait_ready(port, workers=2)
     victim = before[0]
     os.kill(victim, signal.SIGKILL)
@@ -86,12 +85,11 @@ def test_a_worker_killed_by_sigkill_is_replaced_and_service_continues(thriftd, p
 # --- TERM ---------------------------------------------------------------------------
 
 
-def test_term_lets_an_in_flight_call_finish_and_exits_0(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}")
-    workers = server.wait_ready(port)
+def test_term_lets_an_in_flight_call_finish_and_exits_0(thriftd, port, kind_args):
+    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}", *kind_args)
+    server.wait_ready(port)
     with ThreadPoolExecutor(1) as pool:
-        call = _start_call(pool, port, "sleep", 800)
-        _wait_in_flight(server, workers)
+        call = _start_in_flight(pool, server, port, "sleep", 800)
         start = time.monotonic()
         server.signal("TERM")
         assert call.result(timeout=10) is None  # sleep() replied, no exception
@@ -101,21 +99,26 @@ def test_term_lets_an_in_flight_call_finish_and_exits_0(thriftd, port):
     server.wait_for_log(r"Handling signal: term")
 
 
-def test_term_with_the_cpp_client_in_flight_completes_its_call(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}")
-    workers = server.wait_ready(port)
+def test_term_with_the_cpp_client_in_flight_completes_its_call(thriftd, port, kind_args):
+    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}", *kind_args)
+    server.wait_ready(port)
     with ThreadPoolExecutor(1) as pool:
         call = pool.submit(harness.run_cpp_client, port, "buffered", "binary", "sleep", 800)
-        _wait_in_flight(server, workers)
+        # Its port is unknown: wait for a connection whose whole call arrived
+        # and was read by a worker.
+        server.wait(lambda: any(
+            received >= SLEEP_CALL_BYTES and harness.call_was_read(port, client)
+            for client, received in harness.bytes_received_per_client(port).items()),
+            10.0, "the C++ client's sleep(800) to be read by the worker")
         server.signal("TERM")
         result = call.result(timeout=15)
     assert (result.returncode, result.stdout.strip()) == (0, "slept 800"), result.stderr
     assert server.wait_exit(deadline=10) == 0
 
 
-def test_term_closes_an_idle_connection_at_once(thriftd, port):
+def test_term_closes_an_idle_connection_at_once(thriftd, port, kind_args):
     # graceful_timeout 30 (the default): an idle connection must not hold the stop.
-    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}")
+    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}", *kind_args)
     server.wait_ready(port)
     with py_client(port) as client:
         assert client.ping() == "pong"  # the worker has accepted this connection
@@ -129,13 +132,12 @@ def test_term_closes_an_idle_connection_at_once(thriftd, port):
     assert "did not stop in time" not in server.log()
 
 
-def test_graceful_timeout_kills_a_worker_whose_call_runs_too_long(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}",
+def test_graceful_timeout_kills_a_worker_whose_call_runs_too_long(thriftd, port, kind_args):
+    server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{port}", *kind_args,
                      "--graceful-timeout", "1")
     workers = server.wait_ready(port)
     with ThreadPoolExecutor(1) as pool:
-        call = _start_call(pool, port, "sleep", 5000)
-        _wait_in_flight(server, workers)
+        call = _start_in_flight(pool, server, port, "sleep", 5000)
         start = time.monotonic()
         server.signal("TERM")
         assert server.wait_exit(deadline=4) == 0
@@ -151,12 +153,12 @@ def test_graceful_timeout_kills_a_worker_whose_call_runs_too_long(thriftd, port)
 
 
 @pytest.mark.parametrize("signame", ["INT", "QUIT"])
-def test_quick_stop_exits_0_at_once_even_with_a_call_in_flight(thriftd, port, signame):
-    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}")
+def test_quick_stop_exits_0_at_once_even_with_a_call_in_flight(thriftd, port, kind_args,
+                                                               signame):
+    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}", *kind_args)
     workers = server.wait_ready(port, workers=2)
     with ThreadPoolExecutor(1) as pool:
-        call = _start_call(pool, port, "sleep", 5000)
-        _wait_in_flight(server, workers)
+        call = _start_in_flight(pool, server, port, "sleep", 5000)
         start = time.monotonic()
         server.signal(signame)
         assert server.wait_exit(deadline=3) == 0
@@ -170,16 +172,22 @@ def test_quick_stop_exits_0_at_once_even_with_a_call_in_flight(thriftd, port, si
 # --- HUP ----------------------------------------------------------------------------
 
 
-def _write_config(path, port, app=PINGPONG_SO, workers=2, extra=""):
-    path.write_text(f"app: {app}\nbind: 127.0.0.1:{port}\nworkers: {workers}\n{extra}")
+@pytest.fixture
+def write_config(kind):
+    """write_config(path, port, app=, workers=, extra=): a config file for `kind`."""
+    def write(path, port, app=PINGPONG_SO, workers=2, extra=""):
+        path.write_text(f"app: {app}\nbind: 127.0.0.1:{port}\nworkers: {workers}\n"
+                        f"{harness.kind_yaml(kind)}{extra}")
+    return write
 
 
-def test_hup_with_a_changed_worker_count_replaces_every_worker(thriftd, tmp_path, port):
+def test_hup_with_a_changed_worker_count_replaces_every_worker(thriftd, tmp_path, port,
+                                                               write_config):
     config = tmp_path / "thriftd.yaml"
-    _write_config(config, port, workers=2)
+    write_config(config, port, workers=2)
     server = thriftd("-c", config)
     old = server.wait_ready(port, workers=2)
-    _write_config(config, port, workers=3)
+    write_config(config, port, workers=3)
     server.signal("HUP")
     new = wait_until(
         lambda: (lambda pids: pids if len(pids) == 3 and not set(pids) & set(old) else None)(
@@ -194,14 +202,13 @@ def test_hup_with_a_changed_worker_count_replaces_every_worker(thriftd, tmp_path
     assert server.wait_exit() == 0
 
 
-def test_hup_keeps_calls_answered_while_it_reloads(thriftd, tmp_path, port):
+def test_hup_keeps_calls_answered_while_it_reloads(thriftd, tmp_path, port, write_config):
     config = tmp_path / "thriftd.yaml"
-    _write_config(config, port, workers=1)
+    write_config(config, port, workers=1)
     server = thriftd("-c", config)
     old = server.wait_ready(port)
     with ThreadPoolExecutor(1) as pool:
-        call = _start_call(pool, port, "sleep", 800)
-        _wait_in_flight(server, old)
+        call = _start_in_flight(pool, server, port, "sleep", 800)
         server.signal("HUP")
         assert call.result(timeout=10) is None  # the old worker finished it
     server.wait_for_log(r"Generation 2 is serving")
@@ -209,9 +216,10 @@ def test_hup_keeps_calls_answered_while_it_reloads(thriftd, tmp_path, port):
     _serving(port)
 
 
-def test_hup_with_an_invalid_config_is_logged_and_the_old_workers_kept(thriftd, tmp_path, port):
+def test_hup_with_an_invalid_config_is_logged_and_the_old_workers_kept(thriftd, tmp_path, port,
+                                                                       write_config):
     config = tmp_path / "thriftd.yaml"
-    _write_config(config, port, workers=2)
+    write_config(config, port, workers=2)
     server = thriftd("-c", config)
     old = server.wait_ready(port, workers=2)
     config.write_text(f"app: {PINGPONG_SO}\nbind: 127.0.0.1:{port}\nworkers: abc\n")
@@ -223,7 +231,7 @@ def test_hup_with_an_invalid_config_is_logged_and_the_old_workers_kept(thriftd, 
     assert server.worker_pids() == old
     _serving(port)
     # The running configuration stays in force: a later valid reload works.
-    _write_config(config, port, workers=1)
+    write_config(config, port, workers=1)
     server.signal("HUP")
     wait_until(lambda: (lambda pids: len(pids) == 1 and pids[0] not in old)(server.worker_pids()),
                10.0, lambda: f"1 new worker; stderr:\n{server.log()}")
@@ -238,15 +246,15 @@ def test_hup_with_an_invalid_config_is_logged_and_the_old_workers_kept(thriftd, 
 ], ids=["app-missing-1-new-worker", "app-missing-2-new-workers",
         "app-start-throws-2-new-workers"])
 def test_hup_whose_new_app_fails_to_start_keeps_the_old_generation(
-        thriftd, tmp_path, port, new_app, new_workers, error):
+        thriftd, tmp_path, port, write_config, new_app, new_workers, error):
     config = tmp_path / "thriftd.yaml"
-    _write_config(config, port, workers=2)
+    write_config(config, port, workers=2)
     server = thriftd("-c", config)
     old = server.wait_ready(port, workers=2)
     path = tmp_path / "missing.so" if new_app == "missing" else failing_app(new_app)
     # Several failed reloads in a row: each must leave the old generation serving.
     for attempt in range(6):
-        _write_config(config, port, app=path, workers=new_workers)
+        write_config(config, port, app=path, workers=new_workers)
         mark = server.log_mark()
         server.signal("HUP")
         server.wait_for_log(r"\[ERROR\] " + error.format(path=path), since=mark)
@@ -262,7 +270,7 @@ def test_hup_whose_new_app_fails_to_start_keeps_the_old_generation(
         assert "signal: term" not in server.log(), server.log()
         _serving(port)
     # A good config afterwards reloads normally.
-    _write_config(config, port, workers=1)
+    write_config(config, port, workers=1)
     server.signal("HUP")
     server.wait(lambda: (lambda pids: len(pids) == 1 and pids[0] not in old)(
         server.worker_pids()), 10.0, "1 new worker after a good reload")

@@ -9,9 +9,7 @@ namespace {
 class CtorThrowsApp : public thriftd::App {
  public:
   CtorThrowsApp() { throw std::runtime_error("ctor_throws_app: missing license key"); }
-  std::shared_ptr<apache::thrift::TProcessorFactory> ProcessorFactory() override {
-    return nullptr;
-  }
+  std::shared_ptr<apache::thrift::TProcessorFactory> ProcessorFactory() override { return nullptr; }
 };
 
 }  // namespace

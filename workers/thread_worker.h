@@ -1,8 +1,9 @@
 // The `thread` worker kind (gunicorn's gthread, gunicorn_thrift's
-// thriftpy_thread): a poller thread holds the idle connections; a readable
-// one goes to a pool of `threads` threads, which serve its calls while data
-// is ready, then hand it back. An idle connection costs no thread; `threads`
-// calls run in parallel in one process. Runs in a worker process.
+// thriftpy_thread), as a leader/follower pool: each of `threads` threads waits
+// in epoll_wait on the worker's one epoll fd and serves the connection it gets
+// while data is ready, then leaves it idle in the epoll set. An idle
+// connection costs no thread; `threads` calls run in parallel in one process.
+// Runs in a worker process.
 #ifndef THRIFTD_WORKERS_THREAD_WORKER_H_
 #define THRIFTD_WORKERS_THREAD_WORKER_H_
 

@@ -92,7 +92,9 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
     bool read_first = true;
     for (;;) {
       if (!socket_->HasBuffered()) {
-        if (!read_first) {
+        // A full buffer may have left data in the kernel, of which no
+        // edge-triggered event will tell: read it first.
+        if (!read_first && !socket_->MayHaveMore()) {
           switch (waiter.Wait(socket_->fd(), POLLIN, runtime_.timeout_ms(),
                               /*between_messages=*/true)) {
             case IoWaiter::Result::kReady:

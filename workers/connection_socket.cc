@@ -56,6 +56,7 @@ ssize_t ConnectionSocket::ReceiveIntoBuffer() {
   if (read_pos_ == read_end_) read_pos_ = read_end_ = 0;
   for (;;) {
     ssize_t n = recv(fd_, read_buffer_.get() + read_end_, kCapacity - read_end_, 0);
+    last_read_filled_ = n > 0 && static_cast<std::uint32_t>(n) == kCapacity - read_end_;
     if (n > 0) {
       read_end_ += static_cast<uint32_t>(n);
       bytes_in_ += static_cast<std::uint64_t>(n);
@@ -158,6 +159,7 @@ uint32_t ConnectionSocket::readAll(uint8_t* buffer, uint32_t length) {
     if (!HasBuffered() && left >= kCapacity) {
       // A large body: receive straight into the caller's memory, one copy.
       ssize_t n = recv(fd_, buffer + done, left, 0);
+      last_read_filled_ = n > 0 && static_cast<uint32_t>(n) == left;
       if (n > 0) {
         CountMessageBytes(buffer + done, static_cast<uint32_t>(n));
         bytes_in_ += static_cast<std::uint64_t>(n);

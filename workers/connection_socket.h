@@ -50,6 +50,9 @@ class ConnectionSocket final
   Fill FillNonBlocking();
   /// Bytes received and not yet consumed.
   bool HasBuffered() const { return read_pos_ < read_end_; }
+  /// The last recv filled all the room it had, so the kernel may hold more:
+  /// an edge-triggered poller would not say so again, so read before waiting.
+  bool MayHaveMore() const { return last_read_filled_; }
   /// The next bytes start a new message (for the message size limit).
   void BeginMessage() { message_bytes_ = 0; }
   /// Bytes of the current message consumed so far.
@@ -114,6 +117,7 @@ class ConnectionSocket final
   BufferPool::Buffer write_buffer_;
   uint32_t write_end_ = 0;
   std::uint64_t bytes_in_ = 0;
+  bool last_read_filled_ = false;
   std::uint64_t bytes_out_ = 0;
   // The peer's address, taken when the connection opens: after the peer
   // closes, getpeername() no longer knows it, and that is when it is logged.

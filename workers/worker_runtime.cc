@@ -18,6 +18,7 @@ namespace thriftd {
 namespace {
 
 constexpr std::int64_t kBackoffMs = 100;  // after EMFILE, before accepting again
+constexpr std::int64_t kProgressHeartbeatMs = 100;
 
 }  // namespace
 
@@ -211,6 +212,11 @@ void WorkerRuntime::RecordCall(const char* method, CallRecord& call,
     s.unlisted_calls[outcome].fetch_add(1, std::memory_order_relaxed);
   }
   s.call_started_ms.store(0, std::memory_order_relaxed);
+  // A call completed: the worker is alive, even when no thread is free to
+  // report it otherwise (a pool kept busy by pipelining clients).
+  std::int64_t now_ms = MonotonicMillis();
+  if (now_ms - s.heartbeat_ms.load(std::memory_order_relaxed) >= kProgressHeartbeatMs)
+    s.heartbeat_ms.store(now_ms, std::memory_order_relaxed);
   s.requests.fetch_add(1, std::memory_order_relaxed);
   if (call.outcome != CallOutcome::kOk) s.errors.fetch_add(1, std::memory_order_relaxed);
   s.bytes_in.fetch_add(call.bytes_in, std::memory_order_relaxed);

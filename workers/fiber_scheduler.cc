@@ -10,6 +10,14 @@
 #include "src/log.h"
 #include "src/scoreboard.h"
 
+// AddressSanitizer must be told when the stack changes under it, or it
+// takes a fiber's frames for overflows of the loop's stack (and unwinding an
+// exception on a fiber leaves poison where the next turn runs).
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define THRIFTD_ANNOTATE_FIBERS 1
+#endif
+
 namespace thriftd {
 
 namespace context = boost::context;
@@ -20,6 +28,15 @@ namespace {
 // cannot be handed one. Set while FiberWorker::Run runs on this thread.
 thread_local FiberScheduler* this_thread_scheduler = nullptr;
 
+// A guard page below each stack turns an overflow into a crash, not
+// corruption; the bounds are noted for the sanitizer annotations.
+struct RecordingStack {
+  context::protected_fixedsize_stack inner;
+  FiberScheduler::Fiber* fiber;
+  context::stack_context allocate();
+  void deallocate(context::stack_context& stack) noexcept { inner.deallocate(stack); }
+};
+
 // Idle fibers kept with their stacks for the next busy connection; more are
 // ended when they finish a turn.
 constexpr size_t kMaxIdleFibers = 128;
@@ -28,6 +45,13 @@ constexpr size_t kMaxIdleFibers = 128;
 
 struct FiberScheduler::Fiber final : public IoWaiter {
   FiberScheduler* scheduler = nullptr;
+  // Stack bounds, for the sanitizer annotations: the fiber's, and (seen
+  // from inside the fiber) the loop's.
+  const void* stack_bottom = nullptr;
+  std::size_t stack_size = 0;
+  const void* loop_bottom = nullptr;
+  std::size_t loop_size = 0;
+  void* fake_stack = nullptr;
   context::fiber self;  // the suspended fiber, while it does not run
   context::fiber back;  // inside the fiber: the loop to return to
   HeldConnection* job = nullptr;
@@ -57,8 +81,36 @@ struct FiberScheduler::Fiber final : public IoWaiter {
     event_base_update_cache_time(scheduler->base_);
     timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     event_add(wake, timeout_ms >= 0 ? &timeout : nullptr);
-    back = std::move(back).resume();
+    ReturnToLoop();
     return wake_result;
+  }
+
+  /// Inside the fiber: switches to the loop; returns when resumed.
+  void ReturnToLoop() {
+#ifdef THRIFTD_ANNOTATE_FIBERS
+    __sanitizer_start_switch_fiber(&fake_stack, loop_bottom, loop_size);
+#endif
+    back = std::move(back).resume();
+    ArrivedInFiber();
+  }
+
+  /// Inside the fiber, after every switch into it.
+  void ArrivedInFiber() {
+#ifdef THRIFTD_ANNOTATE_FIBERS
+    __sanitizer_finish_switch_fiber(fake_stack, &loop_bottom, &loop_size);
+#endif
+  }
+
+  /// On the loop: runs the fiber until it switches back.
+  void Enter() {
+#ifdef THRIFTD_ANNOTATE_FIBERS
+    void* loop_fake_stack = nullptr;
+    __sanitizer_start_switch_fiber(&loop_fake_stack, stack_bottom, stack_size);
+#endif
+    self = std::move(self).resume();
+#ifdef THRIFTD_ANNOTATE_FIBERS
+    __sanitizer_finish_switch_fiber(loop_fake_stack, nullptr, nullptr);
+#endif
   }
 
   Result Wait(int fd, short events, int timeout_ms, bool between_messages) override {
@@ -66,6 +118,13 @@ struct FiberScheduler::Fiber final : public IoWaiter {
     return Park(fd, events, timeout_ms);
   }
 };
+
+context::stack_context RecordingStack::allocate() {
+  context::stack_context stack = inner.allocate();
+  fiber->stack_size = stack.size;
+  fiber->stack_bottom = static_cast<char*>(stack.sp) - stack.size;
+  return stack;
+}
 
 FiberScheduler::FiberScheduler(WorkerContext& context, event_base* base)
     : context_(context), base_(base) {
@@ -85,7 +144,7 @@ FiberScheduler::~FiberScheduler() {
   // An idle fiber waits at the end of its loop for a job; none ends it.
   for (Fiber* fiber : idle_fibers_) {
     fiber->job = nullptr;
-    fiber->self = std::move(fiber->self).resume();
+    fiber->Enter();
   }
   this_thread_scheduler = nullptr;
 }
@@ -100,16 +159,21 @@ FiberScheduler::Fiber* FiberScheduler::TakeFiber() {
   Fiber* fiber = owned.get();
   fiber->scheduler = this;
   fiber->wake = event_new(base_, -1, 0, &OnWake, fiber);
-  // A guard page below each stack turns an overflow into a crash, not corruption.
   fiber->self = context::fiber(
-      std::allocator_arg, context::protected_fixedsize_stack(context_.fiber_stack_size),
+      std::allocator_arg,
+      RecordingStack{context::protected_fixedsize_stack(context_.fiber_stack_size), fiber},
       [fiber](context::fiber&& loop) {
         fiber->back = std::move(loop);
+        fiber->ArrivedInFiber();
         while (fiber->job != nullptr) {
           fiber->outcome = fiber->job->connection->Serve(*fiber);
           fiber->turn_done = true;
-          fiber->back = std::move(fiber->back).resume();  // back with the next job, or none
+          fiber->ReturnToLoop();  // back with the next job, or none
         }
+#ifdef THRIFTD_ANNOTATE_FIBERS
+        // Leaving for good: no fake stack to keep.
+        __sanitizer_start_switch_fiber(nullptr, fiber->loop_bottom, fiber->loop_size);
+#endif
         return std::move(fiber->back);
       });
   fibers_.push_back(std::move(owned));
@@ -127,7 +191,7 @@ void FiberScheduler::Resume(Fiber* fiber) {
     running_connection_.store(fiber->job->connection.get(), std::memory_order_relaxed);
     running_since_ms_.store(MonotonicMillis(), std::memory_order_relaxed);
     current_ = fiber;
-    fiber->self = std::move(fiber->self).resume();
+    fiber->Enter();
     current_ = nullptr;
     running_since_ms_.store(0, std::memory_order_relaxed);
     running_connection_.store(nullptr, std::memory_order_relaxed);
@@ -149,7 +213,7 @@ void FiberScheduler::RecycleFiber(Fiber* fiber) {
     return;
   }
   fiber->job = nullptr;  // ends its loop; its stack is released with it
-  fiber->self = std::move(fiber->self).resume();
+  fiber->Enter();
   for (auto it = fibers_.begin(); it != fibers_.end(); ++it) {
     if (it->get() == fiber) {
       fibers_.erase(it);

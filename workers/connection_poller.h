@@ -1,4 +1,4 @@
-// ConnectionPoller: the libevent loop the thread and fiber kinds share. It
+// ConnectionPoller: the fiber kind's libevent loop (and any kind's that wants one). It
 // accepts (while WorkerContext::ShouldAccept allows), holds idle connections
 // with a read event each (and the client timeout as the event's timeout),
 // hands a readable connection to its Dispatcher, and takes it back when the
@@ -67,8 +67,8 @@ class ConnectionPoller {
     kServeAgain,  ///< data came during the turn: the dispatcher serves it again now
     kToLoop,      ///< closed, or thriftd is stopping: pass it to Done() on the loop thread
   };
-  /// The end of a serving turn, from the serving thread (any thread when
-  /// libevent locking is on, as the thread kind sets it).
+  /// The end of a serving turn, from the thread that served it (the loop
+  /// thread itself for the fiber kind; any thread if libevent locking is on).
   Next Finish(HeldConnection* held, ThriftConnection::Outcome outcome);
   /// A turn whose Finish() said kToLoop: drops a closed connection, closes
   /// or hands over an idle one. Loop thread only.

@@ -29,15 +29,28 @@ Status SendChannelMessage(int fd, char kind, std::string_view text) {
   return Status::Ok();
 }
 
-Status SendChannelFd(int fd, char kind, int passed) {
-  char byte = kind;
-  iovec io{&byte, 1};
+namespace {
+
+// Room for one descriptor beside a message (SCM_RIGHTS).
+struct OneFdMessage {
+  iovec io;
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+
+  OneFdMessage(void* data, size_t size) : io{data, size} {
+    message.msg_iov = &io;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+  }
+};
+
+}  // namespace
+
+Status SendChannelFd(int fd, char kind, int passed) {
+  char byte = kind;
+  OneFdMessage one(&byte, 1);
+  msghdr& message = one.message;
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
@@ -53,13 +66,8 @@ Status SendChannelFd(int fd, char kind, int passed) {
 
 ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text, int* passed) {
   char buffer[4096];
-  iovec io{buffer, sizeof buffer};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  OneFdMessage one(buffer, sizeof buffer);
+  msghdr& message = one.message;
   ssize_t n;
   do {
     n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);

@@ -42,30 +42,29 @@ Connection::~Connection() = default;
 void Connection::OnCallStart(const char* method) {
   call_observed_ = true;
   method_.store(method, std::memory_order_relaxed);
-  runtime_.OnCallStart(method);
+  runtime_.OnCallStart(method, call_started_ns_);
 }
 
 void Connection::OnCallEnd() {
   const char* method = method_.exchange(nullptr, std::memory_order_relaxed);
-  CallRecord call;
-  call.method = method ? method : "";
-  call.seqid = output_->seqid();
-  call.outcome = output_->outcome();
-  call.duration_us = (MonotonicNanos() - call_started_ns_) / 1000;
-  call.bytes_in = static_cast<std::uint64_t>(socket_->message_bytes());
-  call.bytes_out = socket_->bytes_out() - out_at_start_;
-  runtime_.RecordCall(method, call, *socket_);
+  Record(method, method != nullptr ? method : "", output_->outcome());
 }
 
 void Connection::RecordUnlistedCall(CallOutcome outcome) {
+  Record(nullptr, output_->replied() ? std::string_view(output_->name()) : std::string_view(),
+         outcome);
+}
+
+void Connection::Record(const char* method, std::string_view shown, CallOutcome outcome) {
+  std::int64_t now_ns = MonotonicNanos();
   CallRecord call;
-  call.method = output_->replied() ? std::string_view(output_->name()) : std::string_view("");
+  call.method = shown;
   call.seqid = output_->seqid();
   call.outcome = outcome;
-  call.duration_us = (MonotonicNanos() - call_started_ns_) / 1000;
+  call.duration_us = (now_ns - call_started_ns_) / 1000;
   call.bytes_in = static_cast<std::uint64_t>(socket_->message_bytes());
   call.bytes_out = socket_->bytes_out() - out_at_start_;
-  runtime_.RecordCall(nullptr, call, *socket_);
+  runtime_.RecordCall(method, call, *socket_, now_ns);
 }
 
 ThriftConnection::Outcome Connection::Close(const char* why, bool warn) {

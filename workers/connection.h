@@ -46,6 +46,9 @@ class Connection final : public ThriftConnection {
   Outcome Close(const char* why, bool warn);
   /// A message that reached no method (unknown name, unreadable request).
   void RecordUnlistedCall(CallOutcome outcome);
+  /// Counts the call that just ended under `method` (null: unlisted), shown
+  /// in the access log as `shown`.
+  void Record(const char* method, std::string_view shown, CallOutcome outcome);
 
   WorkerRuntime& runtime_;
   std::shared_ptr<ConnectionSocket> socket_;

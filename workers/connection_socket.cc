@@ -51,14 +51,11 @@ void ConnectionSocket::ReleaseBuffers() {
   if (write_buffer_ && write_end_ == 0) pool.Give(std::move(write_buffer_));
 }
 
-ssize_t ConnectionSocket::ReceiveIntoBuffer() {
-  if (!read_buffer_) read_buffer_ = BufferPool::ForThisThread().Take();
-  if (read_pos_ == read_end_) read_pos_ = read_end_ = 0;
+ssize_t ConnectionSocket::Receive(uint8_t* into, uint32_t room) {
   for (;;) {
-    ssize_t n = recv(fd_, read_buffer_.get() + read_end_, kCapacity - read_end_, 0);
-    last_read_filled_ = n > 0 && static_cast<std::uint32_t>(n) == kCapacity - read_end_;
+    ssize_t n = recv(fd_, into, room, 0);
+    last_read_filled_ = n > 0 && static_cast<uint32_t>(n) == room;
     if (n > 0) {
-      read_end_ += static_cast<uint32_t>(n);
       bytes_in_ += static_cast<std::uint64_t>(n);
       return n;
     }
@@ -68,6 +65,14 @@ ssize_t ConnectionSocket::ReceiveIntoBuffer() {
     throw TTransportException(TTransportException::UNKNOWN,
                               std::string("recv: ") + std::strerror(errno));
   }
+}
+
+ssize_t ConnectionSocket::ReceiveIntoBuffer() {
+  if (!read_buffer_) read_buffer_ = BufferPool::ForThisThread().Take();
+  if (read_pos_ == read_end_) read_pos_ = read_end_ = 0;
+  ssize_t n = Receive(read_buffer_.get() + read_end_, kCapacity - read_end_);
+  if (n > 0) read_end_ += static_cast<uint32_t>(n);
+  return n;
 }
 
 ConnectionSocket::Fill ConnectionSocket::FillNonBlocking() {
@@ -158,23 +163,14 @@ uint32_t ConnectionSocket::readAll(uint8_t* buffer, uint32_t length) {
     uint32_t left = length - done;
     if (!HasBuffered() && left >= kCapacity) {
       // A large body: receive straight into the caller's memory, one copy.
-      ssize_t n = recv(fd_, buffer + done, left, 0);
-      last_read_filled_ = n > 0 && static_cast<uint32_t>(n) == left;
-      if (n > 0) {
-        CountMessageBytes(buffer + done, static_cast<uint32_t>(n));
-        bytes_in_ += static_cast<std::uint64_t>(n);
-        done += static_cast<uint32_t>(n);
+      ssize_t n = Receive(buffer + done, left);
+      if (n == 0) throw PeerClosedError();
+      if (n < 0) {
+        Wait(POLLIN);
         continue;
       }
-      if (n == 0 || errno == ECONNRESET) {
-        throw PeerClosedError();
-      }
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        throw TTransportException(TTransportException::UNKNOWN,
-                                  std::string("recv: ") + std::strerror(errno));
-      }
-      Wait(POLLIN);
+      CountMessageBytes(buffer + done, static_cast<uint32_t>(n));
+      done += static_cast<uint32_t>(n);
       continue;
     }
     done += read(buffer + done, left);

@@ -96,7 +96,10 @@ class ConnectionSocket final
  private:
   /// Blocks (through the waiter) until at least one byte is buffered.
   void FillBlocking();
-  /// Receives into the free part of the read buffer. >0 bytes, 0 EOF, -1 EAGAIN.
+  /// One recv() into `into`: >0 bytes, 0 end of file, -1 nothing yet; throws
+  /// on errors. Counts bytes in and notes whether it filled `room`.
+  ssize_t Receive(uint8_t* into, uint32_t room);
+  /// Receives into the free part of the read buffer, as Receive().
   ssize_t ReceiveIntoBuffer();
   void SendAll(const uint8_t* data, std::size_t length);
   void Wait(short events);

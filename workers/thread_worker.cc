@@ -242,7 +242,8 @@ class LeaderFollowerPool {
       Slot& slot = At(i);
       std::uint64_t word = slot.word.load(std::memory_order_acquire);
       if (word & kBusy) continue;
-      if (!stopping && now - slot.last_active_ms.load(std::memory_order_relaxed) <= idle_timeout_ms_)
+      if (!stopping &&
+          now - slot.last_active_ms.load(std::memory_order_relaxed) <= idle_timeout_ms_)
         continue;
       busy_.fetch_add(1);
       // The sequence makes this fail if the connection was served meanwhile.
@@ -314,8 +315,7 @@ class LeaderFollowerPool {
   // hand over when stopping).
   void Turns(std::uint32_t index, Slot& slot, bool serve, PollWaiter& waiter) {
     for (;;) {
-      if (serve &&
-          slot.connection->Serve(waiter) == ThriftConnection::Outcome::kClosed) {
+      if (serve && slot.connection->Serve(waiter) == ThriftConnection::Outcome::kClosed) {
         Close(index, slot, /*hand_over=*/false);
         return;
       }

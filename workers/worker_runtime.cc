@@ -156,11 +156,11 @@ bool WorkerRuntime::HandOver(ThriftConnection& connection) {
   return true;
 }
 
-void WorkerRuntime::OnCallStart(const char* method) {
+void WorkerRuntime::OnCallStart(const char* method, std::int64_t started_ns) {
   ScoreboardSlot& s = slot();
   // For the worker's own report if the master finds it hung (SIGABRT).
   s.current_method.store(method, std::memory_order_relaxed);
-  s.call_started_ms.store(MonotonicMillis(), std::memory_order_relaxed);
+  s.call_started_ms.store(started_ns / 1000000, std::memory_order_relaxed);
 }
 
 MethodStats* WorkerRuntime::StatsFor(const char* method) {
@@ -196,8 +196,8 @@ MethodStats* WorkerRuntime::StatsFor(const char* method) {
   return found;
 }
 
-void WorkerRuntime::RecordCall(const char* method, CallRecord& call,
-                               const ConnectionSocket& socket) {
+void WorkerRuntime::RecordCall(const char* method, CallRecord& call, const ConnectionSocket& socket,
+                               std::int64_t now_ns) {
   ScoreboardSlot& s = slot();
   int outcome = static_cast<int>(call.outcome);
   MethodStats* stats = method != nullptr ? StatsFor(method) : nullptr;
@@ -214,7 +214,7 @@ void WorkerRuntime::RecordCall(const char* method, CallRecord& call,
   s.call_started_ms.store(0, std::memory_order_relaxed);
   // A call completed: the worker is alive, even when no thread is free to
   // report it otherwise (a pool kept busy by pipelining clients).
-  std::int64_t now_ms = MonotonicMillis();
+  std::int64_t now_ms = now_ns / 1000000;
   if (now_ms - s.heartbeat_ms.load(std::memory_order_relaxed) >= kProgressHeartbeatMs)
     s.heartbeat_ms.store(now_ms, std::memory_order_relaxed);
   s.requests.fetch_add(1, std::memory_order_relaxed);

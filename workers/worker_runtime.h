@@ -56,11 +56,14 @@ class WorkerRuntime final : public WorkerContext {
   int timeout_ms() const;
   apache::thrift::TProcessorFactory& processor_factory() { return *options_.processor_factory; }
   /// A call reached `method` (the processor's literal "Service.method").
-  void OnCallStart(const char* method);
+  /// `started_ns` is the call's start on MonotonicNanos(), taken already.
+  void OnCallStart(const char* method, std::int64_t started_ns);
   /// A call ended: counts it in the scoreboard (under `method`, or as
   /// unlisted when null), writes the access log line, and asks for a
   /// successor at max_requests. Thread-safe.
-  void RecordCall(const char* method, CallRecord& call, const ConnectionSocket& socket);
+  /// `now_ns` is the call's end on MonotonicNanos(), taken already.
+  void RecordCall(const char* method, CallRecord& call, const ConnectionSocket& socket,
+                  std::int64_t now_ns);
   /// Calls answered so far (liveness: a worker making progress is alive).
   std::uint64_t calls_served() const override { return calls_.load(std::memory_order_relaxed); }
   /// The worker reached max_requests and asked the master for a successor.

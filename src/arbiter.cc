@@ -7,8 +7,8 @@
 #include <cstring>
 #include <set>
 
-#include "src/exit_codes.h"
-#include "src/log.h"
+#include "src/base/exit_codes.h"
+#include "src/base/log.h"
 
 namespace thriftd {
 namespace {

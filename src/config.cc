@@ -11,7 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/program_options.hpp>
-#include "src/access_log_format.h"
+#include "src/base/access_log_format.h"
 #include "src/bind_address.h"
 
 namespace thriftd {
@@ -320,6 +320,28 @@ Status ResolveConfig(const std::vector<std::string>& args,
   }
   *config = std::move(resolved);
   return Status::Ok();
+}
+
+WorkerSettings WorkerSettingsOf(const Config& config) {
+  WorkerSettings settings;
+  settings.app = config.app;
+  settings.app_config = config.app_config;
+  settings.worker_class = config.worker_class;
+  settings.threads = config.threads;
+  settings.worker_connections = config.worker_connections;
+  settings.max_requests = config.max_requests;
+  settings.max_requests_jitter = config.max_requests_jitter;
+  settings.graceful_timeout = config.graceful_timeout;
+  settings.fiber_check_interval = config.fiber_check_interval;
+  settings.fiber_stack_size = config.fiber_stack_size;
+  settings.thrift_transport_factory = config.thrift_transport_factory;
+  settings.thrift_protocol_factory = config.thrift_protocol_factory;
+  settings.thrift_client_timeout = config.thrift_client_timeout;
+  settings.thrift_max_frame_size = config.thrift_max_frame_size;
+  settings.thrift_max_message_size = config.thrift_max_message_size;
+  settings.accesslog = config.accesslog;
+  settings.access_log_format = config.access_log_format;
+  return settings;
 }
 
 std::string PrintConfig(const Config& config) {

@@ -14,9 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "src/log.h"
+#include "src/base/log.h"
+#include "src/base/status.h"
+#include "src/base/worker_settings.h"
 #include "src/settings.h"
-#include "src/status.h"
 
 namespace thriftd {
 
@@ -88,6 +89,9 @@ struct Config {
 /// the value of THRIFTD_CMD_ARGS (nullopt when unset); reads the config file.
 Status ResolveConfig(const std::vector<std::string>& args,
                      const std::optional<std::string>& env_args, Config* config);
+
+/// The part of `config` a worker process acts on.
+WorkerSettings WorkerSettingsOf(const Config& config);
 
 /// The resolved configuration as YAML, every setting with its value.
 std::string PrintConfig(const Config& config);

@@ -1,6 +1,5 @@
 #include "src/listener.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -11,6 +10,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+
+#include "src/base/socket_address.h"
 
 namespace thriftd {
 namespace {
@@ -27,20 +29,9 @@ Status SetNonBlocking(int fd) {
   return Status::Ok();
 }
 
-std::string DisplayTcp(const sockaddr_storage& bound) {
-  char host[INET6_ADDRSTRLEN] = {};
-  int port = 0;
-  if (bound.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&bound);
-    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
-    port = ntohs(in6->sin6_port);
-    return "[" + std::string(host) + "]:" + std::to_string(port);
-  }
-  const auto* in4 = reinterpret_cast<const sockaddr_in*>(&bound);
-  inet_ntop(AF_INET, &in4->sin_addr, host, sizeof host);
-  port = ntohs(in4->sin_port);
-  return std::string(host) + ":" + std::to_string(port);
-}
+struct AddrInfoDeleter {
+  void operator()(addrinfo* info) const { freeaddrinfo(info); }
+};
 
 Status OpenTcp(const BindAddress& address, int backlog, Listener* listener) {
   addrinfo hints{};
@@ -54,32 +45,27 @@ Status OpenTcp(const BindAddress& address, int backlog, Listener* listener) {
   if (rc != 0) {
     return Status::Error("cannot listen on " + address.ToString() + ": " + gai_strerror(rc));
   }
+  std::unique_ptr<addrinfo, AddrInfoDeleter> owned(found);
   // An empty host means all IPv4 interfaces, as gunicorn's ":PORT" does.
   addrinfo* chosen = found;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     if (address.host.empty() && ai->ai_family == AF_INET) chosen = ai;
   }
   UniqueFd fd(socket(chosen->ai_family, chosen->ai_socktype | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    int err = errno;
-    freeaddrinfo(found);
-    return Failed(address, "socket", err);
-  }
+  if (!fd.valid()) return Failed(address, "socket", errno);
   int one = 1;
-  setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (chosen->ai_family == AF_INET6)
-    setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  if (bind(fd.get(), chosen->ai_addr, chosen->ai_addrlen) < 0) {
-    int err = errno;
-    freeaddrinfo(found);
-    return Failed(address, "bind", err);
-  }
-  freeaddrinfo(found);
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+    return Failed(address, "setsockopt(SO_REUSEADDR)", errno);
+  if (chosen->ai_family == AF_INET6 &&
+      setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
+    return Failed(address, "setsockopt(IPV6_V6ONLY)", errno);
+  if (bind(fd.get(), chosen->ai_addr, chosen->ai_addrlen) < 0)
+    return Failed(address, "bind", errno);
   if (listen(fd.get(), backlog) < 0) return Failed(address, "listen", errno);
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  getsockname(fd.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-  listener->display = DisplayTcp(bound);
+  SocketAddress bound = LocalAddressOf(fd.get());
+  if (bound.any.sa_family == AF_UNSPEC) return Failed(address, "getsockname", errno);
+  listener->display = SocketAddressText(bound);
+  listener->port = SocketAddressPort(bound);
   listener->fd = std::move(fd);
   return Status::Ok();
 }
@@ -128,7 +114,8 @@ Status AdoptFd(const BindAddress& address, Listener* listener) {
     return Failed(address, "getsockopt", errno);
   if (!accepting)
     return Status::Error("cannot listen on " + address.ToString() + ": not a listening socket");
-  fcntl(address.fd, F_SETFD, FD_CLOEXEC);
+  if (fcntl(address.fd, F_SETFD, FD_CLOEXEC) < 0)
+    return Failed(address, "fcntl(FD_CLOEXEC)", errno);
   listener->display = address.ToString();
   listener->fd.Reset(address.fd);
   return Status::Ok();

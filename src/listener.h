@@ -6,21 +6,24 @@
 #include <string>
 #include <vector>
 
+#include "src/base/status.h"
+#include "src/base/unique_fd.h"
 #include "src/bind_address.h"
-#include "src/status.h"
-#include "src/unique_fd.h"
 
 namespace thriftd {
 
 struct Listener {
   BindAddress address;
   std::string display;  ///< "127.0.0.1:9090" with the real port when 0 was asked for
+  int port = 0;         ///< TCP: the bound port (the kernel's choice when 0 was asked for)
   UniqueFd fd;          ///< non-blocking: workers race to accept and must not block on a loss
   bool owns_unix_path = false;
 };
 
-/// Opens one listening socket. The error names the address and the failing
-/// call ("cannot listen on 127.0.0.1:9090: Address already in use").
+/// Opens one listening socket: non-blocking and close-on-exec (workers get
+/// it by fork, a USR2 child by an explicit handover, nobody by accident).
+/// The error names the address and the failing call ("cannot listen on
+/// 127.0.0.1:9090: bind: Address already in use").
 Status OpenListener(const BindAddress& address, int backlog, Listener* listener);
 
 /// Removes the unix socket paths this process created.

@@ -8,11 +8,11 @@
 
 #include <thrift/config.h>
 
-#include "src/app_loader.h"
+#include "src/base/app_loader.h"
+#include "src/base/exit_codes.h"
+#include "src/base/log.h"
 #include "src/config.h"
-#include "src/exit_codes.h"
 #include "src/listener.h"
-#include "src/log.h"
 #include "src/master.h"
 #include "src/pidfile.h"
 #include "workers/registry.h"

@@ -1,4 +1,5 @@
 #include "src/master.h"
+#include "src/base/clock.h"
 
 #include <event2/event.h>
 #include <signal.h>
@@ -11,12 +12,12 @@
 #include <cstring>
 
 #include "src/arbiter.h"
-#include "src/channel.h"
-#include "src/exit_codes.h"
-#include "src/log.h"
+#include "src/base/channel.h"
+#include "src/base/exit_codes.h"
+#include "src/base/log.h"
+#include "src/base/scoreboard.h"
 #include "src/metrics.h"
 #include "src/metrics_server.h"
-#include "src/scoreboard.h"
 #include "workers/registry.h"
 #include "workers/worker_process.h"
 
@@ -121,8 +122,10 @@ class Master::Impl final : public ProcessOps {
     if (config_it == configs_.end()) return Status::Error("no configuration for generation");
     std::shared_ptr<Config> config = config_it->second;
     WorkerLaunch launch;
-    launch.spec = spec;
-    launch.config = config.get();
+    launch.index = spec.index;
+    launch.generation = spec.generation;
+    launch.slot = spec.slot;
+    launch.settings = WorkerSettingsOf(*config);
     if (spec.slot >= Scoreboard::kMaxSlots) {
       return Status::Error("more than " + std::to_string(Scoreboard::kMaxSlots) + " workers");
     }
@@ -196,11 +199,7 @@ class Master::Impl final : public ProcessOps {
     return exits;
   }
 
-  double Now() override {
-    timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
-  }
+  double Now() override { return MonotonicSeconds(); }
 
   double LastHeartbeat(int slot) override {
     return static_cast<double>(scoreboard_->slot(slot).heartbeat_ms.load()) / 1000.0;

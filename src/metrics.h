@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "src/scoreboard.h"
+#include "src/base/scoreboard.h"
 
 namespace thriftd {
 

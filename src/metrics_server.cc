@@ -2,18 +2,13 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
-#include <cerrno>
-#include <cstring>
 #include <exception>
 #include <string_view>
 
+#include "src/base/log.h"
 #include "src/bind_address.h"
-#include "src/log.h"
-#include "src/unique_fd.h"
+#include "src/listener.h"
 
 namespace thriftd {
 namespace {
@@ -25,41 +20,6 @@ constexpr int kTimeoutSeconds = 10;  // a stalled scraper does not hold a connec
 
 Status Failed(const std::string& where, const char* why) {
   return Status::Error("cannot serve metrics on " + where + ": " + why);
-}
-
-// Our own socket rather than evhttp_bind_socket(): it reports errno exactly
-// and is close-on-exec from the start.
-Status Listen(const std::string& host, int port, const std::string& where, UniqueFd* out) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), std::to_string(port).c_str(), &hints,
-                       &found);
-  if (rc != 0) return Failed(where, gai_strerror(rc));
-  // An empty host means all IPv4 interfaces, as for the Thrift listeners.
-  addrinfo* chosen = found;
-  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    if (host.empty() && ai->ai_family == AF_INET) chosen = ai;
-  }
-  UniqueFd fd(socket(chosen->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  int err = errno;
-  if (fd.valid()) {
-    int one = 1;
-    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (chosen->ai_family == AF_INET6) {
-      setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    }
-    if (bind(fd.get(), chosen->ai_addr, chosen->ai_addrlen) < 0 || listen(fd.get(), kBacklog) < 0) {
-      err = errno;
-      fd.Reset();
-    }
-  }
-  freeaddrinfo(found);
-  if (!fd.valid()) return Failed(where, std::strerror(err));
-  *out = std::move(fd);
-  return Status::Ok();
 }
 
 void Reply(evhttp_request* request, int code, const char* reason, const char* content_type,
@@ -81,10 +41,13 @@ Status MetricsServer::Start(event_base* base, const std::string& host, int port,
   BindAddress address;
   address.host = host;
   address.port = port;
-  const std::string where = address.ToString();
-  UniqueFd fd;
-  Status status = Listen(host, port, where, &fd);
+  // The same listening socket as the Thrift listeners' (not
+  // evhttp_bind_socket()): errors name the failing call, and it is
+  // close-on-exec from the start.
+  Listener listener;
+  Status status = OpenListener(address, kBacklog, &listener);
   if (!status.ok()) return status;
+  const std::string where = listener.display;
 
   std::unique_ptr<MetricsServer> server(
       new MetricsServer(std::move(render_metrics), std::move(healthy)));
@@ -98,19 +61,10 @@ Status MetricsServer::Start(event_base* base, const std::string& host, int port,
   evhttp_set_timeout(server->http_, kTimeoutSeconds);
   evhttp_set_gencb(server->http_, &MetricsServer::OnRequest, server.get());
   // Accepted connections are close-on-exec too (LEV_OPT_CLOSE_ON_EXEC).
-  evhttp_bound_socket* bound = evhttp_accept_socket_with_handle(server->http_, fd.get());
-  if (bound == nullptr) return Failed(where, "cannot accept connections");
-  fd.Release();  // evhttp owns it now
-
-  sockaddr_storage local{};
-  socklen_t length = sizeof local;
-  if (getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&local), &length) <
-      0) {
-    return Failed(where, std::strerror(errno));
-  }
-  server->port_ =
-      ntohs(local.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&local)->sin6_port
-                                        : reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
+  if (evhttp_accept_socket_with_handle(server->http_, listener.fd.get()) == nullptr)
+    return Failed(where, "cannot accept connections");
+  server->fd_ = listener.fd.Release();  // evhttp owns it now
+  server->port_ = listener.port;
   *out = std::move(server);
   return Status::Ok();
 }

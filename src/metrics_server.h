@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "src/status.h"
+#include "src/base/status.h"
 
 struct event_base;
 struct evhttp;
@@ -24,9 +24,10 @@ class MetricsServer {
   /// Binds host:port ("" = all IPv4 interfaces; port 0 lets the kernel
   /// choose) and serves from `base`, which must outlive the server. The
   /// callbacks run on the loop's thread, one request at a time. The sockets
-  /// are close-on-exec, so workers and USR2 children do not inherit them.
-  /// The error names the address ("cannot serve metrics on
-  /// 127.0.0.1:9100: Address already in use").
+  /// are close-on-exec, so an exec'd process does not inherit them; workers
+  /// fork without exec and close every descriptor they do not need
+  /// (PosixProcessOps). The error is OpenListener's ("cannot listen on
+  /// 127.0.0.1:9100: bind: Address already in use").
   static Status Start(event_base* base, const std::string& host, int port,
                       std::function<std::string()> render_metrics, std::function<bool()> healthy,
                       std::unique_ptr<MetricsServer>* out);
@@ -37,6 +38,8 @@ class MetricsServer {
 
   /// The bound port: the kernel's choice when 0 was asked for.
   int port() const { return port_; }
+  /// The listening socket (owned by evhttp).
+  int fd() const { return fd_; }
 
  private:
   MetricsServer(std::function<std::string()> render_metrics, std::function<bool()> healthy)
@@ -47,6 +50,7 @@ class MetricsServer {
   std::function<std::string()> render_metrics_;
   std::function<bool()> healthy_;
   evhttp* http_ = nullptr;
+  int fd_ = -1;
   int port_ = 0;
 };
 

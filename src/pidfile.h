@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "src/status.h"
+#include "src/base/status.h"
 
 namespace thriftd {
 

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "src/status.h"
+#include "src/base/status.h"
 
 namespace thriftd {
 

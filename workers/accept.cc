@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "src/log.h"
+#include "src/base/log.h"
 
 namespace thriftd {
 

@@ -6,7 +6,8 @@
 #include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TTransportException.h>
 
-#include "src/log.h"
+#include "src/base/clock.h"
+#include "src/base/log.h"
 #include "workers/call_observer.h"
 #include "workers/worker_runtime.h"
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "src/log.h"
+#include "src/base/log.h"
 
 namespace thriftd {
 namespace {

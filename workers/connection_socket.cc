@@ -1,6 +1,5 @@
 #include "workers/connection_socket.h"
 
-#include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,10 +18,10 @@ constexpr uint32_t kCapacity = BufferPool::kBufferSize;
 }  // namespace
 
 ConnectionSocket::ConnectionSocket(int fd, int timeout_ms, std::int64_t max_message_size)
-    : fd_(fd), timeout_ms_(timeout_ms), max_message_size_(max_message_size) {
-  socklen_t length = sizeof peer_;
-  if (getpeername(fd_, &peer_.any, &length) != 0) peer_.any.sa_family = AF_UNSPEC;
-}
+    : fd_(fd),
+      timeout_ms_(timeout_ms),
+      max_message_size_(max_message_size),
+      peer_(PeerAddressOf(fd)) {}
 
 bool ConnectionSocket::PeerClosesWithin(int wait_ms) {
   if (fd_ < 0) return true;
@@ -235,17 +234,6 @@ void ConnectionSocket::SendAll(const uint8_t* data, std::size_t length) {
   }
 }
 
-const std::string ConnectionSocket::getOrigin() const {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (peer_.any.sa_family == AF_INET) {
-    inet_ntop(AF_INET, &peer_.v4.sin_addr, host, sizeof host);
-    return std::string(host) + ":" + std::to_string(ntohs(peer_.v4.sin_port));
-  }
-  if (peer_.any.sa_family == AF_INET6) {
-    inet_ntop(AF_INET6, &peer_.v6.sin6_addr, host, sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(ntohs(peer_.v6.sin6_port));
-  }
-  return peer_.any.sa_family == AF_UNIX ? "unix socket" : "unknown peer";
-}
+const std::string ConnectionSocket::getOrigin() const { return SocketAddressText(peer_); }
 
 }  // namespace thriftd

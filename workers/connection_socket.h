@@ -24,6 +24,7 @@
 #include <thrift/transport/TTransportException.h>
 #include <thrift/transport/TVirtualTransport.h>
 
+#include "src/base/socket_address.h"
 #include "thriftd/worker.h"
 #include "workers/buffer_pool.h"
 
@@ -124,11 +125,7 @@ class ConnectionSocket final
   std::uint64_t bytes_out_ = 0;
   // The peer's address, taken when the connection opens: after the peer
   // closes, getpeername() no longer knows it, and that is when it is logged.
-  union {
-    sockaddr any;
-    sockaddr_in v4;
-    sockaddr_in6 v6;
-  } peer_{};
+  SocketAddress peer_;
 };
 
 }  // namespace thriftd

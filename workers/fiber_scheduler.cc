@@ -7,8 +7,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "src/log.h"
-#include "src/scoreboard.h"
+#include "src/base/clock.h"
+#include "src/base/log.h"
+#include "src/base/scoreboard.h"
 
 // AddressSanitizer must be told when the stack changes under it, or it
 // takes a fiber's frames for overflows of the loop's stack (and unwinding an
@@ -189,7 +190,7 @@ void FiberScheduler::Dispatch(HeldConnection* held) {
 void FiberScheduler::Resume(Fiber* fiber) {
   for (;;) {
     running_connection_.store(fiber->job->connection.get(), std::memory_order_relaxed);
-    running_since_ms_.store(MonotonicMillis(), std::memory_order_relaxed);
+    running_since_ms_.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
     current_ = fiber;
     fiber->Enter();
     current_ = nullptr;
@@ -246,7 +247,7 @@ void FiberScheduler::Watchdog() {
   while (!watchdog_wake_.wait_for(lock, period, [this] { return watchdog_stop_; })) {
     std::int64_t since = running_since_ms_.load(std::memory_order_relaxed);
     if (since == 0 || since == warned_for) continue;
-    std::int64_t blocked = MonotonicMillis() - since;
+    std::int64_t blocked = CoarseMonotonicMillis() - since;
     if (blocked < interval_ms) continue;
     std::string method;
     {

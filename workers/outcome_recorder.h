@@ -13,7 +13,7 @@
 
 #include <thrift/protocol/TProtocolDecorator.h>
 
-#include "src/scoreboard.h"
+#include "src/base/scoreboard.h"
 
 namespace thriftd {
 

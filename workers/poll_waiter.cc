@@ -1,21 +1,16 @@
 #include "workers/poll_waiter.h"
 
 #include <poll.h>
-#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
+
+#include "src/base/clock.h"
 
 namespace thriftd {
 namespace {
 
 constexpr int kHeartbeatSliceMs = 500;
-
-std::int64_t NowMs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-}
 
 }  // namespace
 
@@ -23,11 +18,11 @@ IoWaiter::Result PollWaiter::Wait(int fd, short events, int timeout_ms, bool bet
   if (between_messages && idle_between_messages_) return Result::kIdle;
   pollfd fds[2] = {{fd, events, 0}, {context_.stop_fd(), POLLIN, 0}};
   nfds_t count = between_messages ? 2 : 1;
-  std::int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
+  std::int64_t deadline = timeout_ms < 0 ? -1 : MonotonicMillis() + timeout_ms;
   for (;;) {
     int slice = kHeartbeatSliceMs;
     if (deadline >= 0)
-      slice = static_cast<int>(std::clamp<std::int64_t>(deadline - NowMs(), 0, slice));
+      slice = static_cast<int>(std::clamp<std::int64_t>(deadline - MonotonicMillis(), 0, slice));
     int n = poll(fds, count, slice);
     if (n < 0 && errno != EINTR) return Result::kReady;  // Let recv/send report it.
     if (n > 0) {
@@ -36,7 +31,7 @@ IoWaiter::Result PollWaiter::Wait(int fd, short events, int timeout_ms, bool bet
       return Result::kStop;
     }
     context_.Heartbeat();
-    if (deadline >= 0 && NowMs() >= deadline) return Result::kTimeout;
+    if (deadline >= 0 && MonotonicMillis() >= deadline) return Result::kTimeout;
   }
 }
 

@@ -3,7 +3,7 @@
 #include <functional>
 #include <map>
 
-#include "src/plugin_loader.h"
+#include "src/base/plugin_loader.h"
 #include "workers/fiber_worker.h"
 #include "workers/sync_worker.h"
 #include "workers/thread_worker.h"
@@ -32,17 +32,10 @@ Status CreateWorker(const std::string& worker_class, std::unique_ptr<Worker>* wo
   }
   static const PluginKind kKind{"worker kind", "worker kind", "thriftd_worker", "THRIFTD_WORKER",
                                 kWorkerAbiVersion};
-  void* handle = nullptr;
-  const void* address = nullptr;
-  Status status = OpenPlugin(kKind, worker_class, &handle, &address);
+  LoadedPlugin<Worker> loaded;
+  Status status = LoadPlugin<Worker, WorkerEntry>(kKind, worker_class, &loaded);
   if (!status.ok()) return status;
-  const auto* entry = static_cast<const WorkerEntry*>(address);
-  try {
-    worker->reset(entry->create());
-  } catch (const std::exception& error) {
-    return PluginError(kKind, worker_class, std::string("constructor threw: ") + error.what());
-  }
-  if (!*worker) return PluginError(kKind, worker_class, "create() returned no worker");
+  *worker = std::move(loaded.object);  // the object stays loaded: its code runs until exit
   return Status::Ok();
 }
 

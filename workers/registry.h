@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "src/status.h"
+#include "src/base/status.h"
 #include "thriftd/worker.h"
 
 namespace thriftd {

@@ -1,6 +1,7 @@
 #include "workers/stop_signal.h"
 
-#include "src/exit_codes.h"
+#include "src/base/clock.h"
+#include "src/base/exit_codes.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -101,7 +102,7 @@ void OnHung(int) {
     const char* method = hung_slot->current_method.load();
     line.Add(method != nullptr ? method : "an unknown method");
     line.Add(" for ");
-    line.AddNumber((MonotonicMillis() - hung_slot->call_started_ms.load()) / 1000);
+    line.AddNumber((CoarseMonotonicMillis() - hung_slot->call_started_ms.load()) / 1000);
     line.Add(" s");
   } else {
     line.Add("outside any call");

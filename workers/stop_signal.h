@@ -6,9 +6,9 @@
 
 #include <atomic>
 
-#include "src/scoreboard.h"
-#include "src/status.h"
-#include "src/unique_fd.h"
+#include "src/base/scoreboard.h"
+#include "src/base/status.h"
+#include "src/base/unique_fd.h"
 
 namespace thriftd {
 

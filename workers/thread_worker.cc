@@ -16,8 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include "src/log.h"
-#include "src/unique_fd.h"
+#include "src/base/clock.h"
+#include "src/base/log.h"
+#include "src/base/unique_fd.h"
 #include "workers/poll_waiter.h"
 
 namespace thriftd {
@@ -58,12 +59,6 @@ constexpr int kChunkBits = 10;
 constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
 constexpr std::uint32_t kMaxChunks = 1u << 16;
 
-std::int64_t NowMs() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-}
-
 struct Slot {
   std::atomic<std::uint64_t> word{(std::uint64_t{1} << 32) | kBusy};  // free: busy
   std::atomic<std::int64_t> last_active_ms{0};
@@ -98,7 +93,7 @@ class LeaderFollowerPool {
     for (std::size_t i = 0; i < context_.listen_fds.size(); ++i)
       Register(context_.listen_fds[i], EPOLLONESHOT, kListenerTag + i, EPOLL_CTL_ADD);
     context_.Heartbeat();
-    last_tick_ms_.store(NowMs());
+    last_tick_ms_.store(MonotonicMillis());
     {
       std::lock_guard<std::mutex> lock(control_);
       UpdateAccepting();
@@ -138,7 +133,7 @@ class LeaderFollowerPool {
       int n = epoll_wait(epoll_fd_.get(), &event, 1, kTickMs);
       if (done_.load(std::memory_order_acquire)) break;
       // This thread is free: the worker is responsive.
-      std::int64_t now = NowMs();
+      std::int64_t now = MonotonicMillis();
       std::int64_t last = last_tick_ms_.load(std::memory_order_relaxed);
       if (now - last >= kTickMs && last_tick_ms_.compare_exchange_strong(last, now)) Tick(now);
       if (n <= 0) continue;
@@ -324,7 +319,8 @@ class LeaderFollowerPool {
         Close(index, slot, /*hand_over=*/true);
         return;
       }
-      if (idle_timeout_ms_ > 0) slot.last_active_ms.store(NowMs(), std::memory_order_relaxed);
+      if (idle_timeout_ms_ > 0)
+        slot.last_active_ms.store(MonotonicMillis(), std::memory_order_relaxed);
       std::uint64_t word = slot.word.load(std::memory_order_acquire);
       bool again = false;
       for (;;) {

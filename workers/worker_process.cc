@@ -7,10 +7,10 @@
 #include <exception>
 #include <random>
 
-#include "src/app_loader.h"
-#include "src/channel.h"
-#include "src/exit_codes.h"
-#include "src/log.h"
+#include "src/base/app_loader.h"
+#include "src/base/channel.h"
+#include "src/base/exit_codes.h"
+#include "src/base/log.h"
 #include "workers/worker_runtime.h"
 
 namespace thriftd {
@@ -43,20 +43,20 @@ void RunWorkerProcess(WorkerLaunch launch) {
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
   if (getppid() == 1) _exit(kWorkerExitOk);  // The master died before PDEATHSIG was set.
 
-  const Config& config = *launch.config;
+  const WorkerSettings& config = launch.settings;
   LoadedApp loaded;
   status = LoadApp(config.app, &loaded);
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
 
   AppContext app_context;
-  app_context.worker_index = launch.spec.index;
+  app_context.worker_index = launch.index;
   app_context.pid = getpid();
   app_context.app_config = config.app_config;
 
   std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
   try {
-    loaded.app->OnWorkerStart(app_context);
-    processor_factory = loaded.app->ProcessorFactory();
+    loaded.object->OnWorkerStart(app_context);
+    processor_factory = loaded.object->ProcessorFactory();
   } catch (const std::exception& error) {
     BootFailed(launch.channel_fd,
                "App " + loaded.name + " failed to start in worker: " + error.what());
@@ -74,17 +74,17 @@ void RunWorkerProcess(WorkerLaunch launch) {
   options.thrift.max_message_size = config.thrift_max_message_size;
   options.processor_factory = processor_factory;
   options.scoreboard = launch.scoreboard;
-  options.slot = launch.spec.slot;
+  options.slot = launch.slot;
   options.stop = &stop;
   options.channel_fd = launch.channel_fd;
   options.max_requests = MaxRequestsWithJitter(config.max_requests, config.max_requests_jitter);
   options.access_log = config.accesslog;
   options.access_log_format = config.access_log_format;
   WorkerRuntime context(std::move(options));
-  context.worker_index = launch.spec.index;
+  context.worker_index = launch.index;
   context.listen_fds = launch.listen_fds;
-  context.threads = config.threads;
-  context.worker_connections = config.worker_connections;
+  context.threads = static_cast<int>(config.threads);
+  context.worker_connections = static_cast<int>(config.worker_connections);
   context.client_timeout = config.thrift_client_timeout;
   context.graceful_timeout = config.graceful_timeout;
   context.fiber_check_interval = config.fiber_check_interval;
@@ -93,7 +93,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   ScoreboardSlot& slot = context.slot();
   stop.ReportHangsFrom(&slot, log::Fd());
   slot.pid.store(getpid(), std::memory_order_relaxed);
-  slot.generation.store(launch.spec.generation, std::memory_order_relaxed);
+  slot.generation.store(launch.generation, std::memory_order_relaxed);
   slot.Store(SlotState::kBooting);
   context.Heartbeat();
 
@@ -114,7 +114,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   slot.Store(SlotState::kDraining);
 
   try {
-    loaded.app->OnWorkerExit(app_context);
+    loaded.object->OnWorkerExit(app_context);
   } catch (const std::exception& thrown) {
     THRIFTD_LOG(kError) << "App " << loaded.name << " worker exit hook threw: " << thrown.what();
   }

@@ -2,19 +2,22 @@
 #ifndef THRIFTD_WORKERS_WORKER_PROCESS_H_
 #define THRIFTD_WORKERS_WORKER_PROCESS_H_
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
-#include "src/config.h"
-#include "src/process_ops.h"
-#include "src/scoreboard.h"
+#include "src/base/scoreboard.h"
+#include "src/base/worker_settings.h"
 #include "thriftd/worker.h"
 
 namespace thriftd {
 
+/// Everything a worker process starts from, prepared by the master before fork.
 struct WorkerLaunch {
-  WorkerSpec spec;
-  const Config* config = nullptr;  ///< the worker's generation's configuration
+  int index = 0;                 ///< 0 .. workers-1 within its generation
+  std::uint64_t generation = 0;  ///< the configuration it serves
+  int slot = 0;                  ///< its scoreboard slot
+  WorkerSettings settings;       ///< its generation's settings
   std::vector<int> listen_fds;
   int channel_fd = -1;
   Scoreboard* scoreboard = nullptr;

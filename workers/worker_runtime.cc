@@ -8,9 +8,10 @@
 #include <cstring>
 #include <unordered_map>
 
-#include "src/channel.h"
-#include "src/log.h"
-#include "src/unique_fd.h"
+#include "src/base/channel.h"
+#include "src/base/clock.h"
+#include "src/base/log.h"
+#include "src/base/unique_fd.h"
 #include "workers/accept.h"
 #include "workers/connection.h"
 
@@ -45,7 +46,7 @@ int WorkerRuntime::Accept(int listen_fd) {
     case AcceptResult::kAccepted:
       return fd;
     case AcceptResult::kOutOfDescriptors:
-      out_of_descriptors_until_ms_ = MonotonicMillis() + kBackoffMs;
+      out_of_descriptors_until_ms_ = CoarseMonotonicMillis() + kBackoffMs;
       return -1;
     case AcceptResult::kNone:
       return -1;
@@ -56,7 +57,7 @@ int WorkerRuntime::Accept(int listen_fd) {
 bool WorkerRuntime::ShouldAccept(int held) {
   if (stop_requested() || retiring() || held >= worker_connections) return false;
   if (out_of_descriptors_until_ms_ != 0) {
-    if (MonotonicMillis() < out_of_descriptors_until_ms_) return false;
+    if (CoarseMonotonicMillis() < out_of_descriptors_until_ms_) return false;
     out_of_descriptors_until_ms_ = 0;
   }
   // Take a connection only while holding not much more than the other
@@ -93,7 +94,7 @@ std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {
 }
 
 void WorkerRuntime::Heartbeat() {
-  slot().heartbeat_ms.store(MonotonicMillis(), std::memory_order_relaxed);
+  slot().heartbeat_ms.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
   if (options_.stop->TakeReopenRequest()) {
     Status status = log::Reopen();
     if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();

@@ -13,8 +13,8 @@
 
 #include <thrift/TProcessor.h>
 
-#include "src/access_log_format.h"
-#include "src/scoreboard.h"
+#include "src/base/access_log_format.h"
+#include "src/base/scoreboard.h"
 #include "thriftd/worker.h"
 #include "workers/connection_socket.h"
 #include "workers/stop_signal.h"

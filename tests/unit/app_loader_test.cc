@@ -1,6 +1,6 @@
 // Loading an App from a shared object: PATH.so[:NAME]. The test objects are
 // built in tests/unit/apps; THRIFTD_TEST_APPS names the directory holding them.
-#include "src/app_loader.h"
+#include "src/base/app_loader.h"
 
 #include <doctest/doctest.h>
 
@@ -21,39 +21,39 @@ std::string TestApp(const std::string& file) {
 std::string LoadError(const std::string& spec) {
   LoadedApp loaded;
   Status status = LoadApp(spec, &loaded);
-  CHECK(loaded.app == nullptr);
+  CHECK(loaded.object == nullptr);
   return status.ok() ? "loaded" : status.message();
 }
 
 TEST_CASE("ParseAppSpec splits PATH.so[:NAME] at the last colon") {
-  AppSpec spec = ParseAppSpec("lib.so");
+  PluginSpec spec = ParsePluginSpec("lib.so");
   CHECK(spec.path == "lib.so");
   CHECK(spec.name == "");
 
-  spec = ParseAppSpec("lib.so:Name");
+  spec = ParsePluginSpec("lib.so:Name");
   CHECK(spec.path == "lib.so");
   CHECK(spec.name == "Name");
 
-  spec = ParseAppSpec("/opt/apps/libkv.so:KeyValue_2");
+  spec = ParsePluginSpec("/opt/apps/libkv.so:KeyValue_2");
   CHECK(spec.path == "/opt/apps/libkv.so");
   CHECK(spec.name == "KeyValue_2");
 }
 
 TEST_CASE("ParseAppSpec does not split at a colon that starts no identifier") {
   // A colon inside a directory name.
-  AppSpec spec = ParseAppSpec("./a:b/lib.so");
+  PluginSpec spec = ParsePluginSpec("./a:b/lib.so");
   CHECK(spec.path == "./a:b/lib.so");
   CHECK(spec.name == "");
 
-  spec = ParseAppSpec("lib.so:");
+  spec = ParsePluginSpec("lib.so:");
   CHECK(spec.path == "lib.so:");
   CHECK(spec.name == "");
 
-  spec = ParseAppSpec("lib.so:2fast");
+  spec = ParsePluginSpec("lib.so:2fast");
   CHECK(spec.path == "lib.so:2fast");
   CHECK(spec.name == "");
 
-  spec = ParseAppSpec("./a:b/lib.so:App");
+  spec = ParsePluginSpec("./a:b/lib.so:App");
   CHECK(spec.path == "./a:b/lib.so");
   CHECK(spec.name == "App");
 }
@@ -115,8 +115,8 @@ TEST_CASE("a good App loads with its name and a processor factory") {
   REQUIRE_MESSAGE(status.ok(), status.message());
   CHECK(loaded.name == "GoodApp");
   CHECK(loaded.handle != nullptr);
-  REQUIRE(loaded.app != nullptr);
-  CHECK(loaded.app->ProcessorFactory() != nullptr);
+  REQUIRE(loaded.object != nullptr);
+  CHECK(loaded.object->ProcessorFactory() != nullptr);
 
   LoadedApp by_name;
   status = LoadApp(path + ":GoodApp", &by_name);
@@ -131,8 +131,8 @@ TEST_CASE("the pingpong example loads as PingPongApp") {
   Status status = LoadApp(path, &loaded);
   REQUIRE_MESSAGE(status.ok(), status.message());
   CHECK(loaded.name == "PingPongApp");
-  REQUIRE(loaded.app != nullptr);
-  CHECK(loaded.app->ProcessorFactory() != nullptr);
+  REQUIRE(loaded.object != nullptr);
+  CHECK(loaded.object->ProcessorFactory() != nullptr);
 }
 
 TEST_CASE("a bare file name is looked up as a path, not on the library path") {
@@ -149,7 +149,7 @@ TEST_CASE("an object exporting two Apps serves each by name, the first linked by
   status = LoadApp(path + ":SecondApp", &second);
   REQUIRE_MESSAGE(status.ok(), status.message());
   CHECK(second.name == "SecondApp");
-  CHECK(second.app->ProcessorFactory() != nullptr);
+  CHECK(second.object->ProcessorFactory() != nullptr);
   status = LoadApp(path, &plain);
   REQUIRE_MESSAGE(status.ok(), status.message());
   CHECK(plain.name == "FirstApp");

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "src/exit_codes.h"
+#include "src/base/exit_codes.h"
 
 namespace thriftd {
 namespace {

@@ -1,5 +1,5 @@
 // The master <-> worker control channel.
-#include "src/channel.h"
+#include "src/base/channel.h"
 
 #include <doctest/doctest.h>
 #include <fcntl.h>

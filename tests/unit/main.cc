@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-#include "src/log.h"
+#include "src/base/log.h"
 
 int main(int argc, char** argv) {
   if (std::getenv("THRIFTD_TEST_LOG") == nullptr) {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "src/unique_fd.h"
+#include "src/base/unique_fd.h"
 
 namespace thriftd {
 namespace {
@@ -197,7 +197,7 @@ TEST_CASE("a port in use is an error naming the address") {
       base, "127.0.0.1", port, [] { return std::string(); }, [] { return true; }, &second);
   CHECK_FALSE(status.ok());
   CHECK(status.message() ==
-        "cannot serve metrics on 127.0.0.1:" + std::to_string(port) + ": Address already in use");
+        "cannot listen on 127.0.0.1:" + std::to_string(port) + ": bind: Address already in use");
   CHECK(second == nullptr);
   event_base_free(base);
 }

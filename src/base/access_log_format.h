@@ -4,8 +4,8 @@
 //
 //   {time} {peer} {service} {method} {seqid} {outcome} {duration_us}
 //   {bytes_in} {bytes_out} {pid}          {{ and }} stand for braces
-#ifndef THRIFTD_SRC_ACCESS_LOG_FORMAT_H_
-#define THRIFTD_SRC_ACCESS_LOG_FORMAT_H_
+#ifndef THRIFTD_SRC_BASE_ACCESS_LOG_FORMAT_H_
+#define THRIFTD_SRC_BASE_ACCESS_LOG_FORMAT_H_
 
 #include <sys/types.h>
 
@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "src/scoreboard.h"
-#include "src/status.h"
+#include "src/base/scoreboard.h"
+#include "src/base/status.h"
 
 namespace thriftd {
 
@@ -63,4 +63,4 @@ class AccessLogFormat {
 
 }  // namespace thriftd
 
-#endif  // THRIFTD_SRC_ACCESS_LOG_FORMAT_H_
+#endif  // THRIFTD_SRC_BASE_ACCESS_LOG_FORMAT_H_

@@ -1,8 +1,8 @@
 // Status: the error value used inside thriftd (STYLE.md: errors as values
 // inside, exceptions at the edges). A Status is either ok or carries a
 // one-line message meant for the operator.
-#ifndef THRIFTD_SRC_STATUS_H_
-#define THRIFTD_SRC_STATUS_H_
+#ifndef THRIFTD_SRC_BASE_STATUS_H_
+#define THRIFTD_SRC_BASE_STATUS_H_
 
 #include <string>
 #include <utility>
@@ -34,4 +34,4 @@ class [[nodiscard]] Status {
 
 }  // namespace thriftd
 
-#endif  // THRIFTD_SRC_STATUS_H_
+#endif  // THRIFTD_SRC_BASE_STATUS_H_

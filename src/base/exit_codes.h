@@ -1,7 +1,7 @@
 // Exit codes: thriftd's to the operator, and a worker's to its master
 // (gunicorn's convention: a boot error halts the server instead of looping).
-#ifndef THRIFTD_SRC_EXIT_CODES_H_
-#define THRIFTD_SRC_EXIT_CODES_H_
+#ifndef THRIFTD_SRC_BASE_EXIT_CODES_H_
+#define THRIFTD_SRC_BASE_EXIT_CODES_H_
 
 namespace thriftd {
 
@@ -17,4 +17,4 @@ inline constexpr int kWorkerExitHung = 4;       ///< found hung (SIGABRT): repor
 
 }  // namespace thriftd
 
-#endif  // THRIFTD_SRC_EXIT_CODES_H_
+#endif  // THRIFTD_SRC_BASE_EXIT_CODES_H_

@@ -5,15 +5,15 @@
 // has exactly one, configured by main() before the first fork and reopened on
 // USR1. Each line is one write() to an O_APPEND descriptor, so lines of
 // several processes sharing the file never interleave.
-#ifndef THRIFTD_SRC_LOG_H_
-#define THRIFTD_SRC_LOG_H_
+#ifndef THRIFTD_SRC_BASE_LOG_H_
+#define THRIFTD_SRC_BASE_LOG_H_
 
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 
-#include "src/status.h"
+#include "src/base/status.h"
 
 namespace thriftd {
 
@@ -75,4 +75,4 @@ class LogLine {
        thriftd_log_once; thriftd_log_once = false)                                  \
   ::thriftd::LogLine(::thriftd::LogLevel::level)
 
-#endif  // THRIFTD_SRC_LOG_H_
+#endif  // THRIFTD_SRC_BASE_LOG_H_

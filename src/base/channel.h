@@ -2,14 +2,14 @@
 // worker, as nginx's master/worker channel. A worker reports "ready" or its
 // boot error over it; a worker sees the master die as EOF on it. Later
 // hand-over of idle connections (SCM_RIGHTS) rides the same channel.
-#ifndef THRIFTD_SRC_CHANNEL_H_
-#define THRIFTD_SRC_CHANNEL_H_
+#ifndef THRIFTD_SRC_BASE_CHANNEL_H_
+#define THRIFTD_SRC_BASE_CHANNEL_H_
 
 #include <string>
 #include <string_view>
 
-#include "src/status.h"
-#include "src/unique_fd.h"
+#include "src/base/status.h"
+#include "src/base/unique_fd.h"
 
 namespace thriftd {
 
@@ -42,4 +42,4 @@ ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text, int* pa
 
 }  // namespace thriftd
 
-#endif  // THRIFTD_SRC_CHANNEL_H_
+#endif  // THRIFTD_SRC_BASE_CHANNEL_H_

@@ -3,8 +3,8 @@
 // atomics and no system calls; the master (and, for balancing, the other
 // workers) only read. The master clears a slot before giving it to a new
 // worker, when no process owns it.
-#ifndef THRIFTD_SRC_SCOREBOARD_H_
-#define THRIFTD_SRC_SCOREBOARD_H_
+#ifndef THRIFTD_SRC_BASE_SCOREBOARD_H_
+#define THRIFTD_SRC_BASE_SCOREBOARD_H_
 
 #include <sys/types.h>
 
@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "src/status.h"
+#include "src/base/status.h"
 
 namespace thriftd {
 
@@ -99,11 +99,6 @@ class Scoreboard {
   ScoreboardSlot* slots_;
 };
 
-/// Milliseconds on CLOCK_MONOTONIC (coarse: no system call through the vDSO).
-std::int64_t MonotonicMillis();
-/// Nanoseconds on CLOCK_MONOTONIC, for call durations.
-std::int64_t MonotonicNanos();
-
 }  // namespace thriftd
 
-#endif  // THRIFTD_SRC_SCOREBOARD_H_
+#endif  // THRIFTD_SRC_BASE_SCOREBOARD_H_

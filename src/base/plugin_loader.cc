@@ -1,4 +1,4 @@
-#include "src/plugin_loader.h"
+#include "src/base/plugin_loader.h"
 
 #include <dlfcn.h>
 #include <sys/stat.h>
@@ -34,6 +34,10 @@ PluginSpec ParsePluginSpec(const std::string& text) {
 Status PluginError(const PluginKind& kind, const std::string& spec_text, const std::string& why) {
   return Status::Error(std::string("cannot load ") + kind.noun + " " +
                        ParsePluginSpec(spec_text).path + ": " + why);
+}
+
+void ClosePlugin(void* handle) {
+  if (handle != nullptr) dlclose(handle);
 }
 
 Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** handle_out,

@@ -1,4 +1,4 @@
-#include "src/access_log_format.h"
+#include "src/base/access_log_format.h"
 
 #include <time.h>
 

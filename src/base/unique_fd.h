@@ -1,6 +1,6 @@
 // UniqueFd: owns one file descriptor and closes it when destroyed.
-#ifndef THRIFTD_SRC_UNIQUE_FD_H_
-#define THRIFTD_SRC_UNIQUE_FD_H_
+#ifndef THRIFTD_SRC_BASE_UNIQUE_FD_H_
+#define THRIFTD_SRC_BASE_UNIQUE_FD_H_
 
 #include <unistd.h>
 
@@ -36,4 +36,4 @@ class UniqueFd {
 
 }  // namespace thriftd
 
-#endif  // THRIFTD_SRC_UNIQUE_FD_H_
+#endif  // THRIFTD_SRC_BASE_UNIQUE_FD_H_

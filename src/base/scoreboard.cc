@@ -1,7 +1,6 @@
-#include "src/scoreboard.h"
+#include "src/base/scoreboard.h"
 
 #include <sys/mman.h>
-#include <time.h>
 
 #include <cerrno>
 #include <cstring>
@@ -51,22 +50,6 @@ const char* CallOutcomeName(CallOutcome outcome) {
       return "protocol_error";
   }
   return "unknown";
-}
-
-std::int64_t MonotonicMillis() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
-}
-
-}  // namespace thriftd
-
-namespace thriftd {
-
-std::int64_t MonotonicNanos() {
-  timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
 }
 
 }  // namespace thriftd

@@ -1,4 +1,4 @@
-#include "src/channel.h"
+#include "src/base/channel.h"
 
 #include <sys/socket.h>
 

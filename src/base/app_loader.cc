@@ -1,0 +1,10 @@
+#include "src/base/app_loader.h"
+
+namespace thriftd {
+
+Status LoadApp(const std::string& spec_text, LoadedApp* loaded) {
+  static const PluginKind kApp{"app", "App", "thriftd_app", "THRIFTD_APP", kAppAbiVersion};
+  return LoadPlugin<App, AppEntry>(kApp, spec_text, loaded);
+}
+
+}  // namespace thriftd

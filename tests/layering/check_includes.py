@@ -1,0 +1,116 @@
+"""Fails when an #include points the wrong way between thriftd's layers.
+
+The layers, lowest first, and what each may include of thriftd's own code
+(system and third-party headers are not checked):
+
+  include/thriftd/  the public API: only itself
+  src/base/         base: itself and the public API
+  workers/          the worker layer: itself, base, the public API
+  src/              the master: itself, workers, base, the public API
+
+A worker must never reach into the master, the base layer into either, and
+the public API into anything private. Usage: check_includes.py SOURCE_ROOT.
+"""
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]([^">]+)[">]', re.MULTILINE)
+
+# layer name -> (the folder its files live in, the layers it may include)
+LAYERS = {
+    "public": ("include/thriftd", {"public"}),
+    "base": ("src/base", {"base", "public"}),
+    "workers": ("workers", {"workers", "base", "public"}),
+    "master": ("src", {"master", "workers", "base", "public"}),
+}
+
+
+def layer_of_file(path):
+    """The layer a source file (relative to the root) belongs to, or None."""
+    text = path.as_posix()
+    if text.startswith("include/thriftd/"):
+        return "public"
+    if text.startswith("src/base/"):
+        return "base"
+    if text.startswith("workers/"):
+        return "workers"
+    if text.startswith("src/"):
+        return "master"
+    return None
+
+
+def layer_of_include(name):
+    """The layer an #include names, or None for a system or third-party header."""
+    if name.startswith("thriftd/"):
+        return "public"
+    if name.startswith("src/base/"):
+        return "base"
+    if name.startswith("workers/"):
+        return "workers"
+    if name.startswith("src/"):
+        return "master"
+    return None
+
+
+def violations(root):
+    found = []
+    for folder in ("include/thriftd", "src", "workers"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.suffix not in (".h", ".cc") or not path.is_file():
+                continue
+            relative = path.relative_to(root)
+            layer = layer_of_file(relative)
+            allowed = LAYERS[layer][1]
+            text = path.read_text()
+            for match in INCLUDE.finditer(text):
+                target = layer_of_include(match.group(1))
+                if target is not None and target not in allowed:
+                    line = text.count("\n", 0, match.start()) + 1
+                    found.append(f"{relative}:{line}: the {layer} layer includes "
+                                 f"{match.group(1)} of the {target} layer")
+    return found
+
+
+def self_test():
+    """The checker must catch each wrong direction, and pass the right ones."""
+    cases = {
+        "workers/w.cc": ('#include "src/config.h"', True),           # worker -> master
+        "src/base/b.h": ('#include "workers/connection.h"', True),   # base -> workers
+        "src/base/c.cc": ('#include "src/arbiter.h"', True),         # base -> master
+        "include/thriftd/p.h": ('#include "src/base/log.h"', True),  # public -> private
+        "src/m.cc": ('#include "workers/registry.h"', False),        # master -> workers
+        "workers/ok.cc": ('#include "src/base/log.h"', False),       # workers -> base
+        "src/base/ok.h": ("#include <thriftd/app.h>", False),         # base -> public
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        for name, (line, _) in cases.items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(line + "\n")
+        reported = {line.split(":")[0] for line in violations(root)}
+    expected = {name for name, (_, wrong) in cases.items() if wrong}
+    if reported != expected:
+        print(f"self-test failed: reported {sorted(reported)}, expected {sorted(expected)}")
+        return False
+    return True
+
+
+def main():
+    if not self_test():
+        return 2
+    root = Path(sys.argv[1]).resolve()
+    found = violations(root)
+    for line in found:
+        print(line)
+    if found:
+        print(f"{len(found)} include(s) point the wrong way; see tests/layering/check_includes.py")
+        return 1
+    print("every include points down the layers")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -237,16 +237,14 @@ class Master::Impl final : public ProcessOps {
   void DrainChannel(pid_t pid) {
     auto it = channels_.find(pid);
     if (it == channels_.end() || !it->second.fd.valid()) return;
-    char kind = 0;
-    std::string text;
-    int passed = -1;
+    ChannelMessage message;
     ChannelRead result;
-    while ((result = ReceiveChannelMessage(it->second.fd.get(), &kind, &text, &passed)) ==
+    while ((result = ReceiveChannelMessage(it->second.fd.get(), &message)) ==
            ChannelRead::kMessage) {
-      if (passed >= 0) ForwardConnection(pid, UniqueFd(passed));
-      if (kind == kChannelReady) arbiter_.OnWorkerReady(pid);
-      if (kind == kChannelBootError) arbiter_.OnWorkerBootError(pid, text);
-      if (kind == kChannelRetire) arbiter_.OnWorkerRetiring(pid);
+      if (message.passed.valid()) ForwardConnection(pid, std::move(message.passed), message.text);
+      if (message.kind == kChannelReady) arbiter_.OnWorkerReady(pid);
+      if (message.kind == kChannelBootError) arbiter_.OnWorkerBootError(pid, message.text);
+      if (message.kind == kChannelRetire) arbiter_.OnWorkerRetiring(pid);
     }
     // EOF: the worker is exiting; stop watching, the reap follows.
     if (result == ChannelRead::kClosed) it->second.readable.reset();
@@ -256,7 +254,7 @@ class Master::Impl final : public ProcessOps {
   // worker of the current generation with the most room, or close it when
   // there is none (thriftd is stopping). Connections forwarded but not yet
   // adopted count too, so a burst does not all land on one worker.
-  void ForwardConnection(pid_t from, UniqueFd connection) {
+  void ForwardConnection(pid_t from, UniqueFd connection, const std::string& carried) {
     const WorkerRecord* target = nullptr;
     std::int64_t best_room = INT64_MIN;
     for (const auto& [pid, worker] : arbiter_.workers()) {
@@ -274,7 +272,8 @@ class Master::Impl final : public ProcessOps {
     if (target == nullptr) return;  // Closed as `connection` goes.
     auto it = channels_.find(target->pid);
     if (it == channels_.end() || !it->second.fd.valid()) return;
-    Status status = SendChannelFd(it->second.fd.get(), kChannelConnection, connection.get());
+    Status status =
+        SendChannelMessage(it->second.fd.get(), kChannelConnection, carried, connection.get());
     if (!status.ok()) {
       THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
       return;

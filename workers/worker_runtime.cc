@@ -114,11 +114,9 @@ void WorkerRuntime::Log(const char* level, const std::string& message) {
 }
 
 void WorkerRuntime::ReadChannel() {
-  char kind = 0;
-  std::string text;
-  int passed = -1;
+  ChannelMessage message;
   for (;;) {
-    ChannelRead result = ReceiveChannelMessage(options_.channel_fd, &kind, &text, &passed);
+    ChannelRead result = ReceiveChannelMessage(options_.channel_fd, &message);
     if (result == ChannelRead::kEmpty) return;
     if (result == ChannelRead::kClosed) {
       // The master is gone: nobody supervises this worker any more.
@@ -126,8 +124,8 @@ void WorkerRuntime::ReadChannel() {
       options_.stop->RequestStop();
       return;
     }
-    if (kind == kChannelHandOver) hand_over_ = true;
-    if (passed >= 0) adopted_.push_back(passed);
+    if (message.kind == kChannelHandOver) hand_over_ = true;
+    if (message.passed.valid()) adopted_.push_back(message.passed.Release());
   }
 }
 
@@ -149,7 +147,7 @@ bool WorkerRuntime::HandOver(ThriftConnection& connection) {
   auto& ours = static_cast<Connection&>(connection);
   UniqueFd fd(ours.ReleaseFd());
   if (!fd.valid()) return false;
-  Status status = SendChannelFd(options_.channel_fd, kChannelConnection, fd.get());
+  Status status = SendChannelMessage(options_.channel_fd, kChannelConnection, {}, fd.get());
   if (!status.ok()) {
     THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
     return true;  // The descriptor is gone either way; `fd` closes it.

@@ -2,12 +2,27 @@
 
 #include <sys/socket.h>
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace thriftd {
+namespace {
+
+// One message's header, with room for one descriptor (SCM_RIGHTS).
+struct OneFdMessage {
+  iovec io[2];
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr header{};
+
+  OneFdMessage() {
+    header.msg_iov = io;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+  }
+};
+
+}  // namespace
 
 Status OpenChannel(ChannelPair* pair) {
   int fds[2];
@@ -18,75 +33,55 @@ Status OpenChannel(ChannelPair* pair) {
   return Status::Ok();
 }
 
-Status SendChannelMessage(int fd, char kind, std::string_view text) {
-  std::string message(1, kind);
-  message.append(text.substr(0, 4000));
-  ssize_t n;
-  do {
-    n = send(fd, message.data(), message.size(), MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return Status::FromErrno("send(channel)", errno);
-  return Status::Ok();
-}
-
-namespace {
-
-// Room for one descriptor beside a message (SCM_RIGHTS).
-struct OneFdMessage {
-  iovec io;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-
-  OneFdMessage(void* data, size_t size) : io{data, size} {
-    message.msg_iov = &io;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
+Status SendChannelMessage(int fd, char kind, std::string_view text, int passed) {
+  text = text.substr(0, kMaxChannelText);
+  OneFdMessage message;
+  message.io[0] = {&kind, 1};
+  message.io[1] = {const_cast<char*>(text.data()), text.size()};
+  message.header.msg_iovlen = 2;
+  if (passed >= 0) {
+    cmsghdr* control = CMSG_FIRSTHDR(&message.header);
+    control->cmsg_level = SOL_SOCKET;
+    control->cmsg_type = SCM_RIGHTS;
+    control->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(control), &passed, sizeof(int));
+  } else {
+    message.header.msg_control = nullptr;
+    message.header.msg_controllen = 0;
   }
-};
-
-}  // namespace
-
-Status SendChannelFd(int fd, char kind, int passed) {
-  char byte = kind;
-  OneFdMessage one(&byte, 1);
-  msghdr& message = one.message;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &passed, sizeof(int));
   ssize_t n;
   do {
-    n = sendmsg(fd, &message, MSG_NOSIGNAL);
+    n = sendmsg(fd, &message.header, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Status::FromErrno("sendmsg(channel)", errno);
   return Status::Ok();
 }
 
-ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text, int* passed) {
-  char buffer[4096];
-  OneFdMessage one(buffer, sizeof buffer);
-  msghdr& message = one.message;
+ChannelRead ReceiveChannelMessage(int fd, ChannelMessage* message) {
+  // One packet is one message; it is read whole, so the buffer holds the
+  // largest one. Per thread: the master's loop and a worker's threads each
+  // read their own channel.
+  thread_local std::vector<char> buffer(1 + kMaxChannelText);
+  OneFdMessage one;
+  one.io[0] = {buffer.data(), buffer.size()};
+  one.header.msg_iovlen = 1;
   ssize_t n;
   do {
-    n = recvmsg(fd, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    n = recvmsg(fd, &one.header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return ChannelRead::kEmpty;
   if (n <= 0) return ChannelRead::kClosed;
-  int received = -1;
-  for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
-       header = CMSG_NXTHDR(&message, header)) {
-    if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS)
-      std::memcpy(&received, CMSG_DATA(header), sizeof(int));
+  message->passed.Reset();
+  for (cmsghdr* control = CMSG_FIRSTHDR(&one.header); control != nullptr;
+       control = CMSG_NXTHDR(&one.header, control)) {
+    if (control->cmsg_level == SOL_SOCKET && control->cmsg_type == SCM_RIGHTS) {
+      int received = -1;
+      std::memcpy(&received, CMSG_DATA(control), sizeof(int));
+      message->passed.Reset(received);
+    }
   }
-  if (passed != nullptr) {
-    *passed = received;
-  } else if (received >= 0) {
-    ::close(received);  // Nobody asked for one; do not leak it.
-  }
-  *kind = buffer[0];
-  text->assign(buffer + 1, static_cast<size_t>(n - 1));
+  message->kind = buffer[0];
+  message->text.assign(buffer.data() + 1, static_cast<std::size_t>(n - 1));
   return ChannelRead::kMessage;
 }
 

@@ -1,10 +1,34 @@
 // The master <-> worker control channel: one SOCK_SEQPACKET socketpair per
-// worker, as nginx's master/worker channel. A worker reports "ready" or its
-// boot error over it; a worker sees the master die as EOF on it. Later
-// hand-over of idle connections (SCM_RIGHTS) rides the same channel.
+// worker, as nginx's master/worker channel. Every message is one packet: a
+// kind byte, then text, and at most one descriptor riding along
+// (SCM_RIGHTS). A worker sees the master die as end of file on it.
+//
+// The conversation, end to end:
+//
+//   worker -> master  kChannelReady      booted, serving
+//   worker -> master  kChannelBootError  the App failed to load or start; text says why
+//   worker -> master  kChannelRetire     max_requests reached: start my successor
+//   master -> worker  kChannelHandOver   you are being replaced: when you stop,
+//                                        hand your connections over, do not close them
+//   either way        kChannelConnection a client connection (the descriptor) at a
+//                                        message boundary, with nothing to write; the
+//                                        text is the start of the client's next message
+//                                        already read from the socket (often empty)
+//
+// Connection hand-over (a reload, TTOU, max_requests, a worker's TERM
+// while the master stays): the master sends kChannelHandOver, then SIGTERM.
+// The stopping worker (workers/hand_over.h) sends each connection that is
+// between calls to the master as kChannelConnection, and closes its copy;
+// calls in flight finish first, and their connections follow. The master
+// (src/hand_over_relay.h) forwards each to the ready worker of the serving
+// generation with the most room, or closes it when there is none (thriftd
+// is stopping). The adopting worker serves it as if it had accepted it,
+// starting from the carried bytes. The client's bytes sent meanwhile wait
+// in the kernel: the client sees no reconnect and loses no call.
 #ifndef THRIFTD_SRC_BASE_CHANNEL_H_
 #define THRIFTD_SRC_BASE_CHANNEL_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -13,32 +37,39 @@
 
 namespace thriftd {
 
-/// Message kinds, the first byte of every message.
-inline constexpr char kChannelReady = 'R';      ///< worker -> master: serving
-inline constexpr char kChannelBootError = 'E';  ///< worker -> master: text follows
-inline constexpr char kChannelRetire = 'M';     ///< worker -> master: max_requests reached
-/// master -> worker: you are being replaced; when you stop, hand your idle
-/// connections over instead of closing them.
+/// Message kinds, the first byte of every message (see above).
+inline constexpr char kChannelReady = 'R';
+inline constexpr char kChannelBootError = 'E';
+inline constexpr char kChannelRetire = 'M';
 inline constexpr char kChannelHandOver = 'D';
-/// Either way: a client connection (the descriptor rides along, SCM_RIGHTS),
-/// idle at a message boundary with nothing buffered.
 inline constexpr char kChannelConnection = 'H';
+
+/// The longest text a message carries; longer texts are cut.
+inline constexpr std::size_t kMaxChannelText = 64 * 1024;
 
 struct ChannelPair {
   UniqueFd master_end;
   UniqueFd worker_end;
 };
 
+/// A socketpair, close-on-exec at both ends.
 Status OpenChannel(ChannelPair* pair);
-/// Sends one message (kind byte + text). Never raises SIGPIPE.
-Status SendChannelMessage(int fd, char kind, std::string_view text = {});
-/// Sends a descriptor with a one-byte message. The sender still owns `passed`.
-Status SendChannelFd(int fd, char kind, int passed);
+
+struct ChannelMessage {
+  char kind = 0;
+  std::string text;
+  UniqueFd passed;  ///< the descriptor that came along, if any
+};
+
+/// Sends one message without blocking for long (a packet this small fits
+/// the socket buffer), `passed` riding along when >= 0 (the sender still
+/// owns it). Never raises SIGPIPE.
+Status SendChannelMessage(int fd, char kind, std::string_view text = {}, int passed = -1);
+
 enum class ChannelRead { kMessage, kEmpty, kClosed };
-/// Receives one message without blocking: kMessage fills *kind and *text,
-/// and *passed with a descriptor that came along (else -1; the caller owns
-/// it); kEmpty when nothing is waiting; kClosed on EOF or error.
-ChannelRead ReceiveChannelMessage(int fd, char* kind, std::string* text, int* passed = nullptr);
+/// Receives one message without blocking: kMessage fills *message; kEmpty
+/// when nothing is waiting; kClosed on end of file or an error.
+ChannelRead ReceiveChannelMessage(int fd, ChannelMessage* message);
 
 }  // namespace thriftd
 

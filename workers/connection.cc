@@ -3,47 +3,323 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
 #include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TTransportException.h>
 
+#include "src/base/channel.h"
 #include "src/base/clock.h"
 #include "src/base/log.h"
 #include "workers/call_observer.h"
-#include "workers/worker_runtime.h"
+#include "workers/thrift_factories.h"
 
 namespace thriftd {
-namespace {
-
-constexpr int kGoodbyeWaitMs = 100;
-
-}  // namespace
 
 using apache::thrift::TConnectionInfo;
 using apache::thrift::protocol::TProtocolException;
 using apache::thrift::transport::TTransportException;
 
-Connection::Connection(int fd, WorkerRuntime& runtime)
-    : runtime_(runtime),
-      socket_(std::make_shared<ConnectionSocket>(fd, runtime.timeout_ms(),
-                                                 runtime.thrift().max_message_size)) {
-  // Built here, in the kind's loop thread, not in a pool thread: attaching the
-  // observer to a processor shared by all connections must not race.
-  if (runtime_.thrift().transport == "header") {
-    socket_->set_frame_limit(runtime_.thrift().max_frame_size);
-  }
-  protocol_ = MakeProtocol(runtime_.thrift(), socket_);
+namespace {
+
+// How far ahead of the current message a turn reads: enough for a burst of
+// pipelined calls, little enough that one client cannot fill the worker.
+constexpr std::size_t kReadAhead = 64 * 1024;
+// Replies held for a client that does not read them: past this, the
+// connection serves no further message until the client catches up.
+constexpr std::size_t kMaxHeldOutput = 256 * 1024;
+
+int TimeoutMs(double seconds) {
+  return seconds > 0 ? static_cast<int>(std::ceil(seconds * 1000)) : -1;
+}
+
+// A send that failed because the client went away: no warning.
+bool ClientWentAway(int err) { return err == EPIPE || err == ECONNRESET; }
+
+}  // namespace
+
+Connection::Connection(UniqueFd fd, ConnectionHost& host, std::string_view carried)
+    : host_(host),
+      fd_(std::move(fd)),
+      peer_(PeerAddressOf(fd_.get())),
+      scanner_(MakeScanner(host.settings())) {
+  transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
+  protocol_ = MakeProtocol(host.settings(), transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
-  TConnectionInfo info{protocol_, output_, socket_};
-  processor_ = runtime_.processor_factory().getProcessor(info);
+  TConnectionInfo info{protocol_, output_, transport_};
+  processor_ = host.processor_factory().getProcessor(info);
   CallObserver::Attach(*processor_);
+  if (!carried.empty())
+    in_.Append(reinterpret_cast<const std::uint8_t*>(carried.data()), carried.size());
 }
 
 Connection::~Connection() = default;
 
+// --- turns --------------------------------------------------------------------
+
+Connection::Phase Connection::RunTurn(bool* progressed) {
+  *progressed = false;
+  if (closed_) return Phase::kClosed;
+  // Replies owed from the last turn go first: they were asked for first.
+  if (!SendHeld(progressed)) return Phase::kClosed;
+  for (;;) {
+    if (Receive(progressed) == Fill::kError) return Phase::kClosed;
+    bool stopped_for_replies = ServeHeld();
+    if (closed_ || !SendHeld(progressed)) return Phase::kClosed;
+    // Replies pile up (the send hit EAGAIN): the socket's next "writable"
+    // brings the next turn. Replies that went after all: serve on.
+    if (out_.size() >= kMaxHeldOutput) break;
+    if (stopped_for_replies) continue;
+    if (!more_to_read_) break;
+  }
+  if (peer_closed_ && out_.empty())
+    return Close(in_.empty() ? "peer closed" : "peer closed mid-message", false);
+  return PhaseNow();
+}
+
+Connection::Phase Connection::PhaseNow() {
+  if (!out_.empty()) return Phase::kWriteBlocked;
+  if (!in_.empty()) return Phase::kPartial;
+  in_.Release();
+  out_.Release();
+  return Phase::kIdle;
+}
+
+Connection::Fill Connection::Receive(bool* progressed) {
+  Fill result = Fill::kNothing;
+  for (;;) {
+    // Room for the whole current message when its length is known, and for
+    // some read-ahead past it.
+    std::size_t limit = std::max(scan_need_, kReadAhead);
+    if (in_.size() >= limit) {
+      more_to_read_ = true;  // serve what is here first, then read on
+      return result;
+    }
+    // Grown at most geometrically: a length announced is not yet a length sent.
+    std::size_t goal = std::max(scan_need_, std::min(limit, in_.size() + BufferPool::kBufferSize));
+    in_.Reserve(std::min(goal, 2 * in_.size() + BufferPool::kBufferSize));
+    std::size_t room = std::min(in_.room_size(), limit - in_.size());
+    ssize_t n = recv(fd_.get(), in_.room(), room, 0);
+    if (n > 0) {
+      in_.Commit(static_cast<std::size_t>(n));
+      *progressed = true;
+      result = Fill::kData;
+      // A short read emptied the socket: an edge-triggered poller will say
+      // when more comes. A full one may have left more behind.
+      if (static_cast<std::size_t>(n) < room) {
+        more_to_read_ = false;
+        return result;
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    more_to_read_ = false;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return result;
+    if (n == 0 || errno == ECONNRESET) {
+      peer_closed_ = true;
+      return Fill::kPeerClosed;
+    }
+    Close(std::string("recv: ") + std::strerror(errno), true);
+    return Fill::kError;
+  }
+}
+
+bool Connection::ServeHeld() {
+  while (!closed_) {
+    if (out_.size() >= kMaxHeldOutput) return true;
+    MessageScanner::Result scan = scanner_.Scan(in_.data(), in_.size());
+    switch (scan.kind) {
+      case MessageScanner::Result::kIncomplete:
+        scan_need_ = scan.length;
+        return false;
+      case MessageScanner::Result::kSkip:
+        in_.Consume(scan.length);
+        scanner_.Reset();
+        break;
+      case MessageScanner::Result::kError:
+        BeginMessage(in_.size());
+        RecordUnlistedCall(CallOutcome::kProtocolError);
+        Close("protocol error: " + scan.error, true);
+        return false;
+      case MessageScanner::Result::kComplete:
+        scanner_.Reset();
+        scan_need_ = 0;
+        ServeMessage(scan.length);
+        break;
+    }
+  }
+  return false;
+}
+
+void Connection::BeginMessage(std::size_t length) {
+  message_length_ = length;
+  output_->Reset();
+  call_observed_ = false;
+  call_started_ns_ = MonotonicNanos();
+  out_at_start_ = bytes_out_;
+}
+
+void Connection::ServeMessage(std::size_t length) {
+  transport_->SetWindow(in_.data(), length);
+  BeginMessage(length);
+  std::string failure;
+  bool warn = true;
+  bool empty_message = false;
+  try {
+    if (!processor_->process(protocol_, output_, this)) {
+      failure = "the processor ended the connection";
+      warn = false;
+    }
+  } catch (const TProtocolException& error) {
+    if (!call_observed_) RecordUnlistedCall(CallOutcome::kProtocolError);
+    failure = std::string("protocol error: ") + error.what();
+  } catch (const TTransportException& error) {
+    failure = error.what();
+    warn = error.getType() != TTransportException::NOT_OPEN;  // the client went away
+    // A frame that holds no message: Apache Thrift's header clients say
+    // goodbye with one. Nothing to answer, nothing wrong.
+    empty_message = error.getType() == TTransportException::END_OF_FILE &&
+                    transport_->consumed() == length && !call_observed_;
+  } catch (const std::exception& error) {
+    failure = error.what();
+  } catch (...) {
+    failure = "the App threw something that is not a std::exception";
+  }
+  std::size_t consumed = transport_->consumed();
+  in_.Consume(length);
+  if (empty_message) {
+    THRIFTD_LOG(kDebug) << "an empty frame from " << Peer() << " (a client's goodbye)";
+    return;
+  }
+  if (!failure.empty()) {
+    Close(failure, warn);
+    return;
+  }
+  if (!call_observed_) RecordUnlistedCall(output_->outcome());
+  if (consumed != length) {
+    Close("protocol error: the message's " + std::to_string(length) + " bytes held " +
+              std::to_string(consumed) + " of content",
+          true);
+  }
+}
+
+// --- output -------------------------------------------------------------------
+
+void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
+  if (closed_) return;  // Flush() reports it
+  bytes_out_ += length;
+  if (length >= BufferPool::kBufferSize) {
+    // A large reply: straight to the socket as far as it takes it, with no
+    // copy, once what is held before it has gone.
+    bool ignored = false;
+    if (SendHeld(&ignored) && out_.empty()) {
+      while (length > 0) {
+        ssize_t n = send(fd_.get(), bytes, length, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // full, or broken: Flush() finds out
+        bytes += n;
+        length -= static_cast<std::uint32_t>(n);
+      }
+    }
+  }
+  if (length > 0 && !closed_) out_.Append(bytes, length);
+}
+
+void Connection::Flush() {
+  bool ignored = false;
+  if (!SendHeld(&ignored)) {
+    throw TTransportException(TTransportException::NOT_OPEN, "send: the client went away");
+  }
+}
+
+bool Connection::SendHeld(bool* progressed) {
+  while (!out_.empty()) {
+    ssize_t n = send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      out_.Consume(static_cast<std::size_t>(n));
+      *progressed = true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    int err = n < 0 ? errno : EPIPE;
+    Close(std::string("send: ") + std::strerror(err), !ClientWentAway(err));
+    return false;
+  }
+  return !closed_;
+}
+
+// --- the end, and hand-over ---------------------------------------------------
+
+Connection::Phase Connection::Close(const std::string& why, bool warn) {
+  if (closed_) return Phase::kClosed;
+  closed_ = true;
+  if (warn) {
+    THRIFTD_LOG(kWarning) << "closing connection from " << Peer() << ": " << why;
+  } else {
+    THRIFTD_LOG(kDebug) << "closing connection from " << Peer() << ": " << why;
+  }
+  in_.Consume(in_.size());
+  out_.Consume(out_.size());
+  in_.Release();
+  out_.Release();
+  // The peer learns now. ENOTCONN (it reset first) changes nothing: the
+  // descriptor itself closes when the connection is destroyed.
+  if (fd_.valid() && shutdown(fd_.get(), SHUT_RDWR) < 0 && errno != ENOTCONN) {
+    THRIFTD_LOG(kDebug) << "shutdown(" << Peer() << "): " << std::strerror(errno);
+  }
+  return Phase::kClosed;
+}
+
+bool Connection::CanHandOver() const {
+  return !closed_ && out_.empty() && in_.size() <= kMaxChannelText;
+}
+
+UniqueFd Connection::ReleaseForHandOver(std::string* carried) {
+  carried->assign(reinterpret_cast<const char*>(in_.data()), in_.size());
+  in_.Consume(in_.size());
+  in_.Release();
+  out_.Release();
+  closed_ = true;
+  return std::move(fd_);
+}
+
+// --- blocking serving (sync and custom kinds) ---------------------------------
+
+ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
+  const int timeout_ms = TimeoutMs(host_.settings().thrift_client_timeout);
+  for (;;) {
+    bool progressed = false;
+    Phase phase = RunTurn(&progressed);
+    if (phase == Phase::kClosed) return Outcome::kClosed;
+    bool between_messages = phase == Phase::kIdle;
+    short events = phase == Phase::kWriteBlocked ? POLLOUT : POLLIN;
+    switch (waiter.Wait(fd_.get(), events, timeout_ms, between_messages)) {
+      case IoWaiter::Result::kReady:
+        break;
+      case IoWaiter::Result::kIdle:
+      case IoWaiter::Result::kStop:
+        if (between_messages) return Outcome::kIdle;  // the kind closes it or hands it over
+        break;  // inside a message a stop waits for the call: wait again
+      case IoWaiter::Result::kTimeout:
+        Close(phase == Phase::kIdle      ? "idle past thrift_client_timeout"
+              : phase == Phase::kPartial ? "no progress within thrift_client_timeout"
+                                         : "client not reading within thrift_client_timeout",
+              false);
+        return Outcome::kClosed;
+    }
+  }
+}
+
+// --- calls --------------------------------------------------------------------
+
 void Connection::OnCallStart(const char* method) {
   call_observed_ = true;
   method_.store(method, std::memory_order_relaxed);
-  runtime_.OnCallStart(method, call_started_ns_);
+  host_.OnCallStart(method, call_started_ns_);
 }
 
 void Connection::OnCallEnd() {
@@ -63,79 +339,9 @@ void Connection::Record(const char* method, std::string_view shown, CallOutcome 
   call.seqid = output_->seqid();
   call.outcome = outcome;
   call.duration_us = (now_ns - call_started_ns_) / 1000;
-  call.bytes_in = static_cast<std::uint64_t>(socket_->message_bytes());
-  call.bytes_out = socket_->bytes_out() - out_at_start_;
-  runtime_.RecordCall(method, call, *socket_, now_ns);
-}
-
-ThriftConnection::Outcome Connection::Close(const char* why, bool warn) {
-  if (warn) {
-    THRIFTD_LOG(kWarning) << "closing connection from " << socket_->getOrigin() << ": " << why;
-  } else {
-    THRIFTD_LOG(kDebug) << "closing connection from " << socket_->getOrigin() << ": " << why;
-  }
-  // The descriptor stays open until the connection is destroyed: the kind
-  // may still have it registered with its poller, and a new connection
-  // must not get the same number before that registration is gone.
-  socket_->ReleaseBuffers();
-  ::shutdown(socket_->fd(), SHUT_RDWR);  // the peer learns now, all the same
-  return Outcome::kClosed;
-}
-
-ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
-  socket_->set_waiter(&waiter);
-  try {
-    // A turn starts because the socket became readable: read first. After a
-    // message, with nothing left in the buffer, ask the waiter first: the
-    // poller kinds learn of new data from their edge-triggered events, so
-    // they need no read that would only say "nothing yet".
-    bool read_first = true;
-    for (;;) {
-      if (!socket_->HasBuffered()) {
-        // A full buffer may have left data in the kernel, of which no
-        // edge-triggered event will tell: read it first.
-        if (!read_first && !socket_->MayHaveMore()) {
-          switch (waiter.Wait(socket_->fd(), POLLIN, runtime_.timeout_ms(),
-                              /*between_messages=*/true)) {
-            case IoWaiter::Result::kReady:
-              break;
-            case IoWaiter::Result::kIdle:
-            case IoWaiter::Result::kStop:  // the kind closes it or hands it over
-              socket_->ReleaseBuffers();
-              return Outcome::kIdle;
-            case IoWaiter::Result::kTimeout:
-              return Close("idle past thrift_client_timeout", false);
-          }
-        }
-        read_first = false;
-        ConnectionSocket::Fill fill = socket_->FillNonBlocking();
-        if (fill == ConnectionSocket::Fill::kClosed) return Close("peer closed", false);
-        if (fill == ConnectionSocket::Fill::kNothing) continue;  // wait for it
-      }
-      socket_->BeginMessage();
-      output_->Reset();
-      call_observed_ = false;
-      call_started_ns_ = MonotonicNanos();
-      out_at_start_ = socket_->bytes_out();
-      if (!processor_->process(protocol_, output_, this)) return Close("processor done", false);
-      if (!call_observed_) RecordUnlistedCall(output_->outcome());
-    }
-  } catch (const PeerClosedError& error) {
-    return Close(error.what(), false);
-  } catch (const TProtocolException& error) {
-    if (!call_observed_) RecordUnlistedCall(CallOutcome::kProtocolError);
-    return Close((std::string("protocol error: ") + error.what()).c_str(), true);
-  } catch (const TTransportException& error) {
-    bool quiet = error.getType() == TTransportException::INTERRUPTED ||
-                 error.getType() == TTransportException::TIMED_OUT ||
-                 // Apache Thrift's header client says goodbye with an empty
-                 // frame, which the transport reports as end of data.
-                 (error.getType() == TTransportException::END_OF_FILE &&
-                  socket_->PeerClosesWithin(kGoodbyeWaitMs));
-    return Close(error.what(), !quiet);
-  } catch (const std::exception& error) {
-    return Close(error.what(), true);
-  }
+  call.bytes_in = message_length_;
+  call.bytes_out = bytes_out_ - out_at_start_;
+  host_.RecordCall(method, call, *this, now_ns);
 }
 
 }  // namespace thriftd

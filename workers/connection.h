@@ -1,40 +1,105 @@
-// Connection: thriftd's ThriftConnection, one accepted client connection with
-// its protocol stack and processor. Runs in a worker, served by one thread
-// (or fiber) at a time; between messages it holds no buffers and may move to
-// another thread.
+// Connection: thriftd's ThriftConnection, one accepted client connection
+// with its bytes, its protocol stack and its processor. It never waits: a
+// turn (RunTurn) reads what has arrived, runs the processor on every message
+// that is there whole (found by the MessageScanner), and sends what the
+// socket takes; what is left (the start of a message, a reply the client is
+// slow to read) stays in its buffers until the socket is ready again. The
+// engine (workers/connection_engine.h) decides when the next turn runs; Serve()
+// drives the same turns with a blocking IoWaiter, for the sync kind and
+// custom kinds.
+//
+// Between messages, with nothing to send, it holds no buffers. Runs in a
+// worker, served by one thread (or fiber) at a time; may move between
+// threads between turns.
 #ifndef THRIFTD_WORKERS_CONNECTION_H_
 #define THRIFTD_WORKERS_CONNECTION_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <thrift/TProcessor.h>
 #include <thrift/protocol/TProtocol.h>
 
+#include "src/base/access_log_format.h"
+#include "src/base/socket_address.h"
+#include "src/base/unique_fd.h"
+#include "src/base/worker_settings.h"
 #include "thriftd/worker.h"
-#include "workers/connection_socket.h"
+#include "workers/byte_buffer.h"
+#include "workers/message_scanner.h"
+#include "workers/message_transport.h"
 #include "workers/outcome_recorder.h"
 
 namespace thriftd {
 
-class WorkerRuntime;
+class Connection;
 
-class Connection final : public ThriftConnection {
+/// What a connection needs from its worker (WorkerRuntime; a test double in
+/// unit tests). Called on the thread serving the connection; several
+/// connections call at once under the thread kind.
+class ConnectionHost {
  public:
-  /// Takes ownership of the accepted, non-blocking `fd`.
-  Connection(int fd, WorkerRuntime& runtime);
-  ~Connection() override;
+  virtual ~ConnectionHost() = default;
+  virtual const WorkerSettings& settings() const = 0;
+  virtual apache::thrift::TProcessorFactory& processor_factory() = 0;
+  /// A call reached `method` (the processor's literal "Service.method");
+  /// `started_ns` is its start on MonotonicNanos().
+  virtual void OnCallStart(const char* method, std::int64_t started_ns) = 0;
+  /// A call ended: `method` null when it reached none (unknown method,
+  /// unreadable request); `now_ns` is its end on MonotonicNanos().
+  virtual void RecordCall(const char* method, CallRecord& call, const Connection& connection,
+                          std::int64_t now_ns) = 0;
+};
 
-  int fd() const override { return socket_->fd(); }
-  /// Serves messages while they arrive. Between messages it asks `waiter`:
-  /// kReady serves on, kIdle returns kIdle (the kind's poller takes over),
-  /// kStop and kTimeout close. Never throws.
+class Connection final : public ThriftConnection, private MessageTransport::Sink {
+ public:
+  /// Takes the accepted, non-blocking `fd`. `carried` is the start of the
+  /// client's next message, read by the worker that handed it over.
+  /// Throws what the App's processor factory throws.
+  Connection(UniqueFd fd, ConnectionHost& host, std::string_view carried = {});
+  ~Connection() override;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // ThriftConnection.
+  int fd() const override { return fd_.get(); }
+  /// Serves until the connection ends (kClosed) or `waiter` answers kIdle
+  /// or kStop between messages (kIdle). Waits only through `waiter`.
   Outcome Serve(IoWaiter& waiter) override;
   const char* CurrentMethod() const override { return method_.load(std::memory_order_relaxed); }
-  /// Gives up the socket, for a hand-over: only at a message boundary with
-  /// nothing buffered (after Serve() returned kIdle). -1 if closed.
-  int ReleaseFd() { return socket_->Release(); }
+
+  /// Where a connection stands after a turn.
+  enum class Phase {
+    kIdle,          ///< between messages, nothing to send: holds no buffers
+    kPartial,       ///< the start of a message has arrived, not all of it
+    kWriteBlocked,  ///< replies are waiting for the client to read
+    kClosed,        ///< finished (the reason is logged): unregister, then destroy
+  };
+  /// One turn: reads what has arrived, serves every message there whole,
+  /// sends what the socket takes. Never waits (a handler may take its
+  /// time). *progressed says whether any byte moved either way.
+  Phase RunTurn(bool* progressed);
+  /// Ends the connection (after a client timeout, a stop's deadline): logs
+  /// why, at debug level or as a warning. The descriptor stays open until
+  /// the connection is destroyed, so the caller can unregister it first.
+  Phase Close(const std::string& why, bool warn);
+
+  /// Whether the connection can move to another worker now: not closed, no
+  /// reply owed, and at most kMaxChannelText bytes of a next message held.
+  bool CanHandOver() const;
+  /// Gives up the descriptor for a hand-over, with the bytes of the next
+  /// message already read (*carried). Only when CanHandOver().
+  UniqueFd ReleaseForHandOver(std::string* carried);
+
+  /// The peer, as the logs name it: "127.0.0.1:5555", "unix socket".
+  std::string Peer() const override { return SocketAddressText(peer_); }
+  /// Bytes held: received and not yet served, and waiting to be sent.
+  std::size_t buffered_in() const { return in_.size(); }
+  std::size_t buffered_out() const { return out_.size(); }
+  bool holds_buffers() const { return in_.holds_block() || out_.holds_block(); }
 
   /// Called by the processor event handler around each call: `method` is
   /// the processor's literal "Service.method".
@@ -43,15 +108,39 @@ class Connection final : public ThriftConnection {
   void* app_call_context = nullptr;  ///< the App's own event handler's context
 
  private:
-  Outcome Close(const char* why, bool warn);
+  enum class Fill { kData, kNothing, kPeerClosed, kError };
+  /// Receives what has arrived, up to what the current message needs or
+  /// the read-ahead limit.
+  Fill Receive(bool* progressed);
+  /// Serves every message held whole; true when it stopped early because
+  /// replies are piling up.
+  bool ServeHeld();
+  void ServeMessage(std::size_t length);
+  /// Resets the per-call state for a message of `length` bytes.
+  void BeginMessage(std::size_t length);
+  /// MessageTransport::Sink: replies are appended, then sent as far as
+  /// the socket takes them.
+  void Write(const std::uint8_t* bytes, std::uint32_t length) override;
+  void Flush() override;
+  /// Sends held output without waiting; false when the connection broke.
+  bool SendHeld(bool* progressed);
+  Phase PhaseNow();
   /// A message that reached no method (unknown name, unreadable request).
   void RecordUnlistedCall(CallOutcome outcome);
-  /// Counts the call that just ended under `method` (null: unlisted), shown
-  /// in the access log as `shown`.
   void Record(const char* method, std::string_view shown, CallOutcome outcome);
 
-  WorkerRuntime& runtime_;
-  std::shared_ptr<ConnectionSocket> socket_;
+  ConnectionHost& host_;
+  UniqueFd fd_;
+  SocketAddress peer_;  // taken at the start: after the peer closes, nobody knows it
+  ByteBuffer in_;
+  ByteBuffer out_;
+  MessageScanner scanner_;
+  std::size_t scan_need_ = 0;  // bytes the current message needs, as last scanned
+  bool more_to_read_ = false;  // the last receive stopped with room full, not EAGAIN
+  bool peer_closed_ = false;   // end of file seen
+  bool closed_ = false;
+  std::uint64_t bytes_out_ = 0;
+  std::shared_ptr<MessageTransport> transport_;
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
   std::shared_ptr<OutcomeRecorder> output_;  // protocol_, watched for the reply's outcome
   std::shared_ptr<apache::thrift::TProcessor> processor_;
@@ -59,6 +148,7 @@ class Connection final : public ThriftConnection {
   bool call_observed_ = false;                // this message reached a method
   std::int64_t call_started_ns_ = 0;
   std::uint64_t out_at_start_ = 0;
+  std::size_t message_length_ = 0;
 };
 
 }  // namespace thriftd

@@ -1,22 +1,31 @@
 #include "workers/fiber_scheduler.h"
 
-#include <poll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <boost/context/fiber.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
-
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "src/base/clock.h"
 #include "src/base/log.h"
-#include "src/base/scoreboard.h"
 
-// AddressSanitizer must be told when the stack changes under it, or it
-// takes a fiber's frames for overflows of the loop's stack (and unwinding an
-// exception on a fiber leaves poison where the next turn runs).
+// The sanitizers must be told when the stack changes under them.
+// AddressSanitizer otherwise takes a fiber's frames for overflows of the
+// loop's stack (and unwinding an exception on a fiber leaves poison where
+// the next turn runs); ThreadSanitizer takes the switches for one thread
+// jumping around and reports races that are none. Debian's Boost.Context
+// (fcontext) has no hooks of its own.
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/common_interface_defs.h>
-#define THRIFTD_ANNOTATE_FIBERS 1
+#define THRIFTD_ASAN_FIBERS 1
+#endif
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define THRIFTD_TSAN_FIBERS 1
 #endif
 
 namespace thriftd {
@@ -26,11 +35,10 @@ namespace context = boost::context;
 namespace {
 
 // The scheduler of the calling thread, for thriftd::sleep_for: handler code
-// cannot be handed one. Set while FiberWorker::Run runs on this thread.
+// cannot be handed one. Set while a FiberScheduler lives on this thread.
 thread_local FiberScheduler* this_thread_scheduler = nullptr;
 
-// A guard page below each stack turns an overflow into a crash, not
-// corruption; the bounds are noted for the sanitizer annotations.
+// The fiber's guard-page stack, noting its bounds for the sanitizers.
 struct RecordingStack {
   context::protected_fixedsize_stack inner;
   FiberScheduler::Fiber* fiber;
@@ -38,58 +46,36 @@ struct RecordingStack {
   void deallocate(context::stack_context& stack) noexcept { inner.deallocate(stack); }
 };
 
-// Idle fibers kept with their stacks for the next busy connection; more are
-// ended when they finish a turn.
-constexpr size_t kMaxIdleFibers = 128;
+constexpr std::uint32_t kNoJob = UINT32_MAX;
 
 }  // namespace
 
-struct FiberScheduler::Fiber final : public IoWaiter {
+struct FiberScheduler::Fiber {
   FiberScheduler* scheduler = nullptr;
-  // Stack bounds, for the sanitizer annotations: the fiber's, and (seen
-  // from inside the fiber) the loop's.
+  context::fiber self;         // the suspended fiber, while it does not run
+  context::fiber back;         // inside the fiber: the loop to return to
+  std::uint32_t job = kNoJob;  // the slot whose turn it runs
+  bool turn_done = false;
+  // Stack bounds for the sanitizers: the fiber's, and (seen from inside the
+  // fiber) the loop's.
   const void* stack_bottom = nullptr;
   std::size_t stack_size = 0;
   const void* loop_bottom = nullptr;
   std::size_t loop_size = 0;
   void* fake_stack = nullptr;
-  context::fiber self;  // the suspended fiber, while it does not run
-  context::fiber back;  // inside the fiber: the loop to return to
-  HeldConnection* job = nullptr;
-  bool turn_done = false;
-  ThriftConnection::Outcome outcome = ThriftConnection::Outcome::kClosed;
-  event* wake = nullptr;
-  Result wake_result = Result::kReady;
-
-  ~Fiber() override {
-    if (wake) event_free(wake);
-  }
-
-  /// Parks until `fd` is ready (or, with fd -1, until the timeout), then
-  /// returns how it woke. Runs inside the fiber.
-  Result Park(int fd, short events, int timeout_ms) {
-    short what = 0;
-    if (events & POLLIN) what |= EV_READ;
-    if (events & POLLOUT) what |= EV_WRITE;
-    // libevent needs every event on one descriptor to agree on EV_ET, and the
-    // poller's are edge-triggered. The fiber has just seen EAGAIN, so any
-    // later readiness is a new edge.
-    if (fd >= 0) what |= EV_ET;
-    event_assign(wake, scheduler->base_, fd, what, &FiberScheduler::OnWake, this);
-    // libevent measures timeouts from the time it cached when the loop last
-    // woke; a handler may have run long since. Without this, a sleep_for
-    // after 200 ms of work would end 200 ms early.
-    event_base_update_cache_time(scheduler->base_);
-    timeval timeout{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    event_add(wake, timeout_ms >= 0 ? &timeout : nullptr);
-    ReturnToLoop();
-    return wake_result;
-  }
+#ifdef THRIFTD_TSAN_FIBERS
+  void* tsan_fiber = __tsan_create_fiber(0);
+  void* tsan_loop = nullptr;
+  ~Fiber() { __tsan_destroy_fiber(tsan_fiber); }
+#endif
 
   /// Inside the fiber: switches to the loop; returns when resumed.
   void ReturnToLoop() {
-#ifdef THRIFTD_ANNOTATE_FIBERS
+#ifdef THRIFTD_ASAN_FIBERS
     __sanitizer_start_switch_fiber(&fake_stack, loop_bottom, loop_size);
+#endif
+#ifdef THRIFTD_TSAN_FIBERS
+    __tsan_switch_to_fiber(tsan_loop, 0);
 #endif
     back = std::move(back).resume();
     ArrivedInFiber();
@@ -97,26 +83,44 @@ struct FiberScheduler::Fiber final : public IoWaiter {
 
   /// Inside the fiber, after every switch into it.
   void ArrivedInFiber() {
-#ifdef THRIFTD_ANNOTATE_FIBERS
+#ifdef THRIFTD_ASAN_FIBERS
     __sanitizer_finish_switch_fiber(fake_stack, &loop_bottom, &loop_size);
 #endif
   }
 
   /// On the loop: runs the fiber until it switches back.
   void Enter() {
-#ifdef THRIFTD_ANNOTATE_FIBERS
+#ifdef THRIFTD_ASAN_FIBERS
     void* loop_fake_stack = nullptr;
     __sanitizer_start_switch_fiber(&loop_fake_stack, stack_bottom, stack_size);
 #endif
+#ifdef THRIFTD_TSAN_FIBERS
+    tsan_loop = __tsan_get_current_fiber();
+    __tsan_switch_to_fiber(tsan_fiber, 0);
+#endif
     self = std::move(self).resume();
-#ifdef THRIFTD_ANNOTATE_FIBERS
+#ifdef THRIFTD_ASAN_FIBERS
     __sanitizer_finish_switch_fiber(loop_fake_stack, nullptr, nullptr);
 #endif
   }
 
-  Result Wait(int fd, short events, int timeout_ms, bool between_messages) override {
-    if (between_messages) return Result::kIdle;  // the poller holds idle connections
-    return Park(fd, events, timeout_ms);
+  /// The fiber's body: turns until it is given no job.
+  context::fiber Body(context::fiber&& loop) {
+    back = std::move(loop);
+    ArrivedInFiber();
+    while (job != kNoJob) {
+      scheduler->engine_.Serve(job);
+      turn_done = true;
+      ReturnToLoop();  // back with the next job, or none
+    }
+#ifdef THRIFTD_ASAN_FIBERS
+    // Leaving for good: no fake stack to keep.
+    __sanitizer_start_switch_fiber(nullptr, loop_bottom, loop_size);
+#endif
+#ifdef THRIFTD_TSAN_FIBERS
+    __tsan_switch_to_fiber(tsan_loop, 0);
+#endif
+    return std::move(back);
   }
 };
 
@@ -127,10 +131,10 @@ context::stack_context RecordingStack::allocate() {
   return stack;
 }
 
-FiberScheduler::FiberScheduler(WorkerContext& context, event_base* base)
-    : context_(context), base_(base) {
+FiberScheduler::FiberScheduler(ConnectionEngine& engine, std::size_t stack_size,
+                               double check_interval)
+    : engine_(engine), stack_size_(stack_size), check_interval_(check_interval) {
   this_thread_scheduler = this;
-  if (context.fiber_check_interval > 0) watchdog_ = std::thread([this] { Watchdog(); });
 }
 
 FiberScheduler::~FiberScheduler() {
@@ -144,11 +148,28 @@ FiberScheduler::~FiberScheduler() {
   }
   // An idle fiber waits at the end of its loop for a job; none ends it.
   for (Fiber* fiber : idle_fibers_) {
-    fiber->job = nullptr;
+    fiber->job = kNoJob;
     fiber->Enter();
   }
   this_thread_scheduler = nullptr;
 }
+
+Status FiberScheduler::Start() {
+  timer_fd_.Reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+  if (!timer_fd_.valid()) return Status::FromErrno("timerfd_create(fibers)", errno);
+  Status status = engine_.Watch(timer_fd_.get(), [this] { OnTimer(); });
+  if (!status.ok()) return status;
+  if (check_interval_ > 0) {
+    try {
+      watchdog_ = std::thread([this] { Watchdog(); });
+    } catch (const std::system_error& error) {
+      return Status::Error(std::string("cannot start the fiber watchdog: ") + error.what());
+    }
+  }
+  return Status::Ok();
+}
+
+// --- turns ----------------------------------------------------------------------
 
 FiberScheduler::Fiber* FiberScheduler::TakeFiber() {
   if (!idle_fibers_.empty()) {
@@ -159,53 +180,30 @@ FiberScheduler::Fiber* FiberScheduler::TakeFiber() {
   auto owned = std::make_unique<Fiber>();
   Fiber* fiber = owned.get();
   fiber->scheduler = this;
-  fiber->wake = event_new(base_, -1, 0, &OnWake, fiber);
   fiber->self = context::fiber(
-      std::allocator_arg,
-      RecordingStack{context::protected_fixedsize_stack(context_.fiber_stack_size), fiber},
-      [fiber](context::fiber&& loop) {
-        fiber->back = std::move(loop);
-        fiber->ArrivedInFiber();
-        while (fiber->job != nullptr) {
-          fiber->outcome = fiber->job->connection->Serve(*fiber);
-          fiber->turn_done = true;
-          fiber->ReturnToLoop();  // back with the next job, or none
-        }
-#ifdef THRIFTD_ANNOTATE_FIBERS
-        // Leaving for good: no fake stack to keep.
-        __sanitizer_start_switch_fiber(nullptr, fiber->loop_bottom, fiber->loop_size);
-#endif
-        return std::move(fiber->back);
-      });
+      std::allocator_arg, RecordingStack{context::protected_fixedsize_stack(stack_size_), fiber},
+      [fiber](context::fiber&& loop) { return fiber->Body(std::move(loop)); });
   fibers_.push_back(std::move(owned));
   return fiber;
 }
 
-void FiberScheduler::Dispatch(HeldConnection* held) {
+void FiberScheduler::Dispatch(std::uint32_t slot) {
   Fiber* fiber = TakeFiber();
-  fiber->job = held;
+  fiber->job = slot;
   Resume(fiber);
 }
 
 void FiberScheduler::Resume(Fiber* fiber) {
-  for (;;) {
-    running_connection_.store(fiber->job->connection.get(), std::memory_order_relaxed);
-    running_since_ms_.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
-    current_ = fiber;
-    fiber->Enter();
-    current_ = nullptr;
-    running_since_ms_.store(0, std::memory_order_relaxed);
-    running_connection_.store(nullptr, std::memory_order_relaxed);
-    if (!fiber->turn_done) return;  // parked; an event resumes it
-    fiber->turn_done = false;
-    HeldConnection* held = fiber->job;
-    ThriftConnection::Outcome outcome = fiber->outcome;
-    ConnectionPoller::Next next = poller_->Finish(held, outcome);
-    if (next == ConnectionPoller::Next::kServeAgain) continue;  // same fiber, same job
-    RecycleFiber(fiber);
-    if (next == ConnectionPoller::Next::kToLoop) poller_->Done(held, outcome);
-    return;
-  }
+  running_connection_.store(engine_.ConnectionAt(fiber->job), std::memory_order_relaxed);
+  running_since_ms_.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
+  current_ = fiber;
+  fiber->Enter();
+  current_ = nullptr;
+  running_since_ms_.store(0, std::memory_order_relaxed);
+  running_connection_.store(nullptr, std::memory_order_relaxed);
+  if (!fiber->turn_done) return;  // parked; the timer resumes it
+  fiber->turn_done = false;
+  RecycleFiber(fiber);
 }
 
 void FiberScheduler::RecycleFiber(Fiber* fiber) {
@@ -213,7 +211,7 @@ void FiberScheduler::RecycleFiber(Fiber* fiber) {
     idle_fibers_.push_back(fiber);
     return;
   }
-  fiber->job = nullptr;  // ends its loop; its stack is released with it
+  fiber->job = kNoJob;  // ends its loop; its stack is released with it
   fiber->Enter();
   for (auto it = fibers_.begin(); it != fibers_.end(); ++it) {
     if (it->get() == fiber) {
@@ -223,24 +221,68 @@ void FiberScheduler::RecycleFiber(Fiber* fiber) {
   }
 }
 
-void FiberScheduler::OnWake(evutil_socket_t, short what, void* arg) {
-  auto* fiber = static_cast<Fiber*>(arg);
-  fiber->wake_result = (what & EV_TIMEOUT) ? IoWaiter::Result::kTimeout : IoWaiter::Result::kReady;
-  fiber->scheduler->Resume(fiber);
+void FiberScheduler::Destroy(std::unique_ptr<Connection> connection) {
+  // A turn may end its own connection: the watchdog must not read it after.
+  std::lock_guard<std::mutex> lock(destruction_mutex_);
+  if (running_connection_.load(std::memory_order_relaxed) == connection.get())
+    running_connection_.store(nullptr, std::memory_order_relaxed);
+  connection.reset();
 }
+
+// --- sleeping -------------------------------------------------------------------
 
 bool FiberScheduler::SleepInCurrentFiber(std::int64_t ms) {
   FiberScheduler* scheduler = this_thread_scheduler;
   if (scheduler == nullptr || scheduler->current_ == nullptr) return false;
-  Fiber* fiber = scheduler->current_;
-  // The loop may run other fibers meanwhile: this one is not blocking it.
-  fiber->Park(-1, 0, static_cast<int>(std::max<std::int64_t>(0, ms)));
+  scheduler->SleepUntil(scheduler->current_,
+                        MonotonicNanos() + std::max<std::int64_t>(0, ms) * 1000000);
   return true;
 }
 
+void FiberScheduler::SleepUntil(Fiber* fiber, std::int64_t deadline_ns) {
+  sleepers_.emplace(deadline_ns, fiber);
+  ArmTimer();
+  // The loop runs other turns meanwhile: this fiber is not blocking it.
+  fiber->ReturnToLoop();
+}
+
+void FiberScheduler::ArmTimer() {
+  std::int64_t next = sleepers_.empty() ? 0 : sleepers_.begin()->first;
+  if (next == armed_for_ns_) return;
+  itimerspec spec{};
+  if (next != 0) {
+    // Absolute, on the clock MonotonicNanos reads: never early. (Zero
+    // would disarm it: an overdue wake-up fires one nanosecond in.)
+    std::int64_t at = std::max<std::int64_t>(next, 1);
+    spec.it_value.tv_sec = static_cast<time_t>(at / 1000000000);
+    spec.it_value.tv_nsec = static_cast<long>(at % 1000000000);
+  }
+  if (timerfd_settime(timer_fd_.get(), TFD_TIMER_ABSTIME, &spec, nullptr) < 0) {
+    THRIFTD_LOG(kError) << "timerfd_settime(fibers): " << std::strerror(errno);
+    return;
+  }
+  armed_for_ns_ = next;
+}
+
+void FiberScheduler::OnTimer() {
+  std::uint64_t expirations = 0;
+  if (read(timer_fd_.get(), &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+    THRIFTD_LOG(kWarning) << "read(timerfd): " << std::strerror(errno);
+  armed_for_ns_ = 0;
+  std::int64_t now = MonotonicNanos();
+  std::vector<Fiber*> due;
+  while (!sleepers_.empty() && sleepers_.begin()->first <= now) {
+    due.push_back(sleepers_.begin()->second);
+    sleepers_.erase(sleepers_.begin());
+  }
+  ArmTimer();
+  for (Fiber* fiber : due) Resume(fiber);
+}
+
+// --- the watchdog -----------------------------------------------------------------
+
 void FiberScheduler::Watchdog() {
-  const auto interval_ms =
-      static_cast<std::int64_t>(std::ceil(context_.fiber_check_interval * 1000));
+  const auto interval_ms = static_cast<std::int64_t>(std::ceil(check_interval_ * 1000));
   const auto period = std::chrono::milliseconds(std::max<std::int64_t>(10, interval_ms / 4));
   std::int64_t warned_for = 0;  // the turn already warned about
   std::unique_lock<std::mutex> lock(watchdog_mutex_);
@@ -251,10 +293,10 @@ void FiberScheduler::Watchdog() {
     if (blocked < interval_ms) continue;
     std::string method;
     {
-      // Connections are destroyed under this lock, and only after their turn
-      // ended (running_connection_ cleared): one seen here is alive.
+      // Connections are destroyed under this lock, which also clears
+      // running_connection_ when it names them: one seen here is alive.
       std::lock_guard<std::mutex> alive(destruction_mutex_);
-      ThriftConnection* running = running_connection_.load(std::memory_order_relaxed);
+      Connection* running = running_connection_.load(std::memory_order_relaxed);
       const char* name = running != nullptr ? running->CurrentMethod() : nullptr;
       if (name != nullptr) method = name;
     }

@@ -1,41 +1,31 @@
 #include "workers/fiber_worker.h"
 
-#include <event2/event.h>
-
-#include <memory>
-
-#include "workers/connection_poller.h"
-#include "workers/fiber_scheduler.h"
-
 namespace thriftd {
 namespace {
 
-struct EventBaseDeleter {
-  void operator()(event_base* base) const { event_base_free(base); }
-};
+// Events taken per wait: the loop serves them one after another anyway.
+constexpr int kEventsPerWait = 64;
 
 }  // namespace
 
-bool FiberWorker::InitProcess(WorkerContext& context, std::string* error) {
-  if (context.fiber_stack_size < 16 * 1024) {
-    *error = "fiber_stack_size must be at least 16384 bytes";
-    return false;
-  }
-  return true;
+bool FiberWorker::Init(WorkerRuntime& runtime, std::string* error) {
+  engine_ = std::make_unique<ConnectionEngine>(runtime);
+  scheduler_ = std::make_unique<FiberScheduler>(*engine_, runtime.fiber_stack_size(),
+                                                runtime.fiber_check_interval());
+  Status status = engine_->Open(*scheduler_);
+  if (status.ok()) status = scheduler_->Start();
+  if (!status.ok()) *error = "fiber worker: " + status.message();
+  return status.ok();
 }
 
-void FiberWorker::Run(WorkerContext& context) {
-  // thriftd::sleep_for promises at least its duration; libevent's default
-  // coarse clock (4 ms ticks) would let timers fire a few ms early.
-  event_config* config = event_config_new();
-  event_config_set_flag(config, EVENT_BASE_FLAG_PRECISE_TIMER);
-  std::unique_ptr<event_base, EventBaseDeleter> base(event_base_new_with_config(config));
-  event_config_free(config);
-  FiberScheduler scheduler(context, base.get());
-  ConnectionPoller poller(context, base.get(), scheduler);
-  scheduler.set_poller(&poller);
-  poller.Start();
-  event_base_dispatch(base.get());
+void FiberWorker::Serve(WorkerRuntime& runtime) {
+  engine_->Run(kEventsPerWait);
+  if (runtime.quick_stop_requested()) {
+    // Fibers parked in handlers keep their stacks until the process ends,
+    // which the quick stop brings within a second.
+    (void)scheduler_.release();
+    (void)engine_.release();
+  }
 }
 
 }  // namespace thriftd

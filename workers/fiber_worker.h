@@ -1,21 +1,28 @@
 // The `fiber` worker kind (gunicorn's gevent, gunicorn_thrift's
-// thriftpy_gevent): one libevent loop per process; each busy connection runs
-// in a Boost.Context fiber, and a read or write that would block parks the
-// fiber and returns to the loop, so handler code stays synchronous. Idle
-// connections hold no fiber (and so no stack): the poller holds them.
-// A watchdog thread warns when one handler blocks the loop for longer than
-// `fiber_check_interval`. Runs in a worker process.
+// thriftpy_gevent): the connection engine on one loop thread, each turn in
+// a Boost.Context fiber (FiberScheduler), so handler code stays synchronous
+// and thriftd::sleep_for parks only its own call. Idle connections, and
+// connections waiting for their client, hold no fiber. Runs in a worker
+// process.
 #ifndef THRIFTD_WORKERS_FIBER_WORKER_H_
 #define THRIFTD_WORKERS_FIBER_WORKER_H_
 
-#include "thriftd/worker.h"
+#include <memory>
+
+#include "workers/builtin_worker.h"
+#include "workers/connection_engine.h"
+#include "workers/fiber_scheduler.h"
 
 namespace thriftd {
 
-class FiberWorker final : public Worker {
- public:
-  bool InitProcess(WorkerContext& context, std::string* error) override;
-  void Run(WorkerContext& context) override;
+class FiberWorker final : public BuiltinWorker {
+ protected:
+  bool Init(WorkerRuntime& runtime, std::string* error) override;
+  void Serve(WorkerRuntime& runtime) override;
+
+ private:
+  std::unique_ptr<ConnectionEngine> engine_;
+  std::unique_ptr<FiberScheduler> scheduler_;
 };
 
 }  // namespace thriftd

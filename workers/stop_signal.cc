@@ -15,31 +15,24 @@
 namespace thriftd {
 namespace {
 
-// Signal handling's process-wide state: what the handlers may touch.
-// Lock-free atomics are safe in handlers, and several threads read them.
-std::atomic<int> stop_flag{0};
-std::atomic<int> reopen_flag{0};
-int wake_write_fd = -1;
+// Signal handling's process-wide state: what the handlers may touch, set
+// once by InstallWorkerSignalHandlers before any signal is unblocked.
+StopSignal* handled_stop = nullptr;
 const ScoreboardSlot* hung_slot = nullptr;  // what SIGABRT reports
 int hung_log_fd = STDERR_FILENO;
+// How long a quick stop may take, OnWorkerExit included.
+constexpr unsigned kQuickStopSeconds = 1;
 
-void Wake() {
-  if (wake_write_fd >= 0) {
-    int saved = errno;
-    ssize_t ignored = write(wake_write_fd, "s", 1);
-    (void)ignored;
-    errno = saved;
-  }
+void OnGracefulStop(int) { handled_stop->RequestStop(); }
+
+void OnQuickStop(int) {
+  handled_stop->RequestStop(/*quick=*/true);
+  alarm(kQuickStopSeconds);
 }
 
-void OnGracefulStop(int) {
-  stop_flag.store(1);
-  Wake();
-}
+void OnQuickStopOverdue(int) { _exit(0); }
 
-void OnQuickStop(int) { _exit(0); }
-
-void OnReopen(int) { reopen_flag.store(1); }
+void OnReopen(int) { handled_stop->RequestReopen(); }
 
 // Appends text to a fixed buffer; async-signal-safe.
 struct SignalLine {
@@ -118,22 +111,45 @@ void Handle(int signo, void (*handler)(int)) {
   action.sa_handler = handler;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  sigaction(signo, &action, nullptr);
+  // Only with an invalid signal number, which these are not.
+  (void)sigaction(signo, &action, nullptr);
 }
 
 }  // namespace
 
-Status StopSignal::Install() {
+Status StopSignal::Open() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return Status::FromErrno("pipe2(stop)", errno);
   wake_read_.Reset(fds[0]);
   wake_write_.Reset(fds[1]);
-  wake_write_fd = fds[1];
-  stop_flag.store(0);
+  return Status::Ok();
+}
+
+void StopSignal::RequestStop(bool quick) {
+  int wanted = quick ? kQuick : kGraceful;
+  int current = stop_.load(std::memory_order_relaxed);
+  // A quick stop overrides a graceful one, never the reverse.
+  while (current < wanted &&
+         !stop_.compare_exchange_weak(current, wanted, std::memory_order_acq_rel)) {
+  }
+  if (wake_write_.valid()) {
+    int saved = errno;
+    // A full pipe already wakes every reader; nothing else can fail here.
+    ssize_t ignored = write(wake_write_.get(), "s", 1);
+    (void)ignored;
+    errno = saved;
+  }
+}
+
+void InstallWorkerSignalHandlers(StopSignal* stop, const ScoreboardSlot* slot, int log_fd) {
+  handled_stop = stop;
+  hung_slot = slot;
+  hung_log_fd = log_fd;
   Handle(SIGTERM, OnGracefulStop);
   Handle(SIGHUP, OnGracefulStop);
   Handle(SIGINT, OnQuickStop);
   Handle(SIGQUIT, OnQuickStop);
+  Handle(SIGALRM, OnQuickStopOverdue);
   Handle(SIGUSR1, OnReopen);
   Handle(SIGABRT, OnHung);
   Handle(SIGTTIN, SIG_IGN);
@@ -143,22 +159,7 @@ Status StopSignal::Install() {
   Handle(SIGPIPE, SIG_IGN);
   sigset_t all;
   sigfillset(&all);
-  sigprocmask(SIG_UNBLOCK, &all, nullptr);
-  return Status::Ok();
-}
-
-bool StopSignal::stop_requested() const { return stop_flag.load(std::memory_order_relaxed) != 0; }
-
-void StopSignal::RequestStop() {
-  stop_flag.store(1);
-  Wake();
-}
-
-bool StopSignal::TakeReopenRequest() { return reopen_flag.exchange(0) != 0; }
-
-void StopSignal::ReportHangsFrom(const ScoreboardSlot* slot, int log_fd) {
-  hung_slot = slot;
-  hung_log_fd = log_fd;
+  (void)sigprocmask(SIG_UNBLOCK, &all, nullptr);  // cannot fail with SIG_UNBLOCK
 }
 
 }  // namespace thriftd

@@ -1,6 +1,10 @@
-// StopSignal: how a worker learns it should stop, from a signal handler.
-// Runs in a worker process. The handler only records and wakes (a byte into
-// a self-pipe that is never drained, so every later poll sees it).
+// StopSignal: how a worker learns it should stop (and reopen its logs),
+// and the signal handlers that tell it. Runs in a worker process.
+//
+// The state is an object, so unit tests drive a worker's stop without any
+// signal; InstallWorkerSignalHandlers() points the process's handlers at
+// one StopSignal. The handlers only record and wake: a byte into a pipe that
+// is never drained, so every later poll sees it.
 #ifndef THRIFTD_WORKERS_STOP_SIGNAL_H_
 #define THRIFTD_WORKERS_STOP_SIGNAL_H_
 
@@ -14,27 +18,40 @@ namespace thriftd {
 
 class StopSignal {
  public:
-  /// Creates the pipe and installs the worker's handlers: TERM (and HUP, as
-  /// gunicorn's workers) requests a graceful stop; INT and QUIT exit at once;
-  /// USR1 is recorded for a log reopen; SIGABRT reports a hang. Then unblocks every signal (the
-  /// master forks with all of them blocked). Only one StopSignal per process.
-  Status Install();
+  /// Creates the wake pipe.
+  Status Open();
 
-  /// The read end: readable once a stop was requested.
+  /// The read end: readable once a stop was requested (never drained).
   int wake_fd() const { return wake_read_.get(); }
-  bool stop_requested() const;
-  /// Requests a graceful stop from inside the process (e.g. the master died).
-  void RequestStop();
-  /// True once after each USR1 (whichever thread asks first).
-  bool TakeReopenRequest();
-  /// SIGABRT (the master found this worker hung) logs the call in flight
-  /// recorded in `slot` to `log_fd`, then exits with kWorkerExitHung.
-  void ReportHangsFrom(const ScoreboardSlot* slot, int log_fd);
+  bool stop_requested() const { return stop_.load(std::memory_order_acquire) != kRunning; }
+  /// A quick stop (INT, QUIT): stop at once, without waiting for calls.
+  bool quick() const { return stop_.load(std::memory_order_acquire) == kQuick; }
+  /// Requests a graceful stop, or a quick one. Async-signal-safe; any thread.
+  void RequestStop(bool quick = false);
+  /// Requests a log reopen (USR1). Async-signal-safe.
+  void RequestReopen() { reopen_.store(1, std::memory_order_relaxed); }
+  /// True once after each RequestReopen() (whichever thread asks first).
+  bool TakeReopenRequest() { return reopen_.exchange(0) != 0; }
 
  private:
+  static constexpr int kRunning = 0;
+  static constexpr int kGraceful = 1;
+  static constexpr int kQuick = 2;
   UniqueFd wake_read_;
   UniqueFd wake_write_;
+  std::atomic<int> stop_{kRunning};
+  std::atomic<int> reopen_{0};
 };
+
+/// Installs the worker's handlers, delivering into `stop`: TERM (and HUP,
+/// as gunicorn's workers) request a graceful stop; INT and QUIT a quick one,
+/// with SIGALRM ending the process one second later whatever it is doing
+/// (so the App's OnWorkerExit runs, but cannot hold the exit up); USR1 a log
+/// reopen; SIGABRT (the master found the worker hung) writes the call in
+/// flight recorded in `slot` to `log_fd` and exits with kWorkerExitHung.
+/// Then unblocks every signal (the master forks with all of them blocked).
+/// Once per process: the handlers are process-wide.
+void InstallWorkerSignalHandlers(StopSignal* stop, const ScoreboardSlot* slot, int log_fd);
 
 }  // namespace thriftd
 

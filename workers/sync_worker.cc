@@ -3,8 +3,10 @@
 #include <poll.h>
 
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
+#include "src/base/log.h"
 #include "workers/poll_waiter.h"
 
 namespace thriftd {
@@ -13,43 +15,52 @@ namespace {
 constexpr int kHeartbeatMs = 500;
 constexpr int kRecheckMs = 50;  // when told not to accept (descriptors ran out)
 
+// Serves one connection to its end; when a stop finds it between calls, it
+// goes to a successor worker if the master asked for that, or is closed.
+void ServeToTheEnd(WorkerRuntime& runtime, IoWaiter& waiter,
+                   std::unique_ptr<Connection> connection) {
+  if (!connection) return;
+  runtime.ReportConnections(1);
+  if (connection->Serve(waiter) == ThriftConnection::Outcome::kIdle) {
+    runtime.PollChannel();  // a hand-over request comes just before the stop
+    runtime.HandOverConnection(*connection);
+  }
+  connection.reset();
+  runtime.ReportConnections(0);
+}
+
 }  // namespace
 
-bool SyncWorker::InitProcess(WorkerContext& context, std::string* /*error*/) {
-  context.worker_connections = 1;  // what balancing and capacity see
+bool SyncWorker::Init(WorkerRuntime& runtime, std::string* /*error*/) {
+  runtime.LimitConnections(1);  // what balancing and hand-over see
   return true;
 }
 
-void SyncWorker::Run(WorkerContext& context) {
-  PollWaiter waiter(context, /*idle_between_messages=*/false);
+void SyncWorker::Serve(WorkerRuntime& runtime) {
+  PollWaiter waiter(runtime);
   std::vector<pollfd> fds;
-  for (int fd : context.listen_fds) fds.push_back({fd, POLLIN, 0});
+  for (int fd : runtime.listen_fds()) fds.push_back({fd, POLLIN, 0});
   const size_t listeners = fds.size();
-  fds.push_back({context.stop_fd(), POLLIN, 0});
-  fds.push_back({context.channel_fd(), POLLIN, 0});  // hand-overs, the master's end
+  fds.push_back({runtime.stop_fd(), POLLIN, 0});
+  fds.push_back({runtime.channel_fd(), POLLIN, 0});  // hand-overs, the master's end
   size_t next_listener = 0;
 
-  // Serves one connection to its end; when a stop finds it idle, it goes to
-  // a successor worker if the master asked for that, or is closed.
-  auto serve = [&](std::unique_ptr<ThriftConnection> connection) {
-    if (!connection) return;
-    context.ReportConnections(1);
-    if (connection->Serve(waiter) == ThriftConnection::Outcome::kIdle)
-      context.HandOver(*connection);
-    context.ReportConnections(0);
-  };
-
-  while (!context.stop_requested()) {
-    context.Heartbeat();
+  while (!runtime.stop_requested()) {
+    runtime.Heartbeat();
     // Connections handed over by retiring workers queue up while this one
     // serves; take them before new ones.
-    if (std::unique_ptr<ThriftConnection> adopted = context.AdoptConnection()) {
-      serve(std::move(adopted));
+    if (!runtime.PollChannel()) break;
+    if (std::unique_ptr<Connection> adopted = runtime.TakeAdopted()) {
+      ServeToTheEnd(runtime, waiter, std::move(adopted));
       continue;
     }
-    bool accepting = context.ShouldAccept(0);
+    bool accepting = runtime.ShouldAccept(0);
     for (size_t i = 0; i < listeners; ++i) fds[i].events = accepting ? POLLIN : 0;
     int ready = poll(fds.data(), fds.size(), accepting ? kHeartbeatMs : kRecheckMs);
+    if (ready < 0 && errno != EINTR) {
+      THRIFTD_LOG(kCritical) << "poll: " << std::strerror(errno) << "; the worker stops";
+      return;
+    }
     if (ready <= 0) continue;  // timeout or EINTR: heartbeat and look again
     if (fds[listeners].revents) break;
     if (fds[listeners + 1].revents) continue;  // adopted at the top of the loop
@@ -58,10 +69,10 @@ void SyncWorker::Run(WorkerContext& context) {
     for (size_t i = 0; i < listeners; ++i) {
       size_t index = (next_listener + i) % listeners;
       if (!(fds[index].revents & POLLIN)) continue;
-      int fd = context.Accept(fds[index].fd);
-      if (fd < 0) continue;  // Another worker won the race.
+      int fd = runtime.Accept(fds[index].fd);
+      if (fd < 0) continue;  // another worker won the race
       next_listener = index + 1;
-      serve(context.OpenConnection(fd));
+      ServeToTheEnd(runtime, waiter, runtime.NewConnection(UniqueFd(fd)));
       break;
     }
   }

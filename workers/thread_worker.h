@@ -1,20 +1,37 @@
 // The `thread` worker kind (gunicorn's gthread, gunicorn_thrift's
-// thriftpy_thread), as a leader/follower pool: each of `threads` threads waits
-// in epoll_wait on the worker's one epoll fd and serves the connection it gets
-// while data is ready, then leaves it idle in the epoll set. An idle
-// connection costs no thread; `threads` calls run in parallel in one process.
-// Runs in a worker process.
+// thriftpy_thread): a pool of `threads` threads over the connection engine,
+// leader/follower: every pool thread waits in the engine's epoll set and
+// runs the turn of the connection it gets itself, with no hand-off between
+// threads. `threads` calls run in parallel in one process; a connection
+// waiting for its client holds no thread. Runs in a worker process.
 #ifndef THRIFTD_WORKERS_THREAD_WORKER_H_
 #define THRIFTD_WORKERS_THREAD_WORKER_H_
 
-#include "thriftd/worker.h"
+#include <memory>
+
+#include "workers/builtin_worker.h"
+#include "workers/connection_engine.h"
 
 namespace thriftd {
 
-class ThreadWorker final : public Worker {
- public:
-  bool InitProcess(WorkerContext& context, std::string* error) override;
-  void Run(WorkerContext& context) override;
+class ThreadWorker final : public BuiltinWorker {
+ protected:
+  bool Init(WorkerRuntime& runtime, std::string* error) override;
+  void Serve(WorkerRuntime& runtime) override;
+
+ private:
+  /// Runs each turn on the pool thread that took the connection's event.
+  class InlineDispatcher final : public ConnectionEngine::Dispatcher {
+   public:
+    explicit InlineDispatcher(ConnectionEngine& engine) : engine_(engine) {}
+    void Dispatch(std::uint32_t slot) override { engine_.Serve(slot); }
+
+   private:
+    ConnectionEngine& engine_;
+  };
+
+  std::unique_ptr<ConnectionEngine> engine_;
+  std::unique_ptr<InlineDispatcher> dispatcher_;
 };
 
 }  // namespace thriftd

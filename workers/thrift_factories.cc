@@ -17,12 +17,12 @@ using namespace apache::thrift::transport;
 namespace {
 
 template <typename Transport>
-std::shared_ptr<TProtocol> Payload(const ThriftSettings& settings,
+std::shared_ptr<TProtocol> Payload(const WorkerSettings& settings,
                                    const std::shared_ptr<Transport>& transport) {
-  auto limit = static_cast<int32_t>(settings.max_message_size);
-  if (settings.protocol == "compact")
+  auto limit = static_cast<int32_t>(settings.thrift_max_message_size);
+  if (settings.thrift_protocol_factory == "compact")
     return std::make_shared<TCompactProtocolT<Transport>>(transport, limit, limit);
-  if (settings.protocol == "json") return std::make_shared<TJSONProtocol>(transport);
+  if (settings.thrift_protocol_factory == "json") return std::make_shared<TJSONProtocol>(transport);
   return std::make_shared<TBinaryProtocolT<Transport>>(transport, limit, limit,
                                                        /*strict_read=*/true,
                                                        /*strict_write=*/true);
@@ -30,26 +30,40 @@ std::shared_ptr<TProtocol> Payload(const ThriftSettings& settings,
 
 }  // namespace
 
-std::shared_ptr<TProtocol> MakeProtocol(const ThriftSettings& settings,
-                                        const std::shared_ptr<ConnectionSocket>& socket) {
-  auto config = std::make_shared<TConfiguration>(static_cast<int>(settings.max_message_size),
-                                                 static_cast<int>(settings.max_frame_size));
-  if (settings.protocol == "header") {
-    auto protocol = std::make_shared<THeaderProtocol>(socket);
+std::shared_ptr<TProtocol> MakeProtocol(const WorkerSettings& settings,
+                                        const std::shared_ptr<MessageTransport>& transport) {
+  auto config = std::make_shared<TConfiguration>(static_cast<int>(settings.thrift_max_message_size),
+                                                 static_cast<int>(settings.thrift_max_frame_size));
+  auto max_frame = static_cast<uint32_t>(settings.thrift_max_frame_size);
+  if (settings.thrift_protocol_factory == "header") {
+    auto protocol = std::make_shared<THeaderProtocol>(transport);
     auto header = std::static_pointer_cast<THeaderTransport>(protocol->getTransport());
     header->setConfiguration(config);
-    header->setMaxFrameSize(static_cast<uint32_t>(settings.max_frame_size));
+    header->setMaxFrameSize(max_frame);
     return protocol;
   }
-  if (settings.transport == "framed") {
-    return Payload<TTransport>(settings, std::make_shared<TFramedTransport>(socket, config));
+  if (settings.thrift_transport_factory == "framed") {
+    return Payload<TTransport>(settings, std::make_shared<TFramedTransport>(transport, config));
   }
-  if (settings.transport == "header") {
-    auto header = std::make_shared<THeaderTransport>(socket, config);
-    header->setMaxFrameSize(static_cast<uint32_t>(settings.max_frame_size));
+  if (settings.thrift_transport_factory == "header") {
+    auto header = std::make_shared<THeaderTransport>(transport, config);
+    header->setMaxFrameSize(max_frame);
     return Payload<TTransport>(settings, header);
   }
-  return Payload<ConnectionSocket>(settings, socket);
+  return Payload<MessageTransport>(settings, transport);
+}
+
+MessageScanner MakeScanner(const WorkerSettings& settings) {
+  using Framing = MessageScanner::Framing;
+  using Encoding = MessageScanner::Encoding;
+  Framing framing = settings.thrift_transport_factory == "framed"   ? Framing::kFramed
+                    : settings.thrift_transport_factory == "header" ? Framing::kHeader
+                                                                    : Framing::kBuffered;
+  Encoding encoding = settings.thrift_protocol_factory == "compact" ? Encoding::kCompact
+                      : settings.thrift_protocol_factory == "json"  ? Encoding::kJson
+                                                                    : Encoding::kBinary;
+  return MessageScanner(framing, encoding,
+                        {settings.thrift_max_frame_size, settings.thrift_max_message_size});
 }
 
 }  // namespace thriftd

@@ -5,30 +5,27 @@
 #ifndef THRIFTD_WORKERS_THRIFT_FACTORIES_H_
 #define THRIFTD_WORKERS_THRIFT_FACTORIES_H_
 
-#include <cstdint>
 #include <memory>
-#include <string>
 
 #include <thrift/protocol/TProtocol.h>
 
-#include "workers/connection_socket.h"
+#include "src/base/worker_settings.h"
+#include "workers/message_scanner.h"
+#include "workers/message_transport.h"
 
 namespace thriftd {
 
-struct ThriftSettings {
-  std::string transport = "buffered";  ///< buffered | framed | header
-  std::string protocol = "binary";     ///< binary | compact | json | header
-  std::int64_t max_frame_size = 16384000;
-  std::int64_t max_message_size = 100 * 1024 * 1024;
-};
-
-/// The protocol a connection's processor reads and writes, over `socket`.
-/// `buffered` is the socket itself (it buffers); binary and compact are
-/// instantiated over the concrete socket type, so their reads inline. The
-/// header protocol needs the header transport (the config check refuses
+/// The protocol a connection's processor reads and writes, over `transport`
+/// (thrift_transport_factory, thrift_protocol_factory and the size limits of
+/// `settings`). `buffered` is the message transport itself; binary and
+/// compact are instantiated over its concrete type, so their reads inline.
+/// The header protocol needs the header transport (the config check refuses
 /// other pairs).
 std::shared_ptr<apache::thrift::protocol::TProtocol> MakeProtocol(
-    const ThriftSettings& settings, const std::shared_ptr<ConnectionSocket>& socket);
+    const WorkerSettings& settings, const std::shared_ptr<MessageTransport>& transport);
+
+/// The scanner that finds where each message of such a connection ends.
+MessageScanner MakeScanner(const WorkerSettings& settings);
 
 }  // namespace thriftd
 

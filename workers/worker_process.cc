@@ -32,92 +32,101 @@ std::int64_t MaxRequestsWithJitter(std::int64_t max_requests, std::int64_t jitte
   _exit(kWorkerExitBootError);
 }
 
+// The App, started in this worker.
+struct StartedApp {
+  LoadedApp loaded;
+  AppContext context;
+  std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
+};
+
+void StartApp(const WorkerLaunch& launch, StartedApp* app) {
+  Status status = LoadApp(launch.settings.app, &app->loaded);
+  if (!status.ok()) BootFailed(launch.channel_fd, status.message());
+  app->context.worker_index = launch.index;
+  app->context.pid = getpid();
+  app->context.app_config = launch.settings.app_config;
+  const std::string& name = app->loaded.name;
+  try {
+    app->loaded.object->OnWorkerStart(app->context);
+    app->processor_factory = app->loaded.object->ProcessorFactory();
+  } catch (const std::exception& error) {
+    BootFailed(launch.channel_fd, "App " + name + " failed to start in worker: " + error.what());
+  } catch (...) {
+    BootFailed(launch.channel_fd, "App " + name + " failed to start in worker");
+  }
+  if (!app->processor_factory)
+    BootFailed(launch.channel_fd, "App " + name + " returned no processor factory");
+}
+
+void StopApp(StartedApp& app) {
+  try {
+    app.loaded.object->OnWorkerExit(app.context);
+  } catch (const std::exception& thrown) {
+    THRIFTD_LOG(kError) << "App " << app.loaded.name
+                        << " worker exit hook threw: " << thrown.what();
+  } catch (...) {
+    THRIFTD_LOG(kError) << "App " << app.loaded.name << " worker exit hook threw";
+  }
+}
+
+WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedApp& app,
+                                      StopSignal* stop) {
+  WorkerRuntime::Options options;
+  options.settings = launch.settings;
+  options.worker_index = launch.index;
+  options.listen_fds = launch.listen_fds;
+  options.processor_factory = app.processor_factory;
+  options.scoreboard = launch.scoreboard;
+  options.slot = launch.slot;
+  options.stop = stop;
+  options.channel_fd = launch.channel_fd;
+  options.max_requests =
+      MaxRequestsWithJitter(launch.settings.max_requests, launch.settings.max_requests_jitter);
+  return options;
+}
+
 }  // namespace
 
 void RunWorkerProcess(WorkerLaunch launch) {
-  // A master that dies without stopping us (SIGKILL) must not leave workers behind.
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  signal(SIGCHLD, SIG_DFL);  // The App may run children of its own.
+  // A master that dies without stopping us (SIGKILL) must not leave workers
+  // behind; one that died before this line is caught by the check below.
+  (void)prctl(PR_SET_PDEATHSIG, SIGTERM);  // cannot fail with a valid signal
+  signal(SIGCHLD, SIG_DFL);                // the App may run children of its own
   StopSignal stop;
-  Status status = stop.Install();
+  Status status = stop.Open();
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
-  if (getppid() == 1) _exit(kWorkerExitOk);  // The master died before PDEATHSIG was set.
+  ScoreboardSlot& slot = launch.scoreboard->slot(launch.slot);
+  InstallWorkerSignalHandlers(&stop, &slot, log::Fd());
+  // The master is gone already (PDEATHSIG came too late to tell).
+  if (launch.master_pid != 0 ? getppid() != launch.master_pid : getppid() == 1)
+    _exit(kWorkerExitOk);
 
-  const WorkerSettings& config = launch.settings;
-  LoadedApp loaded;
-  status = LoadApp(config.app, &loaded);
-  if (!status.ok()) BootFailed(launch.channel_fd, status.message());
-
-  AppContext app_context;
-  app_context.worker_index = launch.index;
-  app_context.pid = getpid();
-  app_context.app_config = config.app_config;
-
-  std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
-  try {
-    loaded.object->OnWorkerStart(app_context);
-    processor_factory = loaded.object->ProcessorFactory();
-  } catch (const std::exception& error) {
-    BootFailed(launch.channel_fd,
-               "App " + loaded.name + " failed to start in worker: " + error.what());
-  } catch (...) {
-    BootFailed(launch.channel_fd, "App " + loaded.name + " failed to start in worker");
-  }
-  if (!processor_factory) {
-    BootFailed(launch.channel_fd, "App " + loaded.name + " returned no processor factory");
-  }
-
-  WorkerRuntime::Options options;
-  options.thrift.transport = config.thrift_transport_factory;
-  options.thrift.protocol = config.thrift_protocol_factory;
-  options.thrift.max_frame_size = config.thrift_max_frame_size;
-  options.thrift.max_message_size = config.thrift_max_message_size;
-  options.processor_factory = processor_factory;
-  options.scoreboard = launch.scoreboard;
-  options.slot = launch.slot;
-  options.stop = &stop;
-  options.channel_fd = launch.channel_fd;
-  options.max_requests = MaxRequestsWithJitter(config.max_requests, config.max_requests_jitter);
-  options.access_log = config.accesslog;
-  options.access_log_format = config.access_log_format;
-  WorkerRuntime context(std::move(options));
-  context.worker_index = launch.index;
-  context.listen_fds = launch.listen_fds;
-  context.threads = static_cast<int>(config.threads);
-  context.worker_connections = static_cast<int>(config.worker_connections);
-  context.client_timeout = config.thrift_client_timeout;
-  context.graceful_timeout = config.graceful_timeout;
-  context.fiber_check_interval = config.fiber_check_interval;
-  context.fiber_stack_size = static_cast<std::size_t>(config.fiber_stack_size);
-
-  ScoreboardSlot& slot = context.slot();
-  stop.ReportHangsFrom(&slot, log::Fd());
+  StartedApp app;
+  StartApp(launch, &app);
+  WorkerRuntime runtime(RuntimeOptions(launch, app, &stop));
   slot.pid.store(getpid(), std::memory_order_relaxed);
   slot.generation.store(launch.generation, std::memory_order_relaxed);
   slot.Store(SlotState::kBooting);
-  context.Heartbeat();
+  runtime.Heartbeat();
 
   std::string error;
   try {
-    if (!launch.kind->InitProcess(context, &error)) BootFailed(launch.channel_fd, error);
+    if (!launch.kind->InitProcess(runtime, &error)) BootFailed(launch.channel_fd, error);
   } catch (const std::exception& thrown) {
     BootFailed(launch.channel_fd, std::string("worker kind failed to start: ") + thrown.what());
   }
-  slot.connection_limit.store(context.worker_connections, std::memory_order_relaxed);
+  slot.connection_limit.store(runtime.worker_connections(), std::memory_order_relaxed);
   slot.Store(SlotState::kReady);
-  (void)SendChannelMessage(launch.channel_fd, kChannelReady);
+  status = SendChannelMessage(launch.channel_fd, kChannelReady);
+  if (!status.ok()) THRIFTD_LOG(kWarning) << status.message();  // the master is gone: EOF follows
   try {
-    launch.kind->Run(context);
+    launch.kind->Run(runtime);
   } catch (const std::exception& thrown) {
-    THRIFTD_LOG(kError) << "worker kind " << config.worker_class << " failed: " << thrown.what();
+    THRIFTD_LOG(kError) << "worker kind " << launch.settings.worker_class
+                        << " failed: " << thrown.what();
   }
   slot.Store(SlotState::kDraining);
-
-  try {
-    loaded.object->OnWorkerExit(app_context);
-  } catch (const std::exception& thrown) {
-    THRIFTD_LOG(kError) << "App " << loaded.name << " worker exit hook threw: " << thrown.what();
-  }
+  StopApp(app);
   THRIFTD_LOG(kInfo) << "Worker exiting (pid: " << getpid() << ")";
   // _exit: the master's objects, copied by fork, are not ours to destroy.
   _exit(kWorkerExitOk);

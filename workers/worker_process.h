@@ -2,6 +2,8 @@
 #ifndef THRIFTD_WORKERS_WORKER_PROCESS_H_
 #define THRIFTD_WORKERS_WORKER_PROCESS_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -22,6 +24,10 @@ struct WorkerLaunch {
   int channel_fd = -1;
   Scoreboard* scoreboard = nullptr;
   std::unique_ptr<Worker> kind;  ///< constructed in the master before fork
+  /// The master's pid, taken before fork: a worker whose parent is another
+  /// process by the time it starts has lost its master (and as PID 1 in a
+  /// container, the master's parent pid is 0, not 1: compare, do not guess).
+  pid_t master_pid = 0;
 };
 
 /// Runs in the worker process right after fork(); never returns. Loads and

@@ -2,18 +2,14 @@
 
 #include <unistd.h>
 
-#include <time.h>
-
-#include <cmath>
 #include <cstring>
 #include <unordered_map>
 
 #include "src/base/channel.h"
 #include "src/base/clock.h"
 #include "src/base/log.h"
-#include "src/base/unique_fd.h"
 #include "workers/accept.h"
-#include "workers/connection.h"
+#include "workers/poll_waiter.h"
 
 namespace thriftd {
 namespace {
@@ -23,22 +19,27 @@ constexpr std::int64_t kProgressHeartbeatMs = 100;
 
 }  // namespace
 
-WorkerRuntime::WorkerRuntime(Options options) : options_(std::move(options)) {
-  if (!options_.access_log.empty()) {
-    // Validated with the configuration; a failure here is a broken config file.
-    (void)AccessLogFormat::Parse(options_.access_log_format, &access_format_);
-    if (options_.access_log == "-") {
-      access_fd_ = STDOUT_FILENO;
-    } else {
-      Status status = ReopenAppendFile(options_.access_log, &access_fd_);
-      if (!status.ok()) THRIFTD_LOG(kError) << "access log: " << status.message();
-    }
+WorkerRuntime::WorkerRuntime(Options options)
+    : options_(std::move(options)),
+      connection_limit_(static_cast<int>(options_.settings.worker_connections)),
+      hand_over_(options_.channel_fd) {
+  const WorkerSettings& settings = options_.settings;
+  if (settings.accesslog.empty()) return;
+  // Validated with the configuration; a failure here is a broken config file.
+  (void)AccessLogFormat::Parse(settings.access_log_format, &access_format_);
+  if (settings.accesslog == "-") {
+    access_fd_ = STDOUT_FILENO;
+    return;
   }
+  Status status = ReopenAppendFile(settings.accesslog, &access_fd_);
+  if (!status.ok()) THRIFTD_LOG(kError) << "access log: " << status.message();
 }
 
-int WorkerRuntime::timeout_ms() const {
-  return client_timeout > 0 ? static_cast<int>(std::ceil(client_timeout * 1000)) : -1;
+void WorkerRuntime::LimitConnections(int most) {
+  if (most >= 1 && most < connection_limit_) connection_limit_ = most;
 }
+
+// --- accepting ----------------------------------------------------------------
 
 int WorkerRuntime::Accept(int listen_fd) {
   int fd = -1;
@@ -46,7 +47,7 @@ int WorkerRuntime::Accept(int listen_fd) {
     case AcceptResult::kAccepted:
       return fd;
     case AcceptResult::kOutOfDescriptors:
-      out_of_descriptors_until_ms_ = CoarseMonotonicMillis() + kBackoffMs;
+      out_of_descriptors_until_ms_.store(MonotonicMillis() + kBackoffMs, std::memory_order_relaxed);
       return -1;
     case AcceptResult::kNone:
       return -1;
@@ -55,10 +56,11 @@ int WorkerRuntime::Accept(int listen_fd) {
 }
 
 bool WorkerRuntime::ShouldAccept(int held) {
-  if (stop_requested() || retiring() || held >= worker_connections) return false;
-  if (out_of_descriptors_until_ms_ != 0) {
-    if (CoarseMonotonicMillis() < out_of_descriptors_until_ms_) return false;
-    out_of_descriptors_until_ms_ = 0;
+  if (stop_requested() || retiring() || held >= connection_limit_) return false;
+  std::int64_t backoff_until = out_of_descriptors_until_ms_.load(std::memory_order_relaxed);
+  if (backoff_until != 0) {
+    if (MonotonicMillis() < backoff_until) return false;
+    out_of_descriptors_until_ms_.store(0, std::memory_order_relaxed);
   }
   // Take a connection only while holding not much more than the other
   // workers do on average: a persistent connection stays where it lands, so
@@ -82,26 +84,30 @@ bool WorkerRuntime::ShouldAccept(int held) {
   return 4 * held * others < 5 * total + 8 * others;
 }
 
-std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {
+std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::string_view carried) {
   try {
-    return std::make_unique<Connection>(fd, *this);
+    return std::make_unique<Connection>(std::move(fd), *this, carried);
   } catch (const std::exception& error) {
     THRIFTD_LOG(kError) << "cannot serve a connection: the App's processor factory threw: "
                         << error.what();
-    ::close(fd);
     return nullptr;
   }
 }
 
+std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {
+  return NewConnection(UniqueFd(fd));
+}
+
+// --- liveness and logs --------------------------------------------------------
+
 void WorkerRuntime::Heartbeat() {
   slot().heartbeat_ms.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
-  if (options_.stop->TakeReopenRequest()) {
-    Status status = log::Reopen();
-    if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
-    if (access_fd_ >= 0 && options_.access_log != "-") {
-      status = ReopenAppendFile(options_.access_log, &access_fd_);
-      if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the access log: " << status.message();
-    }
+  if (!options_.stop->TakeReopenRequest()) return;
+  Status status = log::Reopen();
+  if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
+  if (access_fd_ >= 0 && options_.settings.accesslog != "-") {
+    status = ReopenAppendFile(options_.settings.accesslog, &access_fd_);
+    if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the access log: " << status.message();
   }
 }
 
@@ -113,47 +119,56 @@ void WorkerRuntime::Log(const char* level, const std::string& message) {
   log::Write(ParseLogLevel(level).value_or(LogLevel::kInfo), message);
 }
 
-void WorkerRuntime::ReadChannel() {
-  ChannelMessage message;
-  for (;;) {
-    ChannelRead result = ReceiveChannelMessage(options_.channel_fd, &message);
-    if (result == ChannelRead::kEmpty) return;
-    if (result == ChannelRead::kClosed) {
-      // The master is gone: nobody supervises this worker any more.
-      if (!stop_requested()) THRIFTD_LOG(kWarning) << "master is gone; stopping";
-      options_.stop->RequestStop();
-      return;
-    }
-    if (message.kind == kChannelHandOver) hand_over_ = true;
-    if (message.passed.valid()) adopted_.push_back(message.passed.Release());
-  }
+std::unique_ptr<IoWaiter> WorkerRuntime::MakeBlockingWaiter() {
+  return std::make_unique<PollWaiter>(*this);
 }
 
-std::unique_ptr<ThriftConnection> WorkerRuntime::AdoptConnection() {
-  ReadChannel();
-  while (!adopted_.empty()) {
-    int fd = adopted_.front();
-    adopted_.erase(adopted_.begin());
-    std::unique_ptr<ThriftConnection> connection = OpenConnection(fd);
+// --- hand-over ----------------------------------------------------------------
+
+bool WorkerRuntime::PollChannel() {
+  if (hand_over_.ReadChannel()) return true;
+  // The master is gone: nobody supervises this worker any more.
+  if (!stop_requested()) THRIFTD_LOG(kWarning) << "master is gone; stopping";
+  options_.stop->RequestStop();
+  return false;
+}
+
+std::unique_ptr<Connection> WorkerRuntime::TakeAdopted() {
+  HandOverChannel::Incoming incoming;
+  while (hand_over_.TakeIncoming(&incoming)) {
+    std::unique_ptr<Connection> connection =
+        NewConnection(std::move(incoming.fd), incoming.carried);
     if (connection) return connection;
   }
   return nullptr;
 }
 
-bool WorkerRuntime::HandOver(ThriftConnection& connection) {
-  ReadChannel();  // The hand-over request arrives just before the stop.
-  if (!hand_over_) return false;
-  // Only connections thriftd made are handed to a kind.
-  auto& ours = static_cast<Connection&>(connection);
-  UniqueFd fd(ours.ReleaseFd());
-  if (!fd.valid()) return false;
-  Status status = SendChannelMessage(options_.channel_fd, kChannelConnection, {}, fd.get());
-  if (!status.ok()) {
-    THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
-    return true;  // The descriptor is gone either way; `fd` closes it.
-  }
-  return true;
+std::unique_ptr<ThriftConnection> WorkerRuntime::AdoptConnection() {
+  PollChannel();
+  return TakeAdopted();
 }
+
+bool WorkerRuntime::HandOverConnection(Connection& connection) {
+  if (!hand_over_.requested() || !connection.CanHandOver()) return false;
+  std::string carried;
+  UniqueFd fd = connection.ReleaseForHandOver(&carried);
+  Status status = hand_over_.Give(std::move(fd), carried);
+  if (!status.ok()) THRIFTD_LOG(kWarning) << status.message();
+  return status.ok();
+}
+
+bool WorkerRuntime::HandOver(ThriftConnection& connection) {
+  PollChannel();  // the hand-over request arrives just before the stop
+  // Only a connection thriftd made can travel: checked, a kind may pass anything.
+  auto* ours = dynamic_cast<Connection*>(&connection);
+  if (ours == nullptr) {
+    THRIFTD_LOG(kError) << "HandOver: not a connection from OpenConnection or AdoptConnection";
+    return false;
+  }
+  return HandOverConnection(*ours);
+}
+
+// --- calls --------------------------------------------------------------------
 
 void WorkerRuntime::OnCallStart(const char* method, std::int64_t started_ns) {
   ScoreboardSlot& s = slot();
@@ -195,7 +210,7 @@ MethodStats* WorkerRuntime::StatsFor(const char* method) {
   return found;
 }
 
-void WorkerRuntime::RecordCall(const char* method, CallRecord& call, const ConnectionSocket& socket,
+void WorkerRuntime::RecordCall(const char* method, CallRecord& call, const Connection& connection,
                                std::int64_t now_ns) {
   ScoreboardSlot& s = slot();
   int outcome = static_cast<int>(call.outcome);
@@ -222,14 +237,10 @@ void WorkerRuntime::RecordCall(const char* method, CallRecord& call, const Conne
   s.bytes_out.fetch_add(call.bytes_out, std::memory_order_relaxed);
 
   if (access_fd_ >= 0) {
-    std::string peer = socket.getOrigin();
+    std::string peer = connection.Peer();
     call.peer = peer;
     call.pid = getpid();
-    timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    WriteLine(access_fd_,
-              access_format_.Format(
-                  call, static_cast<std::int64_t>(now.tv_sec) * 1000000 + now.tv_nsec / 1000));
+    WriteLine(access_fd_, access_format_.Format(call, WallClockMicros()));
   }
 
   std::uint64_t calls = calls_.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -237,7 +248,8 @@ void WorkerRuntime::RecordCall(const char* method, CallRecord& call, const Conne
     retiring_.store(true, std::memory_order_relaxed);
     THRIFTD_LOG(kInfo) << "Worker reached max_requests (" << calls
                        << "); asking the master for a successor";
-    (void)SendChannelMessage(options_.channel_fd, kChannelRetire);
+    Status status = SendChannelMessage(options_.channel_fd, kChannelRetire);
+    if (!status.ok()) THRIFTD_LOG(kWarning) << status.message();
   }
 }
 

@@ -12,8 +12,8 @@
 //   - where it waits: here, one poll() on the shared listening sockets, the
 //     stop descriptor and the control channel;
 //   - which thread serves a connection: here, the worker's only thread;
-//   - how a connection waits for its socket inside a message: here, an
-//     IoWaiter that blocks in poll().
+//   - how a connection waits for its socket: here, the IoWaiter that
+//     WorkerContext::MakeBlockingWaiter() gives, which blocks in poll().
 // What thriftd does for every kind, and a kind must not redo:
 //   - accept() on the shared descriptors (WorkerContext::Accept: a race lost
 //     to another worker is normal and answers -1);
@@ -30,10 +30,7 @@
 // InitProcess() once after fork and Run() until it should exit.
 #include <poll.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,58 +47,6 @@ constexpr int kHeartbeatMs = 500;
 // holds fewer connections, or descriptors ran out and thriftd backs off).
 constexpr int kRecheckMs = 50;
 
-std::int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
-// How a connection waits for its socket while ThriftConnection::Serve runs.
-//
-// Serve() calls Wait() whenever a read or write would block:
-//   - inside a message (between_messages == false): wait for the socket only.
-//     A graceful stop must not cut a call that has started: it finishes, and
-//     graceful_timeout (enforced by the master) bounds how long that may take;
-//   - between messages (between_messages == true): also watch stop_fd, and
-//     answer kStop when a graceful stop arrives. Serve() then returns kIdle
-//     with the connection at a message boundary and nothing buffered, ready
-//     to be handed over to another worker (or closed). A kind with a poller of
-//     its own (thread, fiber) answers kIdle here instead, to get the
-//     connection back while it waits; this kind keeps its thread on the
-//     connection, so it never does.
-// `timeout_ms` is thrift_client_timeout (-1: none); kTimeout makes Serve()
-// close the connection. The stop descriptor is level-triggered and never
-// drained: once readable it stays so, and every poll() sees it.
-class PollIoWaiter final : public thriftd::IoWaiter {
- public:
-  explicit PollIoWaiter(thriftd::WorkerContext& context) : context_(context) {}
-
-  Result Wait(int fd, short events, int timeout_ms, bool between_messages) override {
-    pollfd fds[2] = {{fd, events, 0}, {context_.stop_fd(), POLLIN, 0}};
-    const nfds_t count = between_messages ? 2 : 1;
-    const std::int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
-    for (;;) {
-      // Wait in slices, so a long-idle connection still lets us heartbeat.
-      int slice = kHeartbeatMs;
-      if (deadline >= 0) {
-        slice = static_cast<int>(std::clamp<std::int64_t>(deadline - NowMs(), 0, kHeartbeatMs));
-      }
-      int ready = poll(fds, count, slice);
-      if (ready < 0 && errno != EINTR) return Result::kReady;  // recv/send will report it
-      if (ready > 0) {
-        // Bytes (or an error, or EOF) on the connection win over a stop that
-        // arrived with them: a request already sent is served.
-        if (fds[0].revents != 0) return Result::kReady;
-        if (fds[1].revents != 0) return Result::kStop;
-      }
-      context_.Heartbeat();
-      if (deadline >= 0 && NowMs() >= deadline) return Result::kTimeout;
-    }
-  }
-
- private:
-  thriftd::WorkerContext& context_;
-};
-
 class OneAtATimeWorker final : public thriftd::Worker {
  public:
   // After fork, in the worker process, once the App has started. Settings in
@@ -111,7 +56,7 @@ class OneAtATimeWorker final : public thriftd::Worker {
   // the most room). Returning false, with *error set, fails the boot:
   // thriftd stops (or abandons a reload) with the error.
   bool InitProcess(thriftd::WorkerContext& context, std::string* /*error*/) override {
-    context.worker_connections = 1;
+    context.LimitConnections(1);
     return true;
   }
 
@@ -120,14 +65,20 @@ class OneAtATimeWorker final : public thriftd::Worker {
   // and the connection in flight is finished. Returning ends the worker
   // process normally.
   void Run(thriftd::WorkerContext& context) override {
-    PollIoWaiter waiter(context);
+    // How a connection waits for its socket while ThriftConnection::Serve
+    // runs: this one blocks the thread in poll(), heartbeats while it waits,
+    // and between messages also wakes for a graceful stop (Serve() then
+    // returns kIdle, with the connection ready to be handed over or closed).
+    // A call that has started always finishes; graceful_timeout (enforced
+    // by the master) bounds how long that may take.
+    std::unique_ptr<thriftd::IoWaiter> waiter = context.MakeBlockingWaiter();
 
     // One pollfd per inherited listening socket (several with several
     // --bind), then the stop descriptor, then the control channel from the
     // master. The listening sockets are non-blocking and shared with every
     // worker.
     std::vector<pollfd> fds;
-    for (int fd : context.listen_fds) fds.push_back({fd, POLLIN, 0});
+    for (int fd : context.listen_fds()) fds.push_back({fd, POLLIN, 0});
     const std::size_t listeners = fds.size();
     const std::size_t stop = fds.size();
     fds.push_back({context.stop_fd(), POLLIN, 0});
@@ -142,7 +93,7 @@ class OneAtATimeWorker final : public thriftd::Worker {
       // answers nullptr when nothing is waiting. (Should the master go away,
       // it requests the stop itself: stop_requested() turns true.)
       if (std::unique_ptr<thriftd::ThriftConnection> adopted = context.AdoptConnection()) {
-        Serve(context, waiter, std::move(adopted));
+        Serve(context, *waiter, std::move(adopted));
         continue;
       }
       // Ask before every accept: while another worker holds fewer
@@ -164,7 +115,7 @@ class OneAtATimeWorker final : public thriftd::Worker {
         // The connection owns fd from here (closes it when done). nullptr
         // means the App's processor factory threw; thriftd logged it and
         // closed fd.
-        Serve(context, waiter, context.OpenConnection(fd));
+        Serve(context, *waiter, context.OpenConnection(fd));
         break;  // one connection per wakeup; re-ask ShouldAccept() first
       }
     }
@@ -172,7 +123,7 @@ class OneAtATimeWorker final : public thriftd::Worker {
 
  private:
   // Serves one connection until it ends, or until a stop finds it idle.
-  static void Serve(thriftd::WorkerContext& context, PollIoWaiter& waiter,
+  static void Serve(thriftd::WorkerContext& context, thriftd::IoWaiter& waiter,
                     std::unique_ptr<thriftd::ThriftConnection> connection) {
     if (!connection) return;
     context.ReportConnections(1);  // for balancing, hand-over and metrics

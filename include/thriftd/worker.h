@@ -11,7 +11,8 @@
 //     has started; a failure there is a boot error (thriftd stops, or a reload
 //     is abandoned);
 //   - Run(context) serves until context.stop_requested() and the connections
-//     in flight have finished, then returns; the worker process exits.
+//     in flight have finished (or at once on a quick stop), then returns;
+//     the App's OnWorkerExit runs and the worker process exits.
 //
 // A kind never parses Thrift itself: context.OpenConnection(fd) gives a
 // ThriftConnection that serves messages with the configured transport,
@@ -20,6 +21,7 @@
 #ifndef THRIFTD_WORKER_H_
 #define THRIFTD_WORKER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,41 +31,44 @@ namespace thriftd {
 
 /// Bumped whenever Worker, WorkerContext, ThriftConnection, IoWaiter or
 /// WorkerEntry change layout.
-inline constexpr std::uint32_t kWorkerAbiVersion = 2;
+inline constexpr std::uint32_t kWorkerAbiVersion = 3;
 
-/// How a connection waits for its socket inside a message. The sync and
-/// thread kinds block in poll(); the fiber kind parks the fiber.
+/// How a connection waits for its socket when a turn could not finish: for
+/// the rest of a message, for the client to read a reply, or (between
+/// messages) for the next message. WorkerContext::MakeBlockingWaiter() gives
+/// one that blocks the calling thread in poll().
 class IoWaiter {
  public:
   enum class Result {
     kReady,    ///< the fd has the events asked for (or an error to find by reading)
     kTimeout,  ///< timeout_ms passed
-    kStop,     ///< a graceful stop arrived while between messages (Serve returns kIdle)
+    kStop,     ///< between messages: a graceful stop arrived (Serve returns kIdle)
     kIdle,     ///< between messages: hand the connection back instead of waiting
   };
   virtual ~IoWaiter() = default;
   /// Waits until `fd` has `events` (POLLIN / POLLOUT) or `timeout_ms` passes
   /// (-1: no limit). `between_messages` is true when nothing of a new message
-  /// has arrived yet: a waiter may then answer kIdle (the caller returns the
-  /// connection to its poller) or kStop.
+  /// has arrived and nothing is left to send: only then may a waiter answer
+  /// kIdle or kStop (a call that has started always finishes).
   virtual Result Wait(int fd, short events, int timeout_ms, bool between_messages) = 0;
 };
 
 /// One accepted connection with its Thrift transport, protocol and processor.
-/// Used by one thread (or fiber) at a time; may move between them while idle.
+/// Used by one thread at a time; may move between threads between Serve()s.
 class ThriftConnection {
  public:
   enum class Outcome {
     kIdle,  ///< at a message boundary, nothing buffered: wait until readable, Serve() again
-    /// Finished (peer closed, error, limit, timeout or stop): unregister the
-    /// fd from any poller, then destroy the connection, which closes it (so
-    /// a new connection cannot reuse the number while it is still registered).
+    /// Finished (peer closed, error, limit, timeout): unregister the fd from
+    /// any poller, then destroy the connection, which closes it (so a new
+    /// connection cannot reuse the number while it is still registered).
     kClosed,
   };
   virtual ~ThriftConnection() = default;
   virtual int fd() const = 0;
-  /// Serves messages while they arrive. Inside a message it waits through
-  /// `waiter`; between messages it asks `waiter` too and stops at kIdle.
+  /// Serves messages as they arrive, waiting through `waiter` whenever it
+  /// must; returns kIdle when the waiter answers kIdle or kStop between
+  /// messages. The processor runs only on a message that arrived whole.
   virtual Outcome Serve(IoWaiter& waiter) = 0;
   /// The method being served ("Service.method", a string with static
   /// storage), or nullptr between calls. Safe to call from another thread
@@ -72,28 +77,40 @@ class ThriftConnection {
 };
 
 /// What thriftd gives a worker kind in the worker process.
+///
+/// Threads: the settings, Heartbeat(), ReportConnections(), calls_served(),
+/// the stop state, OpenConnection(), MakeBlockingWaiter() and Log() may be
+/// called from any thread. Accept(), ShouldAccept(), AdoptConnection() and
+/// HandOver() share the worker's accept and channel state: call them from
+/// one thread at a time (a kind with several threads serialises them).
 class WorkerContext {
  public:
   virtual ~WorkerContext() = default;
 
   // Settings (read-only).
-  int worker_index = 0;             ///< 0 .. workers-1
-  std::vector<int> listen_fds;      ///< inherited, non-blocking, shared with every worker
-  int threads = 1;                  ///< `threads`
-  int worker_connections = 1000;    ///< `worker_connections`: most connections held at once
-  double client_timeout = 0;        ///< seconds idle between messages; 0 = never
-  double graceful_timeout = 30;     ///< seconds calls in flight may take at a stop
-  double fiber_check_interval = 1;  ///< seconds a handler may block a fiber loop unnoticed
-  std::size_t fiber_stack_size = 0;
+  virtual int worker_index() const = 0;                    ///< 0 .. workers-1
+  virtual const std::vector<int>& listen_fds() const = 0;  ///< inherited, non-blocking, shared
+  virtual int threads() const = 0;                         ///< `threads`
+  /// The most connections this worker holds at once: `worker_connections`,
+  /// or less after LimitConnections().
+  virtual int worker_connections() const = 0;
+  virtual double client_timeout() const = 0;         ///< seconds idle between messages; 0 = never
+  virtual double graceful_timeout() const = 0;       ///< seconds calls may take at a stop
+  virtual double fiber_check_interval() const = 0;   ///< seconds a handler may block a loop
+  virtual std::size_t fiber_stack_size() const = 0;  ///< bytes per fiber stack
+  /// In InitProcess() only: this kind holds at most `most` connections at
+  /// once (the sync kind: 1), so balancing and hand-over count it as full.
+  virtual void LimitConnections(int most) = 0;
 
   /// Accepts one connection from `listen_fd` as a non-blocking fd. Returns
   /// -1 when there is none (a race lost to another worker is normal) or
   /// when descriptors ran out (then the kind should back off briefly).
   virtual int Accept(int listen_fd) = 0;
   /// Whether this worker should accept more, holding `held` connections:
-  /// false at `worker_connections`, and while it holds more than its share
-  /// compared with the other workers (persistent connections make an
-  /// imbalance permanent). Re-ask when connections close, or on a short timer.
+  /// false at worker_connections(), while a stop is under way, and while
+  /// it holds more than its share compared with the other workers
+  /// (persistent connections make an imbalance permanent). Re-ask when
+  /// connections close, or on a short timer.
   virtual bool ShouldAccept(int held) = 0;
   /// Wraps an accepted fd (ownership passes to the connection). nullptr
   /// (the fd closed, the reason logged) when the App's processor factory threw.
@@ -103,27 +120,34 @@ class WorkerContext {
   virtual void Heartbeat() = 0;
   /// Reports how many connections the worker holds (for balancing, metrics).
   virtual void ReportConnections(int held) = 0;
-  /// Calls answered so far by this worker. A kind whose loop is not where
-  /// calls run (a thread pool) heartbeats only while calls make progress
-  /// or a thread is free, so a pool stuck in handlers is found hung.
+  /// Calls answered so far by this worker.
   virtual std::uint64_t calls_served() const = 0;
 
-  /// Readable once a graceful stop was requested (never drained).
+  /// Readable once a stop was requested (never drained).
   virtual int stop_fd() const = 0;
   virtual bool stop_requested() const = 0;
+  /// The stop is a quick one (INT, QUIT): return from Run() at once, without
+  /// waiting for calls in flight; the process ends within a second anyway.
+  virtual bool quick_stop_requested() const = 0;
 
   // Connection hand-over. A worker being replaced (reload, TTOU,
   // max_requests) gives its idle connections to the workers that stay
   // instead of closing them, so persistent clients never see the restart.
   /// Readable when the master sent something: watch it with the listeners.
   virtual int channel_fd() const = 0;
-  /// A connection handed over by another worker (idle: wait until it is
-  /// readable, then Serve()), or nullptr when none is waiting. Non-blocking.
+  /// A connection handed over by another worker (wait until it is readable,
+  /// then Serve()), or nullptr when none is waiting. Non-blocking.
   virtual std::unique_ptr<ThriftConnection> AdoptConnection() = 0;
-  /// While stopping: passes an idle connection (its Serve() returned kIdle)
-  /// to a successor. True when it went: destroy the now empty connection.
-  /// False (thriftd is stopping, or no successor): close it.
+  /// While stopping: passes a connection whose Serve() returned kIdle to a
+  /// successor. True when it went: destroy the now empty connection. False
+  /// (thriftd is stopping, no successor, or not a connection thriftd made):
+  /// close it.
   virtual bool HandOver(ThriftConnection& connection) = 0;
+
+  /// A waiter that blocks the calling thread in poll(): between messages it
+  /// also wakes for a graceful stop (kStop), and it heartbeats while it
+  /// waits, so a worker waiting on a quiet client is alive.
+  virtual std::unique_ptr<IoWaiter> MakeBlockingWaiter() = 0;
   /// Writes one line to the error log, `level` as in --log-level.
   virtual void Log(const char* level, const std::string& message) = 0;
 };

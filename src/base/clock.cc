@@ -22,4 +22,6 @@ double MonotonicSeconds() { return static_cast<double>(MonotonicNanos()) / 1e9; 
 
 std::int64_t CoarseMonotonicMillis() { return Nanos(CLOCK_MONOTONIC_COARSE) / 1000000; }
 
+std::int64_t WallClockMicros() { return Nanos(CLOCK_REALTIME) / 1000; }
+
 }  // namespace thriftd

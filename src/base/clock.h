@@ -18,6 +18,9 @@ double MonotonicSeconds();
 /// read through the vDSO's slow path, but up to one tick (about 4 ms)
 /// behind. For stamps taken on every call (heartbeats, call starts).
 std::int64_t CoarseMonotonicMillis();
+/// Microseconds since the epoch on CLOCK_REALTIME: for timestamps people
+/// read (log lines), never for measuring time.
+std::int64_t WallClockMicros();
 
 }  // namespace thriftd
 

@@ -1,0 +1,42 @@
+#include "workers/hand_over.h"
+
+#include "src/base/channel.h"
+#include "src/base/log.h"
+
+namespace thriftd {
+
+bool HandOverChannel::ReadChannel() {
+  for (;;) {
+    ChannelMessage message;
+    switch (ReceiveChannelMessage(channel_fd_, &message)) {
+      case ChannelRead::kEmpty:
+        return true;
+      case ChannelRead::kClosed:
+        return false;
+      case ChannelRead::kMessage:
+        break;
+    }
+    if (message.kind == kChannelHandOver) {
+      requested_ = true;
+    } else if (message.kind == kChannelConnection && message.passed.valid()) {
+      incoming_.push_back({std::move(message.passed), std::move(message.text)});
+    } else {
+      THRIFTD_LOG(kWarning) << "unexpected message from the master (kind '" << message.kind
+                            << "'); ignored";
+    }
+  }
+}
+
+bool HandOverChannel::TakeIncoming(Incoming* incoming) {
+  if (incoming_.empty()) return false;
+  *incoming = std::move(incoming_.front());
+  incoming_.pop_front();
+  return true;
+}
+
+Status HandOverChannel::Give(UniqueFd fd, std::string_view carried) {
+  return SendChannelMessage(channel_fd_, kChannelConnection, carried, fd.get())
+      .Prepend("cannot hand a connection over");
+}
+
+}  // namespace thriftd

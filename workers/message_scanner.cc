@@ -1,0 +1,520 @@
+#include "workers/message_scanner.h"
+
+namespace thriftd {
+namespace {
+
+// Thrift's own recursion limit (TProtocol's default).
+constexpr std::size_t kMaxDepth = 64;
+
+// Binary protocol types (TType).
+enum BinaryType : int {
+  kStop = 0,
+  kBool = 2,
+  kByte = 3,
+  kDouble = 4,
+  kI16 = 6,
+  kI32 = 8,
+  kI64 = 10,
+  kString = 11,
+  kStruct = 12,
+  kMap = 13,
+  kSet = 14,
+  kList = 15,
+};
+
+// Compact protocol types, as on the wire.
+enum CompactType : int {
+  kCompactTrue = 1,
+  kCompactFalse = 2,
+  kCompactByte = 3,
+  kCompactI16 = 4,
+  kCompactI32 = 5,
+  kCompactI64 = 6,
+  kCompactDouble = 7,
+  kCompactBinary = 8,
+  kCompactList = 9,
+  kCompactSet = 10,
+  kCompactMap = 11,
+  kCompactStruct = 12,
+};
+
+constexpr std::uint32_t kBinaryVersionMask = 0xffff0000u;
+constexpr std::uint32_t kBinaryVersion1 = 0x80010000u;
+constexpr std::uint8_t kCompactProtocolId = 0x82;
+constexpr std::uint8_t kCompactVersion = 1;
+constexpr std::uint8_t kCompactVersionMask = 0x1f;
+
+std::uint32_t BigEndian32(const std::uint8_t* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) |
+         std::uint32_t{p[3]};
+}
+
+// The bytes a value of `type` always takes, or 0 when it varies.
+std::size_t BinaryWidth(int type) {
+  switch (type) {
+    case kBool:
+    case kByte:
+      return 1;
+    case kI16:
+      return 2;
+    case kI32:
+      return 4;
+    case kDouble:
+    case kI64:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+// A list or set element's width: bools are one byte there, unlike in a field.
+std::size_t CompactElementWidth(int type) {
+  switch (type) {
+    case kCompactTrue:
+    case kCompactFalse:
+    case kCompactByte:
+      return 1;
+    case kCompactDouble:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+// Reads a varint of at most `max_bytes` at data[at..size). Returns its
+// length, 0 when it has not all arrived, or -1 when it runs too long.
+int Varint(const std::uint8_t* data, std::size_t size, std::size_t at, int max_bytes,
+           std::uint64_t* value) {
+  std::uint64_t result = 0;
+  for (int i = 0; i < max_bytes; ++i) {
+    if (at + i >= size) return 0;
+    std::uint8_t byte = data[at + i];
+    result |= std::uint64_t{byte & 0x7fu} << (7 * i);
+    if ((byte & 0x80u) == 0) {
+      *value = result;
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+MessageScanner::MessageScanner(Framing framing, Encoding encoding, Limits limits)
+    : framing_(framing), encoding_(encoding), limits_(limits) {
+  Reset();
+}
+
+void MessageScanner::Reset() {
+  body_ = Body::kUnknown;
+  if (framing_ == Framing::kFramed) {
+    body_ = Body::kFrame;
+  } else if (framing_ == Framing::kBuffered) {
+    body_ = encoding_ == Encoding::kBinary    ? Body::kBinary
+            : encoding_ == Encoding::kCompact ? Body::kCompact
+                                              : Body::kJson;
+  }
+  position_ = 0;
+  header_done_ = false;
+  stack_.clear();
+  pending_type_ = -1;
+  pending_in_field_ = false;
+  json_depth_ = 0;
+  json_in_string_ = false;
+  json_escape_ = false;
+}
+
+MessageScanner::Result MessageScanner::Scan(const std::uint8_t* data, std::size_t size) {
+  if (body_ == Body::kUnknown) {
+    Result detected = DetectHeaderBody(data, size);
+    if (body_ == Body::kUnknown) return detected;
+  }
+  switch (body_) {
+    case Body::kFrame:
+      return ScanFrame(data, size);
+    case Body::kBinary:
+      return ScanBinary(data, size);
+    case Body::kCompact:
+      return ScanCompact(data, size);
+    case Body::kJson:
+      return ScanJson(data, size);
+    case Body::kUnknown:
+      break;
+  }
+  return Result{Result::kError, 0, "cannot tell the message's framing"};
+}
+
+namespace {
+
+using Result = MessageScanner::Result;
+
+Result Incomplete(std::size_t need) { return Result{Result::kIncomplete, need, {}}; }
+Result Complete(std::size_t length) { return Result{Result::kComplete, length, {}}; }
+Result Error(std::string why) { return Result{Result::kError, 0, std::move(why)}; }
+
+// The outcome of one step of a walk: go on, or stop with a result.
+struct Step {
+  bool go_on = true;
+  Result result;
+};
+Step Stop(Result result) { return Step{false, std::move(result)}; }
+
+}  // namespace
+
+MessageScanner::Result MessageScanner::DetectHeaderBody(const std::uint8_t* data,
+                                                        std::size_t size) {
+  // As THeaderTransport::readFrame decides: an unframed binary or compact
+  // message, else a frame (header format, or framed binary or compact).
+  if (size < 4) return Incomplete(4);
+  std::uint32_t word = BigEndian32(data);
+  if ((word & kBinaryVersionMask) == kBinaryVersion1) {
+    body_ = Body::kBinary;
+  } else if (data[0] == kCompactProtocolId && (data[1] & kCompactVersionMask) == kCompactVersion) {
+    body_ = Body::kCompact;
+  } else {
+    body_ = Body::kFrame;
+  }
+  return Incomplete(4);
+}
+
+MessageScanner::Result MessageScanner::ScanFrame(const std::uint8_t* data, std::size_t size) {
+  if (size < 4) return Incomplete(4);
+  std::uint32_t length = BigEndian32(data);
+  if (length == 0) return Result{Result::kSkip, 4, {}};  // an empty frame (a client's goodbye)
+  if (length > 0x7fffffffu || static_cast<std::int64_t>(length) > limits_.max_frame_size) {
+    return Error("frame of " + std::to_string(length) +
+                 " bytes is larger than thrift_max_frame_size (" +
+                 std::to_string(limits_.max_frame_size) + ")");
+  }
+  std::size_t total = 4 + static_cast<std::size_t>(length);
+  if (static_cast<std::int64_t>(total) > limits_.max_message_size) {
+    return Error("message larger than thrift_max_message_size (" +
+                 std::to_string(limits_.max_message_size) + " bytes)");
+  }
+  return size >= total ? Complete(total) : Incomplete(total);
+}
+
+MessageScanner::Result MessageScanner::ScanJson(const std::uint8_t* data, std::size_t size) {
+  // TJSONProtocol writes a message as one array, [1,"name",type,seqid,{args}]:
+  // it ends where that array closes. Only brackets outside strings count.
+  for (; position_ < size; ++position_) {
+    if (static_cast<std::int64_t>(position_) >= limits_.max_message_size) {
+      return Error("message larger than thrift_max_message_size (" +
+                   std::to_string(limits_.max_message_size) + " bytes)");
+    }
+    char c = static_cast<char>(data[position_]);
+    if (json_in_string_) {
+      if (json_escape_) {
+        json_escape_ = false;
+      } else if (c == '\\') {
+        json_escape_ = true;
+      } else if (c == '"') {
+        json_in_string_ = false;
+      }
+      continue;
+    }
+    if (position_ == 0 && c != '[') return Error("not a JSON protocol message (no '[')");
+    if (c == '"') {
+      json_in_string_ = true;
+    } else if (c == '[' || c == '{') {
+      if (++json_depth_ > static_cast<int>(kMaxDepth) + 2)
+        return Error("message nested deeper than " + std::to_string(kMaxDepth));
+    } else if (c == ']' || c == '}') {
+      if (--json_depth_ == 0) return Complete(position_ + 1);
+    }
+  }
+  return Incomplete(size + 1);
+}
+
+// --- binary and compact: a walk over structs and containers ------------------
+
+namespace {
+
+// What the walk over one message needs of its encoding. Each hook looks at
+// data[*position..size), and moves *position past what it took only when
+// all of it has arrived.
+class Walk {
+ public:
+  Walk(const std::uint8_t* data, std::size_t size, std::size_t* position,
+       const MessageScanner::Limits& limits)
+      : data_(data), size_(size), position_(position), limits_(limits) {}
+
+  /// Whether `length` more bytes from the position have arrived; a stop
+  /// (incomplete, or an error past the message size limit) when not.
+  bool Have(std::size_t length, Step* step) const {
+    std::size_t need = *position_ + length;
+    if (static_cast<std::int64_t>(need) > limits_.max_message_size) {
+      *step = Stop(Error("message larger than thrift_max_message_size (" +
+                         std::to_string(limits_.max_message_size) + " bytes)"));
+      return false;
+    }
+    if (need > size_) {
+      *step = Stop(Incomplete(need));
+      return false;
+    }
+    return true;
+  }
+  /// A length or count read from the message, checked against the limits.
+  bool CheckCount(std::int64_t count, const char* what, Step* step) const {
+    if (count < 0) {
+      *step = Stop(Error(std::string("negative ") + what + " size"));
+      return false;
+    }
+    if (count > limits_.max_message_size) {
+      *step = Stop(Error(std::string(what) + " of " + std::to_string(count) +
+                         " is larger than thrift_max_message_size (" +
+                         std::to_string(limits_.max_message_size) + " bytes)"));
+      return false;
+    }
+    return true;
+  }
+  /// A varint at the position + `offset`: its length, or 0 with *step set.
+  int ReadVarint(std::size_t offset, int max_bytes, std::uint64_t* value, Step* step) const {
+    int used = Varint(data_, size_, *position_ + offset, max_bytes, value);
+    if (used == 0) *step = Stop(Incomplete(*position_ + offset + 1));
+    if (used < 0) *step = Stop(Error("varint longer than " + std::to_string(max_bytes) + " bytes"));
+    if (used > 0 && !Have(offset + used, step)) return 0;
+    return used > 0 ? used : 0;
+  }
+  const std::uint8_t* at() const { return data_ + *position_; }
+  void Advance(std::size_t length) { *position_ += length; }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+  std::size_t* position_;
+  const MessageScanner::Limits& limits_;
+};
+
+}  // namespace
+
+MessageScanner::Result MessageScanner::ScanBinary(const std::uint8_t* data, std::size_t size) {
+  Walk walk(data, size, &position_, limits_);
+  Step step;
+  if (!header_done_) {
+    // Strict: i32 version|type, i32 name length, name, i32 seqid.
+    if (!walk.Have(4, &step)) return step.result;
+    std::uint32_t version = BigEndian32(walk.at());
+    if ((version & 0x80000000u) == 0)
+      return Error("no binary protocol version (an unversioned or non-Thrift message)");
+    if ((version & kBinaryVersionMask) != kBinaryVersion1)
+      return Error("bad binary protocol version");
+    if (!walk.Have(8, &step)) return step.result;
+    auto name_length = static_cast<std::int32_t>(BigEndian32(walk.at() + 4));
+    if (!walk.CheckCount(name_length, "method name", &step)) return step.result;
+    if (!walk.Have(8 + static_cast<std::size_t>(name_length) + 4, &step)) return step.result;
+    walk.Advance(8 + static_cast<std::size_t>(name_length) + 4);
+    header_done_ = true;
+    stack_.push_back(Frame{});  // the arguments
+  }
+  for (;;) {
+    if (pending_type_ >= 0) {
+      int type = pending_type_;
+      if (std::size_t width = BinaryWidth(type)) {
+        if (!walk.Have(width, &step)) return step.result;
+        walk.Advance(width);
+      } else if (type == kString) {
+        if (!walk.Have(4, &step)) return step.result;
+        auto length = static_cast<std::int32_t>(BigEndian32(walk.at()));
+        if (!walk.CheckCount(length, "string", &step)) return step.result;
+        if (!walk.Have(4 + static_cast<std::size_t>(length), &step)) return step.result;
+        walk.Advance(4 + static_cast<std::size_t>(length));
+      } else if (type == kStruct) {
+        stack_.push_back(Frame{});
+      } else if (type == kList || type == kSet || type == kMap) {
+        std::size_t header = type == kMap ? 6 : 5;
+        if (!walk.Have(header, &step)) return step.result;
+        Frame frame;
+        frame.kind = type == kMap ? Frame::kMap : Frame::kList;
+        frame.element = walk.at()[0];
+        frame.value = type == kMap ? walk.at()[1] : 0;
+        auto count = static_cast<std::int32_t>(BigEndian32(walk.at() + header - 4));
+        if (!walk.CheckCount(count, "container", &step)) return step.result;
+        frame.remaining = count;
+        walk.Advance(header);
+        stack_.push_back(frame);
+      } else {
+        return Error("unknown field type " + std::to_string(type));
+      }
+      if (stack_.size() > kMaxDepth)
+        return Error("message nested deeper than " + std::to_string(kMaxDepth));
+      pending_type_ = -1;
+      continue;
+    }
+    if (stack_.empty()) return Complete(position_);
+    Frame& top = stack_.back();
+    if (top.kind == Frame::kStruct) {
+      if (!walk.Have(1, &step)) return step.result;
+      int type = walk.at()[0];
+      if (type == kStop) {
+        walk.Advance(1);
+        stack_.pop_back();
+        continue;
+      }
+      if (!walk.Have(3, &step)) return step.result;  // type, i16 field id
+      walk.Advance(3);
+      pending_type_ = type;
+      continue;
+    }
+    if (top.remaining == 0) {
+      stack_.pop_back();
+      continue;
+    }
+    if (top.kind == Frame::kList) {
+      if (std::size_t width = BinaryWidth(top.element)) {
+        // Fixed-size elements: the whole rest of the list at once.
+        if (!walk.Have(width * static_cast<std::size_t>(top.remaining), &step)) return step.result;
+        walk.Advance(width * static_cast<std::size_t>(top.remaining));
+        top.remaining = 0;
+        continue;
+      }
+      --top.remaining;
+      pending_type_ = top.element;
+      continue;
+    }
+    pending_type_ = top.key_next ? top.element : top.value;
+    if (!top.key_next) --top.remaining;
+    top.key_next = !top.key_next;
+  }
+}
+
+MessageScanner::Result MessageScanner::ScanCompact(const std::uint8_t* data, std::size_t size) {
+  Walk walk(data, size, &position_, limits_);
+  Step step;
+  if (!header_done_) {
+    // Protocol id, version|type, varint seqid, varint name length, name.
+    if (!walk.Have(2, &step)) return step.result;
+    if (walk.at()[0] != kCompactProtocolId) return Error("bad compact protocol identifier");
+    if ((walk.at()[1] & kCompactVersionMask) != kCompactVersion)
+      return Error("bad compact protocol version");
+    std::uint64_t seqid = 0;
+    int seqid_bytes = walk.ReadVarint(2, 5, &seqid, &step);
+    if (seqid_bytes == 0) return step.result;
+    std::uint64_t name_length = 0;
+    int name_bytes = walk.ReadVarint(2 + seqid_bytes, 5, &name_length, &step);
+    if (name_bytes == 0) return step.result;
+    if (!walk.CheckCount(static_cast<std::int32_t>(name_length), "method name", &step))
+      return step.result;
+    std::size_t header = 2 + seqid_bytes + name_bytes + static_cast<std::size_t>(name_length);
+    if (!walk.Have(header, &step)) return step.result;
+    walk.Advance(header);
+    header_done_ = true;
+    stack_.push_back(Frame{});
+  }
+  for (;;) {
+    if (pending_type_ >= 0) {
+      int type = pending_type_;
+      std::uint64_t value = 0;
+      if (type == kCompactTrue || type == kCompactFalse) {
+        // In a field the value is the type itself; in a container, one byte.
+        if (!pending_in_field_) {
+          if (!walk.Have(1, &step)) return step.result;
+          walk.Advance(1);
+        }
+      } else if (type == kCompactByte || type == kCompactDouble) {
+        std::size_t width = type == kCompactByte ? 1 : 8;
+        if (!walk.Have(width, &step)) return step.result;
+        walk.Advance(width);
+      } else if (type == kCompactI16 || type == kCompactI32 || type == kCompactI64) {
+        int used = walk.ReadVarint(0,
+                                   type == kCompactI64   ? 10
+                                   : type == kCompactI32 ? 5
+                                                         : 3,
+                                   &value, &step);
+        if (used == 0) return step.result;
+        walk.Advance(static_cast<std::size_t>(used));
+      } else if (type == kCompactBinary) {
+        int used = walk.ReadVarint(0, 5, &value, &step);
+        if (used == 0) return step.result;
+        if (!walk.CheckCount(static_cast<std::int32_t>(value), "string", &step)) return step.result;
+        if (!walk.Have(static_cast<std::size_t>(used) + value, &step)) return step.result;
+        walk.Advance(static_cast<std::size_t>(used) + value);
+      } else if (type == kCompactStruct) {
+        stack_.push_back(Frame{});
+      } else if (type == kCompactList || type == kCompactSet) {
+        if (!walk.Have(1, &step)) return step.result;
+        Frame frame;
+        frame.kind = Frame::kList;
+        frame.element = walk.at()[0] & 0x0f;
+        std::uint64_t count = walk.at()[0] >> 4;
+        std::size_t used = 1;
+        if (count == 15) {
+          int extra = walk.ReadVarint(1, 5, &count, &step);
+          if (extra == 0) return step.result;
+          used += static_cast<std::size_t>(extra);
+        }
+        if (!walk.CheckCount(static_cast<std::int32_t>(count), "container", &step))
+          return step.result;
+        frame.remaining = static_cast<std::int64_t>(count);
+        walk.Advance(used);
+        stack_.push_back(frame);
+      } else if (type == kCompactMap) {
+        int used = walk.ReadVarint(0, 5, &value, &step);
+        if (used == 0) return step.result;
+        if (!walk.CheckCount(static_cast<std::int32_t>(value), "container", &step))
+          return step.result;
+        Frame frame;
+        frame.kind = Frame::kMap;
+        frame.remaining = static_cast<std::int64_t>(value);
+        std::size_t header = static_cast<std::size_t>(used);
+        if (value != 0) {  // key and value types follow only when there are entries
+          if (!walk.Have(header + 1, &step)) return step.result;
+          frame.element = walk.at()[header] >> 4;
+          frame.value = walk.at()[header] & 0x0f;
+          header += 1;
+        }
+        walk.Advance(header);
+        stack_.push_back(frame);
+      } else {
+        return Error("unknown compact field type " + std::to_string(type));
+      }
+      if (stack_.size() > kMaxDepth)
+        return Error("message nested deeper than " + std::to_string(kMaxDepth));
+      pending_type_ = -1;
+      continue;
+    }
+    if (stack_.empty()) return Complete(position_);
+    Frame& top = stack_.back();
+    if (top.kind == Frame::kStruct) {
+      if (!walk.Have(1, &step)) return step.result;
+      std::uint8_t header = walk.at()[0];
+      if (header == 0) {  // stop
+        walk.Advance(1);
+        stack_.pop_back();
+        continue;
+      }
+      std::size_t used = 1;
+      if ((header >> 4) == 0) {  // no id delta: a zigzag varint id follows
+        std::uint64_t id = 0;
+        int extra = walk.ReadVarint(1, 3, &id, &step);
+        if (extra == 0) return step.result;
+        used += static_cast<std::size_t>(extra);
+      }
+      walk.Advance(used);
+      pending_type_ = header & 0x0f;
+      pending_in_field_ = true;
+      continue;
+    }
+    if (top.remaining == 0) {
+      stack_.pop_back();
+      continue;
+    }
+    pending_in_field_ = false;
+    if (top.kind == Frame::kList) {
+      if (std::size_t width = CompactElementWidth(top.element)) {
+        if (!walk.Have(width * static_cast<std::size_t>(top.remaining), &step)) return step.result;
+        walk.Advance(width * static_cast<std::size_t>(top.remaining));
+        top.remaining = 0;
+        continue;
+      }
+      --top.remaining;
+      pending_type_ = top.element;
+      continue;
+    }
+    pending_type_ = top.key_next ? top.element : top.value;
+    if (!top.key_next) --top.remaining;
+    top.key_next = !top.key_next;
+  }
+}
+
+}  // namespace thriftd

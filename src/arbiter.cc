@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <set>
+#include <vector>
 
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
@@ -23,6 +24,47 @@ std::string DescribeExit(int wait_status) {
 
 }  // namespace
 
+const char* StopReasonName(StopReason reason) {
+  switch (reason) {
+    case StopReason::kNone:
+      return "none";
+    case StopReason::kStop:
+      return "stop";
+    case StopReason::kReload:
+      return "reload";
+    case StopReason::kTtou:
+      return "ttou";
+    case StopReason::kMaxRequests:
+      return "max_requests";
+    case StopReason::kTimeout:
+      return "timeout";
+    case StopReason::kBootError:
+      return "boot_error";
+    case StopReason::kExited:
+      return "exited";
+    case StopReason::kKilled:
+      return "killed";
+  }
+  return "?";
+}
+
+bool CountsAsRestart(StopReason reason) {
+  switch (reason) {
+    case StopReason::kExited:
+    case StopReason::kKilled:
+    case StopReason::kTimeout:
+    case StopReason::kMaxRequests:
+    case StopReason::kReload:
+    case StopReason::kBootError:
+      return true;
+    case StopReason::kNone:
+    case StopReason::kStop:
+    case StopReason::kTtou:
+      return false;
+  }
+  return false;
+}
+
 Arbiter::Arbiter(ProcessOps& ops, ArbiterOptions options)
     : ops_(ops), options_(options), desired_(std::max(1, options.workers)) {}
 
@@ -35,7 +77,7 @@ void Arbiter::HandleTerm() {
   if (stopping_) return;
   THRIFTD_LOG(kInfo) << "Handling signal: term; stopping gracefully";
   stopping_ = true;
-  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone, "stop");
+  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone, StopReason::kStop);
 }
 
 void Arbiter::HandleQuickStop() {
@@ -44,9 +86,13 @@ void Arbiter::HandleQuickStop() {
   for (auto& [pid, worker] : workers_) {
     // A quick stop overrides a graceful one already under way.
     double deadline = ops_.Now() + options_.quick_stop_timeout;
-    if (worker.state != WorkerState::kDraining || deadline < worker.kill_at)
+    if (!IsStopping(worker.state)) {
+      worker.state = WorkerState::kDraining;
       worker.kill_at = deadline;
-    worker.state = WorkerState::kDraining;
+    } else if (deadline < worker.kill_at) {
+      worker.kill_at = deadline;
+    }
+    if (worker.stop_reason == StopReason::kNone) worker.stop_reason = StopReason::kStop;
     ops_.Kill(pid, SIGQUIT);
   }
 }
@@ -65,13 +111,13 @@ void Arbiter::HandleTtou() {
   ManageWorkers();
 }
 
-std::uint64_t Arbiter::Reload(int workers, double graceful_timeout) {
+std::uint64_t Arbiter::Reload(const ArbiterOptions& options) {
   previous_generation_ = generation_;
   previous_desired_ = desired_;
-  previous_graceful_timeout_ = options_.graceful_timeout;
+  previous_options_ = options_;
   generation_ = ++last_generation_;
-  desired_ = std::max(1, workers);
-  options_.graceful_timeout = graceful_timeout;
+  options_ = options;
+  desired_ = std::max(1, options.workers);
   THRIFTD_LOG(kInfo) << "Reloading: starting generation " << generation_ << " with " << desired_
                      << " workers";
   ManageWorkers();
@@ -87,8 +133,10 @@ void Arbiter::OnWorkerReady(pid_t pid) {
 
 void Arbiter::OnWorkerRetiring(pid_t pid) {
   auto it = workers_.find(pid);
-  if (it == workers_.end() || it->second.state == WorkerState::kDraining) return;
-  it->second.retiring = true;
+  if (it == workers_.end()) return;
+  WorkerState state = it->second.state;
+  if (state != WorkerState::kBooting && state != WorkerState::kReady) return;
+  it->second.state = WorkerState::kRetiring;
   THRIFTD_LOG(kInfo) << "Worker (pid:" << pid << ") reached max_requests; starting its successor";
   ManageWorkers();
 }
@@ -97,31 +145,68 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
   THRIFTD_LOG(kError) << message;
   auto it = workers_.find(pid);
   if (it != workers_.end()) {
-    bool already_stopping = it->second.state == WorkerState::kDraining;
+    WorkerRecord& worker = it->second;
+    bool already_stopping = IsStopping(worker.state);
     // It exits by itself; SIGKILL only if it does not, as for any stop.
-    if (!already_stopping) it->second.kill_at = ops_.Now() + options_.graceful_timeout;
-    it->second.state = WorkerState::kDraining;
-    it->second.boot_failed = true;
-    it->second.stop_reason = "boot_error";
-    if (already_stopping || it->second.spec.generation != generation_) return;
+    if (!already_stopping) {
+      worker.state = WorkerState::kDraining;
+      worker.kill_at = ops_.Now() + options_.graceful_timeout;
+    }
+    worker.stop_reason = StopReason::kBootError;
+    if (already_stopping || worker.spec.generation != generation_) return;
   }
   if (stopping_) return;
   if (previous_generation_ != 0 && CountActive(previous_generation_, /*ready_only=*/false) > 0) {
-    THRIFTD_LOG(kError) << "Reload failed; keeping generation " << previous_generation_;
-    for (auto& [other_pid, worker] : workers_) {
-      if (worker.spec.generation == generation_) Retire(worker, Handover::kNone, "boot_error");
-    }
-    generation_ = previous_generation_;
-    desired_ = previous_desired_;
-    options_.graceful_timeout = previous_graceful_timeout_;
-    previous_generation_ = 0;
+    AbandonReload();
     return;
   }
   Halt(kExitAppError);
 }
 
+void Arbiter::OnWorkerExited(const ProcessExit& exit) {
+  auto it = workers_.find(exit.pid);
+  if (it == workers_.end()) return;
+  bool boot_error =
+      WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == kWorkerExitBootError;
+  // A boot error is normally reported over the channel first; without
+  // that report (the message was lost) the exit code alone tells.
+  if (boot_error && !IsStopping(it->second.state)) {
+    OnWorkerBootError(exit.pid, "Worker (pid:" + std::to_string(exit.pid) + ") failed to boot");
+  }
+  WorkerRecord& worker = it->second;
+  bool expected = IsStopping(worker.state) || stopping_;
+  if (worker.stop_reason == StopReason::kNone && !stopping_)
+    NoteUnaskedExit(worker, exit.wait_status);
+  if (CountsAsRestart(worker.stop_reason)) ++restarts_[worker.stop_reason];
+  std::string what =
+      "Worker (pid:" + std::to_string(exit.pid) + ") " + DescribeExit(exit.wait_status);
+  if (expected || boot_error) {
+    THRIFTD_LOG(kInfo) << what;
+  } else {
+    THRIFTD_LOG(kWarning) << what << "; replacing it";
+  }
+  workers_.erase(it);
+  ManageWorkers();
+}
+
+void Arbiter::NoteUnaskedExit(WorkerRecord& worker, int wait_status) {
+  worker.stop_reason = WIFSIGNALED(wait_status) ? StopReason::kKilled : StopReason::kExited;
+  // A worker that dies as soon as it starts would otherwise be forked
+  // again at once, thousands of times a second.
+  double now = ops_.Now();
+  if (now - worker.started_at >= options_.min_worker_life) {
+    respawn_delay_ = 0;
+    return;
+  }
+  respawn_delay_ = std::min(options_.max_respawn_delay, std::max(0.1, respawn_delay_ * 2));
+  spawn_not_before_ = now + respawn_delay_;
+  THRIFTD_LOG(kWarning) << "Worker (pid:" << worker.pid << ") died "
+                        << static_cast<int>((now - worker.started_at) * 1000)
+                        << " ms after its start; next start in "
+                        << static_cast<int>(respawn_delay_ * 1000) << " ms";
+}
+
 void Arbiter::Tick() {
-  ReapWorkers();
   KillUnresponsiveWorkers();
   KillOverdueWorkers();
   ManageWorkers();
@@ -131,16 +216,15 @@ void Arbiter::KillUnresponsiveWorkers() {
   if (options_.timeout <= 0) return;
   double now = ops_.Now();
   for (auto& [pid, worker] : workers_) {
-    if (worker.hung || worker.kill_sent) continue;
+    if (worker.state == WorkerState::kAborted || worker.state == WorkerState::kKilled) continue;
     // Before its first heartbeat a worker counts from its start.
     double last_sign = std::max(worker.started_at, ops_.LastHeartbeat(worker.spec.slot));
     if (now - last_sign <= options_.timeout) continue;
     THRIFTD_LOG(kCritical) << "WORKER TIMEOUT (pid:" << pid << ")";
-    worker.hung = true;
-    worker.stop_reason = "timeout";
-    if (worker.state != WorkerState::kDraining || worker.kill_at > now + options_.abort_grace)
+    worker.stop_reason = StopReason::kTimeout;
+    if (!IsStopping(worker.state) || worker.kill_at > now + options_.abort_grace)
       worker.kill_at = now + options_.abort_grace;
-    worker.state = WorkerState::kDraining;
+    worker.state = WorkerState::kAborted;
     ops_.Kill(pid, SIGABRT);
   }
 }
@@ -149,55 +233,14 @@ void Arbiter::SignalAll(int signo) {
   for (const auto& [pid, worker] : workers_) ops_.Kill(pid, signo);
 }
 
-void Arbiter::ReapWorkers() {
-  for (const ProcessExit& exit : ops_.Reap()) {
-    auto it = workers_.find(exit.pid);
-    if (it == workers_.end()) continue;
-    bool expected = it->second.state == WorkerState::kDraining || stopping_;
-    bool boot_error =
-        WIFEXITED(exit.wait_status) && WEXITSTATUS(exit.wait_status) == kWorkerExitBootError;
-    // A boot error is normally reported over the channel first; without
-    // that report (the message was lost) the exit code alone tells.
-    if (boot_error && !it->second.boot_failed && it->second.state != WorkerState::kDraining) {
-      OnWorkerBootError(exit.pid, "Worker (pid:" + std::to_string(exit.pid) + ") failed to boot");
-    }
-    std::string what =
-        "Worker (pid:" + std::to_string(exit.pid) + ") " + DescribeExit(exit.wait_status);
-    const std::string& reason = it->second.stop_reason;
-    if (reason.empty() && !stopping_) {
-      ++restarts_[WIFSIGNALED(exit.wait_status) ? "killed" : "exited"];
-      // A worker that dies as soon as it starts would otherwise be forked
-      // again at once, thousands of times a second.
-      double now = ops_.Now();
-      if (now - it->second.started_at < options_.min_worker_life) {
-        respawn_delay_ = std::min(options_.max_respawn_delay, std::max(0.1, respawn_delay_ * 2));
-        spawn_not_before_ = now + respawn_delay_;
-        THRIFTD_LOG(kWarning) << "Worker (pid:" << exit.pid << ") died "
-                              << static_cast<int>((now - it->second.started_at) * 1000)
-                              << " ms after its start; next start in "
-                              << static_cast<int>(respawn_delay_ * 1000) << " ms";
-      } else {
-        respawn_delay_ = 0;
-      }
-    } else if (reason == "timeout" || reason == "max_requests" || reason == "reload") {
-      ++restarts_[reason];
-    }
-    if (expected || boot_error) {
-      THRIFTD_LOG(kInfo) << what;
-    } else {
-      THRIFTD_LOG(kWarning) << what << "; replacing it";
-    }
-    workers_.erase(exit.pid);
-  }
-}
-
 void Arbiter::KillOverdueWorkers() {
   double now = ops_.Now();
   for (auto& [pid, worker] : workers_) {
-    if (worker.state == WorkerState::kDraining && !worker.kill_sent && now >= worker.kill_at) {
+    bool waiting = worker.state == WorkerState::kDraining || worker.state == WorkerState::kAborted;
+    if (waiting && now >= worker.kill_at) {
       THRIFTD_LOG(kWarning) << "Worker (pid:" << pid << ") did not stop in time; killing it";
       ops_.Kill(pid, SIGKILL);
-      worker.kill_sent = true;  // Once; the reap follows.
+      worker.state = WorkerState::kKilled;  // Once; its exit follows.
     }
   }
 }
@@ -207,26 +250,35 @@ void Arbiter::ManageWorkers() {
     if (workers_.empty()) done_ = true;
     return;
   }
+  ReplaceSuperseded();
+  MatchWorkerCount();
+}
+
+void Arbiter::ReplaceSuperseded() {
   // A reload (or a max_requests recycle) finishes when the replacements are
   // all ready: only then are the old workers asked to stop, so no request
   // finds nobody accepting.
-  if (CountActive(generation_, /*ready_only=*/true) >= desired_) {
-    bool reloaded = HasOlderGeneration();
-    for (auto& [pid, worker] : workers_) {
-      bool replaced = worker.spec.generation < generation_ || worker.retiring;
-      if (replaced && worker.state != WorkerState::kDraining)
-        Retire(worker, Handover::kToSuccessors, worker.retiring ? "max_requests" : "reload");
-    }
-    if (reloaded) {
-      previous_generation_ = 0;
-      THRIFTD_LOG(kInfo) << "Generation " << generation_ << " is serving";
+  if (CountActive(generation_, /*ready_only=*/true) < desired_) return;
+  bool reloaded = HasOlderGeneration();
+  for (auto& [pid, worker] : workers_) {
+    if (worker.state == WorkerState::kRetiring) {
+      Retire(worker, Handover::kToSuccessors, StopReason::kMaxRequests);
+    } else if (worker.spec.generation < generation_) {
+      Retire(worker, Handover::kToSuccessors, StopReason::kReload);
     }
   }
+  if (reloaded) {
+    previous_generation_ = 0;
+    THRIFTD_LOG(kInfo) << "Generation " << generation_ << " is serving";
+  }
+}
+
+void Arbiter::MatchWorkerCount() {
   std::set<int> used;
   std::vector<WorkerRecord*> active;
   for (auto& [pid, worker] : workers_) {
-    if (worker.spec.generation == generation_ && worker.state != WorkerState::kDraining &&
-        !worker.retiring) {
+    bool serving = worker.state == WorkerState::kBooting || worker.state == WorkerState::kReady;
+    if (worker.spec.generation == generation_ && serving) {
       used.insert(worker.spec.index);
       active.push_back(&worker);
     }
@@ -243,7 +295,8 @@ void Arbiter::ManageWorkers() {
     std::sort(active.begin(), active.end(), [](const WorkerRecord* a, const WorkerRecord* b) {
       return a->sequence < b->sequence;
     });
-    for (int i = 0; i < count - desired_; ++i) Retire(*active[i], Handover::kToSuccessors, "ttou");
+    for (int i = 0; i < count - desired_; ++i)
+      Retire(*active[i], Handover::kToSuccessors, StopReason::kTtou);
   }
 }
 
@@ -265,8 +318,8 @@ bool Arbiter::Spawn(int index) {
   return true;
 }
 
-void Arbiter::Retire(WorkerRecord& worker, Handover handover, const char* reason) {
-  if (worker.state == WorkerState::kDraining) return;
+void Arbiter::Retire(WorkerRecord& worker, Handover handover, StopReason reason) {
+  if (IsStopping(worker.state)) return;
   worker.state = WorkerState::kDraining;
   worker.stop_reason = reason;
   worker.kill_at = ops_.Now() + options_.graceful_timeout;
@@ -277,12 +330,25 @@ void Arbiter::Retire(WorkerRecord& worker, Handover handover, const char* reason
   }
 }
 
+void Arbiter::AbandonReload() {
+  THRIFTD_LOG(kError) << "Reload failed; keeping generation " << previous_generation_;
+  for (auto& [pid, worker] : workers_) {
+    if (worker.spec.generation == generation_) Retire(worker, Handover::kNone, StopReason::kStop);
+  }
+  // Everything the reload changed goes back: the worker count and every
+  // option (graceful_timeout, the liveness timeout, ...).
+  generation_ = previous_generation_;
+  desired_ = previous_desired_;
+  options_ = previous_options_;
+  previous_generation_ = 0;
+}
+
 void Arbiter::Halt(int exit_code) {
   if (stopping_) return;
   THRIFTD_LOG(kInfo) << "Shutting down";
   exit_code_ = exit_code;
   stopping_ = true;
-  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone, "stop");
+  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone, StopReason::kStop);
 }
 
 int Arbiter::FreeSlot() const {
@@ -296,16 +362,17 @@ int Arbiter::FreeSlot() const {
 int Arbiter::CountActive(std::uint64_t generation, bool ready_only) const {
   int count = 0;
   for (const auto& [pid, worker] : workers_) {
-    if (worker.spec.generation != generation || worker.retiring) continue;
-    if (ready_only ? worker.state == WorkerState::kReady : worker.state != WorkerState::kDraining)
-      ++count;
+    if (worker.spec.generation != generation) continue;
+    bool counted = worker.state == WorkerState::kReady ||
+                   (!ready_only && worker.state == WorkerState::kBooting);
+    if (counted) ++count;
   }
   return count;
 }
 
 bool Arbiter::HasOlderGeneration() const {
   for (const auto& [pid, worker] : workers_) {
-    if (worker.spec.generation < generation_ && worker.state != WorkerState::kDraining) return true;
+    if (worker.spec.generation < generation_ && !IsStopping(worker.state)) return true;
   }
   return false;
 }

@@ -3,8 +3,10 @@
 // kill; ProcessOps carries the decisions out. Runs in the master, in its one
 // event loop thread; never touches a client byte.
 //
-// The event loop (src/master_loop) feeds it signals, worker messages and a
-// periodic Tick(). Unit-tested through a fake ProcessOps.
+// The master's event loop (src/master.cc) feeds it events: signals, worker
+// messages, worker exits (it reaps), and a periodic Tick(). None of the
+// arbiter's calls into ProcessOps calls back into the arbiter. Unit-tested
+// through a fake ProcessOps (tests/unit/arbiter_test.cc).
 #ifndef THRIFTD_SRC_ARBITER_H_
 #define THRIFTD_SRC_ARBITER_H_
 
@@ -18,20 +20,52 @@
 
 namespace thriftd {
 
-enum class WorkerState { kBooting, kReady, kDraining };
+/// Where a worker is in its life. Booting -> ready -> (retiring ->)
+/// draining or aborted -> killed, any of which may end in its exit.
+enum class WorkerState {
+  kBooting,   ///< forked; has not reported ready yet
+  kReady,     ///< serving
+  kRetiring,  ///< reached max_requests: serves on until its successor is ready
+  kDraining,  ///< asked to stop (SIGTERM / SIGQUIT, or its boot failed); SIGKILL at kill_at
+  kAborted,   ///< silent past `timeout`: sent SIGABRT; SIGKILL at kill_at
+  kKilled,    ///< sent SIGKILL; only its exit is left
+};
+
+/// Whether the worker was asked to stop (or was killed): it will not serve again.
+inline bool IsStopping(WorkerState state) {
+  return state == WorkerState::kDraining || state == WorkerState::kAborted ||
+         state == WorkerState::kKilled;
+}
+
+/// Why a worker stopped, or was asked to.
+enum class StopReason {
+  kNone,         ///< not asked to stop (yet)
+  kStop,         ///< thriftd stops (TERM, INT, QUIT, a halt), or its reload was abandoned
+  kReload,       ///< a newer generation took over (HUP)
+  kTtou,         ///< one worker fewer (TTOU)
+  kMaxRequests,  ///< served max_requests; its successor took over
+  kTimeout,      ///< silent past `timeout`
+  kBootError,    ///< could not load or start the App
+  kExited,       ///< exited unasked
+  kKilled,       ///< died unasked, by a signal
+};
+
+/// The one name of each reason, for logs and metric labels: "none", "stop",
+/// "reload", "ttou", "max_requests", "timeout", "boot_error", "exited", "killed".
+const char* StopReasonName(StopReason reason);
+/// Whether a worker's exit for `reason` counts as a restart (it was, or
+/// would have been, replaced): exited, killed, timeout, max_requests,
+/// reload and boot_error; not stop or ttou (nobody takes its place).
+bool CountsAsRestart(StopReason reason);
 
 struct WorkerRecord {
   pid_t pid = 0;
   WorkerSpec spec;
   WorkerState state = WorkerState::kBooting;
+  StopReason stop_reason = StopReason::kNone;
   double started_at = 0;
   std::uint64_t sequence = 0;  ///< spawn order, to find the oldest
-  double kill_at = 0;          ///< kDraining: when SIGKILL follows the stop request
-  bool kill_sent = false;
-  bool boot_failed = false;  ///< reported a boot error
-  bool retiring = false;     ///< reached max_requests; stops once replaced
-  bool hung = false;         ///< sent SIGABRT for silence past `timeout`
-  std::string stop_reason;   ///< why it was asked to stop: "reload", "ttou", ... ("" = not asked)
+  double kill_at = 0;          ///< kDraining, kAborted: when SIGKILL follows
 };
 
 struct ArbiterOptions {
@@ -61,9 +95,12 @@ class Arbiter {
   void HandleTtin();
   void HandleTtou();
   /// HUP after the new configuration validated: start a new generation of
-  /// `workers` workers; the old ones are stopped gracefully once the new
-  /// ones are all ready. Returns the new generation number.
-  std::uint64_t Reload(int workers, double graceful_timeout);
+  /// `options.workers` workers under `options` (every option: timeouts
+  /// too); the old ones are stopped gracefully once the new ones are all
+  /// ready. If the new generation cannot boot while the old one serves,
+  /// the reload is abandoned and every option reverts. Returns the new
+  /// generation number.
+  std::uint64_t Reload(const ArbiterOptions& options);
   /// The generation the next Reload() will create (to register its config).
   /// Generation numbers only grow, even across an abandoned reload.
   std::uint64_t next_generation() const { return last_generation_ + 1; }
@@ -76,40 +113,56 @@ class Arbiter {
   /// than the current one, is only logged.
   void OnWorkerBootError(pid_t pid, const std::string& message);
   /// The worker reached max_requests: start its successor, and stop it
-  /// gracefully once the successor is ready.
+  /// gracefully (handing its connections over) once the successor is ready.
   void OnWorkerRetiring(pid_t pid);
+  /// The worker exited (reaped by the loop, after its last messages were
+  /// delivered). Counts the restart, replaces it if it should be, and logs
+  /// the exit. An exit code of kWorkerExitBootError from a worker nobody
+  /// asked to stop is a boot error even without its report. A pid that is
+  /// not a worker (an orphan reaped as PID 1) is ignored.
+  void OnWorkerExited(const ProcessExit& exit);
 
-  /// One pass of the loop: ReapWorkers(); KillUnresponsiveWorkers();
+  /// One pass of the loop's timer: KillUnresponsiveWorkers();
   /// KillOverdueWorkers(); ManageWorkers().
   void Tick();
-  /// Replacements by why the old worker went: exited, killed, timeout,
-  /// max_requests, reload (counted when the old worker is reaped).
-  const std::map<std::string, std::uint64_t>& restarts() const { return restarts_; }
+  /// Replacements by why the old worker went (see CountsAsRestart),
+  /// counted when the old worker exits.
+  const std::map<StopReason, std::uint64_t>& restarts() const { return restarts_; }
   bool stopping() const { return stopping_; }
 
   bool done() const { return done_; }
   int exit_code() const { return exit_code_; }
+  /// The generation being served, or booting to be served: Reload() moves
+  /// it forward, an abandoned reload back.
   std::uint64_t generation() const { return generation_; }
   int desired_workers() const { return desired_; }
+  /// The options in force (a reload changes them, an abandoned one restores them).
+  const ArbiterOptions& options() const { return options_; }
   const std::map<pid_t, WorkerRecord>& workers() const { return workers_; }
-  /// The liveness timeout (a reload may change it).
-  void set_timeout(double seconds) { options_.timeout = seconds; }
   /// Signals every live worker (USR1 for log reopen).
   void SignalAll(int signo);
 
  private:
-  void ReapWorkers();
   void KillOverdueWorkers();
   void KillUnresponsiveWorkers();
   void ManageWorkers();
+  /// Once the serving generation's workers are all ready, retires those
+  /// they replace (older generations, max_requests retirees).
+  void ReplaceSuperseded();
+  /// Spawns or retires (TTOU) workers of the serving generation to match desired_.
+  void MatchWorkerCount();
   bool Spawn(int index);
   /// Whether a stopping worker's idle connections go to the workers that
   /// stay (a reload, TTOU, max_requests) or are closed (thriftd stops).
   enum class Handover { kNone, kToSuccessors };
   /// Asks the worker to stop gracefully; SIGKILL follows after graceful_timeout.
-  void Retire(WorkerRecord& worker, Handover handover, const char* reason);
+  void Retire(WorkerRecord& worker, Handover handover, StopReason reason);
+  void AbandonReload();
   void Halt(int exit_code);
-  /// The lowest scoreboard slot no live worker (draining ones included) holds.
+  /// Names the reason of an unasked exit, and backs respawns off when
+  /// workers keep dying young.
+  void NoteUnaskedExit(WorkerRecord& worker, int wait_status);
+  /// The lowest scoreboard slot no live worker (stopping ones included) holds.
   int FreeSlot() const;
   int CountActive(std::uint64_t generation, bool ready_only) const;
   bool HasOlderGeneration() const;
@@ -120,12 +173,12 @@ class Arbiter {
   std::uint64_t generation_ = 0;       // the generation being served (or booting)
   std::uint64_t last_generation_ = 0;  // the highest ever created
   std::uint64_t spawn_sequence_ = 0;   // orders workers started at the same instant
-  // The generation to fall back to if a reload's workers cannot boot.
+  // What to fall back to if a reload's workers cannot boot.
   std::uint64_t previous_generation_ = 0;
   int previous_desired_ = 0;
-  double previous_graceful_timeout_ = 0;
+  ArbiterOptions previous_options_;
   std::map<pid_t, WorkerRecord> workers_;
-  std::map<std::string, std::uint64_t> restarts_;
+  std::map<StopReason, std::uint64_t> restarts_;
   double respawn_delay_ = 0;  // grows while workers keep dying young
   double spawn_not_before_ = 0;
   bool stopping_ = false;

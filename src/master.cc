@@ -1,15 +1,10 @@
 #include "src/master.h"
-#include "src/base/clock.h"
 
 #include <event2/event.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <climits>
-#include <cstring>
 
 #include "src/arbiter.h"
 #include "src/base/channel.h"
@@ -18,6 +13,7 @@
 #include "src/base/scoreboard.h"
 #include "src/metrics.h"
 #include "src/metrics_server.h"
+#include "src/posix_process_ops.h"
 #include "workers/registry.h"
 #include "workers/worker_process.h"
 
@@ -31,8 +27,6 @@ struct EventDeleter {
 };
 using EventPtr = std::unique_ptr<event, EventDeleter>;
 
-}  // namespace
-
 ArbiterOptions MakeArbiterOptions(const Config& config) {
   ArbiterOptions options;
   options.workers = config.workers;
@@ -41,24 +35,34 @@ ArbiterOptions MakeArbiterOptions(const Config& config) {
   return options;
 }
 
-class Master::Impl final : public ProcessOps {
+}  // namespace
+
+// The loop. Every event (a signal, a worker's message, the timer) ends in
+// Step(): reap, let the arbiter decide, follow the serving generation's
+// master-wide settings. Exits reach the arbiter as events from here, after
+// the worker's last messages, so no arbiter call ever calls back into the
+// loop.
+class Master::Impl {
  public:
   Impl(std::vector<std::string> args, std::optional<std::string> env_args, Config config,
        std::vector<Listener> listeners)
       : args_(std::move(args)),
         env_args_(std::move(env_args)),
         listeners_(std::move(listeners)),
-        arbiter_(*this, MakeArbiterOptions(config)) {
+        log_path_(config.errorlog),
+        log_level_(config.loglevel) {
     metrics_bind_ = config.metrics_bind;
     metrics_bind_origin_ = config.OriginOf("metrics_bind").Describe();
     configs_[1] = std::make_shared<Config>(std::move(config));
   }
 
-  ~Impl() override {
+  ~Impl() {
     metrics_server_.reset();  // before the event base it lives on
-    channels_.clear();
+    channel_watches_.clear();
     signal_events_.clear();
     tick_.reset();
+    arbiter_.reset();
+    ops_.reset();  // closes the channels, no longer watched
     if (base_) event_base_free(base_);
   }
 
@@ -73,11 +77,45 @@ class Master::Impl final : public ProcessOps {
       THRIFTD_LOG(kCritical) << "event_base_new failed";
       return 1;
     }
+    ops_ = std::make_unique<PosixProcessOps>(
+        *scoreboard_,
+        [this](const WorkerSpec& spec, PosixProcessOps::WorkerStart* start) {
+          return PrepareWorker(spec, start);
+        },
+        [this](pid_t pid, int fd) { WatchChannel(pid, fd); });
+    arbiter_ = std::make_unique<Arbiter>(*ops_, MakeArbiterOptions(*configs_.at(1)));
+
     THRIFTD_LOG(kInfo) << "Starting thriftd " << THRIFTD_VERSION;
     for (const Listener& listener : listeners_)
       THRIFTD_LOG(kInfo) << "Listening at: " << listener.display << " (" << getpid() << ")";
     THRIFTD_LOG(kInfo) << "Using worker: " << configs_[1]->worker_class;
+    WatchSignalsAndTimer();
+    if (!metrics_bind_.empty() && !StartMetricsServer()) {
+      RemoveUnixSocketPaths(listeners_);
+      return kExitConfigError;
+    }
 
+    arbiter_->Start();
+    Step();
+    if (!arbiter_->done()) event_base_dispatch(base_);
+    RemoveUnixSocketPaths(listeners_);
+    THRIFTD_LOG(kInfo) << "Shutting down: Master";
+    return arbiter_->exit_code();
+  }
+
+ private:
+  struct SignalBinding {
+    Impl* self;
+    void (Impl::*handler)();
+  };
+  // One per worker; its address is the channel event's callback argument.
+  struct ChannelWatch {
+    Impl* self = nullptr;
+    pid_t pid = 0;
+    EventPtr readable;
+  };
+
+  void WatchSignalsAndTimer() {
     const std::pair<int, void (Impl::*)()> handlers[] = {
         {SIGTERM, &Impl::OnTerm}, {SIGINT, &Impl::OnQuickStop}, {SIGQUIT, &Impl::OnQuickStop},
         {SIGHUP, &Impl::OnHup},   {SIGTTIN, &Impl::OnTtin},     {SIGTTOU, &Impl::OnTtou},
@@ -92,162 +130,132 @@ class Master::Impl final : public ProcessOps {
     }
     tick_.reset(event_new(base_, -1, EV_PERSIST, &Impl::TickThunk, this));
     event_add(tick_.get(), &kTickInterval);
-    if (!metrics_bind_.empty()) {
-      BindAddress address;
-      ParseBindAddress(metrics_bind_, &address);  // validated with the config
-      status = MetricsServer::Start(
-          base_, address.host, address.port, [this] { return RenderPrometheus(Snapshot()); },
-          [this] { return Healthy(); }, &metrics_server_);
-      if (!status.ok()) {
-        THRIFTD_LOG(kError) << metrics_bind_origin_ << ": " << status.message();
-        RemoveUnixSocketPaths(listeners_);
-        return kExitConfigError;
-      }
-      THRIFTD_LOG(kInfo) << "Serving metrics at: http://" << address.host << ":"
-                         << metrics_server_->port() << "/metrics";
-    }
-
-    arbiter_.Start();
-    StepArbiter();
-    if (!arbiter_.done()) event_base_dispatch(base_);
-    RemoveUnixSocketPaths(listeners_);
-    THRIFTD_LOG(kInfo) << "Shutting down: Master";
-    return arbiter_.exit_code();
   }
 
-  // ProcessOps ------------------------------------------------------------
+  bool StartMetricsServer() {
+    BindAddress address;
+    ParseBindAddress(metrics_bind_, &address);  // validated with the config
+    Status status = MetricsServer::Start(
+        base_, address.host, address.port, [this] { return RenderPrometheus(Snapshot()); },
+        [this] { return Healthy(); }, &metrics_server_);
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << metrics_bind_origin_ << ": " << status.message();
+      return false;
+    }
+    THRIFTD_LOG(kInfo) << "Serving metrics at: http://" << address.host << ":"
+                       << metrics_server_->port() << "/metrics";
+    return true;
+  }
 
-  Status Spawn(const WorkerSpec& spec, pid_t* pid) override {
+  // PosixProcessOps hooks -------------------------------------------------
+
+  // In the master, before fork: what worker `spec` starts from.
+  Status PrepareWorker(const WorkerSpec& spec, PosixProcessOps::WorkerStart* start) {
     auto config_it = configs_.find(spec.generation);
     if (config_it == configs_.end()) return Status::Error("no configuration for generation");
-    std::shared_ptr<Config> config = config_it->second;
-    WorkerLaunch launch;
-    launch.index = spec.index;
-    launch.generation = spec.generation;
-    launch.slot = spec.slot;
-    launch.settings = WorkerSettingsOf(*config);
-    if (spec.slot >= Scoreboard::kMaxSlots) {
-      return Status::Error("more than " + std::to_string(Scoreboard::kMaxSlots) + " workers");
-    }
-    Status status = CreateWorker(config->worker_class, &launch.kind);
+    const Config& config = *config_it->second;
+    // Shared: std::function needs a copyable body, and a WorkerLaunch owns its kind.
+    auto launch = std::make_shared<WorkerLaunch>();
+    launch->index = spec.index;
+    launch->generation = spec.generation;
+    launch->slot = spec.slot;
+    launch->settings = WorkerSettingsOf(config);
+    Status status = CreateWorker(config.worker_class, &launch->kind);
     if (!status.ok()) return status;
-    scoreboard_->Reset(spec.slot);
-    launch.scoreboard = scoreboard_.get();
-    for (const Listener& listener : listeners_) launch.listen_fds.push_back(listener.fd.get());
-    ChannelPair channel;
-    status = OpenChannel(&channel);
-    if (!status.ok()) return status;
-
-    // Signals stay blocked across fork() until the worker has installed its
-    // own handlers: before that, libevent's handlers (inherited) would
-    // forward a TERM meant for the worker to the master's loop.
-    sigset_t all, previous;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &previous);
-    pid_t child = fork();
-    if (child != 0) sigprocmask(SIG_SETMASK, &previous, nullptr);
-    if (child < 0) return Status::FromErrno("fork", errno);
-    if (child == 0) {
-      // In the worker: the master's ends of every channel are not ours; a
-      // worker holding one would hide the master's death from that worker.
-      channel.master_end.Reset();
-      for (auto& [other_pid, other] : channels_) ::close(other.fd.Release());
-      launch.channel_fd = channel.worker_end.Release();
-      RunWorkerProcess(std::move(launch));
-    }
-    channel.worker_end.Reset();
-    Channel& entry = channels_[child];  // map nodes are stable: safe as the callback's arg
-    entry.master = this;
-    entry.pid = child;
-    entry.fd = std::move(channel.master_end);
-    entry.readable.reset(
-        event_new(base_, entry.fd.get(), EV_READ | EV_PERSIST, &Impl::ChannelThunk, &entry));
-    event_add(entry.readable.get(), nullptr);
-    *pid = child;
+    launch->scoreboard = scoreboard_.get();
+    for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
+    start->inherited_fds = launch->listen_fds;
+    start->run = [launch](int channel_fd) {
+      launch->channel_fd = channel_fd;
+      RunWorkerProcess(std::move(*launch));
+    };
     return Status::Ok();
   }
 
-  void Kill(pid_t pid, int signo) override {
-    if (kill(pid, signo) < 0 && errno != ESRCH)
-      THRIFTD_LOG(kWarning) << "kill(" << pid << "): " << std::strerror(errno);
+  void WatchChannel(pid_t pid, int fd) {
+    auto watch = std::make_unique<ChannelWatch>();
+    watch->self = this;
+    watch->pid = pid;
+    watch->readable.reset(
+        event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::ChannelThunk, watch.get()));
+    event_add(watch->readable.get(), nullptr);
+    channel_watches_[pid] = std::move(watch);
   }
 
-  void Retire(pid_t pid) override {
-    auto it = channels_.find(pid);
-    // The request goes first: by the time the worker sees its stop, it is
-    // already waiting in the channel.
-    if (it != channels_.end() && it->second.fd.valid())
-      (void)SendChannelMessage(it->second.fd.get(), kChannelHandOver);
-    Kill(pid, SIGTERM);
-  }
-
-  std::vector<ProcessExit> Reap() override {
-    std::vector<ProcessExit> exits;
-    for (;;) {
-      int wait_status = 0;
-      pid_t pid = waitpid(-1, &wait_status, WNOHANG);
-      if (pid <= 0) break;
-      // Its counters outlive it: fold them in before its slot is reused.
-      auto worker = arbiter_.workers().find(pid);
-      if (worker != arbiter_.workers().end())
-        retired_.AddSlot(scoreboard_->slot(worker->second.spec.slot));
-      // Messages sent just before exiting (a boot error) come first.
-      DrainChannel(pid);
-      channels_.erase(pid);
-      exits.push_back({pid, wait_status});
-    }
-    return exits;
-  }
-
-  double Now() override { return MonotonicSeconds(); }
-
-  double LastHeartbeat(int slot) override {
-    return static_cast<double>(scoreboard_->slot(slot).heartbeat_ms.load()) / 1000.0;
-  }
-
- private:
-  struct Channel {
-    Impl* master = nullptr;
-    pid_t pid = 0;
-    UniqueFd fd;
-    EventPtr readable;
-  };
-  struct SignalBinding {
-    Impl* self;
-    void (Impl::*handler)();
-  };
+  // Event callbacks ---------------------------------------------------------
 
   static void SignalThunk(evutil_socket_t, short, void* arg) {
     auto* binding = static_cast<SignalBinding*>(arg);
     (binding->self->*binding->handler)();
-    binding->self->StepArbiter();
+    binding->self->Step();
   }
   static void TickThunk(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<Impl*>(arg);
     self->forwarded_.clear();  // adopted by now: the scoreboard counts them
-    self->StepArbiter();
+    self->Step();
   }
   static void ChannelThunk(evutil_socket_t, short, void* arg) {
-    auto* channel = static_cast<Channel*>(arg);
-    Impl* self = channel->master;
-    self->DrainChannel(channel->pid);
-    self->StepArbiter();
+    auto* watch = static_cast<ChannelWatch*>(arg);
+    Impl* self = watch->self;
+    self->DrainChannel(watch->pid);  // may end the watch: `watch` is not used after
+    self->Step();
+  }
+
+  // The loop, as verbs ------------------------------------------------------
+
+  void Step() {
+    ReapWorkers();
+    arbiter_->Tick();
+    FollowServingGeneration();
+    if (arbiter_->done()) event_base_loopbreak(base_);
+  }
+
+  // Each exit in the order the worker lived it: what it said before it
+  // exited (a boot error, connections it handed over) first, then its
+  // counters are kept, then the arbiter hears of the exit (and may give its
+  // slot to a new worker).
+  void ReapWorkers() {
+    for (const ProcessExit& exit : ops_->Reap()) {
+      DrainChannel(exit.pid);
+      channel_watches_.erase(exit.pid);
+      ops_->CloseChannel(exit.pid);
+      KeepCounters(exit.pid);
+      arbiter_->OnWorkerExited(exit);
+    }
   }
 
   void DrainChannel(pid_t pid) {
-    auto it = channels_.find(pid);
-    if (it == channels_.end() || !it->second.fd.valid()) return;
-    ChannelMessage message;
+    int fd = ops_->ChannelFd(pid);
+    if (fd < 0) return;
     ChannelRead result;
-    while ((result = ReceiveChannelMessage(it->second.fd.get(), &message)) ==
-           ChannelRead::kMessage) {
-      if (message.passed.valid()) ForwardConnection(pid, std::move(message.passed), message.text);
-      if (message.kind == kChannelReady) arbiter_.OnWorkerReady(pid);
-      if (message.kind == kChannelBootError) arbiter_.OnWorkerBootError(pid, message.text);
-      if (message.kind == kChannelRetire) arbiter_.OnWorkerRetiring(pid);
+    for (;;) {
+      ChannelMessage message;
+      result = ReceiveChannelMessage(fd, &message);
+      if (result != ChannelRead::kMessage) break;
+      OnWorkerMessage(pid, std::move(message));
     }
     // EOF: the worker is exiting; stop watching, the reap follows.
-    if (result == ChannelRead::kClosed) it->second.readable.reset();
+    if (result == ChannelRead::kClosed) {
+      auto watch = channel_watches_.find(pid);
+      if (watch != channel_watches_.end()) watch->second->readable.reset();
+    }
+  }
+
+  void OnWorkerMessage(pid_t pid, ChannelMessage message) {
+    switch (message.kind) {
+      case kChannelReady:
+        arbiter_->OnWorkerReady(pid);
+        break;
+      case kChannelBootError:
+        arbiter_->OnWorkerBootError(pid, message.text);
+        break;
+      case kChannelRetire:
+        arbiter_->OnWorkerRetiring(pid);
+        break;
+      case kChannelConnection:
+        if (message.passed.valid()) ForwardConnection(pid, std::move(message.passed), message.text);
+        break;
+    }
   }
 
   // A retiring worker handed over an idle connection: give it to the ready
@@ -255,37 +263,60 @@ class Master::Impl final : public ProcessOps {
   // there is none (thriftd is stopping). Connections forwarded but not yet
   // adopted count too, so a burst does not all land on one worker.
   void ForwardConnection(pid_t from, UniqueFd connection, const std::string& carried) {
-    const WorkerRecord* target = nullptr;
+    pid_t target = 0;
     std::int64_t best_room = INT64_MIN;
-    for (const auto& [pid, worker] : arbiter_.workers()) {
-      if (pid == from || worker.state != WorkerState::kReady || worker.retiring ||
-          worker.spec.generation != arbiter_.generation())
+    for (const auto& [pid, worker] : arbiter_->workers()) {
+      if (pid == from || worker.state != WorkerState::kReady ||
+          worker.spec.generation != arbiter_->generation())
         continue;
       const ScoreboardSlot& slot = scoreboard_->slot(worker.spec.slot);
       std::int64_t room =
           std::int64_t{slot.connection_limit.load()} - slot.connections.load() - forwarded_[pid];
       if (room > best_room) {
         best_room = room;
-        target = &worker;
+        target = pid;
       }
     }
-    if (target == nullptr) return;  // Closed as `connection` goes.
-    auto it = channels_.find(target->pid);
-    if (it == channels_.end() || !it->second.fd.valid()) return;
-    Status status =
-        SendChannelMessage(it->second.fd.get(), kChannelConnection, carried, connection.get());
+    int channel = target == 0 ? -1 : ops_->ChannelFd(target);
+    if (channel < 0) return;  // Closed as `connection` goes.
+    Status status = SendChannelMessage(channel, kChannelConnection, carried, connection.get());
     if (!status.ok()) {
       THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
       return;
     }
-    ++forwarded_[target->pid];
+    ++forwarded_[target];
+  }
+
+  // A worker's counters outlive it: fold them in before its slot is reused.
+  void KeepCounters(pid_t pid) {
+    auto worker = arbiter_->workers().find(pid);
+    if (worker != arbiter_->workers().end())
+      retired_.AddSlot(scoreboard_->slot(worker->second.spec.slot));
+  }
+
+  // Master-wide settings (the error log; the liveness timeout is the
+  // arbiter's own) are those of the generation being served: a reload
+  // applies its own, an abandoned reload brings the previous ones back.
+  void FollowServingGeneration() {
+    if (arbiter_->generation() == settings_generation_) return;
+    auto config = configs_.find(arbiter_->generation());
+    if (config != configs_.end()) UseMasterSettings(config->first, *config->second);
+  }
+
+  void UseMasterSettings(std::uint64_t generation, const Config& config) {
+    settings_generation_ = generation;
+    if (config.errorlog == log_path_ && config.loglevel == log_level_) return;
+    log_path_ = config.errorlog;
+    log_level_ = config.loglevel;
+    Status status = log::Configure(config.errorlog, config.loglevel);
+    if (!status.ok()) THRIFTD_LOG(kError) << "errorlog: " << status.message();
   }
 
   // Counters of the live workers plus those of every worker gone before.
   MetricsSnapshot Snapshot() const {
     MetricsSnapshot snapshot;
     snapshot.totals.Add(retired_);
-    for (const auto& [pid, worker] : arbiter_.workers()) {
+    for (const auto& [pid, worker] : arbiter_->workers()) {
       const ScoreboardSlot& slot = scoreboard_->slot(worker.spec.slot);
       snapshot.totals.AddSlot(slot);
       snapshot.connections += slot.connections.load(std::memory_order_relaxed);
@@ -294,14 +325,18 @@ class Master::Impl final : public ProcessOps {
           ++snapshot.workers_booting;
           break;
         case WorkerState::kReady:
+        case WorkerState::kRetiring:  // serves until its successor is ready
           ++snapshot.workers_ready;
           break;
         case WorkerState::kDraining:
+        case WorkerState::kAborted:
+        case WorkerState::kKilled:
           ++snapshot.workers_draining;
           break;
       }
     }
-    snapshot.restarts_by_reason = arbiter_.restarts();
+    for (const auto& [reason, count] : arbiter_->restarts())
+      snapshot.restarts_by_reason[StopReasonName(reason)] = count;
     snapshot.version = THRIFTD_VERSION;
     snapshot.thrift_version = THRIFT_LIBRARY_VERSION;
     return snapshot;
@@ -309,27 +344,26 @@ class Master::Impl final : public ProcessOps {
 
   // /healthz: a worker can answer, and thriftd is not on its way out.
   bool Healthy() const {
-    if (arbiter_.stopping()) return false;
-    for (const auto& [pid, worker] : arbiter_.workers())
-      if (worker.state == WorkerState::kReady) return true;
+    if (arbiter_->stopping()) return false;
+    for (const auto& [pid, worker] : arbiter_->workers()) {
+      if (worker.state == WorkerState::kReady || worker.state == WorkerState::kRetiring)
+        return true;
+    }
     return false;
   }
 
-  void StepArbiter() {
-    arbiter_.Tick();
-    if (arbiter_.done()) event_base_loopbreak(base_);
-  }
+  // Signals -----------------------------------------------------------------
 
-  void OnTerm() { arbiter_.HandleTerm(); }
-  void OnQuickStop() { arbiter_.HandleQuickStop(); }
-  void OnTtin() { arbiter_.HandleTtin(); }
-  void OnTtou() { arbiter_.HandleTtou(); }
-  void OnChild() {}  // StepArbiter() reaps.
+  void OnTerm() { arbiter_->HandleTerm(); }
+  void OnQuickStop() { arbiter_->HandleQuickStop(); }
+  void OnTtin() { arbiter_->HandleTtin(); }
+  void OnTtou() { arbiter_->HandleTtou(); }
+  void OnChild() {}  // Step() reaps.
   void OnUsr1() {
     THRIFTD_LOG(kInfo) << "Handling signal: usr1; reopening log files";
     Status status = log::Reopen();
     if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
-    arbiter_.SignalAll(SIGUSR1);
+    arbiter_->SignalAll(SIGUSR1);
   }
 
   void OnHup() {
@@ -342,22 +376,24 @@ class Master::Impl final : public ProcessOps {
                           << status.message();
       return;
     }
-    const Config& running = *configs_.at(arbiter_.generation());
+    const Config& running = *configs_.at(arbiter_->generation());
     if (fresh->bind != running.bind) {
       THRIFTD_LOG(kWarning) << "bind changes take effect on restart; keeping " << listeners_.size()
                             << " listener(s)";
     }
-    if (fresh->errorlog != running.errorlog || fresh->loglevel != running.loglevel) {
-      status = log::Configure(fresh->errorlog, fresh->loglevel);
-      if (!status.ok()) THRIFTD_LOG(kError) << "errorlog: " << status.message();
-    }
-    configs_[arbiter_.next_generation()] = fresh;
-    arbiter_.set_timeout(fresh->timeout);
-    arbiter_.Reload(fresh->workers, fresh->graceful_timeout);
-    // Configurations of generations with no worker left are dropped.
+    std::uint64_t generation = arbiter_->next_generation();
+    configs_[generation] = fresh;
+    // Before the new workers fork: they inherit the error log as it is then.
+    UseMasterSettings(generation, *fresh);
+    arbiter_->Reload(MakeArbiterOptions(*fresh));
+    DropUnusedConfigs();
+  }
+
+  // Configurations of generations with no worker left are dropped.
+  void DropUnusedConfigs() {
     for (auto it = configs_.begin(); it != configs_.end();) {
-      bool used = it->first == arbiter_.generation();
-      for (const auto& [pid, worker] : arbiter_.workers())
+      bool used = it->first == arbiter_->generation();
+      for (const auto& [pid, worker] : arbiter_->workers())
         used = used || worker.spec.generation == it->first;
       it = used ? std::next(it) : configs_.erase(it);
     }
@@ -367,10 +403,15 @@ class Master::Impl final : public ProcessOps {
   std::optional<std::string> env_args_;
   std::vector<Listener> listeners_;
   std::map<std::uint64_t, std::shared_ptr<Config>> configs_;  // by generation
-  Arbiter arbiter_;
+  // The master-wide settings in force, and the generation they came from.
+  std::uint64_t settings_generation_ = 1;
+  std::string log_path_;
+  LogLevel log_level_;
   event_base* base_ = nullptr;
-  std::map<pid_t, Channel> channels_;
   std::unique_ptr<Scoreboard> scoreboard_;
+  std::unique_ptr<PosixProcessOps> ops_;
+  std::unique_ptr<Arbiter> arbiter_;
+  std::map<pid_t, std::unique_ptr<ChannelWatch>> channel_watches_;
   MetricsTotals retired_;  // counters of workers already reaped
   std::string metrics_bind_;
   std::string metrics_bind_origin_;

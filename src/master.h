@@ -1,7 +1,8 @@
-// Master: the arbiter's event loop and its real ProcessOps. One libevent
-// event_base, single-threaded: signal events (libevent's self-pipe; handlers
-// only record), SIGCHLD reaping, each worker's control channel, and a timer.
-// Runs in the master process.
+// Master: the master process's event loop. One libevent event_base,
+// single-threaded: signal events (libevent's self-pipe; handlers only
+// record), SIGCHLD reaping, each worker's control channel, a timer, and the
+// metrics endpoint. It wires the Arbiter (decisions) to PosixProcessOps (the
+// OS) and the scoreboard (metrics). Runs in the master process.
 #ifndef THRIFTD_SRC_MASTER_H_
 #define THRIFTD_SRC_MASTER_H_
 

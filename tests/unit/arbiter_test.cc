@@ -6,12 +6,15 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "src/base/exit_codes.h"
+#include "src/metrics.h"
 
 namespace thriftd {
 namespace {
@@ -32,8 +35,9 @@ std::string SignalName(int signo) {
   return std::to_string(signo);
 }
 
-// Hands out pids from 100 up, records what the arbiter asked for, and
-// returns the exits a test queued on the next Reap().
+// Hands out pids from 100 up and records what the arbiter asked for. Exits
+// are not the seam's: a test reports them with arbiter.OnWorkerExited(), as
+// the master's loop does after reaping.
 class FakeProcessOps : public ProcessOps {
  public:
   Status Spawn(const WorkerSpec& spec, pid_t* pid) override {
@@ -51,7 +55,6 @@ class FakeProcessOps : public ProcessOps {
   }
   /// Recorded with the signals, as "RETIRE PID" (hand-over, then TERM).
   void Retire(pid_t pid) override { Append(&kills_, "RETIRE " + std::to_string(pid)); }
-  std::vector<ProcessExit> Reap() override { return std::exchange(exits_, {}); }
   double Now() override { return now_; }
   double LastHeartbeat(int slot) override {
     auto it = heartbeats_.find(slot);
@@ -64,11 +67,6 @@ class FakeProcessOps : public ProcessOps {
   std::string TakeSpawns() { return std::exchange(spawns_, ""); }
   /// The signals since the last call, "TERM 100, KILL 101".
   std::string TakeKills() { return std::exchange(kills_, ""); }
-
-  /// Queues a worker's exit(code) for the next Reap().
-  void Exit(pid_t pid, int code) { exits_.push_back({pid, (code & 0xff) << 8}); }
-  /// Queues a worker's death by a signal for the next Reap().
-  void KilledBy(pid_t pid, int signo) { exits_.push_back({pid, signo}); }
 
   void Advance(double seconds) { now_ += seconds; }
   void FailNextSpawns(int count) { failing_spawns_ = count; }
@@ -85,8 +83,12 @@ class FakeProcessOps : public ProcessOps {
   int failing_spawns_ = 0;
   std::string spawns_;
   std::string kills_;
-  std::vector<ProcessExit> exits_;
 };
+
+/// A worker's exit(code), as the master's loop reports it once reaped.
+ProcessExit Exited(pid_t pid, int code) { return {pid, (code & 0xff) << 8}; }
+/// A worker's death by a signal, as the master's loop reports it once reaped.
+ProcessExit KilledBy(pid_t pid, int signo) { return {pid, signo}; }
 
 ArbiterOptions Options(int workers, double graceful_timeout = 30, double quick = 2) {
   ArbiterOptions options;
@@ -135,7 +137,7 @@ TEST_CASE("arbiter respawns a worker killed by SIGKILL in the same slot") {
   Arbiter arbiter(ops, Options(3));
   arbiter.Start();
   ops.TakeSpawns();
-  ops.KilledBy(101, SIGKILL);
+  arbiter.OnWorkerExited(KilledBy(101, SIGKILL));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "103:w1g1");
   CHECK(ops.TakeKills() == "");
@@ -150,7 +152,7 @@ TEST_CASE("a worker dying right after its start is respawned after a growing del
   Arbiter arbiter(ops, options);
   arbiter.Start();
   CHECK(ops.TakeSpawns() == "100:w0g1");
-  ops.Exit(100, 0);
+  arbiter.OnWorkerExited(Exited(100, 0));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");  // not at once
   ops.Advance(0.05);
@@ -159,7 +161,7 @@ TEST_CASE("a worker dying right after its start is respawned after a growing del
   ops.Advance(0.06);
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "101:w0g1");  // after 100 ms
-  ops.Exit(101, 0);
+  arbiter.OnWorkerExited(Exited(101, 0));
   arbiter.Tick();
   ops.Advance(0.15);
   arbiter.Tick();
@@ -169,7 +171,7 @@ TEST_CASE("a worker dying right after its start is respawned after a growing del
   CHECK(ops.TakeSpawns() == "102:w0g1");
   // One that lived a while resets the delay: its successor starts at once.
   ops.Advance(5);
-  ops.Exit(102, 0);
+  arbiter.OnWorkerExited(Exited(102, 0));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "103:w0g1");
 }
@@ -181,8 +183,8 @@ TEST_CASE("arbiter respawns a worker that exits on its own, whatever its code") 
   arbiter.OnWorkerReady(100);
   arbiter.OnWorkerReady(101);
   ops.TakeSpawns();
-  ops.Exit(100, 0);
-  ops.Exit(101, 1);
+  arbiter.OnWorkerExited(Exited(100, 0));
+  arbiter.OnWorkerExited(Exited(101, 1));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "102:w0g1, 103:w1g1");
   CHECK(ops.TakeKills() == "");
@@ -193,7 +195,7 @@ TEST_CASE("arbiter ignores the exit of a child that is not its worker") {
   Arbiter arbiter(ops, Options(1));
   arbiter.Start();
   ops.TakeSpawns();
-  ops.Exit(4242, 3);
+  arbiter.OnWorkerExited(Exited(4242, 3));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");
   CHECK(ops.TakeKills() == "");
@@ -229,7 +231,7 @@ TEST_CASE("TTOU retires the oldest worker with SIGTERM and does not replace it")
   Arbiter arbiter(ops, Options(2));
   arbiter.Start();  // 100 in slot 0, 101 in slot 1, both at t=1000
   ops.Advance(5);
-  ops.KilledBy(100, SIGKILL);
+  arbiter.OnWorkerExited(KilledBy(100, SIGKILL));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1, 102:w0g1");
   // 101 (started at 1000) is now older than 102 (started at 1005).
@@ -237,7 +239,7 @@ TEST_CASE("TTOU retires the oldest worker with SIGTERM and does not replace it")
   CHECK(ops.TakeKills() == "RETIRE 101");
   CHECK(arbiter.desired_workers() == 1);
   CHECK(arbiter.workers().at(101).state == WorkerState::kDraining);
-  ops.Exit(101, 0);
+  arbiter.OnWorkerExited(Exited(101, 0));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");
   CHECK(Pids(arbiter) == "102");
@@ -282,7 +284,7 @@ TEST_CASE("TERM stops every worker gracefully, then SIGKILLs those left after gr
   CHECK(ops.TakeKills() == "TERM 100, TERM 101, TERM 102");
 
   ops.Advance(10);
-  ops.Exit(100, 0);
+  arbiter.OnWorkerExited(Exited(100, 0));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");  // nobody is replaced while stopping
   CHECK(ops.TakeKills() == "");
@@ -296,10 +298,10 @@ TEST_CASE("TERM stops every worker gracefully, then SIGKILLs those left after gr
   CHECK(ops.TakeKills() == "KILL 101, KILL 102");
   CHECK_FALSE(arbiter.done());  // not until every worker is reaped
 
-  ops.KilledBy(101, SIGKILL);
+  arbiter.OnWorkerExited(KilledBy(101, SIGKILL));
   arbiter.Tick();
   CHECK_FALSE(arbiter.done());
-  ops.KilledBy(102, SIGKILL);
+  arbiter.OnWorkerExited(KilledBy(102, SIGKILL));
   arbiter.Tick();
   CHECK(arbiter.done());
   CHECK(arbiter.exit_code() == kExitOk);
@@ -329,7 +331,7 @@ TEST_CASE("TTIN, TTOU and HUP start no workers while stopping") {
   ops.TakeKills();
   arbiter.HandleTtin();
   arbiter.HandleTtou();
-  arbiter.Reload(4, 30);
+  arbiter.Reload(Options(4, 30));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");
   CHECK(ops.TakeKills() == "");
@@ -342,14 +344,14 @@ TEST_CASE("quick stop sends SIGQUIT and SIGKILLs after quick_stop_timeout") {
   ops.TakeSpawns();
   arbiter.HandleQuickStop();
   CHECK(ops.TakeKills() == "QUIT 100, QUIT 101");
-  ops.Exit(100, 0);
+  arbiter.OnWorkerExited(Exited(100, 0));
   ops.Advance(1.9);
   arbiter.Tick();
   CHECK(ops.TakeKills() == "");
   ops.Advance(0.1);
   arbiter.Tick();
   CHECK(ops.TakeKills() == "KILL 101");
-  ops.KilledBy(101, SIGKILL);
+  arbiter.OnWorkerExited(KilledBy(101, SIGKILL));
   arbiter.Tick();
   CHECK(arbiter.done());
   CHECK(arbiter.exit_code() == kExitOk);
@@ -387,7 +389,7 @@ TEST_CASE("Reload retires the old generation only once every new worker is ready
   ops.TakeSpawns();
 
   CHECK(arbiter.next_generation() == 2);
-  CHECK(arbiter.Reload(3, /*graceful_timeout=*/10) == 2);
+  CHECK(arbiter.Reload(Options(3, /*graceful_timeout=*/10)) == 2);
   CHECK(arbiter.generation() == 2);
   CHECK(arbiter.desired_workers() == 3);
   CHECK(ops.TakeSpawns() == "102:w0g2, 103:w1g2, 104:w2g2");
@@ -402,11 +404,11 @@ TEST_CASE("Reload retires the old generation only once every new worker is ready
   CHECK(ops.TakeSpawns() == "");
 
   // The old generation drains with the new configuration's graceful_timeout.
-  ops.Exit(100, 0);
+  arbiter.OnWorkerExited(Exited(100, 0));
   ops.Advance(10);
   arbiter.Tick();
   CHECK(ops.TakeKills() == "KILL 101");
-  ops.KilledBy(101, SIGKILL);
+  arbiter.OnWorkerExited(KilledBy(101, SIGKILL));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");
   CHECK(Pids(arbiter) == "102 103 104");
@@ -418,7 +420,7 @@ TEST_CASE("Reload to fewer workers retires every old worker once the new ones ar
   Arbiter arbiter(ops, Options(3));
   arbiter.Start();
   ops.TakeSpawns();
-  arbiter.Reload(1, 30);
+  arbiter.Reload(Options(1, 30));
   CHECK(ops.TakeSpawns() == "103:w0g2");
   arbiter.OnWorkerReady(103);
   CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101, RETIRE 102");
@@ -430,9 +432,9 @@ TEST_CASE("a new-generation worker that crashes while booting is replaced in its
   Arbiter arbiter(ops, Options(2));
   arbiter.Start();
   ops.TakeSpawns();
-  arbiter.Reload(2, 30);
+  arbiter.Reload(Options(2, 30));
   CHECK(ops.TakeSpawns() == "102:w0g2, 103:w1g2");
-  ops.KilledBy(103, SIGSEGV);
+  arbiter.OnWorkerExited(KilledBy(103, SIGSEGV));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "104:w1g2");
   CHECK(ops.TakeKills() == "");
@@ -449,10 +451,10 @@ TEST_CASE("a boot error on first start halts with exit code 1 and respawns nothi
   arbiter.OnWorkerBootError(100, "cannot load app ./libx.so: No such file or directory");
   // The failing worker exits by itself; the others are stopped.
   CHECK(ops.TakeKills() == "TERM 101");
-  ops.Exit(100, kWorkerExitBootError);
+  arbiter.OnWorkerExited(Exited(100, kWorkerExitBootError));
   arbiter.Tick();
   CHECK_FALSE(arbiter.done());
-  ops.Exit(101, 0);
+  arbiter.OnWorkerExited(Exited(101, 0));
   arbiter.Tick();
   CHECK(arbiter.done());
   CHECK(arbiter.exit_code() == kExitAppError);
@@ -464,11 +466,11 @@ TEST_CASE("a worker exiting with code 3 on first start is a boot error") {
   Arbiter arbiter(ops, Options(2));
   arbiter.Start();
   ops.TakeSpawns();
-  ops.Exit(101, kWorkerExitBootError);
+  arbiter.OnWorkerExited(Exited(101, kWorkerExitBootError));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");
   CHECK(ops.TakeKills() == "TERM 100");
-  ops.Exit(100, 0);
+  arbiter.OnWorkerExited(Exited(100, 0));
   arbiter.Tick();
   CHECK(arbiter.done());
   CHECK(arbiter.exit_code() == kExitAppError);
@@ -481,7 +483,7 @@ TEST_CASE("a boot error in a reload keeps the old generation and retires the new
   arbiter.OnWorkerReady(100);
   arbiter.OnWorkerReady(101);
   ops.TakeSpawns();
-  arbiter.Reload(3, 30);
+  arbiter.Reload(Options(3, 30));
   CHECK(ops.TakeSpawns() == "102:w0g2, 103:w1g2, 104:w2g2");
   arbiter.OnWorkerReady(102);
 
@@ -491,9 +493,10 @@ TEST_CASE("a boot error in a reload keeps the old generation and retires the new
   CHECK(arbiter.desired_workers() == 2);
   CHECK_FALSE(arbiter.done());
 
-  ops.Exit(102, 0);
-  ops.Exit(103, kWorkerExitBootError);
-  ops.Exit(104, kWorkerExitBootError);  // asked to stop while booting: not a new boot error
+  arbiter.OnWorkerExited(Exited(102, 0));
+  arbiter.OnWorkerExited(Exited(103, kWorkerExitBootError));
+  arbiter.OnWorkerExited(
+      Exited(104, kWorkerExitBootError));  // asked to stop while booting: not a new boot error
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");
   CHECK(ops.TakeKills() == "");
@@ -502,7 +505,7 @@ TEST_CASE("a boot error in a reload keeps the old generation and retires the new
   CHECK(arbiter.exit_code() == kExitOk);
 
   // The old generation is supervised as before.
-  ops.KilledBy(100, SIGKILL);
+  arbiter.OnWorkerExited(KilledBy(100, SIGKILL));
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "105:w0g1");
 }
@@ -513,9 +516,9 @@ TEST_CASE("a reload's worker exiting with code 3 abandons the reload") {
   arbiter.Start();
   arbiter.OnWorkerReady(100);
   ops.TakeSpawns();
-  arbiter.Reload(2, 30);
+  arbiter.Reload(Options(2, 30));
   CHECK(ops.TakeSpawns() == "101:w0g2, 102:w1g2");
-  ops.Exit(101, kWorkerExitBootError);
+  arbiter.OnWorkerExited(Exited(101, kWorkerExitBootError));
   arbiter.Tick();
   CHECK(ops.TakeKills() == "TERM 102");
   CHECK(ops.TakeSpawns() == "");
@@ -532,7 +535,7 @@ TEST_CASE("a worker that exits with code 3 after being asked to drain is not a b
   arbiter.HandleTtin();
   arbiter.HandleTtou();
   CHECK(ops.TakeKills() == "RETIRE 100");
-  ops.Exit(100, kWorkerExitBootError);
+  arbiter.OnWorkerExited(Exited(100, kWorkerExitBootError));
   arbiter.Tick();
   CHECK(ops.TakeKills() == "");
   CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1");
@@ -546,7 +549,7 @@ TEST_CASE("a boot error while stopping does not change the exit code") {
   arbiter.Start();
   arbiter.HandleTerm();
   arbiter.OnWorkerBootError(100, "boom");
-  ops.Exit(100, kWorkerExitBootError);
+  arbiter.OnWorkerExited(Exited(100, kWorkerExitBootError));
   arbiter.Tick();
   CHECK(arbiter.done());
   CHECK(arbiter.exit_code() == kExitOk);
@@ -565,20 +568,354 @@ TEST_CASE("regression: a second boot error from an abandoned reload does not hal
   arbiter.OnWorkerReady(100);
   arbiter.OnWorkerReady(101);
   ops.TakeSpawns();
-  arbiter.Reload(2, 30);
+  arbiter.Reload(Options(2, 30));
   CHECK(ops.TakeSpawns() == "102:w0g2, 103:w1g2");
 
   arbiter.OnWorkerBootError(102, "cannot load app ./libx.so: App constructor threw: boom");
   CHECK(ops.TakeKills() == "TERM 103");
   arbiter.OnWorkerBootError(103, "cannot load app ./libx.so: App constructor threw: boom");
   CHECK(ops.TakeKills() == "");  // actual: "TERM 100, TERM 101"
-  ops.Exit(102, kWorkerExitBootError);
-  ops.Exit(103, kWorkerExitBootError);
+  arbiter.OnWorkerExited(Exited(102, kWorkerExitBootError));
+  arbiter.OnWorkerExited(Exited(103, kWorkerExitBootError));
   arbiter.Tick();
   CHECK(arbiter.generation() == 1);
   CHECK_FALSE(arbiter.done());
   CHECK(arbiter.exit_code() == kExitOk);  // actual: 1
   CHECK(Pids(arbiter) == "100 101");
+}
+
+// --- liveness ----------------------------------------------------------------
+
+ArbiterOptions LivenessOptions(int workers) {
+  ArbiterOptions options = Options(workers);
+  options.timeout = 10;
+  options.abort_grace = 2;
+  return options;
+}
+
+/// The restarts counted so far, "reason=count ..." in the order of StopReason.
+std::string Restarts(const Arbiter& arbiter) {
+  std::string out;
+  for (const auto& [reason, count] : arbiter.restarts()) {
+    if (!out.empty()) out += " ";
+    out += std::string(StopReasonName(reason)) + "=" + std::to_string(count);
+  }
+  return out;
+}
+
+TEST_CASE(
+    "a silent worker gets SIGABRT after `timeout`, SIGKILL after abort_grace, and is replaced") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, LivenessOptions(2));
+  arbiter.Start();  // 100 in slot 0, 101 in slot 1, at t=1000
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1");
+  // 100 reports once, at 1004, then falls silent; 101 keeps reporting.
+  ops.Advance(4);
+  ops.Heartbeat(0);
+  for (double step : {5.0, 5.0}) {
+    ops.Advance(step);
+    ops.Heartbeat(1);
+    arbiter.Tick();
+  }
+  CHECK(ops.TakeKills() == "");  // silent for exactly `timeout`: not past it
+  ops.Advance(0.5);
+  ops.Heartbeat(1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "ABRT 100");
+  CHECK(arbiter.workers().at(100).state == WorkerState::kAborted);
+  CHECK(arbiter.workers().at(100).stop_reason == StopReason::kTimeout);
+  // It will not serve again: its replacement starts at once, in a slot of its own.
+  CHECK(ops.TakeSpawns() == "102:w0g1");
+  CHECK(arbiter.workers().at(102).spec.slot == 2);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "");  // SIGABRT once
+
+  for (double step : {1.5, 0.5, 30.0}) {
+    ops.Advance(step);
+    ops.Heartbeat(1);
+    ops.Heartbeat(2);
+    arbiter.Tick();
+    CHECK(ops.TakeKills() == (step == 0.5 ? "KILL 100" : ""));  // once, abort_grace after ABRT
+  }
+  CHECK(arbiter.workers().at(100).state == WorkerState::kKilled);
+  CHECK(Restarts(arbiter) == "");  // counted when it is gone
+
+  arbiter.OnWorkerExited(KilledBy(100, SIGKILL));
+  CHECK(ops.TakeSpawns() == "");
+  CHECK(Restarts(arbiter) == "timeout=1");
+  CHECK(Pids(arbiter) == "101 102");
+}
+
+TEST_CASE("a worker that never reported alive is silent from its start") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, LivenessOptions(1));
+  arbiter.Start();
+  ops.Advance(10);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "");
+  ops.Advance(0.1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "ABRT 100");
+}
+
+TEST_CASE("a hung worker that exits after SIGABRT is not SIGKILLed, and is replaced") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, LivenessOptions(1));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  ops.TakeSpawns();
+  ops.Advance(11);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "ABRT 100");
+  CHECK(ops.TakeSpawns() == "101:w0g1");
+  arbiter.OnWorkerExited(Exited(100, kWorkerExitHung));  // reported where it hung, and exited
+  ops.Advance(5);
+  ops.Heartbeat(1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "");
+  CHECK(ops.TakeSpawns() == "");
+  CHECK(Restarts(arbiter) == "timeout=1");
+}
+
+TEST_CASE("with timeout 0 a silent worker is never killed") {
+  FakeProcessOps ops;
+  ArbiterOptions options = LivenessOptions(1);
+  options.timeout = 0;
+  Arbiter arbiter(ops, options);
+  arbiter.Start();
+  ops.Advance(3600);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "");
+}
+
+TEST_CASE("a draining worker that falls silent gets SIGABRT, and SIGKILL by the nearer deadline") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, LivenessOptions(2));
+  arbiter.Start();
+  arbiter.HandleTtou();
+  CHECK(ops.TakeKills() == "RETIRE 100");  // SIGKILL due at 1030 (graceful_timeout)
+  ops.Advance(10.5);
+  ops.Heartbeat(1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "ABRT 100");
+  ops.Advance(2);
+  ops.Heartbeat(1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "KILL 100");  // abort_grace, not graceful_timeout
+  arbiter.OnWorkerExited(KilledBy(100, SIGKILL));
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1");  // not replaced: TTOU wanted it gone
+}
+
+// --- max_requests ---------------------------------------------------------------
+
+TEST_CASE("max_requests starts the successor first and hands over once it is ready") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+
+  arbiter.OnWorkerRetiring(100);
+  CHECK(ops.TakeSpawns() == "102:w0g1");  // its index, in a slot of its own
+  CHECK(arbiter.workers().at(102).spec.slot == 2);
+  CHECK(ops.TakeKills() == "");  // the old one serves on meanwhile
+  CHECK(arbiter.workers().at(100).state == WorkerState::kRetiring);
+  arbiter.OnWorkerRetiring(100);  // said twice: still one successor
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");
+  CHECK(ops.TakeKills() == "");
+
+  arbiter.OnWorkerReady(102);
+  CHECK(ops.TakeKills() == "RETIRE 100");  // with hand-over, then TERM
+  CHECK(arbiter.workers().at(100).state == WorkerState::kDraining);
+  CHECK(arbiter.workers().at(100).stop_reason == StopReason::kMaxRequests);
+  arbiter.OnWorkerExited(Exited(100, 0));
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");
+  CHECK(ops.TakeKills() == "");
+  CHECK(Pids(arbiter) == "101 102");
+  CHECK(Restarts(arbiter) == "max_requests=1");
+}
+
+TEST_CASE("a retiring worker that dies before its successor is ready is counted as it died") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(1));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerRetiring(100);
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w0g1");
+  arbiter.OnWorkerExited(KilledBy(100, SIGSEGV));
+  CHECK(ops.TakeSpawns() == "");  // its successor is already on its way
+  arbiter.OnWorkerReady(101);
+  CHECK(ops.TakeKills() == "");
+  CHECK(Restarts(arbiter) == "killed=1");
+}
+
+// --- restarts by reason ---------------------------------------------------------
+
+TEST_CASE("restarts are counted by reason: exited, killed, reload; not ttou nor stop") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(3));
+  arbiter.Start();
+  for (pid_t pid : {100, 101, 102}) arbiter.OnWorkerReady(pid);
+  arbiter.OnWorkerExited(KilledBy(100, SIGSEGV));
+  arbiter.OnWorkerExited(Exited(101, 1));
+  CHECK(Restarts(arbiter) == "exited=1 killed=1");
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1, 102:w2g1, 103:w0g1, 104:w1g1");
+
+  arbiter.HandleTtou();
+  CHECK(ops.TakeKills() == "RETIRE 102");
+  arbiter.OnWorkerExited(Exited(102, 0));
+  CHECK(Restarts(arbiter) == "exited=1 killed=1");  // TTOU replaces nobody
+
+  arbiter.Reload(Options(1));
+  CHECK(ops.TakeSpawns() == "105:w0g2");
+  arbiter.OnWorkerReady(105);
+  CHECK(ops.TakeKills() == "RETIRE 103, RETIRE 104");
+  arbiter.OnWorkerExited(Exited(103, 0));
+  arbiter.OnWorkerExited(KilledBy(104, SIGKILL));  // killed after graceful_timeout: still a reload
+  CHECK(Restarts(arbiter) == "reload=2 exited=1 killed=1");
+
+  arbiter.HandleTerm();
+  arbiter.OnWorkerExited(Exited(105, 0));
+  CHECK(arbiter.done());
+  CHECK(Restarts(arbiter) == "reload=2 exited=1 killed=1");  // a stop replaces nobody
+}
+
+TEST_CASE("a worker dying unasked while thriftd stops is not a restart") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(1));
+  arbiter.Start();
+  arbiter.HandleQuickStop();
+  arbiter.OnWorkerExited(KilledBy(100, SIGKILL));
+  CHECK(arbiter.done());
+  CHECK(Restarts(arbiter) == "");
+}
+
+TEST_CASE("boot errors are counted as restarts, reported or told by the exit code") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  arbiter.Reload(Options(2));
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1, 102:w0g2, 103:w1g2");
+  arbiter.OnWorkerBootError(102, "cannot load app ./libx.so: No such file or directory");
+  CHECK(ops.TakeKills() == "TERM 103");  // stopped with its generation: it did not fail
+  arbiter.OnWorkerExited(Exited(102, kWorkerExitBootError));
+  arbiter.OnWorkerExited(Exited(103, 0));
+  CHECK(Restarts(arbiter) == "boot_error=1");
+
+  // A second reload whose worker dies with code 3 and no report.
+  arbiter.Reload(Options(1));
+  CHECK(ops.TakeSpawns() == "104:w0g3");
+  arbiter.OnWorkerExited(Exited(104, kWorkerExitBootError));
+  CHECK(arbiter.generation() == 1);
+  CHECK(Restarts(arbiter) == "boot_error=2");
+  CHECK(Pids(arbiter) == "100 101");
+}
+
+TEST_CASE("a boot error on first start is counted though thriftd halts") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(1));
+  arbiter.Start();
+  arbiter.OnWorkerBootError(100, "boom");
+  arbiter.OnWorkerExited(Exited(100, kWorkerExitBootError));
+  CHECK(arbiter.done());
+  CHECK(arbiter.exit_code() == kExitAppError);
+  CHECK(Restarts(arbiter) == "boot_error=1");
+}
+
+TEST_CASE("every reason counted as a restart is one the metrics always render") {
+  std::set<std::string> rendered(std::begin(kRestartReasons), std::end(kRestartReasons));
+  std::set<std::string> counted;
+  for (StopReason reason : {StopReason::kNone, StopReason::kStop, StopReason::kReload,
+                            StopReason::kTtou, StopReason::kMaxRequests, StopReason::kTimeout,
+                            StopReason::kBootError, StopReason::kExited, StopReason::kKilled}) {
+    if (CountsAsRestart(reason)) counted.insert(StopReasonName(reason));
+  }
+  CHECK(counted == rendered);
+}
+
+// --- an abandoned reload --------------------------------------------------------
+
+TEST_CASE("an abandoned reload restores every option it applied") {
+  FakeProcessOps ops;
+  ArbiterOptions old_options = LivenessOptions(2);
+  old_options.graceful_timeout = 30;
+  Arbiter arbiter(ops, old_options);
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+
+  ArbiterOptions fresh = Options(1, /*graceful_timeout=*/5, /*quick=*/1);
+  fresh.timeout = 100;
+  fresh.abort_grace = 7;
+  fresh.min_worker_life = 3;
+  fresh.max_respawn_delay = 9;
+  arbiter.Reload(fresh);
+  CHECK(arbiter.options().timeout == 100);
+  CHECK(arbiter.options().graceful_timeout == 5);
+  CHECK(ops.TakeSpawns() == "102:w0g2");
+  arbiter.OnWorkerBootError(102, "boom");
+  arbiter.OnWorkerExited(Exited(102, kWorkerExitBootError));
+  CHECK(arbiter.generation() == 1);
+  CHECK(arbiter.desired_workers() == 2);
+
+  const ArbiterOptions& now = arbiter.options();
+  CHECK(now.workers == old_options.workers);
+  CHECK(now.graceful_timeout == old_options.graceful_timeout);
+  CHECK(now.quick_stop_timeout == old_options.quick_stop_timeout);
+  CHECK(now.timeout == old_options.timeout);
+  CHECK(now.abort_grace == old_options.abort_grace);
+  CHECK(now.min_worker_life == old_options.min_worker_life);
+  CHECK(now.max_respawn_delay == old_options.max_respawn_delay);
+
+  // And they act: the liveness timeout is 10 s again, not 100 ...
+  ops.Advance(10.5);
+  ops.Heartbeat(1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "ABRT 100");
+  ops.Advance(2);
+  ops.Heartbeat(1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "KILL 100");
+  arbiter.OnWorkerExited(KilledBy(100, SIGKILL));
+  CHECK(ops.TakeSpawns() == "103:w0g1");  // in slot 2, when 100 got SIGABRT
+  // ... and a stop waits the old graceful_timeout (30 s), not 5.
+  arbiter.HandleTerm();
+  CHECK(ops.TakeKills() == "TERM 101, TERM 103");
+  for (double step : {9.5, 9.5, 9.5, 1.0}) {  // reporting alive meanwhile
+    ops.Advance(step);
+    ops.Heartbeat(1);
+    ops.Heartbeat(2);
+    arbiter.Tick();
+  }
+  CHECK(ops.TakeKills() == "");
+  ops.Advance(0.5);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "KILL 101, KILL 103");
+}
+
+TEST_CASE("a reload that succeeds keeps its options") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, LivenessOptions(1));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  ArbiterOptions fresh = Options(1);
+  fresh.timeout = 100;
+  arbiter.Reload(fresh);
+  arbiter.OnWorkerReady(101);
+  CHECK(ops.TakeKills() == "RETIRE 100");
+  arbiter.OnWorkerExited(Exited(100, 0));
+  CHECK(arbiter.options().timeout == 100);
+  ops.Advance(50);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "");
 }
 
 }  // namespace

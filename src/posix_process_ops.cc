@@ -1,0 +1,110 @@
+#include "src/posix_process_ops.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "src/base/channel.h"
+#include "src/base/clock.h"
+#include "src/base/exit_codes.h"
+#include "src/base/log.h"
+
+namespace thriftd {
+namespace {
+
+// Runs in the child: the master's ends of every channel are not the
+// worker's; a worker holding one would hide the master's death from that
+// worker.
+void CloseMasterEnds(const std::map<pid_t, UniqueFd>& channels) {
+  for (const auto& [pid, fd] : channels) ::close(fd.get());
+}
+
+}  // namespace
+
+PosixProcessOps::PosixProcessOps(Scoreboard& scoreboard, PrepareWorker prepare, WatchChannel watch)
+    : scoreboard_(scoreboard), prepare_(std::move(prepare)), watch_(std::move(watch)) {}
+
+PosixProcessOps::~PosixProcessOps() = default;
+
+Status PosixProcessOps::Spawn(const WorkerSpec& spec, pid_t* pid) {
+  if (spec.slot < 0 || spec.slot >= Scoreboard::kMaxSlots) {
+    return Status::Error("more than " + std::to_string(Scoreboard::kMaxSlots) + " workers");
+  }
+  WorkerStart start;
+  Status status = prepare_(spec, &start);
+  if (!status.ok()) return status;
+  ChannelPair channel;
+  status = OpenChannel(&channel);
+  if (!status.ok()) return status;
+  scoreboard_.Reset(spec.slot);
+
+  // Signals stay blocked across fork() until the worker has installed its
+  // own handlers: before that, libevent's handlers (inherited) would
+  // forward a TERM meant for the worker to the master's loop.
+  sigset_t all, previous;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &previous);
+  pid_t child = fork();
+  if (child != 0) sigprocmask(SIG_SETMASK, &previous, nullptr);
+  if (child < 0) return Status::FromErrno("fork", errno);
+  if (child == 0) {
+    channel.master_end.Reset();
+    CloseMasterEnds(channels_);
+    start.run(channel.worker_end.Release());
+    _exit(kWorkerExitOk);
+  }
+  channel.worker_end.Reset();
+  int master_end = channel.master_end.get();
+  channels_[child] = std::move(channel.master_end);
+  if (watch_) watch_(child, master_end);
+  *pid = child;
+  return Status::Ok();
+}
+
+void PosixProcessOps::Kill(pid_t pid, int signo) {
+  if (kill(pid, signo) < 0 && errno != ESRCH)
+    THRIFTD_LOG(kWarning) << "kill(" << pid << "): " << std::strerror(errno);
+}
+
+void PosixProcessOps::Retire(pid_t pid) {
+  int fd = ChannelFd(pid);
+  // A failed send means the worker is exiting already (its end is closed):
+  // it stops either way, with nothing left to hand over.
+  if (fd >= 0) (void)SendChannelMessage(fd, kChannelHandOver);
+  Kill(pid, SIGTERM);
+}
+
+double PosixProcessOps::Now() { return MonotonicSeconds(); }
+
+double PosixProcessOps::LastHeartbeat(int slot) {
+  return static_cast<double>(scoreboard_.slot(slot).heartbeat_ms.load()) / 1000.0;
+}
+
+std::vector<ProcessExit> PosixProcessOps::Reap() {
+  std::vector<ProcessExit> exits;
+  for (;;) {
+    int wait_status = 0;
+    pid_t pid = waitpid(-1, &wait_status, WNOHANG);
+    if (pid > 0) {
+      exits.push_back({pid, wait_status});
+    } else if (pid < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;  // 0: children left, none exited; ECHILD: no children at all
+    }
+  }
+  return exits;
+}
+
+int PosixProcessOps::ChannelFd(pid_t pid) const {
+  auto it = channels_.find(pid);
+  return it == channels_.end() ? -1 : it->second.get();
+}
+
+void PosixProcessOps::CloseChannel(pid_t pid) { channels_.erase(pid); }
+
+}  // namespace thriftd

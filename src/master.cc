@@ -4,13 +4,12 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <climits>
-
 #include "src/arbiter.h"
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "src/base/scoreboard.h"
+#include "src/hand_over_relay.h"
 #include "src/metrics.h"
 #include "src/metrics_server.h"
 #include "src/posix_process_ops.h"
@@ -61,6 +60,7 @@ class Master::Impl {
     channel_watches_.clear();
     signal_events_.clear();
     tick_.reset();
+    relay_.reset();
     arbiter_.reset();
     ops_.reset();  // closes the channels, no longer watched
     if (base_) event_base_free(base_);
@@ -84,6 +84,8 @@ class Master::Impl {
         },
         [this](pid_t pid, int fd) { WatchChannel(pid, fd); });
     arbiter_ = std::make_unique<Arbiter>(*ops_, MakeArbiterOptions(*configs_.at(1)));
+    relay_ = std::make_unique<HandOverRelay>(*scoreboard_,
+                                             [this](pid_t pid) { return ops_->ChannelFd(pid); });
 
     THRIFTD_LOG(kInfo) << "Starting thriftd " << THRIFTD_VERSION;
     for (const Listener& listener : listeners_)
@@ -191,7 +193,7 @@ class Master::Impl {
   }
   static void TickThunk(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<Impl*>(arg);
-    self->forwarded_.clear();  // adopted by now: the scoreboard counts them
+    self->relay_->ForgetForwarded();  // adopted by now: the scoreboard counts them
     self->Step();
   }
   static void ChannelThunk(evutil_socket_t, short, void* arg) {
@@ -253,38 +255,12 @@ class Master::Impl {
         arbiter_->OnWorkerRetiring(pid);
         break;
       case kChannelConnection:
-        if (message.passed.valid()) ForwardConnection(pid, std::move(message.passed), message.text);
+        if (message.passed.valid()) {
+          relay_->Forward(arbiter_->workers(), arbiter_->generation(), pid,
+                          std::move(message.passed), message.text);
+        }
         break;
     }
-  }
-
-  // A retiring worker handed over an idle connection: give it to the ready
-  // worker of the current generation with the most room, or close it when
-  // there is none (thriftd is stopping). Connections forwarded but not yet
-  // adopted count too, so a burst does not all land on one worker.
-  void ForwardConnection(pid_t from, UniqueFd connection, const std::string& carried) {
-    pid_t target = 0;
-    std::int64_t best_room = INT64_MIN;
-    for (const auto& [pid, worker] : arbiter_->workers()) {
-      if (pid == from || worker.state != WorkerState::kReady ||
-          worker.spec.generation != arbiter_->generation())
-        continue;
-      const ScoreboardSlot& slot = scoreboard_->slot(worker.spec.slot);
-      std::int64_t room =
-          std::int64_t{slot.connection_limit.load()} - slot.connections.load() - forwarded_[pid];
-      if (room > best_room) {
-        best_room = room;
-        target = pid;
-      }
-    }
-    int channel = target == 0 ? -1 : ops_->ChannelFd(target);
-    if (channel < 0) return;  // Closed as `connection` goes.
-    Status status = SendChannelMessage(channel, kChannelConnection, carried, connection.get());
-    if (!status.ok()) {
-      THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
-      return;
-    }
-    ++forwarded_[target];
   }
 
   // A worker's counters outlive it: fold them in before its slot is reused.
@@ -411,12 +387,12 @@ class Master::Impl {
   std::unique_ptr<Scoreboard> scoreboard_;
   std::unique_ptr<PosixProcessOps> ops_;
   std::unique_ptr<Arbiter> arbiter_;
+  std::unique_ptr<HandOverRelay> relay_;
   std::map<pid_t, std::unique_ptr<ChannelWatch>> channel_watches_;
   MetricsTotals retired_;  // counters of workers already reaped
   std::string metrics_bind_;
   std::string metrics_bind_origin_;
   std::unique_ptr<MetricsServer> metrics_server_;
-  std::map<pid_t, std::int64_t> forwarded_;  // connections forwarded this tick
   std::vector<std::unique_ptr<SignalBinding>> signal_bindings_;
   std::vector<EventPtr> signal_events_;
   EventPtr tick_;

@@ -2,7 +2,8 @@
 // single-threaded: signal events (libevent's self-pipe; handlers only
 // record), SIGCHLD reaping, each worker's control channel, a timer, and the
 // metrics endpoint. It wires the Arbiter (decisions) to PosixProcessOps (the
-// OS) and the scoreboard (metrics). Runs in the master process.
+// OS), the HandOverRelay (connections handed over) and the scoreboard
+// (metrics). Runs in the master process.
 #ifndef THRIFTD_SRC_MASTER_H_
 #define THRIFTD_SRC_MASTER_H_
 

@@ -1,0 +1,66 @@
+// HandOverRelay: the master's part of connection hand-over. The whole
+// protocol, both sides, is written down in src/base/channel.h; in short:
+//
+//   1. The master decides to replace a worker (a reload, TTOU,
+//      max_requests) and sends it kChannelHandOver, then SIGTERM
+//      (PosixProcessOps::Retire).
+//   2. The stopping worker sends each connection that is between calls to
+//      the master as kChannelConnection: the descriptor, and as text the
+//      bytes of the client's next message it had already read.
+//   3. Here: the master forwards that message unchanged (same kind, same
+//      text, the descriptor riding along) to the ready worker of the
+//      serving generation with the most room, never back to the sender;
+//      with nobody to take it (thriftd is stopping), it closes it.
+//   4. The adopting worker serves it as if it had accepted it, starting
+//      from the carried bytes.
+//
+// Runs in the master, on its loop's thread.
+#ifndef THRIFTD_SRC_HAND_OVER_RELAY_H_
+#define THRIFTD_SRC_HAND_OVER_RELAY_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string_view>
+
+#include "src/arbiter.h"
+#include "src/base/scoreboard.h"
+#include "src/base/unique_fd.h"
+
+namespace thriftd {
+
+class HandOverRelay {
+ public:
+  /// `scoreboard` gives each worker's connections and connection limit;
+  /// `channel_of(pid)` the master's end of that worker's channel, or -1.
+  /// The scoreboard must outlive the relay.
+  HandOverRelay(const Scoreboard& scoreboard, std::function<int(pid_t)> channel_of);
+  HandOverRelay(const HandOverRelay&) = delete;
+  HandOverRelay& operator=(const HandOverRelay&) = delete;
+
+  /// Forwards `connection`, handed over by worker `from` with `carried`
+  /// (the start of the client's next message), to the kReady worker of
+  /// `generation` (the serving one) with the most room: its connection
+  /// limit less the connections it holds (scoreboard) less those forwarded
+  /// to it and not yet adopted. Booting, retiring, stopping and other
+  /// generations' workers get none. Returns the pid it went to; 0 when it
+  /// was closed instead (nobody to take it, or the send failed, logged).
+  pid_t Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation, pid_t from,
+                UniqueFd connection, std::string_view carried);
+
+  /// Forgets the connections forwarded and not yet adopted: call when they
+  /// have been (the master calls it on every tick of its timer, 200 ms; an
+  /// adopting worker counts a connection in its slot as it takes it).
+  void ForgetForwarded() { forwarded_.clear(); }
+
+ private:
+  const Scoreboard& scoreboard_;
+  std::function<int(pid_t)> channel_of_;
+  std::map<pid_t, std::int64_t> forwarded_;  // by target, since the last ForgetForwarded()
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_HAND_OVER_RELAY_H_

@@ -1,0 +1,152 @@
+// The master's side of connection hand-over, with socketpairs standing in
+// for the workers' channels and for the client connections.
+#include "src/hand_over_relay.h"
+
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "src/base/channel.h"
+
+namespace thriftd {
+namespace {
+
+// A worker table, a scoreboard and a channel per worker, as the master has.
+class Workers {
+ public:
+  Workers() {
+    REQUIRE(Scoreboard::Create(&scoreboard_).ok());
+    relay_ = std::make_unique<HandOverRelay>(*scoreboard_, [this](pid_t pid) {
+      auto it = channels_.find(pid);
+      return it == channels_.end() ? -1 : it->second.master_end.get();
+    });
+  }
+
+  /// Adds worker `pid` in scoreboard slot pid - 100, holding `connections`
+  /// of `limit`.
+  void Add(pid_t pid, WorkerState state, int connections, int limit = 100,
+           std::uint64_t generation = 2) {
+    WorkerRecord& worker = workers_[pid];
+    worker.pid = pid;
+    worker.state = state;
+    worker.spec.generation = generation;
+    worker.spec.slot = pid - 100;
+    ScoreboardSlot& slot = scoreboard_->slot(worker.spec.slot);
+    slot.connections.store(connections);
+    slot.connection_limit.store(limit);
+    REQUIRE(OpenChannel(&channels_[pid]).ok());
+  }
+  void DropChannel(pid_t pid) { channels_.erase(pid); }
+
+  /// Hands a new connection over from `from` (generation 2 is serving);
+  /// returns the pid it went to, 0 if closed. The client's end is kept in
+  /// *client.
+  pid_t HandOver(pid_t from, const std::string& carried = "", UniqueFd* client = nullptr) {
+    int pair[2];
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
+    UniqueFd client_end(pair[0]);
+    pid_t to = relay_->Forward(workers_, /*generation=*/2, from, UniqueFd(pair[1]), carried);
+    if (client != nullptr) *client = std::move(client_end);
+    return to;
+  }
+
+  /// The next message waiting on worker `pid`'s end of its channel (kind 0: none).
+  ChannelMessage Received(pid_t pid) {
+    ChannelMessage message;
+    if (ReceiveChannelMessage(channels_.at(pid).worker_end.get(), &message) !=
+        ChannelRead::kMessage)
+      message.kind = 0;
+    return message;
+  }
+
+  HandOverRelay& relay() { return *relay_; }
+
+ private:
+  std::unique_ptr<Scoreboard> scoreboard_;
+  std::map<pid_t, WorkerRecord> workers_;
+  std::map<pid_t, ChannelPair> channels_;
+  std::unique_ptr<HandOverRelay> relay_;
+};
+
+TEST_CASE("a handed-over connection goes to the ready worker with the most room, intact") {
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 5);  // the sender
+  workers.Add(101, WorkerState::kReady, 90);
+  workers.Add(102, WorkerState::kReady, 50);
+  workers.Add(103, WorkerState::kReady, 70);
+  const std::string carried("\x80\x01\x00\x01\x00\x00\x00\x04ping\0\xff", 14);
+  UniqueFd client;
+  CHECK(workers.HandOver(100, carried, &client) == 102);
+
+  ChannelMessage message = workers.Received(102);
+  CHECK(message.kind == kChannelConnection);
+  CHECK(message.text == carried);
+  REQUIRE(message.passed.valid());
+  // The descriptor that arrived is the client's connection.
+  REQUIRE(send(client.get(), "hi", 2, 0) == 2);
+  char buffer[2];
+  REQUIRE(recv(message.passed.get(), buffer, 2, 0) == 2);
+  CHECK(std::string(buffer, 2) == "hi");
+  for (pid_t other : {100, 101, 103}) CHECK(workers.Received(other).kind == 0);
+}
+
+TEST_CASE("a burst of handed-over connections is spread by room, counting those not yet adopted") {
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);
+  workers.Add(101, WorkerState::kReady, 0, /*limit=*/10);
+  workers.Add(102, WorkerState::kReady, 2, /*limit=*/10);
+  std::map<pid_t, int> got;
+  for (int i = 0; i < 6; ++i) ++got[workers.HandOver(100)];
+  CHECK(got[101] == 4);  // 10 - 4 == 8 - 2: even room left
+  CHECK(got[102] == 2);
+  // Adopted by now: the scoreboard (unchanged here) is all that counts again.
+  workers.relay().ForgetForwarded();
+  CHECK(workers.HandOver(100) == 101);
+}
+
+TEST_CASE("a handed-over connection never goes back to the worker that handed it over") {
+  Workers workers;
+  workers.Add(100, WorkerState::kReady, 0);  // the sender, with the most room
+  workers.Add(101, WorkerState::kReady, 99);
+  CHECK(workers.HandOver(100) == 101);
+  CHECK(workers.Received(100).kind == 0);
+}
+
+TEST_CASE("only a ready worker of the serving generation adopts a connection") {
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);  // the sender
+  workers.Add(101, WorkerState::kBooting, 0);
+  workers.Add(102, WorkerState::kRetiring, 0);
+  workers.Add(103, WorkerState::kDraining, 0);
+  workers.Add(104, WorkerState::kAborted, 0);
+  workers.Add(105, WorkerState::kKilled, 0);
+  workers.Add(106, WorkerState::kReady, 0, 100, /*generation=*/1);  // the old generation
+  workers.Add(107, WorkerState::kReady, 150, /*limit=*/100);        // over its limit, yet ready
+  CHECK(workers.HandOver(100) == 107);
+  for (pid_t other = 100; other <= 106; ++other) CHECK(workers.Received(other).kind == 0);
+}
+
+TEST_CASE("a handed-over connection nobody can adopt is closed") {
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);
+  workers.Add(101, WorkerState::kDraining, 0);
+  UniqueFd client;
+  CHECK(workers.HandOver(100, "partial", &client) == 0);
+  char byte;
+  CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);  // end of file: closed
+  CHECK(workers.Received(101).kind == 0);
+
+  SUBCASE("or whose adopter has no channel left") {
+    workers.Add(102, WorkerState::kReady, 0);
+    workers.DropChannel(102);
+    CHECK(workers.HandOver(100, "", &client) == 0);
+    CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace thriftd

@@ -124,9 +124,78 @@ void Overlay(const ConfigLayer& higher, std::map<std::string, ConfigLayer::Entry
   }
 }
 
-template <typename V>
-const V& Get(const std::map<std::string, ConfigLayer::Entry>& values, const char* name) {
-  return std::get<V>(values.at(name).value);
+using Values = std::map<std::string, ConfigLayer::Entry>;
+
+// THRIFTD_CMD_ARGS, split as a shell would, then parsed as a command line.
+Status ParseEnvironment(const std::optional<std::string>& env_args, ConfigLayer* layer) {
+  if (!env_args) return Status::Ok();
+  std::vector<std::string> words;
+  try {
+    words = po::split_unix(*env_args);
+  } catch (const std::exception& error) {
+    return Status::Error(std::string("THRIFTD_CMD_ARGS: cannot split into words: ") + error.what());
+  }
+  return ParseArguments(words, "THRIFTD_CMD_ARGS", layer);
+}
+
+// The file named by -c: the command line's, else THRIFTD_CMD_ARGS's, else none.
+Status ReadConfigFile(const ConfigLayer& command_line, const ConfigLayer& environment,
+                      ConfigLayer* file) {
+  const ConfigLayer::Entry* named = nullptr;
+  for (const ConfigLayer* layer : {&environment, &command_line}) {
+    if (auto it = layer->entries.find("config_file"); it != layer->entries.end())
+      named = &it->second;
+  }
+  if (named == nullptr) return Status::Ok();
+  return LoadYamlConfigFile(std::get<std::string>(named->value), named->origin, file);
+}
+
+// Every setting's default, then each layer over it, lowest precedence first.
+Values Merge(const std::vector<const ConfigLayer*>& layers) {
+  Values values;
+  for (const Setting& setting : Settings())
+    values[setting.name] = {DefaultValue(setting), Origin{"default", 0, setting.name}};
+  for (const ConfigLayer* layer : layers) Overlay(*layer, &values);
+  return values;
+}
+
+// Each merged value into its Config field (every row of THRIFTD_SETTINGS).
+void CopyIntoFields(const Values& values, Config* config) {
+#define THRIFTD_COPY_FIELD(name, flag, short_flag, kind, type, ...) \
+  config->name = FromSettingValue<type>(values.at(#name).value);
+  THRIFTD_SETTINGS(THRIFTD_COPY_FIELD)
+#undef THRIFTD_COPY_FIELD
+}
+
+// What no single setting can check: settings that must agree, and formats
+// parsed by the code that uses them.
+Status CheckResolved(const Config& config) {
+  // THeaderProtocol reads and writes the header framing itself; over a
+  // buffered or framed transport the bytes would be framed twice.
+  if (config.thrift_protocol_factory == "header" && config.thrift_transport_factory != "header") {
+    return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +
+                         ": header needs thrift_transport_factory header, got " +
+                         Quoted(config.thrift_transport_factory) + " (from " +
+                         config.OriginOf("thrift_transport_factory").Describe() + ")");
+  }
+  AccessLogFormat format;
+  Status format_status = AccessLogFormat::Parse(config.access_log_format, &format);
+  if (!format_status.ok()) {
+    return format_status.Prepend(config.OriginOf("access_log_format").Describe());
+  }
+  if (!config.metrics_bind.empty()) {
+    BindAddress address;
+    if (!ParseBindAddress(config.metrics_bind, &address) ||
+        address.kind != BindAddress::Kind::kTcp) {
+      return Status::Error(config.OriginOf("metrics_bind").Describe() +
+                           ": expected HOST:PORT, got " + Quoted(config.metrics_bind));
+    }
+  }
+  if (config.bind.empty()) {
+    return Status::Error(config.OriginOf("bind").Describe() + ": expected " +
+                         ExpectedText(*FindSetting("bind")) + ", got none");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -155,7 +224,7 @@ Status ParseYamlConfig(const std::string& text, const std::string& source, Confi
     Origin origin{source, pair.first.Mark().line + 1, pair.first.Scalar()};
     const std::string& key = pair.first.Scalar();
     const Setting* setting = FindSetting(key);
-    if (setting == nullptr || setting->command_line_only) {
+    if (setting == nullptr || setting->command_line_only()) {
       std::string message = "unknown setting";
       std::string suggestion = SuggestName(key, /*flags=*/false);
       if (!suggestion.empty()) message += " (did you mean " + suggestion + "?)";
@@ -229,125 +298,52 @@ Status ResolveConfig(const std::vector<std::string>& args,
                      const std::optional<std::string>& env_args, Config* config) {
   ConfigLayer command_line, environment, file;
   Status status = ParseArguments(args, "command line", &command_line);
+  if (status.ok()) status = ParseEnvironment(env_args, &environment);
+  if (status.ok()) status = ReadConfigFile(command_line, environment, &file);
   if (!status.ok()) return status;
-  if (env_args) {
-    std::vector<std::string> words;
-    try {
-      words = po::split_unix(*env_args);
-    } catch (const std::exception& error) {
-      return Status::Error(std::string("THRIFTD_CMD_ARGS: cannot split into words: ") +
-                           error.what());
-    }
-    status = ParseArguments(words, "THRIFTD_CMD_ARGS", &environment);
-    if (!status.ok()) return status;
-  }
-  const ConfigLayer::Entry* config_entry = nullptr;
-  if (auto it = environment.entries.find("config"); it != environment.entries.end())
-    config_entry = &it->second;
-  if (auto it = command_line.entries.find("config"); it != command_line.entries.end())
-    config_entry = &it->second;
-  if (config_entry != nullptr) {
-    status =
-        LoadYamlConfigFile(std::get<std::string>(config_entry->value), config_entry->origin, &file);
-    if (!status.ok()) return status;
-  }
-
-  std::map<std::string, ConfigLayer::Entry> values;
-  for (const Setting& setting : Settings())
-    values[setting.name] = {DefaultValue(setting), Origin{"default", 0, setting.name}};
-  Overlay(file, &values);
-  Overlay(environment, &values);
-  Overlay(command_line, &values);
 
   Config resolved;
-  resolved.config_file = Get<std::string>(values, "config");
-  resolved.check_config = Get<bool>(values, "check_config");
-  resolved.print_config = Get<bool>(values, "print_config");
-  resolved.version = Get<bool>(values, "version");
-  resolved.help = Get<bool>(values, "help");
-  resolved.app = Get<std::string>(values, "app");
-  resolved.app_config = Get<std::map<std::string, std::string>>(values, "app_config");
-  resolved.bind = Get<std::vector<std::string>>(values, "bind");
-  resolved.backlog = static_cast<int>(Get<std::int64_t>(values, "backlog"));
-  resolved.workers = static_cast<int>(Get<std::int64_t>(values, "workers"));
-  resolved.worker_class = Get<std::string>(values, "worker_class");
-  resolved.graceful_timeout = Get<double>(values, "graceful_timeout");
-  resolved.threads = static_cast<int>(Get<std::int64_t>(values, "threads"));
-  resolved.worker_connections = static_cast<int>(Get<std::int64_t>(values, "worker_connections"));
-  resolved.max_requests = Get<std::int64_t>(values, "max_requests");
-  resolved.max_requests_jitter = Get<std::int64_t>(values, "max_requests_jitter");
-  resolved.fiber_check_interval = Get<double>(values, "fiber_check_interval");
-  resolved.fiber_stack_size = Get<std::int64_t>(values, "fiber_stack_size");
-  resolved.thrift_transport_factory = Get<std::string>(values, "thrift_transport_factory");
-  resolved.thrift_protocol_factory = Get<std::string>(values, "thrift_protocol_factory");
-  resolved.thrift_client_timeout = Get<double>(values, "thrift_client_timeout");
-  resolved.thrift_max_frame_size = Get<std::int64_t>(values, "thrift_max_frame_size");
-  resolved.thrift_max_message_size = Get<std::int64_t>(values, "thrift_max_message_size");
-  resolved.pidfile = Get<std::string>(values, "pidfile");
-  resolved.errorlog = Get<std::string>(values, "errorlog");
-  resolved.timeout = Get<double>(values, "timeout");
-  resolved.accesslog = Get<std::string>(values, "accesslog");
-  resolved.access_log_format = Get<std::string>(values, "access_log_format");
-  resolved.metrics_bind = Get<std::string>(values, "metrics_bind");
-  resolved.loglevel = *ParseLogLevel(Get<std::string>(values, "loglevel"));
-  resolved.resolved = std::move(values);
-
-  // THeaderProtocol reads and writes the header framing itself; over a
-  // buffered or framed transport the bytes would be framed twice.
-  if (resolved.thrift_protocol_factory == "header" &&
-      resolved.thrift_transport_factory != "header") {
-    return Status::Error(resolved.OriginOf("thrift_protocol_factory").Describe() +
-                         ": header needs thrift_transport_factory header, got " +
-                         Quoted(resolved.thrift_transport_factory) + " (from " +
-                         resolved.OriginOf("thrift_transport_factory").Describe() + ")");
-  }
-  AccessLogFormat format;
-  Status format_status = AccessLogFormat::Parse(resolved.access_log_format, &format);
-  if (!format_status.ok()) {
-    return format_status.Prepend(resolved.OriginOf("access_log_format").Describe());
-  }
-  if (!resolved.metrics_bind.empty()) {
-    BindAddress address;
-    if (!ParseBindAddress(resolved.metrics_bind, &address) ||
-        address.kind != BindAddress::Kind::kTcp) {
-      return Status::Error(resolved.OriginOf("metrics_bind").Describe() +
-                           ": expected HOST:PORT, got \"" + resolved.metrics_bind + "\"");
-    }
-  }
-  if (resolved.bind.empty()) {
-    return Status::Error(resolved.OriginOf("bind").Describe() + ": expected " +
-                         ExpectedText(*FindSetting("bind")) + ", got none");
-  }
+  resolved.resolved = Merge({&file, &environment, &command_line});
+  CopyIntoFields(resolved.resolved, &resolved);
+  status = CheckResolved(resolved);
+  if (!status.ok()) return status;
   *config = std::move(resolved);
   return Status::Ok();
 }
 
 WorkerSettings WorkerSettingsOf(const Config& config) {
   WorkerSettings settings;
-  settings.app = config.app;
-  settings.app_config = config.app_config;
-  settings.worker_class = config.worker_class;
-  settings.threads = config.threads;
-  settings.worker_connections = config.worker_connections;
-  settings.max_requests = config.max_requests;
-  settings.max_requests_jitter = config.max_requests_jitter;
-  settings.graceful_timeout = config.graceful_timeout;
-  settings.fiber_check_interval = config.fiber_check_interval;
-  settings.fiber_stack_size = config.fiber_stack_size;
-  settings.thrift_transport_factory = config.thrift_transport_factory;
-  settings.thrift_protocol_factory = config.thrift_protocol_factory;
-  settings.thrift_client_timeout = config.thrift_client_timeout;
-  settings.thrift_max_frame_size = config.thrift_max_frame_size;
-  settings.thrift_max_message_size = config.thrift_max_message_size;
-  settings.accesslog = config.accesslog;
-  settings.access_log_format = config.access_log_format;
+#define THRIFTD_COPY_WORKER_FIELD(name, flag, short_flag, kind, type, default_value, choices, \
+                                  min_value, metavar, section, scope, help)                   \
+  THRIFTD_IF_WORKER_SCOPE(scope, settings.name = config.name;)
+  THRIFTD_SETTINGS(THRIFTD_COPY_WORKER_FIELD)
+#undef THRIFTD_COPY_WORKER_FIELD
   return settings;
+}
+
+std::optional<SettingValue> FieldValue(const Config& config, std::string_view setting_name) {
+#define THRIFTD_CONFIG_FIELD_VALUE(name, flag, short_flag, kind, type, ...) \
+  if (setting_name == #name) return ToSettingValue<type>(config.name);
+  THRIFTD_SETTINGS(THRIFTD_CONFIG_FIELD_VALUE)
+#undef THRIFTD_CONFIG_FIELD_VALUE
+  return std::nullopt;
+}
+
+std::optional<SettingValue> FieldValue(const WorkerSettings& settings,
+                                       std::string_view setting_name) {
+#define THRIFTD_WORKER_FIELD_VALUE(name, flag, short_flag, kind, type, default_value, choices, \
+                                   min_value, metavar, section, scope, help)                   \
+  THRIFTD_IF_WORKER_SCOPE(scope,                                                               \
+                          if (setting_name == #name) return ToSettingValue<type>(settings.name);)
+  THRIFTD_SETTINGS(THRIFTD_WORKER_FIELD_VALUE)
+#undef THRIFTD_WORKER_FIELD_VALUE
+  return std::nullopt;
 }
 
 std::string PrintConfig(const Config& config) {
   std::ostringstream out;
   for (const Setting& setting : Settings()) {
-    if (setting.command_line_only) continue;
+    if (setting.command_line_only()) continue;
     out << setting.name << ": "
         << FormatSettingValue(setting, config.resolved.at(setting.name).value) << "\n";
   }
@@ -383,7 +379,7 @@ std::string HelpText() {
     out << std::left << std::setw(42) << left;
     if (left.size() >= 42) out << "\n" << std::string(42, ' ');
     out << setting.help;
-    if (*setting.default_text != '\0' && setting.type != SettingType::kBool)
+    if (!setting.default_text.empty() && setting.type != SettingType::kBool)
       out << " [" << setting.default_text << "]";
     out << "\n";
   }

@@ -12,9 +12,11 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "src/base/log.h"
+#include "src/base/setting_list.h"
 #include "src/base/status.h"
 #include "src/base/worker_settings.h"
 #include "src/settings.h"
@@ -46,38 +48,14 @@ Status LoadYamlConfigFile(const std::string& path, const Origin& from, ConfigLay
 Status ParseArguments(const std::vector<std::string>& args, const std::string& source,
                       ConfigLayer* layer);
 
+/// One run's settings: a field per row of THRIFTD_SETTINGS
+/// (src/base/setting_list.h), named as the row and of its C++ type; a
+/// default-constructed Config holds every default.
 struct Config {
-  std::string config_file;
-  bool check_config = false;
-  bool print_config = false;
-  bool version = false;
-  bool help = false;
-
-  std::string app;
-  std::map<std::string, std::string> app_config;
-  std::vector<std::string> bind;
-  int backlog = 0;
-  int workers = 0;
-  std::string worker_class;
-  double graceful_timeout = 0;
-  double timeout = 30;
-  int threads = 1;
-  int worker_connections = 1000;
-  std::int64_t max_requests = 0;
-  std::int64_t max_requests_jitter = 0;
-  double fiber_check_interval = 1;
-  std::int64_t fiber_stack_size = 0;
-  std::string thrift_transport_factory;
-  std::string thrift_protocol_factory;
-  double thrift_client_timeout = 0;
-  std::int64_t thrift_max_frame_size = 0;
-  std::int64_t thrift_max_message_size = 0;
-  std::string pidfile;
-  std::string errorlog;
-  std::string accesslog;
-  std::string access_log_format;
-  std::string metrics_bind;
-  LogLevel loglevel = LogLevel::kInfo;
+#define THRIFTD_CONFIG_FIELD(name, flag, short_flag, kind, type, default_value, ...) \
+  type name = default_value;
+  THRIFTD_SETTINGS(THRIFTD_CONFIG_FIELD)
+#undef THRIFTD_CONFIG_FIELD
 
   /// Every setting's value and origin after merging, for --print-config and
   /// for errors found later (a port in use names the line that asked for it).
@@ -90,8 +68,14 @@ struct Config {
 Status ResolveConfig(const std::vector<std::string>& args,
                      const std::optional<std::string>& env_args, Config* config);
 
-/// The part of `config` a worker process acts on.
+/// The part of `config` a worker process acts on: its kWorker settings.
 WorkerSettings WorkerSettingsOf(const Config& config);
+
+/// The field of setting `name` as the table types it (ToSettingValue), or
+/// nullopt when the struct has no such field. For tests and tools that walk
+/// every setting: the fields themselves are generated from THRIFTD_SETTINGS.
+std::optional<SettingValue> FieldValue(const Config& config, std::string_view name);
+std::optional<SettingValue> FieldValue(const WorkerSettings& settings, std::string_view name);
 
 /// The resolved configuration as YAML, every setting with its value.
 std::string PrintConfig(const Config& config);

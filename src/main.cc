@@ -38,8 +38,8 @@ int CheckConfig(const Config& config) {
   LoadedApp loaded;
   Status status = LoadApp(config.app, &loaded);
   if (!status.ok()) return Fail(kExitAppError, status.message());
-  std::printf("thriftd: configuration OK (App %s, %d %s worker(s))\n", loaded.name.c_str(),
-              config.workers, config.worker_class.c_str());
+  std::printf("thriftd: configuration OK (App %s, %lld %s worker(s))\n", loaded.name.c_str(),
+              static_cast<long long>(config.workers), config.worker_class.c_str());
   return kExitOk;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <type_traits>
 
 #include "src/bind_address.h"
 
@@ -16,80 +17,107 @@ namespace {
 
 using T = SettingType;
 
-// gunicorn's spellings and defaults where it has them (gunicorn_thrift for the
-// thrift_* keys); thriftd's own keys follow the same style.
-const std::vector<Setting>& Table() {
-  // clang-format off
-  static const std::vector<Setting> table = {
-      {"config", "config", 'c', T::kString, "", {}, 0, "FILE", "Config file",
-       "YAML config file to read settings from", true},
-      {"check_config", "check-config", 0, T::kBool, "false", {}, 0, "", "Config file",
-       "validate the configuration and load the App, then exit", true},
-      {"print_config", "print-config", 0, T::kBool, "false", {}, 0, "", "Config file",
-       "print the resolved configuration as YAML, then exit", true},
-      {"help", "help", 'h', T::kBool, "false", {}, 0, "", "Config file",
-       "show this help, then exit", true},
-      {"version", "version", 'v', T::kBool, "false", {}, 0, "", "Config file",
-       "print the version, then exit", true},
+// Whether a row's C++ type is the one its kind parses to (LogLevel is a choice).
+template <typename Type>
+constexpr bool FitsKind(SettingType kind) {
+  switch (kind) {
+    case T::kBool:
+      return std::is_same_v<Type, bool>;
+    case T::kCount:
+      return std::is_same_v<Type, std::int64_t>;
+    case T::kSeconds:
+      return std::is_same_v<Type, double>;
+    case T::kString:
+    case T::kWorkerClass:
+      return std::is_same_v<Type, std::string>;
+    case T::kChoice:
+      return std::is_same_v<Type, std::string> || std::is_same_v<Type, LogLevel>;
+    case T::kList:
+    case T::kBind:
+      return std::is_same_v<Type, StringList>;
+    case T::kKeyValue:
+      return std::is_same_v<Type, StringMap>;
+  }
+  return false;
+}
 
-      {"app", "", 0, T::kString, "", {}, 0, "PATH.so[:NAME]", "App",
-       "the App: a shared object exporting THRIFTD_APP, optionally naming one App in it"},
-      {"app_config", "app-config", 0, T::kKeyValue, "", {}, 0, "KEY=VALUE", "App",
-       "a string passed to the App's AppContext::app_config (repeatable)"},
+#define THRIFTD_CHECK_KIND(name, flag, short_flag, kind, type, ...) \
+  static_assert(FitsKind<type>(T::kind), #name ": its C++ type does not hold its kind");
+THRIFTD_SETTINGS(THRIFTD_CHECK_KIND)
+#undef THRIFTD_CHECK_KIND
 
-      {"bind", "bind", 'b', T::kBind, "127.0.0.1:8000", {}, 0, "ADDRESS", "Server socket",
-       "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N (repeatable)"},
-      {"backlog", "backlog", 0, T::kCount, "2048", {}, 1, "INT", "Server socket",
-       "the maximum number of pending connections (listen() backlog)"},
+std::string Join(const std::vector<const char*>& words, const char* separator) {
+  std::string out;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) out += separator;
+    out += words[i];
+  }
+  return out;
+}
 
-      {"workers", "workers", 'w', T::kCount, "1", {}, 1, "INT", "Worker processes",
-       "the number of worker processes"},
-      {"worker_class", "worker-class", 'k', T::kWorkerClass, "sync", {"sync", "thread", "fiber"}, 0, "KIND", "Worker processes",
-       "the worker kind: sync, thread, fiber, or PATH.so[:NAME] exporting THRIFTD_WORKER"},
-      {"threads", "threads", 0, T::kCount, "1", {}, 1, "INT", "Worker processes",
-       "thread worker: the threads serving calls in each worker"},
-      {"worker_connections", "worker-connections", 0, T::kCount, "1000", {}, 1, "INT", "Worker processes",
-       "thread and fiber workers: the most connections one worker holds"},
-      {"max_requests", "max-requests", 0, T::kCount, "0", {}, 0, "INT", "Worker processes",
-       "recycle a worker after this many calls (0: never)"},
-      {"max_requests_jitter", "max-requests-jitter", 0, T::kCount, "0", {}, 0, "INT", "Worker processes",
-       "add up to this many calls, at random, to max_requests"},
-      {"timeout", "timeout", 't', T::kSeconds, "30", {}, 0, "SECONDS", "Worker processes",
-       "kill and replace a worker whose loop has not reported for this long (0: never)"},
-      {"graceful_timeout", "graceful-timeout", 0, T::kSeconds, "30", {}, 0, "SECONDS", "Worker processes",
-       "how long in-flight calls may finish when a worker stops"},
-      {"fiber_check_interval", "fiber-check-interval", 0, T::kSeconds, "1", {}, 0, "SECONDS", "Worker processes",
-       "fiber worker: warn when a handler blocks the loop this long (0: never)"},
-      {"fiber_stack_size", "fiber-stack-size", 0, T::kCount, "262144", {}, 16384, "BYTES", "Worker processes",
-       "fiber worker: each fiber's stack, plus a guard page"},
+// The shortest text that reads back as the same number.
+std::string FormatSeconds(double seconds) {
+  char text[32];
+  for (int precision = 6; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof text, "%.*g", precision, seconds);
+    if (std::strtod(text, nullptr) == seconds) break;
+  }
+  return text;
+}
 
-      {"thrift_transport_factory", "thrift-transport-factory", 0, T::kChoice, "buffered", {"buffered", "framed", "header"}, 0, "NAME", "Thrift",
-       "the Thrift transport"},
-      {"thrift_protocol_factory", "thrift-protocol-factory", 0, T::kChoice, "binary", {"binary", "compact", "json", "header"}, 0, "NAME", "Thrift",
-       "the Thrift protocol (header needs the header transport)"},
-      {"thrift_client_timeout", "thrift-client-timeout", 0, T::kSeconds, "0", {}, 0, "SECONDS", "Thrift",
-       "close a connection idle between messages this long (0: never)"},
-      {"thrift_max_frame_size", "thrift-max-frame-size", 0, T::kCount, "16384000", {}, 1, "BYTES", "Thrift",
-       "close a connection that sends a larger frame"},
-      {"thrift_max_message_size", "thrift-max-message-size", 0, T::kCount, "104857600", {}, 1, "BYTES", "Thrift",
-       "close a connection that sends a larger message"},
-
-      {"metrics_bind", "metrics-bind", 0, T::kString, "", {}, 0, "HOST:PORT", "Process",
-       "serve Prometheus /metrics and /healthz on this address (unset: off)"},
-      {"pidfile", "pid", 'p', T::kString, "", {}, 0, "FILE", "Process",
-       "write the master's pid to this file"},
-      {"errorlog", "error-logfile", 0, T::kString, "-", {}, 0, "FILE", "Logging",
-       "the error log file ('-' is stderr)"},
-      {"accesslog", "access-logfile", 0, T::kString, "", {}, 0, "FILE", "Logging",
-       "the access log file, one line per call ('-' is stdout; unset: none)"},
-      {"access_log_format", "access-logformat", 0, T::kString, "{peer} [{time}] \"{service}.{method}\" {seqid} {outcome} {duration_us}us {bytes_in} {bytes_out} {pid}", {}, 0, "FORMAT", "Logging",
-       "the access log line: {peer} {time} {service} {method} {seqid} {outcome} {duration_us} {bytes_in} {bytes_out} {pid}, or json"},
-      {"loglevel", "log-level", 0, T::kChoice, "info", {"debug", "info", "warning", "error", "critical"}, 0, "LEVEL", "Logging",
-       "the error log's level"},
+// The default as --help shows it and as it would be typed: "" when unset.
+std::string DefaultText(const SettingValue& value) {
+  struct Visitor {
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(std::int64_t n) const { return std::to_string(n); }
+    std::string operator()(double seconds) const { return FormatSeconds(seconds); }
+    std::string operator()(const std::string& text) const { return text; }
+    std::string operator()(const StringList& list) const {
+      std::string out;
+      for (const std::string& text : list) out += (out.empty() ? "" : ", ") + text;
+      return out;
+    }
+    std::string operator()(const StringMap& map) const {
+      std::string out;
+      for (const auto& [key, text] : map) out += (out.empty() ? "" : ", ") + key + "=" + text;
+      return out;
+    }
   };
-  // clang-format on
+  return std::visit(Visitor(), value);
+}
+
+Setting Row(const char* name, const char* flag, char short_flag, SettingType type,
+            SettingValue default_value, std::vector<const char*> choices, std::int64_t min_value,
+            const char* metavar, const char* section, SettingScope scope, const char* help) {
+  std::string default_text = DefaultText(default_value);
+  return Setting{name,
+                 flag,
+                 short_flag,
+                 type,
+                 std::move(default_value),
+                 std::move(default_text),
+                 std::move(choices),
+                 min_value,
+                 metavar,
+                 section,
+                 help,
+                 scope};
+}
+
+#define THRIFTD_BRACED(...) \
+  { __VA_ARGS__ }
+#define THRIFTD_TABLE_ROW(name, flag, short_flag, kind, type, default_value, choices, min_value, \
+                          metavar, section, scope, help)                                         \
+  Row(#name, flag, short_flag, T::kind, ToSettingValue<type>(default_value),                     \
+      THRIFTD_BRACED choices, min_value, metavar, section, SettingScope::scope, help),
+
+const std::vector<Setting>& Table() {
+  static const std::vector<Setting> table = {THRIFTD_SETTINGS(THRIFTD_TABLE_ROW)};
   return table;
 }
+
+#undef THRIFTD_TABLE_ROW
+#undef THRIFTD_BRACED
 
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -136,16 +164,6 @@ std::string Quoted(const std::string& text) {
   return out + "\"";
 }
 
-// The shortest text that reads back as the same number.
-std::string FormatSeconds(double seconds) {
-  char text[32];
-  for (int precision = 6; precision <= 17; ++precision) {
-    std::snprintf(text, sizeof text, "%.*g", precision, seconds);
-    if (std::strtod(text, nullptr) == seconds) break;
-  }
-  return text;
-}
-
 bool AllDigits(const std::string& text) {
   size_t start = (!text.empty() && text[0] == '-') ? 1 : 0;
   if (text.size() == start) return false;
@@ -156,15 +174,6 @@ bool AllDigits(const std::string& text) {
 
 Status Expected(const Setting& setting, const std::string& got) {
   return Status::Error("expected " + ExpectedText(setting) + ", got " + Quoted(got));
-}
-
-std::string Join(const std::vector<const char*>& words, const char* separator) {
-  std::string out;
-  for (size_t i = 0; i < words.size(); ++i) {
-    if (i > 0) out += separator;
-    out += words[i];
-  }
-  return out;
 }
 
 }  // namespace
@@ -188,7 +197,7 @@ std::string SuggestName(std::string_view unknown, bool flags) {
   size_t best_distance = SIZE_MAX;
   for (const Setting& s : Table()) {
     std::string_view candidate = flags ? s.flag : s.name;
-    if (candidate.empty() || (!flags && s.command_line_only)) continue;
+    if (candidate.empty() || (!flags && s.command_line_only())) continue;
     size_t distance = EditDistance(unknown, candidate);
     if (distance < best_distance) {
       best_distance = distance;
@@ -340,36 +349,6 @@ std::string FormatSettingValue(const Setting& setting, const SettingValue& value
   return out.str();
 }
 
-SettingValue DefaultValue(const Setting& setting) {
-  SettingValue value;
-  switch (setting.type) {
-    case T::kList:
-    case T::kBind:
-      value = std::vector<std::string>();
-      break;
-    case T::kKeyValue:
-      value = std::map<std::string, std::string>();
-      break;
-    case T::kString:
-    case T::kChoice:
-    case T::kWorkerClass:
-      value = std::string();
-      break;
-    case T::kBool:
-      value = false;
-      break;
-    case T::kCount:
-      value = std::int64_t{0};
-      break;
-    case T::kSeconds:
-      value = 0.0;
-      break;
-  }
-  if (*setting.default_text != '\0') {
-    Status status = ParseSettingText(setting, setting.default_text, &value);
-    (void)status;  // The table's own defaults are tested to parse.
-  }
-  return value;
-}
+SettingValue DefaultValue(const Setting& setting) { return setting.default_value; }
 
 }  // namespace thriftd

@@ -1,17 +1,21 @@
-// The settings table: the single source of truth for every thriftd setting
-// (name, YAML key, command-line flag, type, default, help, section), as
-// gunicorn's config.py is for gunicorn. The CLI, the YAML loader,
-// --print-config, --help and the man page are all driven by it.
+// The settings table: every thriftd setting (name, YAML key, command-line
+// flag, type, default, help, section), generated from THRIFTD_SETTINGS in
+// src/base/setting_list.h, as gunicorn's config.py is for gunicorn. The CLI,
+// the YAML loader, --print-config, --help and the man page are all driven by it.
 #ifndef THRIFTD_SRC_SETTINGS_H_
 #define THRIFTD_SRC_SETTINGS_H_
 
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
+#include "src/base/log.h"
+#include "src/base/setting_list.h"
 #include "src/base/status.h"
 
 namespace thriftd {
@@ -34,18 +38,29 @@ enum class SettingType {
 using SettingValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>,
                                   std::map<std::string, std::string>>;
 
+/// Who acts on a setting (the `scope` column of THRIFTD_SETTINGS).
+enum class SettingScope {
+  kCommandLine,  ///< -c, --check-config ...: a switch of this run, not a YAML key
+  kMaster,       ///< the master only
+  kWorker,       ///< also every worker, in its WorkerSettings
+};
+
+/// One row of the table; see src/base/setting_list.h for the columns.
 struct Setting {
-  const char* name;  ///< YAML key; underscores ("graceful_timeout")
+  const char* name;  ///< YAML key and Config field; underscores ("graceful_timeout")
   const char* flag;  ///< long option without dashes ("graceful-timeout"); "" = file only
   char short_flag;   ///< 'w' for -w, or 0
   SettingType type;
-  const char* default_text;  ///< default as the user would write it; "" = unset
+  SettingValue default_value;
+  std::string default_text;  ///< the default as the user would write it; "" = unset
   std::vector<const char*> choices;
   std::int64_t min_value;  ///< kCount only
   const char* metavar;     ///< placeholder in --help ("INT", "ADDRESS")
   const char* section;
-  const char* help;                ///< one line
-  bool command_line_only = false;  ///< -c, --check-config ...: not a YAML key
+  const char* help;  ///< one line
+  SettingScope scope;
+
+  bool command_line_only() const { return scope == SettingScope::kCommandLine; }
 };
 
 /// Every setting, in the order --help and --print-config show them.
@@ -65,8 +80,31 @@ std::string ExpectedText(const Setting& setting);
 Status ParseSettingText(const Setting& setting, const std::string& text, SettingValue* value);
 /// The value as it would be written in YAML (for --print-config).
 std::string FormatSettingValue(const Setting& setting, const SettingValue& value);
-/// The default, parsed; an empty value of the right type when unset.
+/// The default; an empty value of the right type when unset.
 SettingValue DefaultValue(const Setting& setting);
+
+/// A Config or WorkerSettings field's value as the table holds it: the log
+/// level by its name, every other type as itself.
+template <typename T>
+SettingValue ToSettingValue(const T& field) {
+  if constexpr (std::is_same_v<T, LogLevel>) {
+    std::string name = LogLevelName(field);  // "INFO", as log lines spell it
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name;
+  } else {
+    return field;
+  }
+}
+
+/// The inverse of ToSettingValue, for a value that parsed as its setting.
+template <typename T>
+T FromSettingValue(const SettingValue& value) {
+  if constexpr (std::is_same_v<T, LogLevel>) {
+    return ParseLogLevel(std::get<std::string>(value)).value_or(LogLevel::kInfo);
+  } else {
+    return std::get<T>(value);
+  }
+}
 
 }  // namespace thriftd
 

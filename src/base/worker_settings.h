@@ -2,6 +2,10 @@
 // part of the master's Config. The master fills it from the configuration
 // of the worker's generation and hands it over with the fork; workers never
 // see the master's Config.
+//
+// Its fields are generated: one per row of THRIFTD_SETTINGS
+// (src/base/setting_list.h) whose scope is kWorker, with the row's name, C++
+// type and default. A default-constructed WorkerSettings holds the defaults.
 #ifndef THRIFTD_SRC_BASE_WORKER_SETTINGS_H_
 #define THRIFTD_SRC_BASE_WORKER_SETTINGS_H_
 
@@ -9,26 +13,16 @@
 #include <map>
 #include <string>
 
+#include "src/base/setting_list.h"
+
 namespace thriftd {
 
 struct WorkerSettings {
-  std::string app;
-  std::map<std::string, std::string> app_config;
-  std::string worker_class = "sync";
-  std::int64_t threads = 1;
-  std::int64_t worker_connections = 1000;
-  std::int64_t max_requests = 0;
-  std::int64_t max_requests_jitter = 0;
-  double graceful_timeout = 30;
-  double fiber_check_interval = 1;
-  std::int64_t fiber_stack_size = 262144;
-  std::string thrift_transport_factory = "buffered";
-  std::string thrift_protocol_factory = "binary";
-  double thrift_client_timeout = 0;
-  std::int64_t thrift_max_frame_size = 16384000;
-  std::int64_t thrift_max_message_size = 104857600;
-  std::string accesslog;
-  std::string access_log_format;
+#define THRIFTD_WORKER_SETTINGS_FIELD(name, flag, short_flag, kind, type, default_value, choices, \
+                                      min_value, metavar, section, scope, help)                   \
+  THRIFTD_IF_WORKER_SCOPE(scope, type name = default_value;)
+  THRIFTD_SETTINGS(THRIFTD_WORKER_SETTINGS_FIELD)
+#undef THRIFTD_WORKER_SETTINGS_FIELD
 };
 
 }  // namespace thriftd

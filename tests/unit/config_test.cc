@@ -6,6 +6,8 @@
 
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "test_util.h"
@@ -402,7 +404,7 @@ TEST_CASE("PrintConfig shows every config-file setting with its value") {
     CAPTURE(name);
     bool shown = printed.find(std::string("\n") + setting.name + ": ") != std::string::npos ||
                  printed.rfind(std::string(setting.name) + ": ", 0) == 0;
-    CHECK(shown != setting.command_line_only);
+    CHECK(shown != setting.command_line_only());
   }
   CHECK(printed.find("\nworkers: 3\n") != std::string::npos);
   CHECK(printed.find("app: \"./libx.so\"\n") != std::string::npos);
@@ -454,6 +456,123 @@ TEST_CASE("regression: PrintConfig escapes quotes and backslashes in strings") {
         StringMap{{"motd", "say \"hi\""}, {"path", "C:\\tmp"}});
   CHECK(std::get<std::string>(layer.entries.at("pidfile").value) == "/run/a\"b.pid");
 }
+
+// --- the list and the structs generated from it ------------------------------------------
+
+// Command-line arguments that set every setting to a value other than its
+// default, one ResolveConfig accepts.
+Args EverySettingChanged(const thriftd_test::TempDir& dir) {
+  // Strings another check reads further; any other string takes any text.
+  const std::map<std::string, std::string> strings = {
+      {"config_file", dir.Write("empty.yaml", "")},
+      {"metrics_bind", "127.0.0.1:9100"},
+      {"access_log_format", "json"},
+  };
+  Args args;
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    std::string text;
+    switch (setting.type) {
+      case SettingType::kBool:
+        args.push_back(std::string("--") + setting.flag);
+        continue;
+      case SettingType::kCount:
+        text = std::to_string(setting.min_value + 7);
+        break;
+      case SettingType::kSeconds:
+        text = "12.5";
+        break;
+      case SettingType::kString:
+        text = strings.count(name) ? strings.at(name) : "/tmp/" + name;
+        break;
+      case SettingType::kChoice:
+      case SettingType::kWorkerClass:
+        text = setting.choices.back();
+        break;
+      case SettingType::kList:
+      case SettingType::kBind:
+        text = ":9001";
+        break;
+      case SettingType::kKeyValue:
+        text = "key=value";
+        break;
+    }
+    args.push_back(*setting.flag == '\0' ? text : std::string("--") + setting.flag + "=" + text);
+  }
+  return args;
+}
+
+TEST_CASE("every setting's resolved value reaches its Config field") {
+  thriftd_test::TempDir dir;
+  Config config = Resolve(EverySettingChanged(dir));
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    const SettingValue& resolved = config.resolved.at(name).value;
+    CHECK(resolved != DefaultValue(setting));  // else this test proves nothing for it
+    CHECK(config.OriginOf(name).source == "command line");
+    std::optional<SettingValue> field = FieldValue(config, name);
+    REQUIRE(field.has_value());
+    CHECK(*field == resolved);
+  }
+  CHECK_FALSE(FieldValue(config, "nosuch").has_value());
+}
+
+TEST_CASE("WorkerSettingsOf carries exactly the worker-scoped settings, resolved") {
+  thriftd_test::TempDir dir;
+  Config config = Resolve(EverySettingChanged(dir));
+  WorkerSettings settings = WorkerSettingsOf(config);
+  int worker_scoped = 0;
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    std::optional<SettingValue> field = FieldValue(settings, name);
+    CHECK(field.has_value() == (setting.scope == SettingScope::kWorker));
+    if (!field) continue;
+    ++worker_scoped;
+    CHECK(*field == config.resolved.at(name).value);
+  }
+  CHECK(worker_scoped >= 17);
+}
+
+TEST_CASE("a default Config and a default WorkerSettings hold every default") {
+  Config config;
+  WorkerSettings settings;
+  for (const Setting& setting : Settings()) {
+    std::string name = setting.name;
+    CAPTURE(name);
+    CHECK(FieldValue(config, name) == DefaultValue(setting));
+    if (setting.scope == SettingScope::kWorker)
+      CHECK(FieldValue(settings, name) == DefaultValue(setting));
+  }
+  CHECK(settings.worker_class == "sync");
+  CHECK(settings.access_log_format ==
+        std::get<std::string>(DefaultValue(*FindSetting("access_log_format"))));
+}
+
+// Workers and the master compile against these names and types.
+template <typename Field, typename Type>
+constexpr bool kIs = std::is_same_v<Field, Type>;
+static_assert(kIs<decltype(WorkerSettings::app), std::string>);
+static_assert(kIs<decltype(WorkerSettings::app_config), std::map<std::string, std::string>>);
+static_assert(kIs<decltype(WorkerSettings::worker_class), std::string>);
+static_assert(kIs<decltype(WorkerSettings::threads), std::int64_t>);
+static_assert(kIs<decltype(WorkerSettings::worker_connections), std::int64_t>);
+static_assert(kIs<decltype(WorkerSettings::max_requests), std::int64_t>);
+static_assert(kIs<decltype(WorkerSettings::max_requests_jitter), std::int64_t>);
+static_assert(kIs<decltype(WorkerSettings::graceful_timeout), double>);
+static_assert(kIs<decltype(WorkerSettings::fiber_check_interval), double>);
+static_assert(kIs<decltype(WorkerSettings::fiber_stack_size), std::int64_t>);
+static_assert(kIs<decltype(WorkerSettings::thrift_transport_factory), std::string>);
+static_assert(kIs<decltype(WorkerSettings::thrift_protocol_factory), std::string>);
+static_assert(kIs<decltype(WorkerSettings::thrift_client_timeout), double>);
+static_assert(kIs<decltype(WorkerSettings::thrift_max_frame_size), std::int64_t>);
+static_assert(kIs<decltype(WorkerSettings::thrift_max_message_size), std::int64_t>);
+static_assert(kIs<decltype(WorkerSettings::accesslog), std::string>);
+static_assert(kIs<decltype(WorkerSettings::access_log_format), std::string>);
+static_assert(kIs<decltype(Config::loglevel), LogLevel>);
+static_assert(kIs<decltype(Config::config_file), std::string>);
+static_assert(kIs<decltype(Config::bind), std::vector<std::string>>);
 
 TEST_CASE("HelpText lists every flag with its metavar, and the App") {
   std::string help = HelpText();

@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <type_traits>
 
 namespace thriftd {
 namespace {
@@ -32,16 +33,24 @@ V Parsed(const char* name, const std::string& text) {
   return std::get<V>(value);
 }
 
-TEST_CASE("every setting's default parses as its own type") {
+// The value of the setting's type that holds nothing: 0, "", [], {}.
+SettingValue EmptyValue(const Setting& setting) {
+  return std::visit([](const auto& v) { return SettingValue(std::decay_t<decltype(v)>()); },
+                    setting.default_value);
+}
+
+TEST_CASE("every setting's default is of its type and its text parses back to it") {
   for (const Setting& setting : Settings()) {
     std::string name = setting.name;
     CAPTURE(name);
-    if (*setting.default_text != '\0') {
-      SettingValue value = DefaultValue(setting);
-      Status status = ParseSettingText(setting, setting.default_text, &value);
-      CHECK_MESSAGE(status.ok(), status.message());
-    }
     SettingValue value = DefaultValue(setting);
+    if (!setting.default_text.empty()) {
+      // --help shows default_text; it must say what the default is.
+      SettingValue parsed = EmptyValue(setting);
+      Status status = ParseSettingText(setting, setting.default_text, &parsed);
+      CHECK_MESSAGE(status.ok(), status.message());
+      CHECK(parsed == value);
+    }
     switch (setting.type) {
       case SettingType::kString:
       case SettingType::kChoice:
@@ -67,6 +76,26 @@ TEST_CASE("every setting's default parses as its own type") {
         break;
     }
   }
+}
+
+TEST_CASE("the default text is what --help has always shown") {
+  CHECK(Row("bind").default_text == "127.0.0.1:8000");
+  CHECK(Row("graceful_timeout").default_text == "30");
+  CHECK(Row("fiber_check_interval").default_text == "1");
+  CHECK(Row("worker_class").default_text == "sync");
+  CHECK(Row("loglevel").default_text == "info");
+  CHECK(Row("errorlog").default_text == "-");
+  CHECK(Row("pidfile").default_text == "");
+  CHECK(Row("app_config").default_text == "");
+}
+
+TEST_CASE("every log level the table offers is a LogLevel") {
+  for (const char* choice : Row("loglevel").choices) {
+    CAPTURE(choice);
+    CHECK(ParseLogLevel(choice).has_value());
+  }
+  CHECK(FromSettingValue<LogLevel>(std::string("warning")) == LogLevel::kWarning);
+  CHECK(ToSettingValue(LogLevel::kError) == SettingValue(std::string("error")));
 }
 
 TEST_CASE("defaults are gunicorn's where gunicorn has the setting") {
@@ -267,6 +296,7 @@ TEST_CASE("FormatSettingValue writes values as YAML") {
   CHECK(FormatSettingValue(Row("graceful_timeout"), 30.0) == "30");
   CHECK(FormatSettingValue(Row("check_config"), true) == "true");
   CHECK(FormatSettingValue(Row("pidfile"), std::string()) == "null");
+  CHECK(FormatSettingValue(Row("pidfile"), std::string("a\"b\\c\nd")) == "\"a\\\"b\\\\c\\nd\"");
   CHECK(FormatSettingValue(Row("pidfile"), std::string("/run/x.pid")) == "\"/run/x.pid\"");
   CHECK(FormatSettingValue(Row("bind"), std::vector<std::string>{"a:1", "unix:/x"}) ==
         "[\"a:1\", \"unix:/x\"]");
@@ -274,6 +304,7 @@ TEST_CASE("FormatSettingValue writes values as YAML") {
   CHECK(FormatSettingValue(Row("app_config"),
                            std::map<std::string, std::string>{{"b", "2"}, {"a", "1"}}) ==
         "{\"a\": \"1\", \"b\": \"2\"}");
+  CHECK(FormatSettingValue(Row("app_config"), std::map<std::string, std::string>{}) == "{}");
 }
 
 }  // namespace

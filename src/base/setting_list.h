@@ -1,0 +1,134 @@
+// THRIFTD_SETTINGS: every thriftd setting, declared once, as gunicorn's
+// config.py declares gunicorn's. One row per setting; adding a setting is one
+// row here plus the code that acts on it. Generated from this list:
+//
+//   the settings table (src/settings.cc): the command line, the YAML loader,
+//     --help, --print-config and the man-page check are driven by it;
+//   struct Config's fields (src/config.h) and the copy of the resolved values
+//     into them (ResolveConfig);
+//   struct WorkerSettings (src/base/worker_settings.h), the kWorker rows, and
+//     WorkerSettingsOf(), which fills it from a Config.
+//
+// It lives in the base layer so that workers/ can see WorkerSettings; it is
+// data only. Each row is
+//
+//   X(name, flag, short_flag, kind, type, default_value, choices, min_value,
+//     metavar, section, scope, help)
+//
+//   name           YAML key and C++ field name (underscores)
+//   flag           long option without dashes; "" = not a flag (the positional App)
+//   short_flag     'w' for -w, or 0
+//   kind           a SettingType enumerator (src/settings.h): how the text is parsed
+//   type           the field's C++ type: bool, std::int64_t, double, std::string,
+//                  StringList, StringMap, or LogLevel for the log level's choice
+//   default_value  a C++ value of `type`; --help and --print-config derive
+//                  their text from it. "" (or {}) means unset.
+//   choices        (kChoice, kWorkerClass) a parenthesized list of spellings; () otherwise
+//   min_value      (kCount) the smallest accepted value
+//   metavar        placeholder in --help ("INT", "ADDRESS")
+//   section        the --help and man-page section, in list order
+//   scope          kCommandLine: a command-line-only switch, not a YAML key;
+//                  kMaster: acted on by the master only;
+//                  kWorker: also handed to every worker in its WorkerSettings
+//   help           one line for --help
+//
+// The order of rows is the order of --help and --print-config.
+#ifndef THRIFTD_SRC_BASE_SETTING_LIST_H_
+#define THRIFTD_SRC_BASE_SETTING_LIST_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "src/base/log.h"
+
+namespace thriftd {
+
+/// The C++ types of repeatable settings, named because a macro argument
+/// cannot hold the comma of std::map<std::string, std::string>.
+using StringList = std::vector<std::string>;
+using StringMap = std::map<std::string, std::string>;
+
+}  // namespace thriftd
+
+// gunicorn's spellings and defaults where it has them (gunicorn_thrift for the
+// thrift_* keys); thriftd's own keys follow the same style.
+// clang-format off
+#define THRIFTD_SETTINGS(X) \
+  X(config_file, "config", 'c', kString, std::string, "", (), 0, "FILE", "Config file", kCommandLine, \
+    "YAML config file to read settings from") \
+  X(check_config, "check-config", 0, kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
+    "validate the configuration and load the App, then exit") \
+  X(print_config, "print-config", 0, kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
+    "print the resolved configuration as YAML, then exit") \
+  X(help, "help", 'h', kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
+    "show this help, then exit") \
+  X(version, "version", 'v', kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
+    "print the version, then exit") \
+  \
+  X(app, "", 0, kString, std::string, "", (), 0, "PATH.so[:NAME]", "App", kWorker, \
+    "the App: a shared object exporting THRIFTD_APP, optionally naming one App in it") \
+  X(app_config, "app-config", 0, kKeyValue, StringMap, {}, (), 0, "KEY=VALUE", "App", kWorker, \
+    "a string passed to the App's AppContext::app_config (repeatable)") \
+  \
+  X(bind, "bind", 'b', kBind, StringList, {"127.0.0.1:8000"}, (), 0, "ADDRESS", "Server socket", kMaster, \
+    "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N (repeatable)") \
+  X(backlog, "backlog", 0, kCount, std::int64_t, 2048, (), 1, "INT", "Server socket", kMaster, \
+    "the maximum number of pending connections (listen() backlog)") \
+  \
+  X(workers, "workers", 'w', kCount, std::int64_t, 1, (), 1, "INT", "Worker processes", kMaster, \
+    "the number of worker processes") \
+  X(worker_class, "worker-class", 'k', kWorkerClass, std::string, "sync", ("sync", "thread", "fiber"), 0, "KIND", "Worker processes", kWorker, \
+    "the worker kind: sync, thread, fiber, or PATH.so[:NAME] exporting THRIFTD_WORKER") \
+  X(threads, "threads", 0, kCount, std::int64_t, 1, (), 1, "INT", "Worker processes", kWorker, \
+    "thread worker: the threads serving calls in each worker") \
+  X(worker_connections, "worker-connections", 0, kCount, std::int64_t, 1000, (), 1, "INT", "Worker processes", kWorker, \
+    "thread and fiber workers: the most connections one worker holds") \
+  X(max_requests, "max-requests", 0, kCount, std::int64_t, 0, (), 0, "INT", "Worker processes", kWorker, \
+    "recycle a worker after this many calls (0: never)") \
+  X(max_requests_jitter, "max-requests-jitter", 0, kCount, std::int64_t, 0, (), 0, "INT", "Worker processes", kWorker, \
+    "add up to this many calls, at random, to max_requests") \
+  X(timeout, "timeout", 't', kSeconds, double, 30, (), 0, "SECONDS", "Worker processes", kMaster, \
+    "kill and replace a worker whose loop has not reported for this long (0: never)") \
+  X(graceful_timeout, "graceful-timeout", 0, kSeconds, double, 30, (), 0, "SECONDS", "Worker processes", kWorker, \
+    "how long in-flight calls may finish when a worker stops") \
+  X(fiber_check_interval, "fiber-check-interval", 0, kSeconds, double, 1, (), 0, "SECONDS", "Worker processes", kWorker, \
+    "fiber worker: warn when a handler blocks the loop this long (0: never)") \
+  X(fiber_stack_size, "fiber-stack-size", 0, kCount, std::int64_t, 262144, (), 16384, "BYTES", "Worker processes", kWorker, \
+    "fiber worker: each fiber's stack, plus a guard page") \
+  \
+  X(thrift_transport_factory, "thrift-transport-factory", 0, kChoice, std::string, "buffered", ("buffered", "framed", "header"), 0, "NAME", "Thrift", kWorker, \
+    "the Thrift transport") \
+  X(thrift_protocol_factory, "thrift-protocol-factory", 0, kChoice, std::string, "binary", ("binary", "compact", "json", "header"), 0, "NAME", "Thrift", kWorker, \
+    "the Thrift protocol (header needs the header transport)") \
+  X(thrift_client_timeout, "thrift-client-timeout", 0, kSeconds, double, 0, (), 0, "SECONDS", "Thrift", kWorker, \
+    "close a connection idle between messages this long (0: never)") \
+  X(thrift_max_frame_size, "thrift-max-frame-size", 0, kCount, std::int64_t, 16384000, (), 1, "BYTES", "Thrift", kWorker, \
+    "close a connection that sends a larger frame") \
+  X(thrift_max_message_size, "thrift-max-message-size", 0, kCount, std::int64_t, 104857600, (), 1, "BYTES", "Thrift", kWorker, \
+    "close a connection that sends a larger message") \
+  \
+  X(metrics_bind, "metrics-bind", 0, kString, std::string, "", (), 0, "HOST:PORT", "Process", kMaster, \
+    "serve Prometheus /metrics and /healthz on this address (unset: off)") \
+  X(pidfile, "pid", 'p', kString, std::string, "", (), 0, "FILE", "Process", kMaster, \
+    "write the master's pid to this file") \
+  X(errorlog, "error-logfile", 0, kString, std::string, "-", (), 0, "FILE", "Logging", kMaster, \
+    "the error log file ('-' is stderr)") \
+  X(accesslog, "access-logfile", 0, kString, std::string, "", (), 0, "FILE", "Logging", kWorker, \
+    "the access log file, one line per call ('-' is stdout; unset: none)") \
+  X(access_log_format, "access-logformat", 0, kString, std::string, "{peer} [{time}] \"{service}.{method}\" {seqid} {outcome} {duration_us}us {bytes_in} {bytes_out} {pid}", (), 0, "FORMAT", "Logging", kWorker, \
+    "the access log line: {peer} {time} {service} {method} {seqid} {outcome} {duration_us} {bytes_in} {bytes_out} {pid}, or json") \
+  X(loglevel, "log-level", 0, kChoice, LogLevel, LogLevel::kInfo, ("debug", "info", "warning", "error", "critical"), 0, "LEVEL", "Logging", kMaster, \
+    "the error log's level")
+// clang-format on
+
+/// THRIFTD_IF_WORKER_SCOPE(scope, code...) expands to `code` for a kWorker
+/// row and to nothing otherwise, so a consumer of THRIFTD_SETTINGS can pick
+/// the worker-scoped rows. A misspelt scope fails to compile.
+#define THRIFTD_IF_WORKER_SCOPE(scope, ...) THRIFTD_IF_WORKER_SCOPE_##scope(__VA_ARGS__)
+#define THRIFTD_IF_WORKER_SCOPE_kWorker(...) __VA_ARGS__
+#define THRIFTD_IF_WORKER_SCOPE_kMaster(...)
+#define THRIFTD_IF_WORKER_SCOPE_kCommandLine(...)
+
+#endif  // THRIFTD_SRC_BASE_SETTING_LIST_H_

@@ -20,8 +20,6 @@ namespace {
 
 const char kPositionalApp[] = "app-positional";
 
-std::string Quoted(const std::string& text) { return "\"" + text + "\""; }
-
 Status AtOrigin(const Origin& origin, Status status) { return status.Prepend(origin.Describe()); }
 
 // --- YAML -------------------------------------------------------------------
@@ -52,7 +50,7 @@ Status ParseYamlValue(const Setting& setting, const YAML::Node& node, const Orig
     for (const auto& pair : node) {
       if (!pair.second.IsScalar() && !pair.second.IsNull()) {
         return AtOrigin(origin, Status::Error("expected a string value for key " +
-                                              Quoted(pair.first.Scalar())));
+                                              QuotedText(pair.first.Scalar())));
       }
       std::get<std::map<std::string, std::string>>(*value)[pair.first.Scalar()] =
           pair.second.IsNull() ? "" : pair.second.Scalar();
@@ -175,7 +173,7 @@ Status CheckResolved(const Config& config) {
   if (config.thrift_protocol_factory == "header" && config.thrift_transport_factory != "header") {
     return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +
                          ": header needs thrift_transport_factory header, got " +
-                         Quoted(config.thrift_transport_factory) + " (from " +
+                         QuotedText(config.thrift_transport_factory) + " (from " +
                          config.OriginOf("thrift_transport_factory").Describe() + ")");
   }
   AccessLogFormat format;
@@ -188,7 +186,7 @@ Status CheckResolved(const Config& config) {
     if (!ParseBindAddress(config.metrics_bind, &address) ||
         address.kind != BindAddress::Kind::kTcp) {
       return Status::Error(config.OriginOf("metrics_bind").Describe() +
-                           ": expected HOST:PORT, got " + Quoted(config.metrics_bind));
+                           ": expected HOST:PORT, got " + QuotedText(config.metrics_bind));
     }
   }
   if (config.bind.empty()) {
@@ -341,13 +339,16 @@ std::optional<SettingValue> FieldValue(const WorkerSettings& settings,
 }
 
 std::string PrintConfig(const Config& config) {
-  std::ostringstream out;
+  YAML::Emitter out;
+  out.SetNullFormat(YAML::LowerNull);
+  out << YAML::BeginMap;
   for (const Setting& setting : Settings()) {
     if (setting.command_line_only()) continue;
-    out << setting.name << ": "
-        << FormatSettingValue(setting, config.resolved.at(setting.name).value) << "\n";
+    out << YAML::Key << setting.name << YAML::Value;
+    EmitSettingValue(setting, config.resolved.at(setting.name).value, &out);
   }
-  return out.str();
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
 }
 
 std::string HelpText() {

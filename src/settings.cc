@@ -7,8 +7,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <type_traits>
+
+#include <yaml-cpp/yaml.h>
 
 #include "src/bind_address.h"
 
@@ -134,36 +135,6 @@ size_t EditDistance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-// A YAML double-quoted scalar: --print-config output must read back.
-std::string Quoted(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 bool AllDigits(const std::string& text) {
   size_t start = (!text.empty() && text[0] == '-') ? 1 : 0;
   if (text.size() == start) return false;
@@ -173,7 +144,7 @@ bool AllDigits(const std::string& text) {
 }
 
 Status Expected(const Setting& setting, const std::string& got) {
-  return Status::Error("expected " + ExpectedText(setting) + ", got " + Quoted(got));
+  return Status::Error("expected " + ExpectedText(setting) + ", got " + QuotedText(got));
 }
 
 }  // namespace
@@ -307,46 +278,59 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
   return Status::Error("unhandled setting type");
 }
 
-std::string FormatSettingValue(const Setting& setting, const SettingValue& value) {
-  std::ostringstream out;
+void EmitSettingValue(const Setting& setting, const SettingValue& value, YAML::Emitter* out) {
   switch (setting.type) {
     case T::kBool:
-      out << (std::get<bool>(value) ? "true" : "false");
+      *out << std::get<bool>(value);
       break;
     case T::kCount:
-      out << std::get<std::int64_t>(value);
+      *out << std::get<std::int64_t>(value);
       break;
     case T::kSeconds:
-      out << FormatSeconds(std::get<double>(value));
+      // The emitter's own doubles carry 17 digits: 0.1 would print as 0.10000000000000001.
+      *out << FormatSeconds(std::get<double>(value));
       break;
     case T::kString:
     case T::kChoice:
     case T::kWorkerClass: {
+      // Unset prints as null; "" where the default is not empty must read back as "".
       const auto& text = std::get<std::string>(value);
-      out << (text.empty() ? "null" : Quoted(text));
+      if (text.empty() && setting.default_text.empty()) {
+        *out << YAML::Null;
+      } else {
+        *out << YAML::DoubleQuoted << text;
+      }
       break;
     }
     case T::kList:
-    case T::kBind: {
-      const auto& list = std::get<std::vector<std::string>>(value);
-      out << "[";
-      for (size_t i = 0; i < list.size(); ++i) out << (i ? ", " : "") << Quoted(list[i]);
-      out << "]";
+    case T::kBind:
+      *out << YAML::Flow << YAML::BeginSeq;
+      for (const std::string& text : std::get<StringList>(value))
+        *out << YAML::DoubleQuoted << text;
+      *out << YAML::EndSeq;
       break;
-    }
-    case T::kKeyValue: {
-      const auto& map = std::get<std::map<std::string, std::string>>(value);
-      out << "{";
-      bool first = true;
-      for (const auto& [key, text] : map) {
-        out << (first ? "" : ", ") << Quoted(key) << ": " << Quoted(text);
-        first = false;
+    case T::kKeyValue:
+      *out << YAML::Flow << YAML::BeginMap;
+      for (const auto& [key, text] : std::get<StringMap>(value)) {
+        *out << YAML::Key << YAML::DoubleQuoted << key;
+        *out << YAML::Value << YAML::DoubleQuoted << text;
       }
-      out << "}";
+      *out << YAML::EndMap;
       break;
-    }
   }
-  return out.str();
+}
+
+std::string FormatSettingValue(const Setting& setting, const SettingValue& value) {
+  YAML::Emitter out;
+  out.SetNullFormat(YAML::LowerNull);
+  EmitSettingValue(setting, value, &out);
+  return out.c_str();
+}
+
+std::string QuotedText(const std::string& text) {
+  YAML::Emitter out;
+  out << YAML::DoubleQuoted << text;
+  return out.c_str();
 }
 
 SettingValue DefaultValue(const Setting& setting) { return setting.default_value; }

@@ -18,6 +18,10 @@
 #include "src/base/setting_list.h"
 #include "src/base/status.h"
 
+namespace YAML {
+class Emitter;
+}  // namespace YAML
+
 namespace thriftd {
 
 enum class SettingType {
@@ -78,8 +82,13 @@ std::string ExpectedText(const Setting& setting);
 /// repeatable types it parses one element and appends it to *value.
 /// The error message is "expected ..., got ..." without location.
 Status ParseSettingText(const Setting& setting, const std::string& text, SettingValue* value);
-/// The value as it would be written in YAML (for --print-config).
+/// Writes the value as YAML (strings double-quoted, lists and maps in flow
+/// style; an unset string as null), so that it reads back as the same value.
+void EmitSettingValue(const Setting& setting, const SettingValue& value, YAML::Emitter* out);
+/// The value as it would be written in YAML, on one line.
 std::string FormatSettingValue(const Setting& setting, const SettingValue& value);
+/// `text` as a YAML double-quoted scalar, for error messages: one line whatever it holds.
+std::string QuotedText(const std::string& text);
 /// The default; an empty value of the right type when unset.
 SettingValue DefaultValue(const Setting& setting);
 

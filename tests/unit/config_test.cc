@@ -457,6 +457,46 @@ TEST_CASE("regression: PrintConfig escapes quotes and backslashes in strings") {
   CHECK(std::get<std::string>(layer.entries.at("pidfile").value) == "/run/a\"b.pid");
 }
 
+TEST_CASE("PrintConfig's output reads back whatever the strings hold") {
+  const std::vector<std::pair<std::string, std::string>> options = {
+      {"--pid", "say \"hi\" \\ C:\\tmp\\"},
+      {"--error-logfile", ""},  // "" over a default that is not ""
+      {"--access-logfile", "-leading dash"},
+      {"--access-logformat", "# {peer}: \"{method}\" \\ {{x}} - "},
+      {"--app-config", "colon=a: b"},
+      {"--app-config", "hash=#not a comment"},
+      {"--app-config", "newline=one\ntwo"},
+      {"--app-config", "empty="},
+      {"--app-config", "-dash=- item"},
+      {"--app-config", "quotes=\"'"},
+      {"--app-config", "null=null"},
+      {"-b", "unix:/tmp/a b#c: d.sock"},
+      {"-b", "[::1]:9000"},
+      {"-k", "./lib \"kind\": #1.so"},
+  };
+  Args args = {"./app: #1\\.so"};
+  for (const auto& [option, value] : options) args.insert(args.end(), {option, value});
+  Config config = Resolve(args);
+  std::string printed = PrintConfig(config);
+  CAPTURE(printed);
+  ConfigLayer layer;
+  Status status = ParseYamlConfig(printed, "printed.yaml", &layer);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  for (const Setting& setting : Settings()) {
+    if (setting.command_line_only()) continue;
+    std::string name = setting.name;
+    CAPTURE(name);
+    auto it = layer.entries.find(name);
+    // A null (an unset string) reads back as no entry: the default.
+    const SettingValue& read_back =
+        it == layer.entries.end() ? DefaultValue(setting) : it->second.value;
+    CHECK(read_back == config.resolved.at(name).value);
+  }
+  CHECK(config.errorlog == "");
+  CHECK(config.app_config.at("newline") == "one\ntwo");
+  CHECK(config.bind == std::vector<std::string>{"unix:/tmp/a b#c: d.sock", "[::1]:9000"});
+}
+
 // --- the list and the structs generated from it ------------------------------------------
 
 // Command-line arguments that set every setting to a value other than its

@@ -296,6 +296,8 @@ TEST_CASE("FormatSettingValue writes values as YAML") {
   CHECK(FormatSettingValue(Row("graceful_timeout"), 30.0) == "30");
   CHECK(FormatSettingValue(Row("check_config"), true) == "true");
   CHECK(FormatSettingValue(Row("pidfile"), std::string()) == "null");
+  // "" where the default is not "" must not print as null, which reads back as the default.
+  CHECK(FormatSettingValue(Row("errorlog"), std::string()) == "\"\"");
   CHECK(FormatSettingValue(Row("pidfile"), std::string("a\"b\\c\nd")) == "\"a\\\"b\\\\c\\nd\"");
   CHECK(FormatSettingValue(Row("pidfile"), std::string("/run/x.pid")) == "\"/run/x.pid\"");
   CHECK(FormatSettingValue(Row("bind"), std::vector<std::string>{"a:1", "unix:/x"}) ==
@@ -305,6 +307,11 @@ TEST_CASE("FormatSettingValue writes values as YAML") {
                            std::map<std::string, std::string>{{"b", "2"}, {"a", "1"}}) ==
         "{\"a\": \"1\", \"b\": \"2\"}");
   CHECK(FormatSettingValue(Row("app_config"), std::map<std::string, std::string>{}) == "{}");
+}
+
+TEST_CASE("an error message quotes the bad value on one line") {
+  CHECK(ParseError("workers", "1\n2") == "expected a positive integer, got \"1\\n2\"");
+  CHECK(ParseError("workers", "\"3\"") == "expected a positive integer, got \"\\\"3\\\"\"");
 }
 
 }  // namespace

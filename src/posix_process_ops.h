@@ -22,7 +22,11 @@ class PosixProcessOps final : public ProcessOps {
  public:
   /// What one worker starts from, prepared in the master before fork.
   struct WorkerStart {
-    /// Descriptors the worker inherits: the listening sockets.
+    /// Descriptors the worker inherits besides stdin, stdout, stderr, the
+    /// error log (log::Fd()) and its channel: the listening sockets. Every
+    /// other descriptor is closed in the child (the metrics socket, other
+    /// workers' channels, the master's event loop), since a worker forks
+    /// without exec and close-on-exec does not apply.
     std::vector<int> inherited_fds;
     /// Runs in the child after fork(), given the worker's end of its
     /// channel; never returns (if it does, the child _exits with 0). Every
@@ -48,7 +52,7 @@ class PosixProcessOps final : public ProcessOps {
 
   // ProcessOps.
   /// Opens the channel, forks with every signal blocked, and in the child
-  /// closes the master's ends of every channel before running the body.
+  /// closes every descriptor it must not hold before running the body.
   Status Spawn(const WorkerSpec& spec, pid_t* pid) override;
   /// kill(2); ESRCH (the worker is gone already) is not an error, others are logged.
   void Kill(pid_t pid, int signo) override;

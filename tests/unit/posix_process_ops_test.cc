@@ -3,7 +3,9 @@
 // child's message on its channel, or its exit.
 #include "src/posix_process_ops.h"
 
+#include <dirent.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -125,6 +128,34 @@ class Children {
   std::set<pid_t> live_;
   std::map<pid_t, ProcessExit> exits_;
 };
+
+std::set<int> ParseFds(const std::string& text) {
+  std::set<int> fds;
+  std::istringstream in(text);
+  int fd;
+  while (in >> fd) fds.insert(fd);
+  return fds;
+}
+
+std::string Join(const std::set<int>& fds) {
+  std::string out;
+  for (int fd : fds) out += (out.empty() ? "" : " ") + std::to_string(fd);
+  return out;
+}
+
+// In the child: its open descriptors, "0 1 2 ...".
+std::string OpenFds() {
+  std::string out;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return "?";
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    int fd = std::atoi(entry->d_name);
+    if (fd != dirfd(dir)) out += std::to_string(fd) + " ";
+  }
+  closedir(dir);
+  return out;
+}
 
 TEST_CASE("PosixProcessOps runs the body in a child with the given spec, and watches its channel") {
   Children children;
@@ -302,6 +333,41 @@ TEST_CASE("PosixProcessOps::LastHeartbeat reads the worker's scoreboard slot") {
   CHECK(beat != doctest::Approx(12.345));
   children.ops().CloseChannel(pid);
   children.WaitExit(pid);
+}
+
+TEST_CASE("a worker holds only stdio, the error log, its channel and the inherited sockets") {
+  Children children;
+  // Descriptors the master holds that no worker may: a pipe, a socket not
+  // handed down (say, the metrics endpoint's), and another worker's channel.
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  int metrics = socket(AF_INET, SOCK_STREAM, 0);
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(metrics >= 0);
+  REQUIRE(listener >= 0);
+  pid_t other = children.Spawn([](const WorkerSpec&, int fd) { WaitForEof(fd); });
+  CHECK(children.Receive(other).kind == 'W');
+
+  children.Inherit({listener});
+  pid_t pid = children.Spawn([](const WorkerSpec&, int channel_fd) {
+    (void)SendChannelMessage(channel_fd, 'F', std::to_string(channel_fd) + " " + OpenFds());
+    _exit(0);
+  });
+  ChannelMessage message = children.Receive(pid);
+  std::set<int> held = ParseFds(message.text);
+  int channel_fd = *ParseFds(message.text.substr(0, message.text.find(' '))).begin();
+
+  std::set<int> expected{listener, log::Fd(), channel_fd};
+  for (int fd : {0, 1, 2})
+    if (fcntl(fd, F_GETFD) != -1) expected.insert(fd);
+  CHECK(Join(held) == Join(expected));
+  CHECK(held.count(children.ops().ChannelFd(other)) == 0);
+  CHECK(held.count(metrics) == 0);
+  CHECK(held.count(pipe_fds[0]) == 0);
+  children.WaitExit(pid);
+  children.ops().CloseChannel(other);
+  children.WaitExit(other);
+  for (int fd : {pipe_fds[0], pipe_fds[1], metrics, listener}) close(fd);
 }
 
 }  // namespace

@@ -271,7 +271,9 @@ class Walk {
   /// A varint at the position + `offset`: its length, or 0 with *step set.
   int ReadVarint(std::size_t offset, int max_bytes, std::uint64_t* value, Step* step) const {
     int used = Varint(data_, size_, *position_ + offset, max_bytes, value);
-    if (used == 0) *step = Stop(Incomplete(*position_ + offset + 1));
+    // Not all there: every byte held from its start on continues it, so it
+    // needs at least one byte more than is held.
+    if (used == 0) Have(size_ + 1 - *position_, step);
     if (used < 0) *step = Stop(Error("varint longer than " + std::to_string(max_bytes) + " bytes"));
     if (used > 0 && !Have(offset + used, step)) return 0;
     return used > 0 ? used : 0;

@@ -217,7 +217,9 @@ MessageScanner::Result MessageScanner::ScanJson(const std::uint8_t* data, std::s
     if (c == '"') {
       json_in_string_ = true;
     } else if (c == '[' || c == '{') {
-      if (++json_depth_ > static_cast<int>(kMaxDepth) + 2)
+      // A level takes up to two brackets here (a field's object and its
+      // value's own; a map's array and object), and the message one more.
+      if (++json_depth_ > 2 * static_cast<int>(kMaxDepth) + 2)
         return Error("message nested deeper than " + std::to_string(kMaxDepth));
     } else if (c == ']' || c == '}') {
       if (--json_depth_ == 0) return Complete(position_ + 1);

@@ -17,12 +17,16 @@ namespace {
 constexpr std::int64_t kBackoffMs = 100;  // after EMFILE, before accepting again
 constexpr std::int64_t kProgressHeartbeatMs = 100;
 
+// Runtimes made so far: names each one, even where an earlier one was.
+std::atomic<std::uint64_t> runtimes_made{0};
+
 }  // namespace
 
 WorkerRuntime::WorkerRuntime(Options options)
     : options_(std::move(options)),
       connection_limit_(static_cast<int>(options_.settings.worker_connections)),
-      hand_over_(options_.channel_fd) {
+      hand_over_(options_.channel_fd),
+      serial_(runtimes_made.fetch_add(1) + 1) {
   const WorkerSettings& settings = options_.settings;
   if (settings.accesslog.empty()) return;
   // Validated with the configuration; a failure here is a broken config file.
@@ -181,10 +185,12 @@ MethodStats* WorkerRuntime::StatsFor(const char* method) {
   // Processors name methods with string literals: the pointer is a stable
   // key, so each thread looks a method up once.
   thread_local std::unordered_map<const char*, MethodStats*> cache;
-  thread_local const WorkerRuntime* cache_owner = nullptr;
-  if (cache_owner != this) {  // one runtime per process, but say so
+  thread_local std::uint64_t cache_owner = 0;
+  // One runtime per process, but say so: by serial, as another made later
+  // may have this one's address.
+  if (cache_owner != serial_) {
     cache.clear();
-    cache_owner = this;
+    cache_owner = serial_;
   }
   auto cached = cache.find(method);
   if (cached != cache.end()) return cached->second;

@@ -114,6 +114,7 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
   AccessLogFormat access_format_;
   int access_fd_ = -1;
   HandOverChannel hand_over_;
+  const std::uint64_t serial_;  // this runtime, among all made in the process
 };
 
 }  // namespace thriftd

@@ -92,8 +92,10 @@ Connection::Fill Connection::Receive(bool* progressed) {
   Fill result = Fill::kNothing;
   for (;;) {
     // Room for the whole current message when its length is known, and for
-    // some read-ahead past it.
-    std::size_t limit = std::max(scan_need_, kReadAhead);
+    // some read-ahead past it. (Past what the scanner needs so far, not up
+    // to it: a message walked field by field needs a few bytes more at a
+    // time, and was read a few bytes per recv().)
+    std::size_t limit = scan_need_ + kReadAhead;
     if (in_.size() >= limit) {
       more_to_read_ = true;  // serve what is here first, then read on
       return result;

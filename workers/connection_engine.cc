@@ -416,15 +416,21 @@ void ConnectionEngine::OnChannel() {
   {
     std::lock_guard<std::mutex> lock(control_);
     bool master_here = runtime_.PollChannel();
+    // One connection per wakeup while the master is here, as with accepting:
+    // its first turn runs on this thread, so the channel is re-armed to fire
+    // again at once (it is always writable) and the next one goes to another
+    // thread instead of waiting for this one's call.
     while (std::unique_ptr<Connection> connection = runtime_.TakeAdopted()) {
       held_.fetch_add(1);
       adopted.push_back(std::move(connection));
+      if (master_here) break;
     }
     // Without a master (end of file keeps the channel readable) a stop is
     // requested, and the channel no longer watched.
     if (master_here) {
-      Status status =
-          Register(runtime_.channel_fd(), EPOLLIN | EPOLLONESHOT, kChannelTag, EPOLL_CTL_MOD);
+      std::uint32_t events = EPOLLIN | EPOLLONESHOT;
+      if (!adopted.empty()) events |= EPOLLOUT;
+      Status status = Register(runtime_.channel_fd(), events, kChannelTag, EPOLL_CTL_MOD);
       if (!status.ok()) THRIFTD_LOG(kError) << "cannot watch the channel: " << status.message();
     }
     UpdateAccepting();

@@ -1,10 +1,12 @@
 #include "workers/connection_engine.h"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -35,6 +37,7 @@ constexpr std::uint64_t kStopTag = 0;
 constexpr std::uint64_t kChannelTag = 1;
 constexpr std::uint64_t kWakeTag = 2;
 constexpr std::uint64_t kRecheckTag = 3;
+constexpr std::uint64_t kKickTag = 4;
 constexpr std::uint64_t kWatchTag = 8;      // + watch index
 constexpr std::uint64_t kListenerTag = 64;  // + listener index
 constexpr std::size_t kMaxWatches = kListenerTag - kWatchTag;
@@ -48,6 +51,17 @@ constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EP
 constexpr int kChunkBits = 10;
 constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
 constexpr std::uint32_t kMaxChunks = 1u << 16;
+
+// A turn running longer than this is taken to be blocked in a handler.
+constexpr std::int64_t kBusyTurnNs = 1000000;
+// How long a parked loop thread sleeps before it looks again.
+constexpr int kParkMs = 10;
+
+int CpuCount() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return 1;
+}
 
 const char* TimeoutReason(Connection::Phase phase) {
   switch (phase) {
@@ -77,8 +91,13 @@ ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime)
       idle_timeout_ms_(runtime.client_timeout() > 0
                            ? std::max<std::int64_t>(
                                  1, static_cast<std::int64_t>(runtime.client_timeout() * 1000))
-                           : 0) {
+                           : 0),
+      cpus_(CpuCount()) {
   for (std::uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
+  for (Runner& runner : runners_state_) {
+    runner.poller.store(false);
+    runner.turn_started_ns.store(0);
+  }
 }
 
 ConnectionEngine::~ConnectionEngine() {
@@ -110,6 +129,8 @@ Status ConnectionEngine::Open(Dispatcher& dispatcher) {
   if (!wake_fd_.valid()) return Status::FromErrno("eventfd", errno);
   recheck_fd_.Reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!recheck_fd_.valid()) return Status::FromErrno("timerfd_create", errno);
+  kick_fd_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!kick_fd_.valid()) return Status::FromErrno("eventfd", errno);
   // One-shot, so one thread handles each; the wake-up is level-triggered
   // and never drained, so once written it wakes every loop thread.
   Status status = Register(runtime_.stop_fd(), EPOLLIN | EPOLLONESHOT, kStopTag, EPOLL_CTL_ADD);
@@ -117,6 +138,7 @@ Status ConnectionEngine::Open(Dispatcher& dispatcher) {
     status = Register(runtime_.channel_fd(), EPOLLIN | EPOLLONESHOT, kChannelTag, EPOLL_CTL_ADD);
   if (status.ok()) status = Register(wake_fd_.get(), EPOLLIN, kWakeTag, EPOLL_CTL_ADD);
   if (status.ok()) status = Register(recheck_fd_.get(), EPOLLONESHOT, kRecheckTag, EPOLL_CTL_ADD);
+  if (status.ok()) status = Register(kick_fd_.get(), EPOLLIN | EPOLLET, kKickTag, EPOLL_CTL_ADD);
   const std::vector<int>& listeners = runtime_.listen_fds();
   for (std::size_t i = 0; i < listeners.size() && status.ok(); ++i)
     status = Register(listeners[i], EPOLLONESHOT, kListenerTag + i, EPOLL_CTL_ADD);
@@ -139,15 +161,28 @@ Status ConnectionEngine::Watch(int fd, std::function<void()> on_ready) {
 
 void ConnectionEngine::Run(int max_events) {
   std::vector<epoll_event> events(static_cast<std::size_t>(max_events));
+  int runner = runners_.fetch_add(1);
+  Runner* me = runner < kMaxRunners ? &runners_state_[runner] : nullptr;
+  this_thread_runner = me;
   while (!done()) {
-    int n = epoll_wait(epoll_fd_.get(), events.data(), max_events, kTickMs);
-    if (n < 0 && errno != EINTR) {
+    // Events another thread took but could not serve itself come first.
+    std::uint64_t shared_tag = 0;
+    if (TakeShared(&shared_tag)) {
+      Handle(shared_tag);
+      continue;
+    }
+    if (!TakePollerRole(me)) {
+      Park();
+      continue;
+    }
+    int n = Wait(events.data(), max_events);
+    if (n < 0) {
       THRIFTD_LOG(kCritical) << "epoll_wait: " << std::strerror(errno) << "; the worker stops";
       done_.store(true, std::memory_order_release);
       Wake();
-      return;
+      break;
     }
-    if (done()) return;
+    if (done()) break;
     // This thread is free: the worker is responsive. Whichever free thread
     // wakes first after kTickMs does the periodic work; a pool whose every
     // thread is stuck in a handler stops the heartbeat, and the master
@@ -155,7 +190,128 @@ void ConnectionEngine::Run(int max_events) {
     std::int64_t now = CoarseMonotonicMillis();
     std::int64_t last = last_tick_ms_.load(std::memory_order_relaxed);
     if (now - last >= kTickMs && last_tick_ms_.compare_exchange_strong(last, now)) Tick(now);
-    for (int i = 0; i < n && !done(); ++i) Handle(events[i].data.u64);
+    // Alone, a thread serves everything it took. With others, it keeps the
+    // first event and shares the rest at once: a thread that then spends a
+    // while in a handler holds no other connection's event.
+    int keep = runners_.load() > 1 ? std::min(n, 1) : n;
+    if (keep < n) Share(events.data() + keep, n - keep);
+    for (int i = 0; i < keep && !done(); ++i) Handle(events[i].data.u64);
+    LeaveSurplusPollerRole(me);
+  }
+  if (me != nullptr && me->poller.exchange(false)) pollers_.fetch_sub(1);
+  runners_.fetch_sub(1);
+}
+
+// --- sharing the work between loop threads ------------------------------------------
+//
+// Only as many threads as there are CPUs poll the epoll set (the pollers);
+// the others park. Every thread waiting in epoll_wait is woken by the
+// kernel for each new event, so more pollers than CPUs only buy context
+// switches. A parked thread joins the pollers when every poller has been in
+// one turn for over kBusyTurnNs (blocked in a handler, not using a CPU):
+// woken at once when events wait for it, or by its own 10 ms timeout.
+
+bool ConnectionEngine::TakePollerRole(Runner* me) {
+  if (me == nullptr) return true;  // beyond kMaxRunners: always polls
+  if (me->poller.load(std::memory_order_relaxed)) return true;
+  int pollers = pollers_.load();
+  while (pollers < cpus_) {
+    if (pollers_.compare_exchange_weak(pollers, pollers + 1)) {
+      me->poller.store(true, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  if (AnyPollerFree()) return false;
+  pollers_.fetch_add(1);  // every poller is stuck: one more, for now
+  me->poller.store(true, std::memory_order_relaxed);
+  return true;
+}
+
+void ConnectionEngine::LeaveSurplusPollerRole(Runner* me) {
+  if (me == nullptr || !me->poller.load(std::memory_order_relaxed)) return;
+  int pollers = pollers_.load();
+  while (pollers > cpus_) {
+    if (pollers_.compare_exchange_weak(pollers, pollers - 1)) {
+      me->poller.store(false, std::memory_order_relaxed);
+      return;
+    }
+  }
+}
+
+bool ConnectionEngine::AnyPollerFree() {
+  std::int64_t now = MonotonicNanos();
+  for (int i = 0, n = std::min(runners_.load(), kMaxRunners); i < n; ++i) {
+    Runner& runner = runners_state_[i];
+    if (!runner.poller.load(std::memory_order_relaxed)) continue;
+    std::int64_t started = runner.turn_started_ns.load(std::memory_order_relaxed);
+    if (started == 0 || now - started < kBusyTurnNs) return true;
+  }
+  return false;
+}
+
+void ConnectionEngine::Park() {
+  std::unique_lock<std::mutex> lock(park_mutex_);
+  ++parked_;
+  park_cv_.wait_for(lock, std::chrono::milliseconds(kParkMs),
+                    [this] { return park_calls_ > 0 || done(); });
+  if (park_calls_ > 0) --park_calls_;
+  --parked_;
+}
+
+int ConnectionEngine::Wait(epoll_event* events, int max_events) {
+  // Counted as waiting before the last look at the shared events, so a
+  // thread that shares events sees it and kicks it (or it sees them).
+  waiting_.fetch_add(1);
+  int n = 0;
+  if (shared_count_.load() == 0) {
+    do {
+      n = epoll_wait(epoll_fd_.get(), events, max_events, kTickMs);
+    } while (n < 0 && errno == EINTR);
+  }
+  waiting_.fetch_sub(1);
+  return n;
+}
+
+void ConnectionEngine::Share(const epoll_event* events, int count) {
+  {
+    std::lock_guard<std::mutex> lock(shared_mutex_);
+    for (int i = 0; i < count; ++i) shared_.push_back(events[i].data.u64);
+    shared_count_.store(shared_.size());
+  }
+  CallForHelp();
+}
+
+bool ConnectionEngine::TakeShared(std::uint64_t* tag) {
+  if (shared_count_.load(std::memory_order_relaxed) == 0) return false;
+  std::size_t left;
+  {
+    std::lock_guard<std::mutex> lock(shared_mutex_);
+    if (shared_.empty()) return false;
+    *tag = shared_.front();
+    shared_.pop_front();
+    left = shared_.size();
+    shared_count_.store(left);
+  }
+  if (left > 0) CallForHelp();
+  return true;
+}
+
+void ConnectionEngine::CallForHelp() {
+  // A poller waiting in epoll_wait takes shared events once woken (each
+  // write of the edge-triggered eventfd wakes one). Pollers in short turns
+  // look at them as their turns end. Only when every poller is stuck in a
+  // handler does a parked thread come.
+  if (waiting_.load() > 0) {
+    std::uint64_t one = 1;
+    if (write(kick_fd_.get(), &one, sizeof one) < 0)
+      THRIFTD_LOG(kError) << "write(eventfd): " << std::strerror(errno);
+    return;
+  }
+  if (AnyPollerFree()) return;
+  std::lock_guard<std::mutex> lock(park_mutex_);
+  if (parked_ > park_calls_) {
+    ++park_calls_;
+    park_cv_.notify_one();
   }
 }
 
@@ -178,7 +334,7 @@ void ConnectionEngine::Handle(std::uint64_t tag) {
     recheck_armed_ = false;
     UpdateAccepting();
   }
-  // kWakeTag: done() ends the loop.
+  // kWakeTag: done() ends the loop; kKickTag: the loop looks at the shared events.
 }
 
 void ConnectionEngine::Tick(std::int64_t now_ms) {
@@ -215,7 +371,23 @@ void ConnectionEngine::OnConnectionEvent(std::uint32_t index, std::uint64_t gene
   dispatcher_->Dispatch(index);
 }
 
+// The loop thread's entry in runners_state_.
+thread_local ConnectionEngine::Runner* ConnectionEngine::this_thread_runner = nullptr;
+
 void ConnectionEngine::Serve(std::uint32_t index) {
+  // When this thread's turn started, for CallForHelp(); only where several
+  // threads share events (the fiber kind's turns park, and are alone).
+  struct TurnMark {
+    std::atomic<std::int64_t>* mark;
+    explicit TurnMark(std::atomic<std::int64_t>* m) : mark(m) {
+      if (mark != nullptr) mark->store(MonotonicNanos(), std::memory_order_relaxed);
+    }
+    ~TurnMark() {
+      if (mark != nullptr) mark->store(0, std::memory_order_relaxed);
+    }
+  } turn(runners_.load(std::memory_order_relaxed) > 1 && this_thread_runner != nullptr
+             ? &this_thread_runner->turn_started_ns
+             : nullptr);
   Slot& slot = At(index);
   for (;;) {
     bool progressed = false;
@@ -468,6 +640,8 @@ void ConnectionEngine::Wake() {
   // Only an overflowing counter fails, and it never reaches that.
   if (write(wake_fd_.get(), &one, sizeof one) < 0)
     THRIFTD_LOG(kError) << "write(eventfd): " << std::strerror(errno);
+  std::lock_guard<std::mutex> lock(park_mutex_);
+  park_cv_.notify_all();
 }
 
 }  // namespace thriftd

@@ -34,8 +34,12 @@
 #ifndef THRIFTD_WORKERS_CONNECTION_ENGINE_H_
 #define THRIFTD_WORKERS_CONNECTION_ENGINE_H_
 
+#include <sys/epoll.h>
+
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -75,7 +79,9 @@ class ConnectionEngine {
   Status Watch(int fd, std::function<void()> on_ready);
   /// One loop thread: waits for up to `max_events` events at a time and
   /// handles them, until the worker has stopped and holds no connection
-  /// (or at once on a quick stop). Several threads may run it together.
+  /// (or at once on a quick stop). Several threads may run it together
+  /// (leader/follower); then each keeps one of the events it took and
+  /// shares the rest with the others at once.
   void Run(int max_events);
   /// A claimed connection's turn(s), then lets it go: idle again, closed,
   /// or handed over. Called by the dispatcher.
@@ -93,6 +99,23 @@ class ConnectionEngine {
   Slot& At(std::uint32_t index);
   Status Register(int fd, std::uint32_t events, std::uint64_t tag, int op);
 
+  /// epoll_wait, unless events are shared meanwhile: -1 on an error.
+  int Wait(epoll_event* events, int max_events);
+  /// Queues events for the other loop threads, waking one that waits.
+  void Share(const epoll_event* events, int count);
+  bool TakeShared(std::uint64_t* tag);
+  /// Shared events are waiting: wakes a thread to take them, if none will soon.
+  void CallForHelp();
+  struct Runner {
+    std::atomic<bool> poller;                   // may wait in epoll_wait
+    std::atomic<std::int64_t> turn_started_ns;  // 0: not in a turn
+  };
+  static thread_local Runner* this_thread_runner;
+  bool TakePollerRole(Runner* me);
+  void LeaveSurplusPollerRole(Runner* me);
+  /// A poller is waiting in epoll_wait or in a turn that began just now.
+  bool AnyPollerFree();
+  void Park();
   void Handle(std::uint64_t tag);
   void Tick(std::int64_t now_ms);
   void OnConnectionEvent(std::uint32_t index, std::uint64_t generation);
@@ -126,6 +149,7 @@ class ConnectionEngine {
   UniqueFd epoll_fd_;
   UniqueFd wake_fd_;     // written once when done: wakes every loop thread
   UniqueFd recheck_fd_;  // the 5 ms accept re-check
+  UniqueFd kick_fd_;     // edge-triggered: each write wakes one waiting thread
   std::vector<std::function<void()>> watches_;
 
   std::unique_ptr<std::atomic<Slot*>[]> chunks_;
@@ -146,6 +170,21 @@ class ConnectionEngine {
   std::atomic<std::int64_t> stop_deadline_ms_{0};
   std::atomic<bool> done_{false};
   std::atomic<std::int64_t> last_tick_ms_{0};
+
+  // Events taken by one loop thread for the others (leader/follower).
+  static constexpr int kMaxRunners = 64;  // threads that take turns polling
+  const int cpus_;
+  Runner runners_state_[kMaxRunners];
+  std::atomic<int> runners_{0};  // threads in Run()
+  std::atomic<int> pollers_{0};  // runners with the poller role
+  std::mutex park_mutex_;
+  std::condition_variable park_cv_;
+  int parked_ = 0;               // under park_mutex_
+  int park_calls_ = 0;           // wake-ups owed to parked threads, under park_mutex_
+  std::atomic<int> waiting_{0};  // threads in (or about to be in) epoll_wait
+  std::mutex shared_mutex_;
+  std::deque<std::uint64_t> shared_;  // under shared_mutex_
+  std::atomic<std::size_t> shared_count_{0};
 };
 
 }  // namespace thriftd

@@ -17,9 +17,10 @@ bool ThreadWorker::Init(WorkerRuntime& runtime, std::string* error) {
 }
 
 void ThreadWorker::Serve(WorkerRuntime& runtime) {
-  // One event at a time per thread: an event taken is served at once, so a
-  // thread stuck in a handler holds no other connection's event.
-  constexpr int kEventsPerWait = 1;
+  // Several events per wait: one epoll_wait serves several calls. The
+  // engine shares all but one with the other threads at once, so a thread
+  // stuck in a handler holds no other connection's event.
+  constexpr int kEventsPerWait = 16;
   std::vector<std::thread> pool;
   for (int i = 1; i < runtime.threads(); ++i) {
     try {

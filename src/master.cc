@@ -162,6 +162,7 @@ class Master::Impl {
     launch->generation = spec.generation;
     launch->slot = spec.slot;
     launch->settings = WorkerSettingsOf(config);
+    launch->master_pid = getpid();  // taken before fork: the worker compares, never guesses
     Status status = CreateWorker(config.worker_class, &launch->kind);
     if (!status.ok()) return status;
     launch->scoreboard = scoreboard_.get();

@@ -98,8 +98,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   ScoreboardSlot& slot = launch.scoreboard->slot(launch.slot);
   InstallWorkerSignalHandlers(&stop, &slot, log::Fd());
   // The master is gone already (PDEATHSIG came too late to tell).
-  if (launch.master_pid != 0 ? getppid() != launch.master_pid : getppid() == 1)
-    _exit(kWorkerExitOk);
+  if (getppid() != launch.master_pid) _exit(kWorkerExitOk);
 
   StartedApp app;
   StartApp(launch, &app);

@@ -194,7 +194,8 @@ void FiberScheduler::Dispatch(std::uint32_t slot) {
 }
 
 void FiberScheduler::Resume(Fiber* fiber) {
-  running_connection_.store(engine_.ConnectionAt(fiber->job), std::memory_order_relaxed);
+  // Release: the watchdog (acquire) then sees the connection it is given whole.
+  running_connection_.store(engine_.ConnectionAt(fiber->job), std::memory_order_release);
   running_since_ms_.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
   current_ = fiber;
   fiber->Enter();
@@ -296,7 +297,7 @@ void FiberScheduler::Watchdog() {
       // Connections are destroyed under this lock, which also clears
       // running_connection_ when it names them: one seen here is alive.
       std::lock_guard<std::mutex> alive(destruction_mutex_);
-      Connection* running = running_connection_.load(std::memory_order_relaxed);
+      Connection* running = running_connection_.load(std::memory_order_acquire);
       const char* name = running != nullptr ? running->CurrentMethod() : nullptr;
       if (name != nullptr) method = name;
     }

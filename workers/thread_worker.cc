@@ -21,17 +21,18 @@ void ThreadWorker::Serve(WorkerRuntime& runtime) {
   // engine shares all but one with the other threads at once, so a thread
   // stuck in a handler holds no other connection's event.
   constexpr int kEventsPerWait = 16;
+  ConnectionEngine* engine = engine_.get();  // the threads never touch engine_ itself
   std::vector<std::thread> pool;
   for (int i = 1; i < runtime.threads(); ++i) {
     try {
-      pool.emplace_back([this] { engine_->Run(kEventsPerWait); });
+      pool.emplace_back([engine] { engine->Run(kEventsPerWait); });
     } catch (const std::system_error& error) {
       THRIFTD_LOG(kError) << "thread worker: cannot start pool thread " << i << " of "
                           << runtime.threads() << ": " << error.what();
       break;
     }
   }
-  engine_->Run(kEventsPerWait);
+  engine->Run(kEventsPerWait);
   if (runtime.quick_stop_requested()) {
     // Threads still in handlers are left to the process's end, which the
     // quick stop brings within a second; the engine they use stays.

@@ -128,6 +128,7 @@ void Arbiter::OnWorkerReady(pid_t pid) {
   auto it = workers_.find(pid);
   if (it == workers_.end() || it->second.state != WorkerState::kBooting) return;
   it->second.state = WorkerState::kReady;
+  THRIFTD_LOG(kInfo) << "Worker (pid:" << pid << ") is ready";
   ManageWorkers();
 }
 

@@ -272,10 +272,11 @@ class Thriftd:
 
     def wait_ready(self, port=None, workers=1, deadline=10.0, unix=None, service="pingpong",
                    transport="buffered", protocol="binary"):
-        """Waits until the master has `workers` live children and a call over
-        `port` (or unix socket path `unix`) answers; returns the worker pids.
-        The probe is ping() for pingpong and blocker, getValue() for keyvalue (where
-        NotFoundError counts as an answer). Fails at once if thriftd exits."""
+        """Waits until the master has `workers` live children, each of which
+        the master logged as ready, and a call over `port` (or unix socket path
+        `unix`) answers; returns the worker pids. The probe is ping() for
+        pingpong and blocker, getValue() for keyvalue (where NotFoundError
+        counts as an answer). Fails at once if thriftd exits."""
         end = time.monotonic() + deadline
         pids = self.wait_workers(workers, deadline)
         address = unix if unix is not None else port
@@ -289,7 +290,17 @@ class Thriftd:
                 return False
         wait_until(answers, max(end - time.monotonic(), 0.1),
                    lambda: f"a {service} call on {address}; stderr:\n{self.log()}")
-        return self.wait_workers(workers, max(end - time.monotonic(), 0.1)) or pids
+        pids = self.wait_workers(workers, max(end - time.monotonic(), 0.1)) or pids
+
+        def all_ready():
+            self._check_running()
+            log = self.log()
+            return all(f"Worker (pid:{pid}) is ready" in log for pid in pids)
+        # A worker still booting accepts nothing: a test that spreads a burst
+        # over the workers must not start before they all listen.
+        wait_until(all_ready, max(end - time.monotonic(), 0.1),
+                   lambda: f"workers {pids} to be ready; stderr:\n{self.log()}")
+        return pids
 
     # - acting -
 

@@ -58,7 +58,10 @@ class App {
   /// After fork, before serving: open database connections and the like here.
   virtual void OnWorkerStart(const AppContext& /*context*/) {}
 
-  /// When the worker stops serving (graceful or quick stop), before it exits.
+  /// When the worker stops serving, before it exits: after a graceful stop
+  /// (TERM, a reload) once its calls have finished; after a quick stop (INT,
+  /// QUIT) at once, while calls may still be running on other threads, and
+  /// the process ends one second after the quick stop whatever it is doing.
   virtual void OnWorkerExit(const AppContext& /*context*/) {}
 };
 

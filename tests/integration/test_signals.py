@@ -169,6 +169,43 @@ def test_quick_stop_exits_0_at_once_even_with_a_call_in_flight(thriftd, port, ki
     assert not [p for p in workers if harness.is_live(p)]
 
 
+def _exit_log_lines(path):
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("signame", ["TERM", "INT", "QUIT"])
+def test_every_stop_runs_the_apps_worker_exit_hook(thriftd, tmp_path, port, kind_args, signame):
+    exit_log = tmp_path / "exits.log"
+    server = thriftd(harness.BLOCKER_SO, "-w", "2", "-b", f"127.0.0.1:{port}", *kind_args,
+                     "--app-config", f"exit_log={exit_log}")
+    workers = server.wait_ready(port, workers=2, service="blocker")
+    server.signal(signame)
+    assert server.wait_exit(deadline=5) == 0
+    assert sorted(_exit_log_lines(exit_log)) == sorted(f"exit {pid}" for pid in workers)
+
+
+def test_a_quick_stop_ends_a_worker_whose_handler_never_returns(thriftd, tmp_path, port,
+                                                               kind_args):
+    # The handler blocks its thread (under fiber, the whole loop) for a minute:
+    # OnWorkerExit may not get to run, but the worker still ends within about
+    # a second of the quick stop, before the master's own SIGKILL (2 s).
+    server = thriftd(harness.BLOCKER_SO, "-w", "1", "-b", f"127.0.0.1:{port}", *kind_args)
+    (worker,) = server.wait_ready(port, service="blocker")
+    with ThreadPoolExecutor(1) as pool:
+        call, connection = harness.start_call(pool, port, "block", 60000, service="blocker",
+                                              timeout=30.0)
+        harness.wait_call_read(server, port, connection)
+        start = time.monotonic()
+        server.signal("INT")
+        assert server.wait_exit(deadline=5) == 0
+        took = time.monotonic() - start
+        with pytest.raises(Exception):
+            call.result(timeout=10)
+    assert took < 1.9, f"the quick stop took {took:.2f}s: the master had to kill the worker"
+    assert "did not stop in time" not in server.log()
+    assert not harness.is_live(worker)
+
+
 # --- HUP ----------------------------------------------------------------------------
 
 

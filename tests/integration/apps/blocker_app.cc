@@ -3,7 +3,12 @@
 // (other connections wait), which the fiber watchdog must report by name
 // ("Blocker.block"); under sync and thread it is an ordinary slow call.
 // blockThenSleep(b, s) blocks b ms, then waits s ms with thriftd::sleep_for.
+// With app_config exit_log=PATH, each worker appends "exit PID" to PATH in
+// OnWorkerExit, for the tests that the hook runs on every kind of stop.
+#include <unistd.h>
+
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -31,6 +36,11 @@ class BlockerApp : public thriftd::App {
     auto processor =
         std::make_shared<blocker::BlockerProcessor>(std::make_shared<BlockerHandler>());
     return std::make_shared<apache::thrift::TSingletonProcessorFactory>(processor);
+  }
+  void OnWorkerExit(const thriftd::AppContext& context) override {
+    auto path = context.app_config.find("exit_log");
+    if (path == context.app_config.end()) return;
+    std::ofstream(path->second, std::ios::app) << "exit " << getpid() << "\n";
   }
 };
 

@@ -19,39 +19,27 @@ from pathlib import Path
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]([^">]+)[">]', re.MULTILINE)
 
-# layer name -> (the folder its files live in, the layers it may include)
-LAYERS = {
-    "public": ("include/thriftd", {"public"}),
-    "base": ("src/base", {"base", "public"}),
-    "workers": ("workers", {"workers", "base", "public"}),
-    "master": ("src", {"master", "workers", "base", "public"}),
+# layer -> the layers it may include
+ALLOWED = {
+    "public": {"public"},
+    "base": {"base", "public"},
+    "workers": {"workers", "base", "public"},
+    "master": {"master", "workers", "base", "public"},
 }
 
 
-def layer_of_file(path):
-    """The layer a source file (relative to the root) belongs to, or None."""
-    text = path.as_posix()
-    if text.startswith("include/thriftd/"):
-        return "public"
-    if text.startswith("src/base/"):
-        return "base"
-    if text.startswith("workers/"):
-        return "workers"
-    if text.startswith("src/"):
-        return "master"
-    return None
+# Where each layer's files live, most specific first: an #include names a
+# file by the same path, relative to the source root.
+PREFIXES = (("include/thriftd/", "public"), ("thriftd/", "public"), ("src/base/", "base"),
+            ("workers/", "workers"), ("src/", "master"))
 
 
-def layer_of_include(name):
-    """The layer an #include names, or None for a system or third-party header."""
-    if name.startswith("thriftd/"):
-        return "public"
-    if name.startswith("src/base/"):
-        return "base"
-    if name.startswith("workers/"):
-        return "workers"
-    if name.startswith("src/"):
-        return "master"
+def layer_of(path):
+    """The layer of a source file or of an #include'd name (both relative to
+    the root), or None for a system or third-party header."""
+    for prefix, layer in PREFIXES:
+        if path.startswith(prefix):
+            return layer
     return None
 
 
@@ -62,11 +50,11 @@ def violations(root):
             if path.suffix not in (".h", ".cc") or not path.is_file():
                 continue
             relative = path.relative_to(root)
-            layer = layer_of_file(relative)
-            allowed = LAYERS[layer][1]
+            layer = layer_of(relative.as_posix())
+            allowed = ALLOWED[layer]
             text = path.read_text()
             for match in INCLUDE.finditer(text):
-                target = layer_of_include(match.group(1))
+                target = layer_of(match.group(1))
                 if target is not None and target not in allowed:
                     line = text.count("\n", 0, match.start()) + 1
                     found.append(f"{relative}:{line}: the {layer} layer includes "

@@ -435,9 +435,12 @@ bool ConnectionEngine::FinishOnStop(std::uint32_t index, Slot& slot, Connection:
     Drop(index, slot, /*hand_over=*/true);
     return true;
   }
-  if (phase == Connection::Phase::kIdle || past_deadline || runtime_.quick_stop_requested()) {
-    if (phase != Connection::Phase::kIdle)
-      slot.connection->Close("unfinished at the end of graceful_timeout", true);
+  bool quick = runtime_.quick_stop_requested();
+  if (phase == Connection::Phase::kIdle || past_deadline || quick) {
+    if (phase != Connection::Phase::kIdle) {
+      slot.connection->Close(
+          quick ? "the worker stops at once" : "unfinished at the end of graceful_timeout", true);
+    }
     Drop(index, slot, /*hand_over=*/false);
     return true;
   }

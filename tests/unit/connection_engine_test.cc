@@ -1,0 +1,458 @@
+// ConnectionEngine, run as the thread kind runs it (turns on the pool
+// thread that took the event) and as the fiber kind does (turns in fibers on
+// one loop thread). The test plays the master on the worker's channel:
+// client connections reach the worker as the master relays hand-overs.
+#include "workers/connection_engine.h"
+
+#include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/un.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/worker_fixture.h"
+#include "workers/fiber_worker.h"
+#include "workers/thread_worker.h"
+
+namespace thriftd {
+namespace {
+
+using namespace thriftd_test;
+
+/// A client connected to the worker: the server's end goes over the
+/// channel (the engine adopts it), after `first_bytes` were sent.
+UniqueFd Connect(TestWorker& worker, std::string_view first_bytes = {}) {
+  SocketPair pair = MakeSocketPair();
+  if (!first_bytes.empty()) REQUIRE(SendAll(pair.client.get(), first_bytes));
+  worker.Adopt(std::move(pair.server));
+  return std::move(pair.client);
+}
+
+/// Stops the worker gracefully and waits for every loop thread to return.
+void StopAndJoin(TestWorker& worker, EngineRunner& runner) {
+  worker.stop().RequestStop();
+  REQUIRE(runner.WaitUntilStopped());
+}
+
+#define FOR_EACH_KIND(kind)                        \
+  Kind kind = Kind::kThread;                       \
+  SUBCASE("thread kind") { kind = Kind::kThread; } \
+  SUBCASE("fiber kind") { kind = Kind::kFiber; }   \
+  CAPTURE(std::string(KindName(kind)))
+
+TEST_CASE("pipelined calls on several connections are all answered, in order") {
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind, 3);
+  constexpr int kClients = 5;
+  constexpr int kCalls = 40;
+  std::vector<UniqueFd> clients;
+  for (int c = 0; c < kClients; ++c) {
+    std::string calls;
+    for (int i = 0; i < kCalls; ++i) {
+      int seqid = c * 100 + i;
+      calls += i % 2 ? AddCall(c, i, seqid) : EchoCall("c" + std::to_string(seqid), seqid);
+    }
+    clients.push_back(Connect(worker, calls));
+  }
+  for (int c = 0; c < kClients; ++c) {
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(clients[c].get(), {}, kCalls, &replies));
+    for (int i = 0; i < kCalls; ++i) {
+      int seqid = c * 100 + i;
+      Reply expected = i % 2 ? Reply{"add", seqid, std::to_string(c + i)}
+                             : Reply{"echo", seqid, "c" + std::to_string(seqid)};
+      CHECK(replies[i] == expected);
+    }
+  }
+  CHECK(runner.engine().held() == kClients);
+  CHECK(worker.slot().requests.load() == kClients * kCalls);
+  CHECK(WaitFor([&] { return worker.slot().connections.load() == kClients; }));
+  StopAndJoin(worker, runner);
+  CHECK(runner.engine().held() == 0);
+  for (UniqueFd& client : clients) CHECK(WaitForClose(client.get()));
+}
+
+TEST_CASE("regression: a message ending at a 16 KiB buffer's end is served, and the next one") {
+  // The engine's poller is edge-triggered: a receive that filled its buffer
+  // and did not read on would never hear of the rest.
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind);
+  std::string first = EchoCall(std::string(16 * 1024 - 24, 'x'), 1);
+  REQUIRE(first.size() == 16 * 1024);
+  UniqueFd client = Connect(worker, first + PingCall(2));
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(client.get(), {}, 2, &replies));
+  CHECK(replies[0].seqid == 1);
+  CHECK(replies[1] == Reply{"ping", 2, "pong"});
+  REQUIRE(SendAll(client.get(), first + PingCall(3)));
+  REQUIRE(ReadReplies(client.get(), {}, 2, &replies));
+  CHECK(replies[1] == Reply{"ping", 3, "pong"});
+  StopAndJoin(worker, runner);
+}
+
+TEST_CASE("a connection silent past thrift_client_timeout is closed; an active one is not") {
+  FOR_EACH_KIND(kind);
+  WorkerSettings settings;
+  settings.thrift_client_timeout = 0.3;
+  TestWorker worker(settings);
+  EngineRunner runner(worker, kind);
+  auto start = Clock::now();
+  UniqueFd silent = Connect(worker);
+  UniqueFd active = Connect(worker);
+  std::int64_t silent_closed_ms = -1;
+  int seqid = 0;
+  while (MillisSince(start) < 1000) {
+    REQUIRE(SendAll(active.get(), PingCall(++seqid)));
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(active.get(), {}, 1, &replies));
+    REQUIRE(replies[0] == Reply{"ping", seqid, "pong"});
+    // Paces the active client, and watches the silent one meanwhile.
+    pollfd p{silent_closed_ms < 0 ? silent.get() : -1, POLLIN, 0};
+    poll(&p, 1, 50);
+    if (silent_closed_ms < 0 && ClosedNow(silent.get())) silent_closed_ms = MillisSince(start);
+  }
+  CHECK(silent_closed_ms >= 250);
+  CHECK(silent_closed_ms < 1000);
+  CHECK_FALSE(ClosedNow(active.get()));
+  CHECK(runner.engine().held() == 1);
+  StopAndJoin(worker, runner);
+}
+
+TEST_CASE("hand-over mid-burst: calls there whole are answered, the rest travels to the master") {
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind, 2);
+  std::string add = AddCall(20, 22, 3);
+  UniqueFd client = Connect(worker, SleepCall(300, 1) + PingCall(2) + add.substr(0, 9));
+  UniqueFd idle = Connect(worker);
+  REQUIRE(WaitFor([&] { return worker.handler().sleeping.load() == 1; }));
+  REQUIRE(WaitFor([&] { return runner.engine().held() == 2; }));
+  // The master replaces the worker: first the request, then the stop.
+  worker.RequestHandOver();
+  worker.stop().RequestStop();
+
+  // Two connections arrive at the master: the idle one at once, the busy
+  // one once its calls there whole are answered, with the rest it read.
+  ChannelMessage first = worker.ReceiveFromWorker();
+  ChannelMessage second = worker.ReceiveFromWorker();
+  CHECK(first.kind == kChannelConnection);
+  CHECK(first.text == "");
+  CHECK(second.kind == kChannelConnection);
+  CHECK(second.text == add.substr(0, 9));
+  REQUIRE(first.passed.valid());
+  REQUIRE(second.passed.valid());
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(client.get(), {}, 2, &replies));
+  CHECK(replies[0] == Reply{"sleep", 1, ""});
+  CHECK(replies[1] == Reply{"ping", 2, "pong"});
+  REQUIRE(runner.WaitUntilStopped());
+  CHECK(runner.engine().held() == 0);
+  CHECK_FALSE(ClosedNow(client.get()));
+  CHECK_FALSE(ClosedNow(idle.get()));
+
+  // Where the connection lands, the call goes on from the carried bytes.
+  Connection adopted(std::move(second.passed), worker.runtime(), second.text);
+  REQUIRE(SendAll(client.get(), add.substr(9)));
+  bool progressed = false;
+  CHECK(adopted.RunTurn(&progressed) == Connection::Phase::kIdle);
+  REQUIRE(ReadReplies(client.get(), {}, 1, &replies));
+  CHECK(replies[0] == Reply{"add", 3, "42"});
+}
+
+TEST_CASE("a graceful stop lets a call in flight finish, closes idle connections at once") {
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind, 2);
+  UniqueFd busy = Connect(worker, SleepCall(600, 1));
+  UniqueFd idle = Connect(worker);
+  REQUIRE(WaitFor([&] { return worker.handler().sleeping.load() == 1; }));
+  REQUIRE(WaitFor([&] { return runner.engine().held() == 2; }));
+  worker.stop().RequestStop();
+  CHECK(WaitForClose(idle.get()));
+  CHECK(worker.handler().sleeping.load() == 1);  // still in its call
+  CHECK_FALSE(runner.Stopped());
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(busy.get(), {}, 1, &replies));
+  CHECK(replies[0] == Reply{"sleep", 1, ""});
+  CHECK(worker.handler().shortest_sleep_over_asked.load() >= 0);  // not cut short
+  CHECK(runner.WaitUntilStopped());
+  CHECK(WaitForClose(busy.get()));
+  CHECK(runner.engine().held() == 0);
+}
+
+TEST_CASE("a graceful stop closes a connection stuck mid-message at graceful_timeout") {
+  FOR_EACH_KIND(kind);
+  LogCapture log;  // before the engine's threads start, after they end
+  WorkerSettings settings;
+  settings.graceful_timeout = 0.3;
+  TestWorker worker(settings);
+  {
+    EngineRunner runner(worker, kind);
+    UniqueFd stuck = Connect(worker, PingCall(1).substr(0, 5));
+    REQUIRE(WaitFor([&] { return runner.engine().held() == 1; }));
+    auto start = Clock::now();
+    worker.stop().RequestStop();
+    REQUIRE(runner.WaitUntilStopped());
+    CHECK(MillisSince(start) >= 250);
+    CHECK(MillisSince(start) < 3000);
+    CHECK(WaitForClose(stuck.get()));
+    CHECK(runner.engine().held() == 0);
+  }
+  CHECK(log.Text().find("[WARNING] closing connection from unix socket: unfinished at the end of "
+                        "graceful_timeout\n") != std::string::npos);
+}
+
+TEST_CASE("a quick stop returns at once, whatever the connections hold") {
+  FOR_EACH_KIND(kind);
+  WorkerSettings settings;
+  settings.graceful_timeout = 30;
+  TestWorker worker(settings);
+  EngineRunner runner(worker, kind);
+  UniqueFd stuck = Connect(worker, PingCall(1).substr(0, 5));
+  UniqueFd idle = Connect(worker);
+  REQUIRE(WaitFor([&] { return runner.engine().held() == 2; }));
+  SUBCASE("alone") {}
+  SUBCASE("after a graceful one") {
+    worker.stop().RequestStop();
+    REQUIRE(WaitForClose(idle.get()));
+    CHECK_FALSE(WaitFor([&] { return runner.Stopped(); }, 200ms));  // the stuck one holds it
+  }
+  auto start = Clock::now();
+  worker.stop().RequestStop(/*quick=*/true);
+  REQUIRE(runner.WaitUntilStopped());
+  CHECK(MillisSince(start) < 1000);
+}
+
+TEST_CASE("the master going away stops the worker") {
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind);
+  UniqueFd client = Connect(worker, PingCall(1));
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(client.get(), {}, 1, &replies));
+  worker.CloseMasterEnd();
+  CHECK(runner.WaitUntilStopped());
+  CHECK(worker.stop().stop_requested());
+  CHECK(WaitForClose(client.get()));
+}
+
+void RaiseDescriptorLimit(rlim_t needed) {
+  rlimit limit{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &limit) == 0);
+  if (limit.rlim_cur >= needed) return;
+  REQUIRE_MESSAGE(limit.rlim_max >= needed, "the hard RLIMIT_NOFILE is below " << needed);
+  limit.rlim_cur = needed;
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &limit) == 0);
+}
+
+TEST_CASE("more than 1,024 connections at once are all held and served") {
+  // The slot table grows by chunks of 1,024.
+  FOR_EACH_KIND(kind);
+  constexpr int kClients = 1100;
+  RaiseDescriptorLimit(2 * kClients + 256);
+  WorkerSettings settings;
+  settings.worker_connections = 2 * kClients;
+  TestWorker worker(settings);
+  EngineRunner runner(worker, kind, 2);
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < kClients; ++i) clients.push_back(Connect(worker, PingCall(i)));
+  int wrong = 0;
+  for (int i = 0; i < kClients; ++i) {
+    std::vector<Reply> replies;
+    if (!ReadReplies(clients[i].get(), {}, 1, &replies) ||
+        !(replies[0] == Reply{"ping", i, "pong"}))
+      ++wrong;
+  }
+  CHECK(wrong == 0);
+  CHECK(runner.engine().held() == kClients);
+  // A second round on the same connections, in reverse.
+  for (int i = kClients - 1; i >= 0; --i) REQUIRE(SendAll(clients[i].get(), AddCall(i, 1, i)));
+  for (int i = 0; i < kClients; ++i) {
+    std::vector<Reply> replies;
+    if (!ReadReplies(clients[i].get(), {}, 1, &replies) ||
+        !(replies[0] == Reply{"add", i, std::to_string(i + 1)}))
+      ++wrong;
+  }
+  CHECK(wrong == 0);
+  StopAndJoin(worker, runner);
+  int open = 0;
+  for (UniqueFd& client : clients) open += WaitForClose(client.get()) ? 0 : 1;
+  CHECK(open == 0);
+}
+
+TEST_CASE("one pool thread: clients that sent half a message do not stop another") {
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind, /*threads=*/1);
+  std::vector<UniqueFd> slow;
+  std::vector<std::string> calls;
+  for (int i = 0; i < 50; ++i) {
+    calls.push_back(EchoCall("slow " + std::to_string(i), i));
+    slow.push_back(Connect(worker, calls.back().substr(0, 10)));
+  }
+  UniqueFd good = Connect(worker, PingCall(1000));
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(good.get(), {}, 1, &replies, 2s));
+  CHECK(replies[0] == Reply{"ping", 1000, "pong"});
+  CHECK(worker.handler().calls.load() == 1);
+  CHECK(runner.engine().held() == 51);
+  for (int i = 0; i < 50; ++i) REQUIRE(SendAll(slow[i].get(), calls[i].substr(10)));
+  for (int i = 0; i < 50; ++i) {
+    REQUIRE(ReadReplies(slow[i].get(), {}, 1, &replies));
+    CHECK(replies[0] == Reply{"echo", i, "slow " + std::to_string(i)});
+  }
+  StopAndJoin(worker, runner);
+}
+
+TEST_CASE("one pool thread: a client that never reads its replies does not stop others") {
+  FOR_EACH_KIND(kind);
+  constexpr int kCalls = 64;
+  constexpr std::size_t kPayload = 32 * 1024;
+  TestWorker worker;
+  EngineRunner runner(worker, kind, /*threads=*/1);
+  std::string calls;
+  for (int i = 1; i <= kCalls; ++i) calls += EchoCall(std::string(kPayload, 'g'), i);
+  std::string_view unsent = calls;
+  UniqueFd greedy = Connect(worker);
+  // Sends until the worker takes no more: it holds replies, not reading on.
+  while (!unsent.empty()) {
+    unsent.remove_prefix(SendSome(greedy.get(), unsent));
+    pollfd p{greedy.get(), POLLOUT, 0};
+    if (poll(&p, 1, 200) == 0) break;
+  }
+  REQUIRE_FALSE(unsent.empty());
+  UniqueFd good = Connect(worker, PingCall(1));
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(good.get(), {}, 1, &replies, 2s));
+  CHECK(replies[0] == Reply{"ping", 1, "pong"});
+  int greedy_served = worker.handler().calls.load() - 1;
+  CHECK(greedy_served > 0);
+  CHECK(greedy_served < kCalls);
+
+  // The greedy client catches up: all its replies come, in order.
+  std::string received;
+  auto deadline = Clock::now() + 10s;
+  while (!DecodeReplies({}, received, kCalls, &replies) && Clock::now() < deadline) {
+    unsent.remove_prefix(SendSome(greedy.get(), unsent));
+    ReceiveSome(greedy.get(), &received);
+    pollfd p{greedy.get(), POLLIN, 0};
+    poll(&p, 1, 10);
+  }
+  REQUIRE(replies.size() == kCalls);
+  for (int i = 1; i <= kCalls; ++i) REQUIRE(replies[i - 1].seqid == i);
+  StopAndJoin(worker, runner);
+}
+
+TEST_CASE("the engine accepts from a listening socket") {
+  FOR_EACH_KIND(kind);
+  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  REQUIRE(listener.valid());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string name = "thriftd-unit-" + std::to_string(getpid()) + "-" + KindName(kind);
+  std::copy(name.begin(), name.end(), address.sun_path + 1);  // abstract: no file to remove
+  socklen_t length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  REQUIRE(bind(listener.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(listen(listener.get(), 16) == 0);
+  TestWorker worker({}, 0, {listener.get()});
+  EngineRunner runner(worker, kind);
+  UniqueFd client(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(connect(client.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(fcntl(client.get(), F_SETFL, O_NONBLOCK) == 0);
+  REQUIRE(SendAll(client.get(), PingCall(5)));
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(client.get(), {}, 1, &replies));
+  CHECK(replies[0] == Reply{"ping", 5, "pong"});
+  StopAndJoin(worker, runner);
+}
+
+// --- the kinds themselves ------------------------------------------------------------
+
+/// Runs a kind on its own thread, as a worker process's main thread would;
+/// when the test ends (a failed REQUIRE included) stops the worker and joins.
+class KindThread {
+ public:
+  template <typename Body>
+  KindThread(TestWorker& worker, Body body)
+      : worker_(worker), thread_([this, body] {
+          body();
+          returned_ = true;
+        }) {}
+  ~KindThread() {
+    if (!thread_.joinable()) return;
+    worker_.stop().RequestStop();
+    thread_.join();
+  }
+  /// Waits until Run() has returned, then joins.
+  bool WaitUntilReturned() {
+    if (!WaitFor([this] { return returned_.load(); })) return false;
+    thread_.join();
+    return true;
+  }
+
+ private:
+  TestWorker& worker_;
+  std::atomic<bool> returned_{false};
+  std::thread thread_;
+};
+
+TEST_CASE("regression: connections adopted together are served by several pool threads at once") {
+  // ThreadWorker itself, with four threads. The master relayed eight
+  // connections with a call each waiting: the thread that read the channel
+  // ran their first turns one after another while the others idled.
+  WorkerSettings settings;
+  settings.threads = 4;
+  TestWorker worker(settings);
+  ThreadWorker kind;
+  std::string error;
+  REQUIRE(kind.InitProcess(worker.runtime(), &error));
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(Connect(worker, SleepCall(200, i)));
+  KindThread serving(worker, [&] { kind.Run(worker.runtime()); });
+  for (int i = 0; i < 8; ++i) {
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(clients[i].get(), {}, 1, &replies));
+    CHECK(replies[0] == Reply{"sleep", i, ""});
+  }
+  CHECK(worker.handler().peak_sleeping.load() == 4);
+  worker.stop().RequestStop();
+  CHECK(serving.WaitUntilReturned());
+}
+
+TEST_CASE("FiberWorker runs every sleeping call at once and returns from Run after a stop") {
+  TestWorker worker;
+  std::atomic<bool> ready{false};
+  std::string error;
+  // Init and Run on one thread: the scheduler belongs to the loop thread.
+  KindThread loop(worker, [&] {
+    FiberWorker kind;
+    bool ok = kind.InitProcess(worker.runtime(), &error);
+    ready = true;
+    if (ok) kind.Run(worker.runtime());
+  });
+  REQUIRE(WaitFor([&] { return ready.load(); }));
+  CHECK(error == "");
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 8; ++i) clients.push_back(Connect(worker, SleepCall(200, i)));
+  REQUIRE(WaitFor([&] { return worker.handler().sleeping.load() == 8; }));
+  UniqueFd quick = Connect(worker, PingCall(100));
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(quick.get(), {}, 1, &replies));
+  CHECK(replies[0] == Reply{"ping", 100, "pong"});
+  for (int i = 0; i < 8; ++i) {
+    REQUIRE(ReadReplies(clients[i].get(), {}, 1, &replies));
+    CHECK(replies[0] == Reply{"sleep", i, ""});
+  }
+  CHECK(worker.handler().peak_sleeping.load() == 8);
+  worker.stop().RequestStop();
+  CHECK(loop.WaitUntilReturned());
+}
+
+}  // namespace
+}  // namespace thriftd

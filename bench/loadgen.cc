@@ -70,7 +70,8 @@ std::atomic<long long> g_completed{0};  // --calls: calls answered
 std::uint64_t NowNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 [[noreturn]] void Die(const char* what) {
@@ -122,10 +123,10 @@ std::string Payload(std::size_t size, int conn) {
 struct Conn {
   int fd = -1;
   int index = 0;
-  std::string request;      // the encoded call (frame included)
-  std::size_t seqid_at = 0; // where the seqid sits in request
-  std::size_t sent = 0;     // bytes of request written
-  bool want_out = false;    // EPOLLOUT registered
+  std::string request;       // the encoded call (frame included)
+  std::size_t seqid_at = 0;  // where the seqid sits in request
+  std::size_t sent = 0;      // bytes of request written
+  bool want_out = false;     // EPOLLOUT registered
   bool in_flight = false;
   std::int32_t seqid = 0;
   std::int32_t add_a = 0, add_b = 0;
@@ -222,7 +223,8 @@ class Worker {
     binproto::PutHeader(r, binproto::kCall, opt_.method_name, c.seqid);
     c.seqid_at = r.size() - 4;
     switch (opt_.method) {
-      case Method::kPing: break;
+      case Method::kPing:
+        break;
       case Method::kAdd:
         binproto::PutFieldHeader(r, binproto::kI32, 1);
         binproto::PutI32(r, c.add_a);
@@ -259,7 +261,8 @@ class Worker {
 
   void Flush(Conn& c) {
     while (c.sent < c.request.size()) {
-      const ssize_t n = send(c.fd, c.request.data() + c.sent, c.request.size() - c.sent, MSG_NOSIGNAL);
+      const ssize_t n =
+          send(c.fd, c.request.data() + c.sent, c.request.size() - c.sent, MSG_NOSIGNAL);
       if (n > 0) {
         c.sent += static_cast<std::size_t>(n);
         continue;
@@ -366,7 +369,7 @@ class Worker {
       case Method::kAdd:
         if (ft != binproto::kI32) return "wrong result type";
         if (binproto::GetI32(b) != static_cast<std::int32_t>(static_cast<std::uint32_t>(c.add_a) +
-                                                            static_cast<std::uint32_t>(c.add_b)))
+                                                             static_cast<std::uint32_t>(c.add_b)))
           return "wrong value";
         b += 4;
         break;
@@ -391,7 +394,8 @@ class Worker {
       ++stats_.calls;
       ++c.measured_calls;
       const std::uint64_t lat = now - c.sent_at;
-      stats_.latencies_ns.push_back(static_cast<std::uint32_t>(std::min<std::uint64_t>(lat, UINT32_MAX)));
+      stats_.latencies_ns.push_back(
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(lat, UINT32_MAX)));
       if (opt_.calls > 0) g_completed.fetch_add(1, std::memory_order_relaxed);
     }
     SendNext(c);
@@ -469,9 +473,7 @@ void Usage() {
   std::exit(2);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+Options ParseArgs(int argc, char** argv) {
   Options opt;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -479,28 +481,169 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Usage();
       return argv[++i];
     };
-    if (a == "--host") opt.host = next();
-    else if (a == "--port" || a == "-p") opt.port = std::atoi(next().c_str());
-    else if (a == "-c" || a == "--connections") opt.connections = std::atoi(next().c_str());
-    else if (a == "--threads") opt.threads = std::atoi(next().c_str());
-    else if (a == "--transport") {
+    if (a == "--host") {
+      opt.host = next();
+    } else if (a == "--port" || a == "-p") {
+      opt.port = std::atoi(next().c_str());
+    } else if (a == "-c" || a == "--connections") {
+      opt.connections = std::atoi(next().c_str());
+    } else if (a == "--threads") {
+      opt.threads = std::atoi(next().c_str());
+    } else if (a == "--transport") {
       const std::string t = next();
-      if (t == "framed") opt.framed = true;
-      else if (t == "buffered") opt.framed = false;
-      else Usage();
+      if (t == "framed") {
+        opt.framed = true;
+      } else if (t == "buffered") {
+        opt.framed = false;
+      } else {
+        Usage();
+      }
     } else if (a == "--method") {
       opt.method_name = next();
-      if (opt.method_name == "ping") opt.method = Method::kPing;
-      else if (opt.method_name == "add") opt.method = Method::kAdd;
-      else if (opt.method_name == "echo") opt.method = Method::kEcho;
-      else Usage();
-    } else if (a == "--size") opt.size = static_cast<std::size_t>(std::atoll(next().c_str()));
-    else if (a == "--warmup") opt.warmup = std::atof(next().c_str());
-    else if (a == "--duration") opt.duration = std::atof(next().c_str());
-    else if (a == "--calls") opt.calls = std::atoll(next().c_str());
-    else if (a == "--idle") opt.idle = std::atoi(next().c_str());
-    else Usage();
+      if (opt.method_name == "ping") {
+        opt.method = Method::kPing;
+      } else if (opt.method_name == "add") {
+        opt.method = Method::kAdd;
+      } else if (opt.method_name == "echo") {
+        opt.method = Method::kEcho;
+      } else {
+        Usage();
+      }
+    } else if (a == "--size") {
+      opt.size = static_cast<std::size_t>(std::atoll(next().c_str()));
+    } else if (a == "--warmup") {
+      opt.warmup = std::atof(next().c_str());
+    } else if (a == "--duration") {
+      opt.duration = std::atof(next().c_str());
+    } else if (a == "--calls") {
+      opt.calls = std::atoll(next().c_str());
+    } else if (a == "--idle") {
+      opt.idle = std::atoi(next().c_str());
+    } else {
+      Usage();
+    }
   }
+  return opt;
+}
+
+/// Splits the connections over opt.threads workers, each with its own epoll loop.
+std::vector<std::unique_ptr<Worker>> MakeWorkers(const Options& opt) {
+  std::vector<std::unique_ptr<Worker>> workers;
+  int first = 0;
+  for (int t = 0; t < opt.threads; ++t) {
+    const int n = opt.connections / opt.threads + (t < opt.connections % opt.threads ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(opt, first, n));
+    first += n;
+  }
+  return workers;
+}
+
+struct Interval {
+  std::uint64_t start_ns = 0;  // the workers started
+  std::uint64_t measure_start_ns = 0;
+  std::uint64_t measure_end_ns = 0;
+};
+
+/// Runs the workers through warm-up and the measured interval (or until --calls calls are
+/// answered), printing MEASURE_START and MEASURE_END around it, and joins them.
+Interval RunWorkers(const Options& opt, std::vector<std::unique_ptr<Worker>>& workers) {
+  std::vector<std::thread> threads;
+  Interval t;
+  t.start_ns = NowNs();
+  t.measure_start_ns = t.start_ns;
+  for (auto& w : workers) threads.emplace_back([&w] { w->Run(); });
+
+  if (opt.calls > 0) {
+    std::printf("MEASURE_START\n");
+    std::fflush(stdout);
+    while (g_completed.load() < opt.calls)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  } else {
+    std::this_thread::sleep_for(std::chrono::duration<double>(opt.warmup));
+    t.measure_start_ns = NowNs();
+    g_phase = kMeasure;
+    std::printf("MEASURE_START\n");
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::duration<double>(opt.duration));
+  }
+  g_phase = kDone;
+  t.measure_end_ns = NowNs();
+  std::printf("MEASURE_END\n");
+  std::fflush(stdout);
+  for (auto& th : threads) th.join();
+  return t;
+}
+
+/// Every worker's figures together.
+struct Totals {
+  std::vector<std::uint32_t> latencies_ns;  // sorted
+  long long calls = 0, errors = 0, reconnects = 0, ever_served = 0;
+  std::map<std::string, long long> error_kinds;
+  std::vector<long long> per_conn;
+};
+
+Totals Gather(std::vector<std::unique_ptr<Worker>>& workers) {
+  Totals t;
+  for (auto& w : workers) {
+    ThreadStats& s = w->stats();
+    t.latencies_ns.insert(t.latencies_ns.end(), s.latencies_ns.begin(), s.latencies_ns.end());
+    t.calls += s.calls;
+    t.errors += s.errors;
+    t.reconnects += s.reconnects;
+    t.ever_served += s.conns_ever_served;
+    for (auto& [k, v] : s.error_kinds) t.error_kinds[k] += v;
+    t.per_conn.insert(t.per_conn.end(), s.per_conn.begin(), s.per_conn.end());
+  }
+  std::sort(t.latencies_ns.begin(), t.latencies_ns.end());
+  return t;
+}
+
+/// The q-quantile of sorted latencies, in µs (0 without any).
+double Percentile(const std::vector<std::uint32_t>& sorted_ns, double q) {
+  if (sorted_ns.empty()) return 0;
+  const auto i = std::min(sorted_ns.size() - 1,
+                          static_cast<std::size_t>(q * static_cast<double>(sorted_ns.size())));
+  return sorted_ns[i] / 1000.0;
+}
+
+double ClientCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/// The "RESULT {json}" line.
+void PrintResult(const Options& opt, const Totals& t, const Interval& when) {
+  const double secs = static_cast<double>(when.measure_end_ns - when.measure_start_ns) / 1e9;
+  long long served = 0, min_conn = t.per_conn.empty() ? 0 : t.per_conn[0], max_conn = 0;
+  for (long long v : t.per_conn) {
+    if (v > 0) ++served;
+    min_conn = std::min(min_conn, v);
+    max_conn = std::max(max_conn, v);
+  }
+  std::string kinds_json;
+  for (auto& [k, v] : t.error_kinds) {
+    if (!kinds_json.empty()) kinds_json += ", ";
+    kinds_json += "\"" + k + "\": " + std::to_string(v);
+  }
+  const auto& lat = t.latencies_ns;
+  std::printf(
+      "RESULT {\"calls\": %lld, \"seconds\": %.4f, \"rps\": %.1f, \"p50_us\": %.1f, "
+      "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, \"errors\": %lld, "
+      "\"error_kinds\": {%s}, \"reconnects\": %lld, \"conns\": %d, \"conns_served\": %lld, "
+      "\"conns_ever_served\": %lld, \"min_conn_calls\": %lld, \"max_conn_calls\": %lld, "
+      "\"client_cpu_s\": %.3f, \"wall_s\": %.3f}\n",
+      t.calls, secs, secs > 0 ? static_cast<double>(t.calls) / secs : 0.0, Percentile(lat, 0.50),
+      Percentile(lat, 0.99), Percentile(lat, 0.999), lat.empty() ? 0.0 : lat.back() / 1000.0,
+      t.errors, kinds_json.c_str(), t.reconnects, opt.connections, served, t.ever_served, min_conn,
+      max_conn, ClientCpuSeconds(), static_cast<double>(NowNs() - when.start_ns) / 1e9);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options opt = ParseArgs(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   if (opt.idle > 0) return Idle(opt);
   if (opt.connections < 1 || opt.threads < 1) Usage();
@@ -511,82 +654,9 @@ int main(int argc, char** argv) {
     g_budget = opt.calls;
     g_phase = kMeasure;
   }
-
-  std::vector<std::unique_ptr<Worker>> workers;
-  int first = 0;
-  for (int t = 0; t < opt.threads; ++t) {
-    const int n = opt.connections / opt.threads + (t < opt.connections % opt.threads ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(opt, first, n));
-    first += n;
-  }
-  std::vector<std::thread> threads;
-  const std::uint64_t t0 = NowNs();
-  for (auto& w : workers) threads.emplace_back([&w] { w->Run(); });
-
-  std::uint64_t measure_start = t0, measure_end = 0;
-  if (opt.calls > 0) {
-    std::printf("MEASURE_START\n");
-    std::fflush(stdout);
-    while (g_completed.load() < opt.calls) std::this_thread::sleep_for(std::chrono::microseconds(200));
-  } else {
-    std::this_thread::sleep_for(std::chrono::duration<double>(opt.warmup));
-    measure_start = NowNs();
-    g_phase = kMeasure;
-    std::printf("MEASURE_START\n");
-    std::fflush(stdout);
-    std::this_thread::sleep_for(std::chrono::duration<double>(opt.duration));
-  }
-  g_phase = kDone;
-  measure_end = NowNs();
-  std::printf("MEASURE_END\n");
-  std::fflush(stdout);
-  for (auto& t : threads) t.join();
-
-  std::vector<std::uint32_t> lat;
-  long long calls = 0, errors = 0, reconnects = 0, ever = 0;
-  std::map<std::string, long long> kinds;
-  std::vector<long long> per_conn;
-  for (auto& w : workers) {
-    ThreadStats& s = w->stats();
-    lat.insert(lat.end(), s.latencies_ns.begin(), s.latencies_ns.end());
-    calls += s.calls;
-    errors += s.errors;
-    reconnects += s.reconnects;
-    ever += s.conns_ever_served;
-    for (auto& [k, v] : s.error_kinds) kinds[k] += v;
-    per_conn.insert(per_conn.end(), s.per_conn.begin(), s.per_conn.end());
-  }
-  std::sort(lat.begin(), lat.end());
-  auto pct = [&](double q) -> double {
-    if (lat.empty()) return 0;
-    const auto i = std::min(lat.size() - 1, static_cast<std::size_t>(q * static_cast<double>(lat.size())));
-    return lat[i] / 1000.0;
-  };
-  const double secs = static_cast<double>(measure_end - measure_start) / 1e9;
-  long long served = 0, min_conn = per_conn.empty() ? 0 : per_conn[0], max_conn = 0;
-  for (long long v : per_conn) {
-    if (v > 0) ++served;
-    min_conn = std::min(min_conn, v);
-    max_conn = std::max(max_conn, v);
-  }
-  std::string kinds_json;
-  for (auto& [k, v] : kinds) {
-    if (!kinds_json.empty()) kinds_json += ", ";
-    kinds_json += "\"" + k + "\": " + std::to_string(v);
-  }
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  const double client_cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-                            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-  std::printf(
-      "RESULT {\"calls\": %lld, \"seconds\": %.4f, \"rps\": %.1f, \"p50_us\": %.1f, "
-      "\"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, \"errors\": %lld, "
-      "\"error_kinds\": {%s}, \"reconnects\": %lld, \"conns\": %d, \"conns_served\": %lld, "
-      "\"conns_ever_served\": %lld, \"min_conn_calls\": %lld, \"max_conn_calls\": %lld, "
-      "\"client_cpu_s\": %.3f, \"wall_s\": %.3f}\n",
-      calls, secs, secs > 0 ? static_cast<double>(calls) / secs : 0.0, pct(0.50), pct(0.99),
-      pct(0.999), lat.empty() ? 0.0 : lat.back() / 1000.0, errors, kinds_json.c_str(), reconnects,
-      opt.connections, served, ever, min_conn, max_conn, client_cpu,
-      static_cast<double>(NowNs() - t0) / 1e9);
-  return errors == 0 ? 0 : 1;
+  std::vector<std::unique_ptr<Worker>> workers = MakeWorkers(opt);
+  const Interval when = RunWorkers(opt, workers);
+  const Totals totals = Gather(workers);
+  PrintResult(opt, totals, when);
+  return totals.errors == 0 ? 0 : 1;
 }

@@ -1145,7 +1145,7 @@ def machine():
         # Only what the measured binaries are built from (tests and docs do not count).
         dirty = subprocess.run(['git', '-C', SRC_ROOT, 'status', '--porcelain', '--untracked-files=no', '--',
                                 'src', 'workers', 'include', 'examples', 'bench', 'meson.build',
-                                'meson_options.txt'],
+                                'meson_options.txt', ':(exclude)bench/RESULTS.md'],
                                capture_output=True, text=True).stdout.strip()
         if dirty:
             commit += ' (with uncommitted changes)'
@@ -1262,8 +1262,8 @@ def write_results(path, m, args, cells=None, summary=None, idle_rows=None, cg_ro
     out = ['# thriftd benchmark results', '',
            'Written by `bench/run.py` (%s). Do not edit the figures by hand; re-run instead.' % ' '.join(sys.argv[1:]), '',
            '- date: %s' % m['date'], '- commit: %s' % m['commit'],
-           '- machine: %s CPUs (`nproc`), %s, Linux %s; load average at start %s' % (
-               m['nproc'], m['cpu'], m['kernel'], m['load']),
+           '- machine: %s CPUs (`nproc`), %s, Linux %s; load average at start %s, at the end %s' % (
+               m['nproc'], m['cpu'], m['kernel'], m['load'], ' '.join(open('/proc/loadavg').read().split()[:3])),
            '- client: bench/thriftd_loadgen, %d thread, closed loop, strict binary protocol, %s transport; '
            'every reply checked (type, method, seqid, value)' % (args.client_threads, args.transport),
            '- servers: every one serves build/examples/libpingpong.so (the Thrift peers dlopen it and '

@@ -81,8 +81,8 @@ scanner_test::Everything MakeEverything() {
   e.index = {{1, {"a", "b"}}, {2, {}}};
   for (int i = 0; i < 20; ++i) e.octets.push_back(static_cast<std::int8_t>(i * 13));
   e.shorts = {1, -1, 1000, -32768};
-  for (int i = 0; i < 300; ++i) e.many.push_back(i * 7 - 1000);
-  for (int i = 0; i < 200; ++i) e.doubles.push_back(i * 0.25);
+  for (int i = 0; i < 100; ++i) e.many.push_back(i * 7 - 1000);
+  for (int i = 0; i < 60; ++i) e.doubles.push_back(i * 0.25);
   e.far = "far away";
   return e;
 }

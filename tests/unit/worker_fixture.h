@@ -63,6 +63,24 @@ bool WaitFor(Predicate done, std::chrono::milliseconds timeout = 5s) {
   }
 }
 
+/// How many times slower the code runs under a sanitizer, for the few
+/// bounds on elapsed time (GCC's macros; clang's __has_feature).
+#if defined(__SANITIZE_THREAD__)
+inline constexpr int kSanitizerSlowdown = 10;
+#elif defined(__SANITIZE_ADDRESS__)
+inline constexpr int kSanitizerSlowdown = 3;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+inline constexpr int kSanitizerSlowdown = 10;
+#elif __has_feature(address_sanitizer)
+inline constexpr int kSanitizerSlowdown = 3;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 inline std::int64_t MillisSince(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
@@ -353,6 +371,8 @@ class TestHandler : public pingpong::PingPongIf {
     int peak = peak_sleeping.load();
     while (now > peak && !peak_sleeping.compare_exchange_weak(peak, now)) {
     }
+    // Held at the gate first, looking every 10 ms, while it is closed.
+    while (gate_closed.load()) thriftd::sleep_for(std::chrono::milliseconds(10));
     auto start = Clock::now();
     if (block_loop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -374,6 +394,9 @@ class TestHandler : public pingpong::PingPongIf {
   std::atomic<std::int64_t> shortest_sleep_over_asked{INT64_MAX};
   /// sleep() blocks the thread instead of parking (a badly written handler).
   std::atomic<bool> block_loop{false};
+  /// While set, sleep() waits before it starts: so many calls are surely
+  /// asleep at once, however slowly they arrive (under a sanitizer).
+  std::atomic<bool> gate_closed{false};
 };
 
 // --- the fake worker context ----------------------------------------------------------

@@ -614,6 +614,7 @@ void ConnectionEngine::OnChannel() {
 }
 
 void ConnectionEngine::OnStop() {
+  std::vector<std::unique_ptr<Connection>> relayed;
   {
     std::lock_guard<std::mutex> lock(control_);
     runtime_.PollChannel();  // a hand-over request comes just before the stop
@@ -621,12 +622,19 @@ void ConnectionEngine::OnStop() {
     stop_deadline_ms_.store(CoarseMonotonicMillis() +
                             static_cast<std::int64_t>(runtime_.graceful_timeout() * 1000));
     stopping_.store(true, std::memory_order_release);
+    // Connections the master relayed just before: read with the request,
+    // they are held like any other, and so go on (or close) below.
+    while (std::unique_ptr<Connection> connection = runtime_.TakeAdopted()) {
+      held_.fetch_add(1);
+      relayed.push_back(std::move(connection));
+    }
   }
   if (runtime_.quick_stop_requested()) {
     done_.store(true, std::memory_order_release);
     Wake();
     return;
   }
+  for (auto& connection : relayed) Hold(std::move(connection));
   // Connections between calls go at once; the others when their call ends.
   Sweep(CoarseMonotonicMillis());
   MaybeFinish();

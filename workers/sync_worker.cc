@@ -76,6 +76,11 @@ void SyncWorker::Serve(WorkerRuntime& runtime) {
       break;
     }
   }
+  // Connections the master relayed just before the stop go on to a
+  // successor too (or close, on a full stop).
+  runtime.PollChannel();
+  while (std::unique_ptr<Connection> relayed = runtime.TakeAdopted())
+    runtime.HandOverConnection(*relayed);
 }
 
 }  // namespace thriftd

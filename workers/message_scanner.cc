@@ -152,14 +152,15 @@ Result Incomplete(std::size_t need) { return Result{Result::kIncomplete, need, {
 Result Complete(std::size_t length) { return Result{Result::kComplete, length, {}}; }
 Result Error(std::string why) { return Result{Result::kError, 0, std::move(why)}; }
 
+}  // namespace
+
 // The outcome of one step of a walk: go on, or stop with a result.
-struct Step {
+struct MessageScanner::Step {
   bool go_on = true;
   Result result;
 };
-Step Stop(Result result) { return Step{false, std::move(result)}; }
 
-}  // namespace
+MessageScanner::Step MessageScanner::Stop(Result result) { return Step{false, std::move(result)}; }
 
 MessageScanner::Result MessageScanner::DetectHeaderBody(const std::uint8_t* data,
                                                         std::size_t size) {
@@ -230,15 +231,11 @@ MessageScanner::Result MessageScanner::ScanJson(const std::uint8_t* data, std::s
 
 // --- binary and compact: a walk over structs and containers ------------------
 
-namespace {
-
-// What the walk over one message needs of its encoding. Each hook looks at
-// data[*position..size), and moves *position past what it took only when
-// all of it has arrived.
-class Walk {
+// What a walk over one message looks at: data[*position..size). Each step
+// moves *position past what it took only when all of it has arrived.
+class MessageScanner::Walk {
  public:
-  Walk(const std::uint8_t* data, std::size_t size, std::size_t* position,
-       const MessageScanner::Limits& limits)
+  Walk(const std::uint8_t* data, std::size_t size, std::size_t* position, const Limits& limits)
       : data_(data), size_(size), position_(position), limits_(limits) {}
 
   /// Whether `length` more bytes from the position have arrived; a stop
@@ -287,16 +284,14 @@ class Walk {
   const std::uint8_t* data_;
   std::size_t size_;
   std::size_t* position_;
-  const MessageScanner::Limits& limits_;
+  const Limits& limits_;
 };
-
-}  // namespace
 
 MessageScanner::Result MessageScanner::ScanBinary(const std::uint8_t* data, std::size_t size) {
   Walk walk(data, size, &position_, limits_);
-  Step step;
   if (!header_done_) {
     // Strict: i32 version|type, i32 name length, name, i32 seqid.
+    Step step;
     if (!walk.Have(4, &step)) return step.result;
     std::uint32_t version = BigEndian32(walk.at());
     if ((version & 0x80000000u) == 0)
@@ -311,82 +306,14 @@ MessageScanner::Result MessageScanner::ScanBinary(const std::uint8_t* data, std:
     header_done_ = true;
     stack_.push_back(Frame{});  // the arguments
   }
-  for (;;) {
-    if (pending_type_ >= 0) {
-      int type = pending_type_;
-      if (std::size_t width = BinaryWidth(type)) {
-        if (!walk.Have(width, &step)) return step.result;
-        walk.Advance(width);
-      } else if (type == kString) {
-        if (!walk.Have(4, &step)) return step.result;
-        auto length = static_cast<std::int32_t>(BigEndian32(walk.at()));
-        if (!walk.CheckCount(length, "string", &step)) return step.result;
-        if (!walk.Have(4 + static_cast<std::size_t>(length), &step)) return step.result;
-        walk.Advance(4 + static_cast<std::size_t>(length));
-      } else if (type == kStruct) {
-        stack_.push_back(Frame{});
-      } else if (type == kList || type == kSet || type == kMap) {
-        std::size_t header = type == kMap ? 6 : 5;
-        if (!walk.Have(header, &step)) return step.result;
-        Frame frame;
-        frame.kind = type == kMap ? Frame::kMap : Frame::kList;
-        frame.element = walk.at()[0];
-        frame.value = type == kMap ? walk.at()[1] : 0;
-        auto count = static_cast<std::int32_t>(BigEndian32(walk.at() + header - 4));
-        if (!walk.CheckCount(count, "container", &step)) return step.result;
-        frame.remaining = count;
-        walk.Advance(header);
-        stack_.push_back(frame);
-      } else {
-        return Error("unknown field type " + std::to_string(type));
-      }
-      if (stack_.size() > kMaxDepth)
-        return Error("message nested deeper than " + std::to_string(kMaxDepth));
-      pending_type_ = -1;
-      continue;
-    }
-    if (stack_.empty()) return Complete(position_);
-    Frame& top = stack_.back();
-    if (top.kind == Frame::kStruct) {
-      if (!walk.Have(1, &step)) return step.result;
-      int type = walk.at()[0];
-      if (type == kStop) {
-        walk.Advance(1);
-        stack_.pop_back();
-        continue;
-      }
-      if (!walk.Have(3, &step)) return step.result;  // type, i16 field id
-      walk.Advance(3);
-      pending_type_ = type;
-      continue;
-    }
-    if (top.remaining == 0) {
-      stack_.pop_back();
-      continue;
-    }
-    if (top.kind == Frame::kList) {
-      if (std::size_t width = BinaryWidth(top.element)) {
-        // Fixed-size elements: the whole rest of the list at once.
-        if (!walk.Have(width * static_cast<std::size_t>(top.remaining), &step)) return step.result;
-        walk.Advance(width * static_cast<std::size_t>(top.remaining));
-        top.remaining = 0;
-        continue;
-      }
-      --top.remaining;
-      pending_type_ = top.element;
-      continue;
-    }
-    pending_type_ = top.key_next ? top.element : top.value;
-    if (!top.key_next) --top.remaining;
-    top.key_next = !top.key_next;
-  }
+  return WalkBody(walk, /*compact=*/false);
 }
 
 MessageScanner::Result MessageScanner::ScanCompact(const std::uint8_t* data, std::size_t size) {
   Walk walk(data, size, &position_, limits_);
-  Step step;
   if (!header_done_) {
     // Protocol id, version|type, varint seqid, varint name length, name.
+    Step step;
     if (!walk.Have(2, &step)) return step.result;
     if (walk.at()[0] != kCompactProtocolId) return Error("bad compact protocol identifier");
     if ((walk.at()[1] & kCompactVersionMask) != kCompactVersion)
@@ -405,73 +332,14 @@ MessageScanner::Result MessageScanner::ScanCompact(const std::uint8_t* data, std
     header_done_ = true;
     stack_.push_back(Frame{});
   }
+  return WalkBody(walk, /*compact=*/true);
+}
+
+MessageScanner::Result MessageScanner::WalkBody(Walk& walk, bool compact) {
   for (;;) {
     if (pending_type_ >= 0) {
-      int type = pending_type_;
-      std::uint64_t value = 0;
-      if (type == kCompactTrue || type == kCompactFalse) {
-        // In a field the value is the type itself; in a container, one byte.
-        if (!pending_in_field_) {
-          if (!walk.Have(1, &step)) return step.result;
-          walk.Advance(1);
-        }
-      } else if (type == kCompactByte || type == kCompactDouble) {
-        std::size_t width = type == kCompactByte ? 1 : 8;
-        if (!walk.Have(width, &step)) return step.result;
-        walk.Advance(width);
-      } else if (type == kCompactI16 || type == kCompactI32 || type == kCompactI64) {
-        int used = walk.ReadVarint(0,
-                                   type == kCompactI64   ? 10
-                                   : type == kCompactI32 ? 5
-                                                         : 3,
-                                   &value, &step);
-        if (used == 0) return step.result;
-        walk.Advance(static_cast<std::size_t>(used));
-      } else if (type == kCompactBinary) {
-        int used = walk.ReadVarint(0, 5, &value, &step);
-        if (used == 0) return step.result;
-        if (!walk.CheckCount(static_cast<std::int32_t>(value), "string", &step)) return step.result;
-        if (!walk.Have(static_cast<std::size_t>(used) + value, &step)) return step.result;
-        walk.Advance(static_cast<std::size_t>(used) + value);
-      } else if (type == kCompactStruct) {
-        stack_.push_back(Frame{});
-      } else if (type == kCompactList || type == kCompactSet) {
-        if (!walk.Have(1, &step)) return step.result;
-        Frame frame;
-        frame.kind = Frame::kList;
-        frame.element = walk.at()[0] & 0x0f;
-        std::uint64_t count = walk.at()[0] >> 4;
-        std::size_t used = 1;
-        if (count == 15) {
-          int extra = walk.ReadVarint(1, 5, &count, &step);
-          if (extra == 0) return step.result;
-          used += static_cast<std::size_t>(extra);
-        }
-        if (!walk.CheckCount(static_cast<std::int32_t>(count), "container", &step))
-          return step.result;
-        frame.remaining = static_cast<std::int64_t>(count);
-        walk.Advance(used);
-        stack_.push_back(frame);
-      } else if (type == kCompactMap) {
-        int used = walk.ReadVarint(0, 5, &value, &step);
-        if (used == 0) return step.result;
-        if (!walk.CheckCount(static_cast<std::int32_t>(value), "container", &step))
-          return step.result;
-        Frame frame;
-        frame.kind = Frame::kMap;
-        frame.remaining = static_cast<std::int64_t>(value);
-        std::size_t header = static_cast<std::size_t>(used);
-        if (value != 0) {  // key and value types follow only when there are entries
-          if (!walk.Have(header + 1, &step)) return step.result;
-          frame.element = walk.at()[header] >> 4;
-          frame.value = walk.at()[header] & 0x0f;
-          header += 1;
-        }
-        walk.Advance(header);
-        stack_.push_back(frame);
-      } else {
-        return Error("unknown compact field type " + std::to_string(type));
-      }
+      Step step = compact ? CompactValue(walk) : BinaryValue(walk);
+      if (!step.go_on) return step.result;
       if (stack_.size() > kMaxDepth)
         return Error("message nested deeper than " + std::to_string(kMaxDepth));
       pending_type_ = -1;
@@ -480,23 +348,8 @@ MessageScanner::Result MessageScanner::ScanCompact(const std::uint8_t* data, std
     if (stack_.empty()) return Complete(position_);
     Frame& top = stack_.back();
     if (top.kind == Frame::kStruct) {
-      if (!walk.Have(1, &step)) return step.result;
-      std::uint8_t header = walk.at()[0];
-      if (header == 0) {  // stop
-        walk.Advance(1);
-        stack_.pop_back();
-        continue;
-      }
-      std::size_t used = 1;
-      if ((header >> 4) == 0) {  // no id delta: a zigzag varint id follows
-        std::uint64_t id = 0;
-        int extra = walk.ReadVarint(1, 3, &id, &step);
-        if (extra == 0) return step.result;
-        used += static_cast<std::size_t>(extra);
-      }
-      walk.Advance(used);
-      pending_type_ = header & 0x0f;
-      pending_in_field_ = true;
+      Step step = compact ? CompactFieldHeader(walk) : BinaryFieldHeader(walk);
+      if (!step.go_on) return step.result;
       continue;
     }
     if (top.remaining == 0) {
@@ -505,7 +358,10 @@ MessageScanner::Result MessageScanner::ScanCompact(const std::uint8_t* data, std
     }
     pending_in_field_ = false;
     if (top.kind == Frame::kList) {
-      if (std::size_t width = CompactElementWidth(top.element)) {
+      std::size_t width = compact ? CompactElementWidth(top.element) : BinaryWidth(top.element);
+      if (width != 0) {
+        // Fixed-size elements: the whole rest of the list at once.
+        Step step;
         if (!walk.Have(width * static_cast<std::size_t>(top.remaining), &step)) return step.result;
         walk.Advance(width * static_cast<std::size_t>(top.remaining));
         top.remaining = 0;
@@ -519,6 +375,138 @@ MessageScanner::Result MessageScanner::ScanCompact(const std::uint8_t* data, std
     if (!top.key_next) --top.remaining;
     top.key_next = !top.key_next;
   }
+}
+
+MessageScanner::Step MessageScanner::BinaryFieldHeader(Walk& walk) {
+  Step step;
+  if (!walk.Have(1, &step)) return step;
+  int type = walk.at()[0];
+  if (type == kStop) {
+    walk.Advance(1);
+    stack_.pop_back();
+    return step;
+  }
+  if (!walk.Have(3, &step)) return step;  // type, i16 field id
+  walk.Advance(3);
+  pending_type_ = type;
+  return step;
+}
+
+MessageScanner::Step MessageScanner::BinaryValue(Walk& walk) {
+  Step step;
+  int type = pending_type_;
+  if (std::size_t width = BinaryWidth(type)) {
+    if (walk.Have(width, &step)) walk.Advance(width);
+  } else if (type == kString) {
+    if (!walk.Have(4, &step)) return step;
+    auto length = static_cast<std::int32_t>(BigEndian32(walk.at()));
+    if (!walk.CheckCount(length, "string", &step)) return step;
+    if (walk.Have(4 + static_cast<std::size_t>(length), &step))
+      walk.Advance(4 + static_cast<std::size_t>(length));
+  } else if (type == kStruct) {
+    stack_.push_back(Frame{});
+  } else if (type == kList || type == kSet || type == kMap) {
+    std::size_t header = type == kMap ? 6 : 5;
+    if (!walk.Have(header, &step)) return step;
+    Frame frame;
+    frame.kind = type == kMap ? Frame::kMap : Frame::kList;
+    frame.element = walk.at()[0];
+    frame.value = type == kMap ? walk.at()[1] : 0;
+    auto count = static_cast<std::int32_t>(BigEndian32(walk.at() + header - 4));
+    if (!walk.CheckCount(count, "container", &step)) return step;
+    frame.remaining = count;
+    walk.Advance(header);
+    stack_.push_back(frame);
+  } else {
+    return Stop(Error("unknown field type " + std::to_string(type)));
+  }
+  return step;
+}
+
+MessageScanner::Step MessageScanner::CompactFieldHeader(Walk& walk) {
+  Step step;
+  if (!walk.Have(1, &step)) return step;
+  std::uint8_t header = walk.at()[0];
+  if (header == 0) {  // stop
+    walk.Advance(1);
+    stack_.pop_back();
+    return step;
+  }
+  std::size_t used = 1;
+  if ((header >> 4) == 0) {  // no id delta: a zigzag varint id follows
+    std::uint64_t id = 0;
+    int extra = walk.ReadVarint(1, 5, &id, &step);
+    if (extra == 0) return step;
+    used += static_cast<std::size_t>(extra);
+  }
+  walk.Advance(used);
+  pending_type_ = header & 0x0f;
+  pending_in_field_ = true;
+  return step;
+}
+
+MessageScanner::Step MessageScanner::CompactValue(Walk& walk) {
+  Step step;
+  int type = pending_type_;
+  std::uint64_t value = 0;
+  if (type == kCompactTrue || type == kCompactFalse) {
+    // In a field the value is the type itself; in a container, one byte.
+    if (!pending_in_field_ && walk.Have(1, &step)) walk.Advance(1);
+  } else if (type == kCompactByte || type == kCompactDouble) {
+    std::size_t width = type == kCompactByte ? 1 : 8;
+    if (walk.Have(width, &step)) walk.Advance(width);
+  } else if (type == kCompactI16 || type == kCompactI32 || type == kCompactI64) {
+    int used = walk.ReadVarint(0, type == kCompactI64 ? 10 : 5, &value, &step);
+    if (used != 0) walk.Advance(static_cast<std::size_t>(used));
+  } else if (type == kCompactBinary) {
+    int used = walk.ReadVarint(0, 5, &value, &step);
+    if (used == 0) return step;
+    if (!walk.CheckCount(static_cast<std::int32_t>(value), "string", &step)) return step;
+    if (walk.Have(static_cast<std::size_t>(used) + value, &step))
+      walk.Advance(static_cast<std::size_t>(used) + value);
+  } else if (type == kCompactStruct) {
+    stack_.push_back(Frame{});
+  } else if (type == kCompactList || type == kCompactSet || type == kCompactMap) {
+    return CompactContainer(walk, type);
+  } else {
+    return Stop(Error("unknown compact field type " + std::to_string(type)));
+  }
+  return step;
+}
+
+MessageScanner::Step MessageScanner::CompactContainer(Walk& walk, int type) {
+  Step step;
+  Frame frame;
+  std::uint64_t count = 0;
+  std::size_t used = 0;
+  if (type == kCompactMap) {  // varint size, then key and value types if any
+    int size_bytes = walk.ReadVarint(0, 5, &count, &step);
+    if (size_bytes == 0) return step;
+    used = static_cast<std::size_t>(size_bytes);
+    frame.kind = Frame::kMap;
+    if (count != 0) {
+      if (!walk.Have(used + 1, &step)) return step;
+      frame.element = walk.at()[used] >> 4;
+      frame.value = walk.at()[used] & 0x0f;
+      used += 1;
+    }
+  } else {  // size and element type in one byte; size 15: a varint size follows
+    if (!walk.Have(1, &step)) return step;
+    frame.kind = Frame::kList;
+    frame.element = walk.at()[0] & 0x0f;
+    count = walk.at()[0] >> 4;
+    used = 1;
+    if (count == 15) {
+      int extra = walk.ReadVarint(1, 5, &count, &step);
+      if (extra == 0) return step;
+      used += static_cast<std::size_t>(extra);
+    }
+  }
+  if (!walk.CheckCount(static_cast<std::int32_t>(count), "container", &step)) return step;
+  frame.remaining = static_cast<std::int64_t>(count);
+  walk.Advance(used);
+  stack_.push_back(frame);
+  return step;
 }
 
 }  // namespace thriftd

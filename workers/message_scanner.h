@@ -71,8 +71,18 @@ class MessageScanner {
     std::int64_t remaining = 0;  ///< list elements or map entries left
   };
 
+  class Walk;   // what one Scan() looks at
+  struct Step;  // one step of a walk: go on, or stop with a result
+  static Step Stop(Result result);
   Result ScanBinary(const std::uint8_t* data, std::size_t size);
   Result ScanCompact(const std::uint8_t* data, std::size_t size);
+  /// After the message header: the structs and containers, to the end.
+  Result WalkBody(Walk& walk, bool compact);
+  Step BinaryFieldHeader(Walk& walk);
+  Step BinaryValue(Walk& walk);  // of pending_type_
+  Step CompactFieldHeader(Walk& walk);
+  Step CompactValue(Walk& walk);  // of pending_type_
+  Step CompactContainer(Walk& walk, int type);
   Result ScanJson(const std::uint8_t* data, std::size_t size);
   Result ScanFrame(const std::uint8_t* data, std::size_t size);
   /// Decides what the header transport's first four bytes announce.

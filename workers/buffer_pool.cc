@@ -1,22 +1,46 @@
 #include "workers/buffer_pool.h"
 
 namespace thriftd {
+namespace {
+
+// Blocks kept per class: 4 MiB of 16 KiB blocks (one per connection being
+// served), and 512 KiB of each larger class: at most 6.5 MiB per thread.
+std::size_t KeptOf(int size_class) {
+  return size_class == 0 ? 256 : (512 * 1024) / (BufferPool::kBufferSize << size_class);
+}
+
+}  // namespace
 
 BufferPool& BufferPool::ForThisThread() {
-  // One per thread: buffers never cross threads, so no lock is needed.
+  // One per thread: blocks are taken and kept without a lock.
   thread_local BufferPool pool;
   return pool;
 }
 
-BufferPool::Buffer BufferPool::Take() {
-  if (free_.empty()) return Buffer(new std::uint8_t[kBufferSize]);
-  Buffer buffer = std::move(free_.back());
-  free_.pop_back();
-  return buffer;
+int BufferPool::ClassOf(std::size_t capacity) {
+  for (int size_class = 0; size_class < kClasses; ++size_class)
+    if (capacity == kBufferSize << size_class) return size_class;
+  return -1;
 }
 
-void BufferPool::Give(Buffer buffer) {
-  if (buffer && free_.size() < kMaxKept) free_.push_back(std::move(buffer));
+BufferPool::Block BufferPool::Take(std::size_t size) {
+  for (int size_class = 0; size_class < kClasses; ++size_class) {
+    std::size_t capacity = kBufferSize << size_class;
+    if (capacity < size) continue;
+    std::vector<Buffer>& free = free_[size_class];
+    if (free.empty()) return Block{Buffer(new std::uint8_t[capacity]), capacity};
+    Block block{std::move(free.back()), capacity};
+    free.pop_back();
+    return block;
+  }
+  return Block{Buffer(new std::uint8_t[size]), size};
+}
+
+void BufferPool::Give(Buffer data, std::size_t capacity) {
+  int size_class = ClassOf(capacity);
+  if (!data || size_class < 0) return;  // made to measure: freed here
+  std::vector<Buffer>& free = free_[size_class];
+  if (free.size() < KeptOf(size_class)) free.push_back(std::move(data));
 }
 
 }  // namespace thriftd

@@ -1,9 +1,13 @@
-// BufferPool: fixed-size I/O buffers recycled per thread, so a connection
-// holds buffers only while it is being served; an idle one holds none.
-// Runs in a worker; each thread (and each fiber loop) has its own pool.
+// BufferPool: I/O blocks recycled per thread, so a connection holds blocks
+// only while it is being served (an idle one holds none), and a stream of
+// large messages does not go through malloc for each one. Blocks come in
+// size classes, 16 KiB doubling up to 1 MiB; a larger one is made to measure
+// and not kept. Runs in a worker; each thread (and each fiber loop) has its
+// own pool; a block may be taken on one thread and given back on another.
 #ifndef THRIFTD_WORKERS_BUFFER_POOL_H_
 #define THRIFTD_WORKERS_BUFFER_POOL_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -12,18 +16,27 @@ namespace thriftd {
 
 class BufferPool {
  public:
-  static constexpr std::uint32_t kBufferSize = 16 * 1024;
+  /// The smallest block: what most connections ever use.
+  static constexpr std::size_t kBufferSize = 16 * 1024;
   using Buffer = std::unique_ptr<std::uint8_t[]>;
+  struct Block {
+    Buffer data;
+    std::size_t capacity = 0;
+  };
 
   /// The calling thread's pool.
   static BufferPool& ForThisThread();
 
-  Buffer Take();
-  void Give(Buffer buffer);
+  /// A block of at least `size` bytes: the smallest class that fits.
+  Block Take(std::size_t size);
+  /// Keeps a block for reuse, while its class has room; frees it otherwise.
+  void Give(Buffer data, std::size_t capacity);
 
  private:
-  static constexpr std::size_t kMaxKept = 256;  // 4 MiB per thread at most
-  std::vector<Buffer> free_;
+  static constexpr int kClasses = 7;  // 16 KiB .. 1 MiB
+  /// The class of a block of `capacity` bytes, or -1 for one made to measure.
+  static int ClassOf(std::size_t capacity);
+  std::vector<Buffer> free_[kClasses];
 };
 
 }  // namespace thriftd

@@ -11,20 +11,11 @@ void ByteBuffer::Reserve(std::size_t total) {
   if (block_ && capacity_ >= total) {  // room enough once the data moves to the front
     std::memmove(block_.get(), data(), held);
   } else {
-    BufferPool::Buffer bigger;
-    std::size_t capacity = BufferPool::kBufferSize;
-    if (total <= capacity) {
-      bigger = BufferPool::ForThisThread().Take();
-    } else {
-      // A large message: room for it whole, grown geometrically while its
-      // length is unknown (the scanner asks for the exact size when it can).
-      capacity = std::max(total, capacity_ + capacity_ / 2);
-      bigger.reset(new std::uint8_t[capacity]);
-    }
-    if (held > 0) std::memcpy(bigger.get(), data(), held);
+    BufferPool::Block bigger = BufferPool::ForThisThread().Take(std::max(total, 2 * capacity_));
+    if (held > 0) std::memcpy(bigger.data.get(), data(), held);
     Free();
-    block_ = std::move(bigger);
-    capacity_ = capacity;
+    block_ = std::move(bigger.data);
+    capacity_ = bigger.capacity;
   }
   begin_ = 0;
   end_ = held;
@@ -46,10 +37,7 @@ void ByteBuffer::Release() {
 }
 
 void ByteBuffer::Free() {
-  if (block_ && capacity_ == BufferPool::kBufferSize) {
-    BufferPool::ForThisThread().Give(std::move(block_));
-  }
-  block_.reset();
+  if (block_) BufferPool::ForThisThread().Give(std::move(block_), capacity_);
   capacity_ = begin_ = end_ = 0;
 }
 

@@ -1,8 +1,9 @@
-// ByteBuffer: one direction of a connection's bytes. While what it holds
-// fits, it uses a 16 KiB block from the thread's BufferPool; a larger message
-// gets a block of its own, sized to the message; an empty buffer can give
-// its block back (Release), so an idle connection holds none. Runs in a
-// worker, used by one thread at a time.
+// ByteBuffer: one direction of a connection's bytes, in one block from the
+// thread's BufferPool: 16 KiB while that is enough, a larger class for a
+// larger message (growing by doubling, or straight to what the message
+// needs when its length is known). An empty buffer can give its block back
+// (Release), so an idle connection holds none. Runs in a worker, used by one
+// thread at a time.
 #ifndef THRIFTD_WORKERS_BYTE_BUFFER_H_
 #define THRIFTD_WORKERS_BYTE_BUFFER_H_
 

@@ -91,18 +91,16 @@ Connection::Phase Connection::PhaseNow() {
 Connection::Fill Connection::Receive(bool* progressed) {
   Fill result = Fill::kNothing;
   for (;;) {
-    // Room for the whole current message when its length is known, and for
-    // some read-ahead past it. (Past what the scanner needs so far, not up
-    // to it: a message walked field by field needs a few bytes more at a
-    // time, and was read a few bytes per recv().)
+    // Room for the whole current message when the scanner knows its length,
+    // and for some read-ahead past it (past what the scanner needs so far,
+    // not up to it: a message walked field by field needs a few bytes more
+    // at a time, and was read a few bytes per recv()).
     std::size_t limit = scan_need_ + kReadAhead;
     if (in_.size() >= limit) {
       more_to_read_ = true;  // serve what is here first, then read on
       return result;
     }
-    // Grown at most geometrically: a length announced is not yet a length sent.
-    std::size_t goal = std::max(scan_need_, std::min(limit, in_.size() + BufferPool::kBufferSize));
-    in_.Reserve(std::min(goal, 2 * in_.size() + BufferPool::kBufferSize));
+    in_.Reserve(std::max(scan_need_, in_.size() + 1));
     std::size_t room = std::min(in_.room_size(), limit - in_.size());
     ssize_t n = recv(fd_.get(), in_.room(), room, 0);
     if (n > 0) {
@@ -110,11 +108,11 @@ Connection::Fill Connection::Receive(bool* progressed) {
       *progressed = true;
       result = Fill::kData;
       // A short read emptied the socket: an edge-triggered poller will say
-      // when more comes. A full one may have left more behind.
-      if (static_cast<std::size_t>(n) < room) {
-        more_to_read_ = false;
-        return result;
-      }
+      // when more comes. A full one may have left more behind: read on,
+      // unless the block is full and the scanner has not looked at it yet
+      // (it says how large a block the message needs).
+      more_to_read_ = static_cast<std::size_t>(n) == room;
+      if (!more_to_read_ || (in_.room_size() == 0 && scan_need_ <= in_.size())) return result;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -422,6 +422,15 @@ def matrix_cells(args):
         for conns in (1, 16, 64):
             td = w2 + ['thriftd fiber -w 1']
             cells.append((('echo', size, conns), td + before(td) + peers))
+    if args.cells:
+        # --cells ping:64,echo65536:1 : only those cells, every server of each.
+        want = set()
+        for spec in args.cells.split(','):
+            m = re.match(r'(ping|add|echo)(\d*):(\d+)$', spec.strip())
+            if not m:
+                sys.exit('run.py: --cells %s: want METHOD[SIZE]:CONNS, e.g. ping:64,echo65536:1' % spec)
+            want.add((m.group(1), int(m.group(2) or 0), int(m.group(3))))
+        cells = [c for c in cells if c[0] in want]
     return cells
 
 
@@ -1015,20 +1024,71 @@ def strace_counts(path):
     return counts
 
 
-def strace_run(b, srv, calls, conns, log_dir):
-    """Syscalls of the serving processes (every thread) over `calls` pings on `conns` connections."""
+# The syscalls perf counts one by one (with raw_syscalls:sys_enter for all of them).
+PERF_SYSCALLS = ('epoll_wait', 'epoll_pwait', 'recvfrom', 'sendto', 'read', 'write', 'readv', 'writev',
+                 'recvmsg', 'sendmsg', 'futex', 'epoll_ctl', 'ioctl', 'madvise', 'brk', 'mmap', 'munmap',
+                 'timerfd_settime', 'accept4')
+
+
+def perf_events():
+    """perf stat's events, or None when perf or the syscall tracepoints are not there."""
+    if not shutil.which('perf'):
+        return None
+    base = None
+    for d in ('/sys/kernel/tracing/events', '/sys/kernel/debug/tracing/events'):
+        if os.path.isdir(os.path.join(d, 'raw_syscalls')):
+            base = d
+            break
+    if base is None:
+        return None
+    ev = ['raw_syscalls:sys_enter', 'context-switches', 'page-faults']
+    ev += ['syscalls:sys_enter_' + n for n in PERF_SYSCALLS
+           if os.path.isdir(os.path.join(base, 'syscalls', 'sys_enter_' + n))]
+    return ev
+
+
+def perf_counts(path):
+    """{name: count} from `perf stat -x,` output."""
+    counts = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.strip().split(',')
+                if len(parts) < 3 or line.startswith('#'):
+                    continue
+                try:
+                    v = float(parts[0])
+                except ValueError:
+                    continue  # <not counted>
+                name = parts[2]
+                name = {'raw_syscalls:sys_enter': 'all syscalls', 'context-switches': 'context switches',
+                        'page-faults': 'page faults'}.get(name, name.replace('syscalls:sys_enter_', ''))
+                counts[name] = v
+    except OSError:
+        pass
+    return counts
+
+
+def trace_run(b, srv, calls, conns, log_dir, tool):
+    """Syscalls of the serving processes (every thread) over `calls` pings on `conns` connections,
+    counted by `strace -c -f` (tool 'strace') or by perf stat on the syscall tracepoints ('perf')."""
     r = Running(b, srv, 'framed', log_dir)
     st = None
     try:
         if not r.wait_ready():
             raise RuntimeError('%s did not start' % srv.name)
         time.sleep(0.3)
-        tids = []
-        for p in serving_pids(srv, r.proc.pid):
-            tids += os.listdir('/proc/%d/task' % p)
-        out = os.path.join(log_dir, 'strace.%d.%d' % (r.port, calls))
-        st = subprocess.Popen(['strace', '-c', '-f', '-o', out] + sum([['-p', t] for t in tids], []),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        pids = serving_pids(srv, r.proc.pid)
+        out = os.path.join(log_dir, '%s.%d.%d' % (tool, r.port, calls))
+        if tool == 'strace':
+            tids = []
+            for p in pids:
+                tids += os.listdir('/proc/%d/task' % p)
+            argv = ['strace', '-c', '-f', '-o', out] + sum([['-p', t] for t in tids], [])
+        else:
+            argv = ['perf', 'stat', '-x,', '-o', out, '-e', ','.join(perf_events()),
+                    '-p', ','.join(str(p) for p in pids)]
+        st = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)  # attached
         res = run_loadgen(b, r.port, 'framed', 'ping', 0, conns, 0, 0, calls=calls, timeout=300)
         if res.get('errors') or res.get('calls') != calls:
@@ -1036,7 +1096,7 @@ def strace_run(b, srv, calls, conns, log_dir):
         st.send_signal(signal.SIGINT)
         st.wait(30)
         st = None
-        return strace_counts(out)
+        return strace_counts(out) if tool == 'strace' else perf_counts(out)
     finally:
         if st:
             st.kill()
@@ -1056,36 +1116,48 @@ def syscalls(b, args):
     servers.append(peers[RAW])
     log_dir = tempfile.mkdtemp(prefix='thriftd-bench-strace-')
     base, calls, conns = 2000, args.syscall_calls, 64
+    tools = ['strace'] + (['perf'] if perf_events() else [])
     rows = []
     for srv in servers:
-        try:
-            c0 = strace_run(b, srv, base, conns, log_dir)
-            c1 = strace_run(b, srv, base + calls, conns, log_dir)
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-            print('strace %s: %s' % (srv.name, e))
-            rows.append((srv.name, None))
-            continue
-        per = {k: (c1.get(k, 0) - c0.get(k, 0)) / calls for k in set(c0) | set(c1)}
-        per = {k: v for k, v in per.items() if v >= 0.005}
-        print('strace %-40s %s' % (srv.name, ' '.join('%s %.2f' % kv for kv in sorted(per.items(), key=lambda kv: -kv[1]))))
-        rows.append((srv.name, per))
+        row = {}
+        for tool in tools:
+            per = None
+            try:
+                c0 = trace_run(b, srv, base, conns, log_dir, tool)
+                c1 = trace_run(b, srv, base + calls, conns, log_dir, tool)
+                per = {k: (c1.get(k, 0) - c0.get(k, 0)) / calls for k in set(c0) | set(c1)}
+                per = {k: v for k, v in per.items() if v >= 0.005}
+                print('%-6s %-40s %s' % (tool, srv.name, ' '.join(
+                    '%s %.2f' % kv for kv in sorted(per.items(), key=lambda kv: -kv[1]))))
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                print('%s %s: %s' % (tool, srv.name, e))
+            row[tool] = per
+        rows.append((srv.name, row))
     shutil.rmtree(log_dir, ignore_errors=True)
     return rows
 
 
 def syscalls_markdown(rows, args):
     out = ['System calls of the serving processes (every thread) per ping call, framed, 64 connections, '
-           '-w 1 for thriftd: `strace -c -f -p` every thread, (count with %d calls − count with 2000 '
-           'calls) / %d, so connection set-up cancels out. strace slows every syscall, so batching '
-           '(calls per `epoll_wait`) is not what it is at full speed; recv/send per call are.\n' % (
+           '-w 1 for thriftd, (count with %d calls − count with 2000 calls) / %d, so connection set-up '
+           'cancels out. Counted twice: by `strace -c -f -p` on every thread, which slows every syscall '
+           'so that batching (calls per `epoll_wait`, events handed between threads) is not what it is '
+           'at full speed; and by `perf stat` on the syscall tracepoints (all threads, full speed), '
+           'with the context switches and page faults of the same interval.\n' % (
                2000 + args.syscall_calls, args.syscall_calls),
-           '| server | syscalls per call | by call (≥ 0.01) |', '|---|---:|---|']
-    for name, per in rows:
-        if per is None:
-            out.append('| %s | n/a | |' % name)
-            continue
-        out.append('| %s | %.2f | %s |' % (name, sum(per.values()), ', '.join(
-            '%s %.2f' % kv for kv in sorted(per.items(), key=lambda kv: -kv[1]) if kv[1] >= 0.01)))
+           '| server | strace: syscalls per call | by call (≥ 0.01) | perf: syscalls per call | by call (≥ 0.01) '
+           '| context switches per call | page faults per call |', '|---|---:|---|---:|---|---:|---:|']
+    special = ('all syscalls', 'context switches', 'page faults')
+    for name, row in rows:
+        st, pf = row.get('strace'), row.get('perf')
+
+        def by_call(per):
+            return ', '.join('%s %.2f' % kv for kv in sorted(per.items(), key=lambda kv: -kv[1])
+                             if kv[1] >= 0.01 and kv[0] not in special)
+        out.append('| %s | %s | %s | %s | %s | %s | %s |' % (
+            name, '%.2f' % sum(st.values()) if st else 'n/a', by_call(st) if st else '',
+            fmt(pf.get('all syscalls', 0), 2) if pf else 'n/a', by_call(pf) if pf else '',
+            fmt(pf.get('context switches', 0), 2) if pf else 'n/a', fmt(pf.get('page faults', 0), 2) if pf else 'n/a'))
     return '\n'.join(out) + '\n'
 
 
@@ -1289,7 +1361,7 @@ def write_results(path, m, args, cells=None, summary=None, idle_rows=None, cg_ro
     if cg_rows is not None:
         out += ['## Instructions per call (callgrind)', '', callgrind_markdown(cg_rows, args), '']
     if sys_rows is not None:
-        out += ['## System calls per call (strace)', '', syscalls_markdown(sys_rows, args), '']
+        out += ['## System calls per call (strace, perf)', '', syscalls_markdown(sys_rows, args), '']
     with open(path, 'w') as f:
         f.write('\n'.join(out))
     print('wrote', path)
@@ -1300,6 +1372,7 @@ def main():
     ap.add_argument('--build-dir', default=os.path.join(SRC_ROOT, 'build'))
     ap.add_argument('--smoke', action='store_true', help='every server, short runs, replies checked only')
     ap.add_argument('--quick', action='store_true', help='a small matrix')
+    ap.add_argument('--cells', help='only these cells of the full matrix, e.g. ping:64,echo65536:1')
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--duration', type=float, default=None, help='measured seconds per run [2]')
     ap.add_argument('--warmup', type=float, default=0.5)

@@ -4,6 +4,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
+# ccache (which meson uses when installed) keys debug builds on the
+# directory too; without that, a fresh clone (as CI makes) reuses the cache.
+export CCACHE_NOHASHDIR=true CCACHE_BASEDIR="$PWD"
 dir=${1:-build}
 [ $# -gt 0 ] && shift
 if [ -f "$dir/build.ninja" ]; then

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 #include <thrift/Thrift.h>
 
@@ -61,7 +62,10 @@ Status Configure(const std::string& path, LogLevel level) {
 
 Status Reopen() {
   if (sink.path.empty()) {
-    sink.fd = STDERR_FILENO;
+    // Back to stderr (an abandoned reload undoing a log file): the file's
+    // descriptor goes. Only the master switches, from its single thread.
+    int old = std::exchange(sink.fd, STDERR_FILENO);
+    if (old > STDERR_FILENO) ::close(old);
     return Status::Ok();
   }
   return ReopenAppendFile(sink.path, &sink.fd);

@@ -15,7 +15,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -27,6 +26,7 @@
 #include "src/base/channel.h"
 #include "src/base/clock.h"
 #include "src/base/log.h"
+#include "tests/unit/test_util.h"
 
 namespace thriftd {
 namespace {
@@ -264,22 +264,32 @@ LogLevel CurrentLogLevel() {
   return LogLevel::kCritical;
 }
 
+// The error log goes to a file of a fresh directory, at debug level, for
+// the test's lifetime; however the test ends, it goes back to stderr at the
+// level it had, and the directory goes.
+class CapturedLog {
+ public:
+  CapturedLog() : level_(CurrentLogLevel()) {
+    REQUIRE(log::Configure(dir_.Join("error.log"), LogLevel::kDebug).ok());
+  }
+  ~CapturedLog() { (void)log::Configure("-", level_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  std::string Text() const { return thriftd_test::ReadFile(dir_.Join("error.log")); }
+
+ private:
+  thriftd_test::TempDir dir_;
+  LogLevel level_;
+};
+
 TEST_CASE("PosixProcessOps::Kill of a worker already gone is not an error") {
   Children children;
   pid_t pid = children.Spawn([](const WorkerSpec&, int) { _exit(0); });
   children.WaitExit(pid);
-  char path[] = "/tmp/thriftd_kill_test_XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  close(fd);
-  LogLevel level = CurrentLogLevel();
-  REQUIRE(log::Configure(path, LogLevel::kDebug).ok());
+  CapturedLog log;
   children.ops().Kill(pid, 0);  // ESRCH; signal 0, in case the pid was reused meanwhile
-  REQUIRE(log::Configure("-", level).ok());
-  std::ifstream file(path);
-  std::string logged((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  CHECK(logged == "");
-  unlink(path);
+  CHECK(log.Text() == "");
 }
 
 TEST_CASE("PosixProcessOps::Retire puts a hand-over request on the channel before SIGTERM") {

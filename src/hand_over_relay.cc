@@ -1,6 +1,8 @@
 #include "src/hand_over_relay.h"
 
-#include <climits>
+#include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "src/base/channel.h"
 #include "src/base/log.h"
@@ -12,8 +14,10 @@ HandOverRelay::HandOverRelay(const Scoreboard& scoreboard, std::function<int(pid
 
 pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
                              pid_t from, UniqueFd connection, std::string_view carried) {
-  pid_t target = 0;
-  std::int64_t best_room = INT64_MIN;
+  // Candidates, the most room first. One with no room left is still one:
+  // queued on its channel the connection waits to be served, which beats
+  // closing it.
+  std::vector<std::pair<std::int64_t, pid_t>> targets;
   for (const auto& [pid, worker] : workers) {
     if (pid == from || worker.state != WorkerState::kReady || worker.spec.generation != generation)
       continue;
@@ -22,21 +26,28 @@ pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::
     auto pending = forwarded_.find(pid);
     std::int64_t room = std::int64_t{slot.connection_limit.load()} - slot.connections.load() -
                         (pending == forwarded_.end() ? 0 : pending->second);
-    if (room > best_room) {
-      best_room = room;
-      target = pid;
+    targets.emplace_back(room, pid);
+  }
+  std::stable_sort(targets.begin(), targets.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (targets.empty()) return 0;  // Closed as `connection` goes.
+  for (const auto& [room, target] : targets) {
+    int channel = channel_of_(target);
+    if (channel < 0) continue;
+    // Never blocks: a worker whose channel is full is not reading it now
+    // (busy with a connection, or hung), and the next one may be.
+    Status status = TrySendChannelMessage(channel, kChannelConnection, carried, connection.get());
+    if (status.ok()) {
+      ++forwarded_[target];
+      return target;
     }
+    THRIFTD_LOG(kWarning) << "cannot hand a connection over to worker (pid:" << target
+                          << "): " << status.message();
   }
-  if (target == 0) return 0;  // Closed as `connection` goes.
-  int channel = channel_of_(target);
-  if (channel < 0) return 0;
-  Status status = SendChannelMessage(channel, kChannelConnection, carried, connection.get());
-  if (!status.ok()) {
-    THRIFTD_LOG(kWarning) << "cannot hand a connection over: " << status.message();
-    return 0;
-  }
-  ++forwarded_[target];
-  return target;
+  // The client sees its connection closed between calls, as it would have
+  // without hand-over, and reconnects.
+  THRIFTD_LOG(kWarning) << "no worker could take a handed-over connection; closing it";
+  return 0;
 }
 
 }  // namespace thriftd

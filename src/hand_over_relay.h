@@ -45,8 +45,10 @@ class HandOverRelay {
   /// `generation` (the serving one) with the most room: its connection
   /// limit less the connections it holds (scoreboard) less those forwarded
   /// to it and not yet adopted. Booting, retiring, stopping and other
-  /// generations' workers get none. Returns the pid it went to; 0 when it
-  /// was closed instead (nobody to take it, or the send failed, logged).
+  /// generations' workers get none. Never blocks: when that worker's
+  /// channel is full (it is not reading it) or the send fails, the next
+  /// one by room is tried. Returns the pid it went to; 0 when it was closed
+  /// instead (nobody to take it, or no send succeeded, logged).
   pid_t Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation, pid_t from,
                 UniqueFd connection, std::string_view carried);
 

@@ -107,9 +107,17 @@ void PosixProcessOps::Kill(pid_t pid, int signo) {
 
 void PosixProcessOps::Retire(pid_t pid) {
   int fd = ChannelFd(pid);
-  // A failed send means the worker is exiting already (its end is closed):
-  // it stops either way, with nothing left to hand over.
-  if (fd >= 0) (void)SendChannelMessage(fd, kChannelHandOver);
+  // Never blocks the master's loop on one worker. A failed send means the
+  // worker is exiting already (its end is closed) or is not reading its
+  // channel (a full one: hung, which the liveness timeout deals with). It
+  // stops either way, closing its connections instead of handing them over.
+  if (fd >= 0) {
+    Status status = TrySendChannelMessage(fd, kChannelHandOver);
+    if (!status.ok()) {
+      THRIFTD_LOG(kWarning) << "cannot ask worker (pid:" << pid
+                            << ") to hand its connections over: " << status.message();
+    }
+  }
   Kill(pid, SIGTERM);
 }
 

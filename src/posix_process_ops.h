@@ -57,7 +57,9 @@ class PosixProcessOps final : public ProcessOps {
   /// kill(2); ESRCH (the worker is gone already) is not an error, others are logged.
   void Kill(pid_t pid, int signo) override;
   /// kChannelHandOver on the worker's channel, then SIGTERM: by the time
-  /// the worker sees its stop, the request is already waiting.
+  /// the worker sees its stop, the request is already waiting. Never
+  /// blocks: when the request cannot be sent (the channel is full or
+  /// closed) that is logged and the worker just gets SIGTERM.
   void Retire(pid_t pid) override;
   double Now() override;
   double LastHeartbeat(int slot) override;

@@ -22,18 +22,7 @@ struct OneFdMessage {
   }
 };
 
-}  // namespace
-
-Status OpenChannel(ChannelPair* pair) {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
-    return Status::FromErrno("socketpair(channel)", errno);
-  pair->master_end.Reset(fds[0]);
-  pair->worker_end.Reset(fds[1]);
-  return Status::Ok();
-}
-
-Status SendChannelMessage(int fd, char kind, std::string_view text, int passed) {
+Status Send(int fd, char kind, std::string_view text, int passed, int flags) {
   text = text.substr(0, kMaxChannelText);
   OneFdMessage message;
   message.io[0] = {&kind, 1};
@@ -51,10 +40,29 @@ Status SendChannelMessage(int fd, char kind, std::string_view text, int passed) 
   }
   ssize_t n;
   do {
-    n = sendmsg(fd, &message.header, MSG_NOSIGNAL);
+    n = sendmsg(fd, &message.header, MSG_NOSIGNAL | flags);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return Status::FromErrno("sendmsg(channel)", errno);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status OpenChannel(ChannelPair* pair) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+    return Status::FromErrno("socketpair(channel)", errno);
+  pair->master_end.Reset(fds[0]);
+  pair->worker_end.Reset(fds[1]);
+  return Status::Ok();
+}
+
+Status SendChannelMessage(int fd, char kind, std::string_view text, int passed) {
+  return Send(fd, kind, text, passed, 0);
+}
+
+Status TrySendChannelMessage(int fd, char kind, std::string_view text, int passed) {
+  return Send(fd, kind, text, passed, MSG_DONTWAIT);
 }
 
 ChannelRead ReceiveChannelMessage(int fd, ChannelMessage* message) {

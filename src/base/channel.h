@@ -61,10 +61,17 @@ struct ChannelMessage {
   UniqueFd passed;  ///< the descriptor that came along, if any
 };
 
-/// Sends one message without blocking for long (a packet this small fits
-/// the socket buffer), `passed` riding along when >= 0 (the sender still
-/// owns it). Never raises SIGPIPE.
+/// Sends one message, `passed` riding along when >= 0 (the sender still
+/// owns it). Never raises SIGPIPE. Blocks while the channel is full: the
+/// socket buffer holds a few hundred small messages, or three of 64 KiB.
+/// For a worker's sends, which the master reads as they come.
 Status SendChannelMessage(int fd, char kind, std::string_view text = {}, int passed = -1);
+/// As SendChannelMessage, but never blocks: a full channel is an error
+/// ("sendmsg(channel): Resource temporarily unavailable"). For the master's
+/// sends: a worker reads its channel only when it gets to it (a sync worker
+/// between connections, a hung one never), and the master's loop must not
+/// wait on any one worker.
+Status TrySendChannelMessage(int fd, char kind, std::string_view text = {}, int passed = -1);
 
 enum class ChannelRead { kMessage, kEmpty, kClosed };
 /// Receives one message without blocking: kMessage fills *message; kEmpty

@@ -114,6 +114,20 @@ TEST_CASE("sending to a closed channel is an error, not SIGPIPE") {
   CHECK(status.message() == "sendmsg(channel): Broken pipe");
 }
 
+TEST_CASE("TrySendChannelMessage on a full channel fails at once, and works once it is read") {
+  ChannelPair pair;
+  REQUIRE(OpenChannel(&pair).ok());
+  int sent = 0;
+  while (TrySendChannelMessage(pair.master_end.get(), 'X').ok()) ++sent;
+  // Small messages: the kernel holds some hundreds, not thousands.
+  CHECK(sent > 10);
+  Status status = TrySendChannelMessage(pair.master_end.get(), 'X');
+  CHECK(status.message() == "sendmsg(channel): Resource temporarily unavailable");
+  ChannelMessage message;
+  REQUIRE(ReceiveChannelMessage(pair.worker_end.get(), &message) == ChannelRead::kMessage);
+  CHECK(TrySendChannelMessage(pair.master_end.get(), 'Y').ok());
+}
+
 TEST_CASE("receiving on a bad descriptor is kClosed") {
   ChannelMessage message;
   CHECK(ReceiveChannelMessage(-1, &message) == ChannelRead::kClosed);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "src/base/channel.h"
+#include "src/base/clock.h"
 
 namespace thriftd {
 namespace {
@@ -41,6 +42,20 @@ class Workers {
     REQUIRE(OpenChannel(&channels_[pid]).ok());
   }
   void DropChannel(pid_t pid) { channels_.erase(pid); }
+  /// Fills worker `pid`'s channel as a worker that does not read it would
+  /// leave it: the next send from the master's end would block. A send
+  /// that did block would give up after a second (SO_SNDTIMEO), so a relay
+  /// that blocks fails these tests instead of hanging them.
+  void FillChannel(pid_t pid) {
+    int fd = channels_.at(pid).master_end.get();
+    timeval limit{1, 0};
+    REQUIRE(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0);
+    int sent = 0;
+    while (TrySendChannelMessage(fd, kChannelConnection, std::string(1024, 'x')).ok()) ++sent;
+    REQUIRE(sent > 0);
+    Status status = TrySendChannelMessage(fd, kChannelConnection);
+    REQUIRE(status.message() == "sendmsg(channel): Resource temporarily unavailable");
+  }
 
   /// Hands a new connection over from `from` (generation 2 is serving);
   /// returns the pid it went to, 0 if closed. The client's end is kept in
@@ -146,6 +161,29 @@ TEST_CASE("a handed-over connection nobody can adopt is closed") {
     CHECK(workers.HandOver(100, "", &client) == 0);
     CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);
   }
+}
+
+// Regression: the relay sent with a blocking sendmsg. A worker reads its
+// channel only when it gets to it (a sync worker between connections, a
+// hung one never); once its channel was full the master's loop stopped.
+TEST_CASE("a handed-over connection skips a worker whose channel is full, without blocking") {
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);  // the sender
+  workers.Add(101, WorkerState::kReady, 0);     // the most room, but not reading
+  workers.Add(102, WorkerState::kReady, 50);
+  workers.FillChannel(101);
+  double start = MonotonicSeconds();
+  UniqueFd client;
+  CHECK(workers.HandOver(100, "carried", &client) == 102);
+  CHECK(workers.Received(102).text == "carried");
+
+  SUBCASE("and closes it when every adopter's channel is full") {
+    workers.FillChannel(102);
+    CHECK(workers.HandOver(100, "", &client) == 0);
+    char byte;
+    CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);  // end of file: closed
+  }
+  CHECK(MonotonicSeconds() - start < 1);  // no send waited for SO_SNDTIMEO
 }
 
 }  // namespace

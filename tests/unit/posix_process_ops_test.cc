@@ -34,18 +34,30 @@ namespace {
 constexpr double kDeadline = 10;  // seconds: generous, for a loaded machine
 
 // In the child: default dispositions (the test runner's handlers are not
-// the child's), every signal unblocked, then waits until the master's end
-// of the channel closes, and exits 0.
-[[noreturn]] void WaitForEof(int channel_fd) {
+// the child's), every signal unblocked, then 'W' (waiting) on the channel.
+void SettleChild(int channel_fd) {
   for (int signo = 1; signo < NSIG; ++signo) signal(signo, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  (void)SendChannelMessage(channel_fd, 'W');  // waiting
+  (void)SendChannelMessage(channel_fd, 'W');
+}
+
+// In the child: settles, then waits until the master's end of the channel
+// closes, and exits 0.
+[[noreturn]] void WaitForEof(int channel_fd) {
+  SettleChild(channel_fd);
   char byte;
   while (recv(channel_fd, &byte, 1, 0) != 0) {
   }
   _exit(0);
+}
+
+// In the child: settles, then never reads its channel (a hung worker);
+// only a signal ends it.
+[[noreturn]] void Hang(int channel_fd) {
+  SettleChild(channel_fd);
+  for (;;) pause();
 }
 
 // Spawns children through a PosixProcessOps whose prepared body is the one
@@ -312,6 +324,28 @@ TEST_CASE("PosixProcessOps::Retire puts a hand-over request on the channel befor
   ProcessExit exit = children.WaitExit(pid);
   REQUIRE(WIFEXITED(exit.wait_status));
   CHECK(WEXITSTATUS(exit.wait_status) == 0);
+}
+
+// Regression: Retire sent the request with a blocking sendmsg, and a worker
+// that was not reading its channel (hung) stopped the master's loop for good.
+TEST_CASE("PosixProcessOps::Retire of a worker whose channel is full does not block") {
+  Children children;
+  pid_t pid = children.Spawn([](const WorkerSpec&, int fd) { Hang(fd); });
+  CHECK(children.Receive(pid).kind == 'W');  // its handlers are in place
+  int fd = children.ops().ChannelFd(pid);
+  // A blocking send would give up after a second: the test fails, not hangs.
+  timeval limit{1, 0};
+  REQUIRE(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0);
+  while (TrySendChannelMessage(fd, 'X', std::string(1024, 'x')).ok()) {
+  }
+  CapturedLog log;
+  children.ops().Retire(pid);
+  CHECK(log.Text().find("cannot ask worker (pid:" + std::to_string(pid) +
+                        ") to hand its connections over: sendmsg(channel): Resource "
+                        "temporarily unavailable") != std::string::npos);
+  ProcessExit exit = children.WaitExit(pid);  // SIGTERM went all the same
+  CHECK(WIFSIGNALED(exit.wait_status));
+  CHECK(WTERMSIG(exit.wait_status) == SIGTERM);
 }
 
 TEST_CASE("PosixProcessOps::Now is monotonic seconds") {

@@ -100,6 +100,9 @@ void Arbiter::HandleQuickStop() {
 void Arbiter::HandleTtin() {
   if (stopping_) return;
   ++desired_;
+  // Also for the generation an abandoned reload would bring back: the
+  // operator asked for one more worker, whichever generation serves.
+  if (reloading()) ++previous_desired_;
   THRIFTD_LOG(kInfo) << "Handling signal: ttin; workers: " << desired_;
   ManageWorkers();
 }
@@ -107,14 +110,19 @@ void Arbiter::HandleTtin() {
 void Arbiter::HandleTtou() {
   if (stopping_) return;
   desired_ = std::max(1, desired_ - 1);
+  if (reloading()) previous_desired_ = std::max(1, previous_desired_ - 1);
   THRIFTD_LOG(kInfo) << "Handling signal: ttou; workers: " << desired_;
   ManageWorkers();
 }
 
 std::uint64_t Arbiter::Reload(const ArbiterOptions& options) {
-  previous_generation_ = generation_;
-  previous_desired_ = desired_;
-  previous_options_ = options_;
+  // What to fall back to is the generation serving before any reload in
+  // flight: one still booting may fail as well.
+  if (!reloading()) {
+    previous_generation_ = generation_;
+    previous_desired_ = desired_;
+    previous_options_ = options_;
+  }
   generation_ = ++last_generation_;
   options_ = options;
   desired_ = std::max(1, options.workers);
@@ -157,7 +165,7 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
     if (already_stopping || worker.spec.generation != generation_) return;
   }
   if (stopping_) return;
-  if (previous_generation_ != 0 && CountActive(previous_generation_, /*ready_only=*/false) > 0) {
+  if (reloading() && CountActive(previous_generation_, /*ready_only=*/false) > 0) {
     AbandonReload();
     return;
   }
@@ -260,7 +268,7 @@ void Arbiter::ReplaceSuperseded() {
   // all ready: only then are the old workers asked to stop, so no request
   // finds nobody accepting.
   if (CountActive(generation_, /*ready_only=*/true) < desired_) return;
-  bool reloaded = HasOlderGeneration();
+  bool reloaded = reloading() || HasOlderGeneration();
   for (auto& [pid, worker] : workers_) {
     if (worker.state == WorkerState::kRetiring) {
       Retire(worker, Handover::kToSuccessors, StopReason::kMaxRequests);
@@ -269,6 +277,8 @@ void Arbiter::ReplaceSuperseded() {
     }
   }
   if (reloaded) {
+    // Done: nothing to fall back to any more, even if every worker of the
+    // previous generation had died meanwhile.
     previous_generation_ = 0;
     THRIFTD_LOG(kInfo) << "Generation " << generation_ << " is serving";
   }
@@ -333,8 +343,12 @@ void Arbiter::Retire(WorkerRecord& worker, Handover handover, StopReason reason)
 
 void Arbiter::AbandonReload() {
   THRIFTD_LOG(kError) << "Reload failed; keeping generation " << previous_generation_;
+  // Every generation started since, not only the current one: a reload
+  // superseded by a newer HUP would otherwise boot on, unwatched, and its
+  // boot error would find no reload to abandon and halt thriftd.
   for (auto& [pid, worker] : workers_) {
-    if (worker.spec.generation == generation_) Retire(worker, Handover::kNone, StopReason::kStop);
+    if (worker.spec.generation > previous_generation_)
+      Retire(worker, Handover::kNone, StopReason::kStop);
   }
   // Everything the reload changed goes back: the worker count and every
   // option (graceful_timeout, the liveness timeout, ...).

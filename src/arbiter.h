@@ -98,8 +98,11 @@ class Arbiter {
   /// `options.workers` workers under `options` (every option: timeouts
   /// too); the old ones are stopped gracefully once the new ones are all
   /// ready. If the new generation cannot boot while the old one serves,
-  /// the reload is abandoned and every option reverts. Returns the new
-  /// generation number.
+  /// the reload is abandoned: every generation started since the last one
+  /// that was all ready is stopped, and that one is served again with its
+  /// options and worker count (TTIN/TTOU meanwhile included). A HUP while
+  /// a reload is in flight supersedes it, and falls back to the same
+  /// generation. Returns the new generation number.
   std::uint64_t Reload(const ArbiterOptions& options);
   /// The generation the next Reload() will create (to register its config).
   /// Generation numbers only grow, even across an abandoned reload.
@@ -157,7 +160,12 @@ class Arbiter {
   enum class Handover { kNone, kToSuccessors };
   /// Asks the worker to stop gracefully; SIGKILL follows after graceful_timeout.
   void Retire(WorkerRecord& worker, Handover handover, StopReason reason);
+  /// Stops every generation newer than previous_generation_ and serves it
+  /// again, as it was before the first reload in flight.
   void AbandonReload();
+  /// Whether a reload is in flight: a generation started and not yet all
+  /// ready, with previous_generation_ to fall back to.
+  bool reloading() const { return previous_generation_ != 0; }
   void Halt(int exit_code);
   /// Names the reason of an unasked exit, and backs respawns off when
   /// workers keep dying young.
@@ -173,7 +181,8 @@ class Arbiter {
   std::uint64_t generation_ = 0;       // the generation being served (or booting)
   std::uint64_t last_generation_ = 0;  // the highest ever created
   std::uint64_t spawn_sequence_ = 0;   // orders workers started at the same instant
-  // What to fall back to if a reload's workers cannot boot.
+  // What to fall back to if a reload's workers cannot boot: the generation
+  // serving before the first reload still in flight; 0 when none is.
   std::uint64_t previous_generation_ = 0;
   int previous_desired_ = 0;
   ArbiterOptions previous_options_;

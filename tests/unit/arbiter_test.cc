@@ -584,6 +584,113 @@ TEST_CASE("regression: a second boot error from an abandoned reload does not hal
   CHECK(Pids(arbiter) == "100 101");
 }
 
+// Regression: Reload saved the generation to fall back to at every HUP, so
+// a second HUP while the first was booting saved the booting generation 2.
+// Whichever failed first, the other's boot error then found no serving
+// generation to keep and halted thriftd, though generation 1 was serving.
+TEST_CASE("two bad HUPs keep generation 1 serving") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2, /*graceful_timeout=*/30));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+  CHECK(arbiter.Reload(Options(2, /*graceful_timeout=*/5)) == 2);
+  CHECK(ops.TakeSpawns() == "102:w0g2, 103:w1g2");
+  CHECK(arbiter.Reload(Options(3, /*graceful_timeout=*/7)) == 3);
+  CHECK(ops.TakeSpawns() == "104:w0g3, 105:w1g3, 106:w2g3");
+  CHECK(ops.TakeKills() == "");
+
+  SUBCASE("the older reload fails first") {
+    arbiter.OnWorkerBootError(102, "boom");  // generation 2 is superseded: only logged
+    CHECK(ops.TakeKills() == "");
+    CHECK(arbiter.generation() == 3);
+    arbiter.OnWorkerBootError(104, "boom");
+    CHECK(ops.TakeKills() == "TERM 103, TERM 105, TERM 106");
+  }
+  SUBCASE("the newer reload fails first") {
+    arbiter.OnWorkerBootError(104, "boom");
+    CHECK(ops.TakeKills() == "TERM 102, TERM 103, TERM 105, TERM 106");
+    arbiter.OnWorkerBootError(102, "boom");  // stopped already: only logged
+    CHECK(ops.TakeKills() == "");
+  }
+  CHECK(arbiter.generation() == 1);
+  CHECK(arbiter.desired_workers() == 2);
+  CHECK(arbiter.options().graceful_timeout == 30);
+  CHECK_FALSE(arbiter.done());
+  arbiter.OnWorkerExited(Exited(102, kWorkerExitBootError));
+  arbiter.OnWorkerExited(Exited(104, kWorkerExitBootError));
+  for (pid_t pid : {103, 105, 106}) arbiter.OnWorkerExited(Exited(pid, 0));
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");
+  CHECK(ops.TakeKills() == "");
+  CHECK(Pids(arbiter) == "100 101");
+  CHECK_FALSE(arbiter.done());
+  CHECK(arbiter.exit_code() == kExitOk);
+
+  // And the next HUP falls back to generation 1 again, or replaces it.
+  CHECK(arbiter.Reload(Options(1)) == 4);
+  CHECK(ops.TakeSpawns() == "107:w0g4");
+  arbiter.OnWorkerReady(107);
+  CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
+}
+
+TEST_CASE("a HUP superseding a reload that boots fine replaces both older generations") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(1));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.Reload(Options(1));
+  arbiter.Reload(Options(1));
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w0g2, 102:w0g3");
+  arbiter.OnWorkerReady(101);  // generation 2 is ready, but superseded
+  CHECK(ops.TakeKills() == "");
+  arbiter.OnWorkerReady(102);
+  CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
+  CHECK(arbiter.generation() == 3);
+  // Nothing left to fall back to: a later boot error is a first start's.
+  arbiter.OnWorkerExited(Exited(100, 0));
+  arbiter.OnWorkerExited(Exited(101, 0));
+  arbiter.OnWorkerExited(KilledBy(102, SIGKILL));
+  CHECK(ops.TakeSpawns() == "103:w0g3");
+  arbiter.OnWorkerBootError(103, "boom");
+  CHECK(arbiter.stopping());
+}
+
+// Regression: an abandoned reload restored the worker count saved at the
+// HUP, losing a TTIN or TTOU received while the reload was booting.
+TEST_CASE("TTIN and TTOU during a reload apply to the generation an abandoned reload keeps") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  arbiter.Reload(Options(2));
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1, 102:w0g2, 103:w1g2");
+
+  SUBCASE("TTIN") {
+    arbiter.HandleTtin();
+    CHECK(ops.TakeSpawns() == "104:w2g2");
+    arbiter.OnWorkerBootError(102, "boom");
+    CHECK(ops.TakeKills() == "TERM 103, TERM 104");
+    CHECK(arbiter.desired_workers() == 3);
+    arbiter.Tick();
+    CHECK(ops.TakeSpawns() == "105:w2g1");
+  }
+  SUBCASE("TTOU") {
+    ops.Advance(1);
+    arbiter.HandleTtou();
+    CHECK(ops.TakeKills() == "RETIRE 102");
+    arbiter.OnWorkerBootError(103, "boom");
+    CHECK(arbiter.desired_workers() == 1);
+    CHECK(ops.TakeKills() == "");  // 102 is stopping already (TTOU)
+    arbiter.Tick();
+    CHECK(ops.TakeKills() == "RETIRE 100");  // the oldest of generation 1
+    CHECK(ops.TakeSpawns() == "");
+  }
+  CHECK(arbiter.generation() == 1);
+}
+
 // --- liveness ----------------------------------------------------------------
 
 ArbiterOptions LivenessOptions(int workers) {

@@ -93,7 +93,7 @@ void Arbiter::HandleQuickStop() {
       worker.kill_at = deadline;
     }
     if (worker.stop_reason == StopReason::kNone) worker.stop_reason = StopReason::kStop;
-    ops_.Kill(pid, SIGQUIT);
+    Signal(worker, SIGQUIT);
   }
 }
 
@@ -172,6 +172,11 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
   Halt(kExitAppError);
 }
 
+void Arbiter::OnWorkerReaped(pid_t pid) {
+  auto it = workers_.find(pid);
+  if (it != workers_.end()) it->second.reaped = true;
+}
+
 void Arbiter::OnWorkerExited(const ProcessExit& exit) {
   auto it = workers_.find(exit.pid);
   if (it == workers_.end()) return;
@@ -226,6 +231,7 @@ void Arbiter::KillUnresponsiveWorkers() {
   double now = ops_.Now();
   for (auto& [pid, worker] : workers_) {
     if (worker.state == WorkerState::kAborted || worker.state == WorkerState::kKilled) continue;
+    if (worker.reaped) continue;  // gone; its exit is being reported
     // Before its first heartbeat a worker counts from its start.
     double last_sign = std::max(worker.started_at, ops_.LastHeartbeat(worker.spec.slot));
     if (now - last_sign <= options_.timeout) continue;
@@ -234,21 +240,21 @@ void Arbiter::KillUnresponsiveWorkers() {
     if (!IsStopping(worker.state) || worker.kill_at > now + options_.abort_grace)
       worker.kill_at = now + options_.abort_grace;
     worker.state = WorkerState::kAborted;
-    ops_.Kill(pid, SIGABRT);
+    Signal(worker, SIGABRT);
   }
 }
 
 void Arbiter::SignalAll(int signo) {
-  for (const auto& [pid, worker] : workers_) ops_.Kill(pid, signo);
+  for (const auto& [pid, worker] : workers_) Signal(worker, signo);
 }
 
 void Arbiter::KillOverdueWorkers() {
   double now = ops_.Now();
   for (auto& [pid, worker] : workers_) {
     bool waiting = worker.state == WorkerState::kDraining || worker.state == WorkerState::kAborted;
-    if (waiting && now >= worker.kill_at) {
+    if (waiting && now >= worker.kill_at && !worker.reaped) {
       THRIFTD_LOG(kWarning) << "Worker (pid:" << pid << ") did not stop in time; killing it";
-      ops_.Kill(pid, SIGKILL);
+      Signal(worker, SIGKILL);
       worker.state = WorkerState::kKilled;  // Once; its exit follows.
     }
   }
@@ -334,11 +340,17 @@ void Arbiter::Retire(WorkerRecord& worker, Handover handover, StopReason reason)
   worker.state = WorkerState::kDraining;
   worker.stop_reason = reason;
   worker.kill_at = ops_.Now() + options_.graceful_timeout;
+  if (worker.reaped) return;  // see Signal()
   if (handover == Handover::kToSuccessors) {
     ops_.Retire(worker.pid);
   } else {
     ops_.Kill(worker.pid, SIGTERM);
   }
+}
+
+void Arbiter::Signal(const WorkerRecord& worker, int signo) {
+  // A reaped worker's pid may be another process's by now.
+  if (!worker.reaped) ops_.Kill(worker.pid, signo);
 }
 
 void Arbiter::AbandonReload() {

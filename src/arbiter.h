@@ -66,6 +66,9 @@ struct WorkerRecord {
   double started_at = 0;
   std::uint64_t sequence = 0;  ///< spawn order, to find the oldest
   double kill_at = 0;          ///< kDraining, kAborted: when SIGKILL follows
+  /// Its exit was collected (OnWorkerReaped) and is not yet reported: it is
+  /// never signalled, since the kernel may have given its pid to another process.
+  bool reaped = false;
 };
 
 struct ArbiterOptions {
@@ -118,6 +121,11 @@ class Arbiter {
   /// The worker reached max_requests: start its successor, and stop it
   /// gracefully (handing its connections over) once the successor is ready.
   void OnWorkerRetiring(pid_t pid);
+  /// The loop collected worker `pid`'s exit. Called for every exit of a
+  /// batch before any is handled (OnWorkerExited, after that worker's last
+  /// messages): handling one may stop the others, and no signal may reach a
+  /// pid already reaped. A pid that is not a worker is ignored.
+  void OnWorkerReaped(pid_t pid);
   /// The worker exited (reaped by the loop, after its last messages were
   /// delivered). Counts the restart, replaces it if it should be, and logs
   /// the exit. An exit code of kWorkerExitBootError from a worker nobody
@@ -163,6 +171,8 @@ class Arbiter {
   /// Stops every generation newer than previous_generation_ and serves it
   /// again, as it was before the first reload in flight.
   void AbandonReload();
+  /// Sends `signo` to the worker, unless it is reaped.
+  void Signal(const WorkerRecord& worker, int signo);
   /// Whether a reload is in flight: a generation started and not yet all
   /// ready, with previous_generation_ to fall back to.
   bool reloading() const { return previous_generation_ != 0; }

@@ -19,7 +19,8 @@ pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::
   // closing it.
   std::vector<std::pair<std::int64_t, pid_t>> targets;
   for (const auto& [pid, worker] : workers) {
-    if (pid == from || worker.state != WorkerState::kReady || worker.spec.generation != generation)
+    if (pid == from || worker.state != WorkerState::kReady ||
+        worker.spec.generation != generation || worker.reaped)
       continue;
     const ScoreboardSlot& slot = scoreboard_.slot(worker.spec.slot);
     // Pending forwards count too, so a burst does not all land on one worker.

@@ -216,9 +216,13 @@ class Master::Impl {
   // Each exit in the order the worker lived it: what it said before it
   // exited (a boot error, connections it handed over) first, then its
   // counters are kept, then the arbiter hears of the exit (and may give its
-  // slot to a new worker).
+  // slot to a new worker). The arbiter learns of every reaped pid first:
+  // handling one exit may stop the other workers, and a pid reaped in the
+  // same batch may already be another process's.
   void ReapWorkers() {
-    for (const ProcessExit& exit : ops_->Reap()) {
+    std::vector<ProcessExit> exits = ops_->Reap();
+    for (const ProcessExit& exit : exits) arbiter_->OnWorkerReaped(exit.pid);
+    for (const ProcessExit& exit : exits) {
       DrainChannel(exit.pid);
       channel_watches_.erase(exit.pid);
       ops_->CloseChannel(exit.pid);

@@ -691,6 +691,51 @@ TEST_CASE("TTIN and TTOU during a reload apply to the generation an abandoned re
   CHECK(arbiter.generation() == 1);
 }
 
+// Regression: the loop reaped every exit first, then reported them one at
+// a time. Handling the first (a boot error that halts thriftd or abandons
+// a reload) stopped the workers left, SIGTERMing one already reaped in the
+// same batch, whose pid the kernel may have handed to another process.
+TEST_CASE("no signal reaches a worker reaped in the same batch as an exit that stops it") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+
+  SUBCASE("a halt at first start") {
+    arbiter.OnWorkerReaped(100);
+    arbiter.OnWorkerReaped(101);
+    arbiter.OnWorkerExited(Exited(100, kWorkerExitBootError));
+    CHECK(ops.TakeKills() == "");  // actual: "TERM 101"
+    arbiter.OnWorkerExited(Exited(101, 0));
+    CHECK(arbiter.done());
+    CHECK(arbiter.exit_code() == kExitAppError);
+  }
+  SUBCASE("an abandoned reload") {
+    arbiter.OnWorkerReady(100);
+    arbiter.OnWorkerReady(101);
+    arbiter.Reload(Options(2));
+    CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1, 102:w0g2, 103:w1g2");
+    arbiter.OnWorkerReaped(102);
+    arbiter.OnWorkerReaped(103);
+    arbiter.OnWorkerExited(Exited(102, kWorkerExitBootError));
+    CHECK(ops.TakeKills() == "");  // actual: "TERM 103"
+    arbiter.OnWorkerExited(Exited(103, 0));
+    CHECK(arbiter.generation() == 1);
+    CHECK(Pids(arbiter) == "100 101");
+  }
+  SUBCASE("USR1, a quick stop, and the liveness and stop deadlines passing") {
+    arbiter.OnWorkerReaped(100);
+    arbiter.SignalAll(SIGUSR1);
+    arbiter.HandleQuickStop();
+    ops.Advance(60);
+    arbiter.Tick();
+    CHECK(ops.TakeKills() == "USR1 101, QUIT 101, ABRT 101, KILL 101");  // none to 100
+    arbiter.OnWorkerExited(KilledBy(100, SIGSEGV));
+    arbiter.OnWorkerExited(KilledBy(101, SIGKILL));
+    CHECK(arbiter.done());
+  }
+  CHECK(ops.TakeKills() == "");
+}
+
 // --- liveness ----------------------------------------------------------------
 
 ArbiterOptions LivenessOptions(int workers) {

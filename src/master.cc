@@ -281,16 +281,23 @@ class Master::Impl {
   void FollowServingGeneration() {
     if (arbiter_->generation() == settings_generation_) return;
     auto config = configs_.find(arbiter_->generation());
-    if (config != configs_.end()) UseMasterSettings(config->first, *config->second);
+    if (config == configs_.end()) return;
+    // Once, whether it works or not: a failure is logged, not retried at
+    // every step (the log stays as it was).
+    settings_generation_ = config->first;
+    Status status = UseMasterSettings(*config->second);
+    if (!status.ok()) THRIFTD_LOG(kError) << status.message();
   }
 
-  void UseMasterSettings(std::uint64_t generation, const Config& config) {
-    settings_generation_ = generation;
-    if (config.errorlog == log_path_ && config.loglevel == log_level_) return;
+  // Switches the error log to `config`'s; on an error (naming the setting's
+  // origin) the log stays as it was.
+  Status UseMasterSettings(const Config& config) {
+    if (config.errorlog == log_path_ && config.loglevel == log_level_) return Status::Ok();
+    Status status = log::Configure(config.errorlog, config.loglevel);
+    if (!status.ok()) return status.Prepend(config.OriginOf("errorlog").Describe());
     log_path_ = config.errorlog;
     log_level_ = config.loglevel;
-    Status status = log::Configure(config.errorlog, config.loglevel);
-    if (!status.ok()) THRIFTD_LOG(kError) << "errorlog: " << status.message();
+    return Status::Ok();
   }
 
   // Counters of the live workers plus those of every worker gone before.
@@ -362,10 +369,18 @@ class Master::Impl {
       THRIFTD_LOG(kWarning) << "bind changes take effect on restart; keeping " << listeners_.size()
                             << " listener(s)";
     }
+    // Before the reload is committed, so that an error log that cannot be
+    // opened rejects it with the log as it was; and before the new workers
+    // fork, since they inherit the error log as it is then.
+    status = UseMasterSettings(*fresh);
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
+                          << status.message();
+      return;
+    }
     std::uint64_t generation = arbiter_->next_generation();
     configs_[generation] = fresh;
-    // Before the new workers fork: they inherit the error log as it is then.
-    UseMasterSettings(generation, *fresh);
+    settings_generation_ = generation;
     arbiter_->Reload(MakeArbiterOptions(*fresh));
     DropUnusedConfigs();
   }

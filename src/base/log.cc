@@ -55,19 +55,26 @@ const char* LogLevelName(LogLevel level) {
 namespace log {
 
 Status Configure(const std::string& path, LogLevel level) {
-  sink.level = level;
-  sink.path = (path == "-") ? "" : path;
-  return Reopen();
-}
-
-Status Reopen() {
-  if (sink.path.empty()) {
+  std::string fresh = (path == "-") ? "" : path;
+  if (fresh.empty()) {
     // Back to stderr (an abandoned reload undoing a log file): the file's
     // descriptor goes. Only the master switches, from its single thread.
     int old = std::exchange(sink.fd, STDERR_FILENO);
     if (old > STDERR_FILENO) ::close(old);
-    return Status::Ok();
+  } else {
+    // The sink changes only once the file is open: a path that cannot be
+    // opened leaves the log as it was, and a later Reopen() (USR1) reopens
+    // the file that works, not the one that failed.
+    Status status = ReopenAppendFile(fresh, &sink.fd);
+    if (!status.ok()) return status;
   }
+  sink.path = std::move(fresh);
+  sink.level = level;
+  return Status::Ok();
+}
+
+Status Reopen() {
+  if (sink.path.empty()) return Status::Ok();
   return ReopenAppendFile(sink.path, &sink.fd);
 }
 

@@ -26,7 +26,8 @@ const char* LogLevelName(LogLevel level);
 namespace log {
 
 /// Sends lines to `path` ("-" or "" means stderr) at `level` and above.
-/// Opens the file before returning, so a bad path is reported at startup.
+/// Opens the file before returning, so a bad path is reported at startup;
+/// on an error the log stays as it was (file and level).
 Status Configure(const std::string& path, LogLevel level);
 /// Reopens the file (after logrotate moved it). Stderr needs nothing.
 Status Reopen();

@@ -8,7 +8,8 @@
   the listening ones.
 - Master-wide settings follow the generation being served: a reload whose
   App fails to start is abandoned, and the error log goes back to the file
-  and level it had before the HUP.
+  and level it had before the HUP. A reload whose error log cannot be opened
+  is rejected before anything of it is applied.
 """
 
 import os
@@ -109,4 +110,28 @@ def test_an_abandoned_reload_puts_the_error_log_back(thriftd, tmp_path, port):
     server.wait_for_log(r"\[INFO\] Handling signal: ttin; workers: 2$", since=mark)
     assert "ttin" not in reload_log.read_text()
     wait_until(lambda: len(server.worker_pids()) == 2, 10.0, "the second worker")
+    harness.probe(port)
+
+
+def test_a_reload_whose_error_log_cannot_be_opened_is_rejected(thriftd, tmp_path, port):
+    config = tmp_path / "thriftd.yaml"
+    config.write_text(f"app: {PINGPONG_SO}\nbind: 127.0.0.1:{port}\nworkers: 1\n")
+    server = thriftd("-c", config)
+    (old,) = server.wait_ready(port)
+    config.write_text(f"app: {PINGPONG_SO}\nbind: 127.0.0.1:{port}\nworkers: 3\n"
+                      f"errorlog: {tmp_path / 'missing' / 'error.log'}\n")
+    mark = server.log_mark()
+    server.signal("HUP")
+    server.wait_for_log(
+        rf"\[ERROR\] Reload failed, keeping the running configuration: "
+        rf"{re.escape(str(config))}:4: errorlog: open\(.*/missing/error\.log\): "
+        rf"No such file or directory$", since=mark)
+    # Nothing of it was applied: the log is still stderr at info, and one
+    # worker more makes two, not four.
+    mark = server.log_mark()
+    server.signal("TTIN")
+    server.wait_for_log(r"\[INFO\] Handling signal: ttin; workers: 2$", since=mark)
+    assert "Reloading" not in server.log()
+    workers = server.wait_workers(2)
+    assert old in workers
     harness.probe(port)

@@ -62,5 +62,24 @@ TEST_CASE("a log file that cannot be opened is an error naming it") {
   CHECK(status.message().find("/nonexistent-dir/error.log") != std::string::npos);
 }
 
+// Regression: Configure kept the new path and level before the open
+// failed, so a bad errorlog on HUP left the log half switched, and every
+// later USR1 tried to reopen the path that had failed.
+TEST_CASE("a log file that cannot be opened leaves the log as it was, and USR1 reopens that") {
+  RestoreStderrLog restore;
+  thriftd_test::TempDir dir;
+  std::string path = dir.Join("error.log");
+  REQUIRE(log::Configure(path, LogLevel::kWarning).ok());
+  int fd = log::Fd();
+  REQUIRE_FALSE(log::Configure(dir.Join("missing/error.log"), LogLevel::kDebug).ok());
+  CHECK(log::Fd() == fd);
+  CHECK_FALSE(log::Enabled(LogLevel::kInfo));  // still at warning
+  REQUIRE(::rename(path.c_str(), dir.Join("error.log.1").c_str()) == 0);
+  Status status = log::Reopen();
+  CHECK_MESSAGE(status.ok(), status.message());
+  log::Write(LogLevel::kWarning, "after rotation");
+  CHECK(thriftd_test::ReadFile(path).find("after rotation") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace thriftd

@@ -116,6 +116,12 @@ void Arbiter::HandleTtou() {
 }
 
 std::uint64_t Arbiter::Reload(const ArbiterOptions& options) {
+  // Stopping is final: a new generation would only be stopped again, and
+  // its options (graceful_timeout) would change the stop under way.
+  if (stopping_) {
+    THRIFTD_LOG(kInfo) << "Reload ignored: thriftd is stopping";
+    return generation_;
+  }
   // What to fall back to is the generation serving before any reload in
   // flight: one still booting may fail as well.
   if (!reloading()) {

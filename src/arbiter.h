@@ -105,7 +105,8 @@ class Arbiter {
   /// that was all ready is stopped, and that one is served again with its
   /// options and worker count (TTIN/TTOU meanwhile included). A HUP while
   /// a reload is in flight supersedes it, and falls back to the same
-  /// generation. Returns the new generation number.
+  /// generation. Ignored while thriftd stops. Returns the new generation
+  /// number (the current one when ignored).
   std::uint64_t Reload(const ArbiterOptions& options);
   /// The generation the next Reload() will create (to register its config).
   /// Generation numbers only grow, even across an abandoned reload.

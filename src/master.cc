@@ -355,6 +355,10 @@ class Master::Impl {
   }
 
   void OnHup() {
+    if (arbiter_->stopping()) {
+      THRIFTD_LOG(kInfo) << "Handling signal: hup; ignored while stopping";
+      return;
+    }
     THRIFTD_LOG(kInfo) << "Handling signal: hup";
     auto fresh = std::make_shared<Config>();
     Status status = ResolveConfig(args_, env_args_, fresh.get());

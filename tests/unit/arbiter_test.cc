@@ -331,10 +331,16 @@ TEST_CASE("TTIN, TTOU and HUP start no workers while stopping") {
   ops.TakeKills();
   arbiter.HandleTtin();
   arbiter.HandleTtou();
-  arbiter.Reload(Options(4, 30));
+  CHECK(arbiter.Reload(Options(4, /*graceful_timeout=*/5)) == 1);
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "");
   CHECK(ops.TakeKills() == "");
+  // Nothing of the HUP applies: no generation, no option, no count.
+  CHECK(arbiter.generation() == 1);
+  CHECK(arbiter.next_generation() == 2);
+  CHECK(arbiter.desired_workers() == 2);
+  CHECK(arbiter.options().workers == 2);
+  CHECK(arbiter.options().graceful_timeout == 30);
 }
 
 TEST_CASE("quick stop sends SIGQUIT and SIGKILLs after quick_stop_timeout") {

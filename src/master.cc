@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "src/arbiter.h"
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
@@ -82,7 +84,7 @@ class Master::Impl {
         [this](const WorkerSpec& spec, PosixProcessOps::WorkerStart* start) {
           return PrepareWorker(spec, start);
         },
-        [this](pid_t pid, int fd) { WatchChannel(pid, fd); });
+        [this](pid_t pid, int fd) { return WatchChannel(pid, fd); });
     arbiter_ = std::make_unique<Arbiter>(*ops_, MakeArbiterOptions(*configs_.at(1)));
     relay_ = std::make_unique<HandOverRelay>(*scoreboard_,
                                              [this](pid_t pid) { return ops_->ChannelFd(pid); });
@@ -91,7 +93,12 @@ class Master::Impl {
     for (const Listener& listener : listeners_)
       THRIFTD_LOG(kInfo) << "Listening at: " << listener.display << " (" << getpid() << ")";
     THRIFTD_LOG(kInfo) << "Using worker: " << configs_[1]->worker_class;
-    WatchSignalsAndTimer();
+    status = WatchSignalsAndTimer();
+    if (!status.ok()) {
+      THRIFTD_LOG(kCritical) << status.message();
+      RemoveUnixSocketPaths(listeners_);
+      return 1;
+    }
     if (!metrics_bind_.empty() && !StartMetricsServer()) {
       RemoveUnixSocketPaths(listeners_);
       return kExitConfigError;
@@ -99,7 +106,14 @@ class Master::Impl {
 
     arbiter_->Start();
     Step();
-    if (!arbiter_->done()) event_base_dispatch(base_);
+    // The loop ends only by Step()'s loopbreak, once the arbiter is done.
+    if (!arbiter_->done() && (event_base_dispatch(base_) != 0 || !arbiter_->done())) {
+      // Not 0 with workers running: they stop as they see their channel's
+      // end of file when the master is gone.
+      THRIFTD_LOG(kCritical) << "the event loop failed (event_base_dispatch); exiting";
+      RemoveUnixSocketPaths(listeners_);
+      return 1;
+    }
     RemoveUnixSocketPaths(listeners_);
     THRIFTD_LOG(kInfo) << "Shutting down: Master";
     return arbiter_->exit_code();
@@ -117,7 +131,7 @@ class Master::Impl {
     EventPtr readable;
   };
 
-  void WatchSignalsAndTimer() {
+  Status WatchSignalsAndTimer() {
     const std::pair<int, void (Impl::*)()> handlers[] = {
         {SIGTERM, &Impl::OnTerm}, {SIGINT, &Impl::OnQuickStop}, {SIGQUIT, &Impl::OnQuickStop},
         {SIGHUP, &Impl::OnHup},   {SIGTTIN, &Impl::OnTtin},     {SIGTTOU, &Impl::OnTtou},
@@ -127,11 +141,16 @@ class Master::Impl {
       auto* binding = new SignalBinding{this, handler};
       signal_bindings_.emplace_back(binding);
       EventPtr e(evsignal_new(base_, signo, &Impl::SignalThunk, binding));
-      event_add(e.get(), nullptr);
+      if (!e || event_add(e.get(), nullptr) != 0) {
+        return Status::Error(std::string("cannot handle SIG") + sigabbrev_np(signo) +
+                             ": evsignal_new/event_add failed");
+      }
       signal_events_.push_back(std::move(e));
     }
     tick_.reset(event_new(base_, -1, EV_PERSIST, &Impl::TickThunk, this));
-    event_add(tick_.get(), &kTickInterval);
+    if (!tick_ || event_add(tick_.get(), &kTickInterval) != 0)
+      return Status::Error("cannot start the timer: event_new/event_add failed");
+    return Status::Ok();
   }
 
   bool StartMetricsServer() {
@@ -175,14 +194,16 @@ class Master::Impl {
     return Status::Ok();
   }
 
-  void WatchChannel(pid_t pid, int fd) {
+  Status WatchChannel(pid_t pid, int fd) {
     auto watch = std::make_unique<ChannelWatch>();
     watch->self = this;
     watch->pid = pid;
     watch->readable.reset(
         event_new(base_, fd, EV_READ | EV_PERSIST, &Impl::ChannelThunk, watch.get()));
-    event_add(watch->readable.get(), nullptr);
+    if (!watch->readable || event_add(watch->readable.get(), nullptr) != 0)
+      return Status::Error("cannot watch its channel: event_new/event_add failed");
     channel_watches_[pid] = std::move(watch);
+    return Status::Ok();
   }
 
   // Event callbacks ---------------------------------------------------------

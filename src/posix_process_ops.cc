@@ -93,9 +93,19 @@ Status PosixProcessOps::Spawn(const WorkerSpec& spec, pid_t* pid) {
     _exit(kWorkerExitOk);
   }
   channel.worker_end.Reset();
-  int master_end = channel.master_end.get();
+  if (watch_) {
+    status = watch_(child, channel.master_end.get());
+    if (!status.ok()) {
+      // Reaped here, not by Reap(): the arbiter never knew it, and its slot
+      // goes to the next spawn, which this child must not write to.
+      if (kill(child, SIGKILL) < 0)
+        THRIFTD_LOG(kError) << "kill(" << child << "): " << std::strerror(errno);
+      while (waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return status;
+    }
+  }
   channels_[child] = std::move(channel.master_end);
-  if (watch_) watch_(child, master_end);
   *pid = child;
   return Status::Ok();
 }

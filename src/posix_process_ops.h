@@ -38,11 +38,12 @@ class PosixProcessOps final : public ProcessOps {
   /// In the master, before fork: prepares worker `spec` (its generation's
   /// configuration, its worker kind). An error means nothing is forked.
   using PrepareWorker = std::function<Status(const WorkerSpec& spec, WorkerStart* start)>;
-  /// Called after each successful Spawn() with the master's end of the new
-  /// worker's channel, for the loop to watch. It must not call into the
-  /// arbiter (Spawn runs inside an arbiter call). The descriptor stays
-  /// valid until CloseChannel(pid).
-  using WatchChannel = std::function<void(pid_t pid, int channel_fd)>;
+  /// Called after each fork with the master's end of the new worker's
+  /// channel, for the loop to watch. It must not call into the arbiter
+  /// (Spawn runs inside an arbiter call). The descriptor stays valid until
+  /// CloseChannel(pid). An error fails the spawn: the child is killed and
+  /// reaped at once, since a worker nobody hears would never be ready.
+  using WatchChannel = std::function<Status(pid_t pid, int channel_fd)>;
 
   /// `scoreboard` must outlive this object; Spawn() clears the new worker's slot.
   PosixProcessOps(Scoreboard& scoreboard, PrepareWorker prepare, WatchChannel watch);

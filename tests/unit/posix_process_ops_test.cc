@@ -74,7 +74,11 @@ class Children {
           start->run = [this, spec](int channel_fd) { body_(spec, channel_fd); };
           return Status::Ok();
         },
-        [this](pid_t pid, int fd) { watched_[pid] = fd; });
+        [this](pid_t pid, int fd) {
+          if (!watch_error_.empty()) return Status::Error(watch_error_);
+          watched_[pid] = fd;
+          return Status::Ok();
+        });
   }
 
   // Whatever a test left running is killed and reaped.
@@ -90,6 +94,7 @@ class Children {
   const std::map<pid_t, int>& watched() const { return watched_; }
   void Inherit(std::vector<int> fds) { inherited_ = std::move(fds); }
   void FailPreparing(std::string error) { prepare_error_ = std::move(error); }
+  void FailWatching(std::string error) { watch_error_ = std::move(error); }
 
   /// Spawns a child running `body`; fails the test if it cannot.
   pid_t Spawn(std::function<void(const WorkerSpec&, int)> body, WorkerSpec spec = {}) {
@@ -133,9 +138,11 @@ class Children {
  private:
   std::unique_ptr<Scoreboard> scoreboard_;
   std::unique_ptr<PosixProcessOps> ops_;
-  std::function<void(const WorkerSpec&, int)> body_;
+  // Until a test gives one (Spawn), a child hangs until killed.
+  std::function<void(const WorkerSpec&, int)> body_ = [](const WorkerSpec&, int fd) { Hang(fd); };
   std::vector<int> inherited_;
   std::string prepare_error_;
+  std::string watch_error_;
   std::map<pid_t, int> watched_;
   std::set<pid_t> live_;
   std::map<pid_t, ProcessExit> exits_;
@@ -222,6 +229,22 @@ TEST_CASE("PosixProcessOps forks nothing when preparing the worker fails") {
   status = children.ops().Spawn(WorkerSpec{0, 1, Scoreboard::kMaxSlots}, &pid);
   CHECK(status.message() == "more than 1024 workers");
   CHECK(children.ops().Reap().empty());
+}
+
+TEST_CASE("a worker whose channel cannot be watched is killed and reaped, and the spawn fails") {
+  Children children;
+  children.FailWatching("cannot watch its channel: event_new/event_add failed");
+  pid_t pid = 0;
+  Status status = children.ops().Spawn(WorkerSpec{}, &pid);
+  CHECK(status.message() == "cannot watch its channel: event_new/event_add failed");
+  CHECK(pid == 0);
+  if (pid > 0) kill(pid, SIGKILL);  // reaped just below; a failing test leaves no child
+  CHECK(children.watched().empty());
+  // No child left, not even a zombie for Reap() to report as an unknown pid.
+  errno = 0;
+  CHECK(waitpid(-1, nullptr, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
+  if (pid > 0) waitpid(pid, nullptr, 0);
 }
 
 TEST_CASE("PosixProcessOps::Reap returns the exact wait status: exit code or signal") {

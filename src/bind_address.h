@@ -20,7 +20,7 @@ struct BindAddress {
 };
 
 /// Parses one address; false when it is none of the accepted forms.
-bool ParseBindAddress(const std::string& text, BindAddress* address);
+[[nodiscard]] bool ParseBindAddress(const std::string& text, BindAddress* address);
 
 }  // namespace thriftd
 

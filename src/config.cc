@@ -198,6 +198,11 @@ Status CheckResolved(const Config& config) {
 
 }  // namespace
 
+Status RequireApp(const Config& config) {
+  if (!config.app.empty()) return Status::Ok();
+  return Status::Error("no App given: run thriftd PATH.so[:NAME], or set app: in the config file");
+}
+
 std::string Origin::Describe() const {
   if (line > 0) return source + ":" + std::to_string(line) + ": " + key;
   return source + ": " + key;

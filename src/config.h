@@ -68,6 +68,11 @@ struct Config {
 Status ResolveConfig(const std::vector<std::string>& args,
                      const std::optional<std::string>& env_args, Config* config);
 
+/// An error unless `config` names an App (PATH.so[:NAME] on the command
+/// line, or `app:`): a run, and a reload, need one. Not part of
+/// ResolveConfig, since --version and --print-config do without.
+Status RequireApp(const Config& config);
+
 /// The part of `config` a worker process acts on: its kWorker settings.
 WorkerSettings WorkerSettingsOf(const Config& config);
 

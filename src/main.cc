@@ -63,10 +63,8 @@ int Main(int argc, char** argv) {
     std::cout << PrintConfig(config);
     return kExitOk;
   }
-  if (config.app.empty()) {
-    return Fail(kExitConfigError,
-                "no App given: run thriftd PATH.so[:NAME], or set app: in the config file");
-  }
+  status = RequireApp(config);
+  if (!status.ok()) return Fail(kExitConfigError, status.message());
   // A custom kind is loaded here once, so a bad one fails before anything starts.
   std::unique_ptr<Worker> kind;
   status = CreateWorker(config.worker_class, &kind);
@@ -82,9 +80,13 @@ int Main(int argc, char** argv) {
   std::vector<Listener> listeners;
   for (const std::string& text : config.bind) {
     BindAddress address;
-    ParseBindAddress(text, &address);  // Validated with the config.
     Listener listener;
-    status = OpenListener(address, config.backlog, &listener);
+    // Validated with the config already; checked all the same.
+    if (!ParseBindAddress(text, &address)) {
+      status = Status::Error("not an address: " + text);
+    } else {
+      status = OpenListener(address, config.backlog, &listener);
+    }
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
       return Fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());

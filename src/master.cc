@@ -155,7 +155,11 @@ class Master::Impl {
 
   bool StartMetricsServer() {
     BindAddress address;
-    ParseBindAddress(metrics_bind_, &address);  // validated with the config
+    // Validated with the config already; checked all the same.
+    if (!ParseBindAddress(metrics_bind_, &address)) {
+      THRIFTD_LOG(kError) << metrics_bind_origin_ << ": not an address: " << metrics_bind_;
+      return false;
+    }
     Status status = MetricsServer::Start(
         base_, address.host, address.port, [this] { return RenderPrometheus(Snapshot()); },
         [this] { return Healthy(); }, &metrics_server_);
@@ -383,7 +387,7 @@ class Master::Impl {
     THRIFTD_LOG(kInfo) << "Handling signal: hup";
     auto fresh = std::make_shared<Config>();
     Status status = ResolveConfig(args_, env_args_, fresh.get());
-    if (status.ok() && fresh->app.empty()) status = Status::Error("no App given");
+    if (status.ok()) status = RequireApp(*fresh);
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
                           << status.message();

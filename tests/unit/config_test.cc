@@ -642,5 +642,13 @@ TEST_CASE("HelpText lists every flag with its metavar, and the App") {
   CHECK(help.find("\nWorker processes:\n") != std::string::npos);
 }
 
+TEST_CASE("RequireApp: one wording for a start and a reload without an App") {
+  Config config;
+  CHECK(RequireApp(config).message() ==
+        "no App given: run thriftd PATH.so[:NAME], or set app: in the config file");
+  config.app = "./libpingpong.so";
+  CHECK(RequireApp(config).ok());
+}
+
 }  // namespace
 }  // namespace thriftd

@@ -195,16 +195,16 @@ def test_a_quick_stop_ends_a_worker_whose_handler_never_returns(thriftd, tmp_pat
         call, connection = harness.start_call(pool, port, "block", 60000, service="blocker",
                                               timeout=30.0)
         harness.wait_call_read(server, port, connection)
-        start = time.monotonic()
         server.signal("INT")
         assert server.wait_exit(deadline=5) == 0
-        took = time.monotonic() - start
         with pytest.raises(Exception):
             call.result(timeout=10)
     assert not harness.is_live(worker)
+    # The master logs it when it has to kill a worker; its log, not a clock
+    # on a loaded machine, says whether the worker ended by itself.
     if not harness.SANITIZED:
-        assert took < 1.9, f"the quick stop took {took:.2f}s: the master had to kill the worker"
         assert "did not stop in time" not in server.log()
+        assert f"Worker (pid:{worker}) was sent SIGKILL" not in server.log()
 
 
 # --- HUP ----------------------------------------------------------------------------

@@ -33,12 +33,10 @@ Status ParseYamlValue(const Setting& setting, const YAML::Node& node, const Orig
     }
     return AtOrigin(origin, ParseSettingText(setting, element.Scalar(), value));
   };
-  bool repeatable = setting.type == SettingType::kList || setting.type == SettingType::kBind ||
-                    setting.type == SettingType::kKeyValue;
+  bool repeatable = setting.type == SettingType::kBind || setting.type == SettingType::kKeyValue;
   if (!repeatable) return scalar(node);
   *value = DefaultValue(setting);
-  if (setting.type == SettingType::kBind || setting.type == SettingType::kList)
-    *value = std::vector<std::string>();
+  if (setting.type == SettingType::kBind) *value = std::vector<std::string>();
   if (node.IsSequence()) {
     for (const YAML::Node& element : node) {
       Status status = scalar(element);
@@ -279,8 +277,7 @@ Status ParseArguments(const std::vector<std::string>& args, const std::string& s
         option == kPositionalApp ? FindSetting("app") : FindSettingByFlag(option);
     Origin origin{source, 0, option == kPositionalApp ? "app" : "--" + option};
     ConfigLayer::Entry entry{DefaultValue(*setting), origin};
-    if (setting->type == SettingType::kList || setting->type == SettingType::kBind)
-      entry.value = std::vector<std::string>();
+    if (setting->type == SettingType::kBind) entry.value = std::vector<std::string>();
     std::vector<std::string> texts;
     if (const auto* many = boost::any_cast<std::vector<std::string>>(&raw.value())) {
       texts = *many;

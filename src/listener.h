@@ -20,8 +20,9 @@ struct Listener {
   bool owns_unix_path = false;
 };
 
-/// Opens one listening socket: non-blocking and close-on-exec (workers get
-/// it by fork, a USR2 child by an explicit handover, nobody by accident).
+/// Opens one listening socket: non-blocking and close-on-exec (workers
+/// inherit it by fork, which close-on-exec does not affect; a program the
+/// master or a worker execs does not).
 /// The error names the address and the failing call ("cannot listen on
 /// 127.0.0.1:9090: bind: Address already in use").
 Status OpenListener(const BindAddress& address, int backlog, Listener* listener);

@@ -33,7 +33,6 @@ constexpr bool FitsKind(SettingType kind) {
       return std::is_same_v<Type, std::string>;
     case T::kChoice:
       return std::is_same_v<Type, std::string> || std::is_same_v<Type, LogLevel>;
-    case T::kList:
     case T::kBind:
       return std::is_same_v<Type, StringList>;
     case T::kKeyValue:
@@ -183,7 +182,6 @@ std::string SuggestName(std::string_view unknown, bool flags) {
 std::string ExpectedText(const Setting& setting) {
   switch (setting.type) {
     case T::kString:
-    case T::kList:
       return "a string";
     case T::kBool:
       return "true or false";
@@ -254,12 +252,9 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
         return Status::Ok();
       }
       return Expected(setting, text);
-    case T::kList:
     case T::kBind: {
-      if (setting.type == T::kBind) {
-        BindAddress ignored;
-        if (!ParseBindAddress(text, &ignored)) return Expected(setting, text);
-      }
+      BindAddress ignored;
+      if (!ParseBindAddress(text, &ignored)) return Expected(setting, text);
       if (!std::holds_alternative<std::vector<std::string>>(*value))
         *value = std::vector<std::string>();
       std::get<std::vector<std::string>>(*value).push_back(text);
@@ -302,7 +297,6 @@ void EmitSettingValue(const Setting& setting, const SettingValue& value, YAML::E
       }
       break;
     }
-    case T::kList:
     case T::kBind:
       *out << YAML::Flow << YAML::BeginSeq;
       for (const std::string& text : std::get<StringList>(value))

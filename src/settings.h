@@ -31,14 +31,13 @@ enum class SettingType {
   kSeconds,      ///< number of seconds (fractions allowed), >= 0
   kChoice,       ///< one of `choices`
   kWorkerClass,  ///< one of `choices`, or a custom kind's PATH.so[:NAME]
-  kList,         ///< repeatable string; a higher source replaces the whole list
   kKeyValue,     ///< repeatable KEY=VALUE; a higher source overrides key by key
   kBind,         ///< repeatable bind address; a higher source replaces the whole list
 };
 
 /// A setting's value once parsed. Which alternative is held follows the type:
 /// kBool: bool; kCount: int64; kSeconds: double; kString/kChoice/kWorkerClass: string;
-/// kList/kBind: vector; kKeyValue: map.
+/// kBind: vector; kKeyValue: map.
 using SettingValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>,
                                   std::map<std::string, std::string>>;
 
@@ -52,8 +51,10 @@ enum class SettingScope {
 /// One row of the table; see src/base/setting_list.h for the columns.
 struct Setting {
   const char* name;  ///< YAML key and Config field; underscores ("graceful_timeout")
-  const char* flag;  ///< long option without dashes ("graceful-timeout"); "" = file only
-  char short_flag;   ///< 'w' for -w, or 0
+  /// Long option without dashes ("graceful-timeout"); "" = no --flag: the
+  /// App, given positionally on the command line (or as `app:`).
+  const char* flag;
+  char short_flag;  ///< 'w' for -w, or 0
   SettingType type;
   SettingValue default_value;
   std::string default_text;  ///< the default as the user would write it; "" = unset

@@ -15,8 +15,9 @@
 //                                        text is the start of the client's next message
 //                                        already read from the socket (often empty)
 //
-// Connection hand-over (a reload, TTOU, max_requests, a worker's TERM
-// while the master stays): the master sends kChannelHandOver, then SIGTERM.
+// Connection hand-over (a reload, TTOU, max_requests; only on the master's
+// request: a worker stopped by a TERM of its own closes its connections):
+// the master sends kChannelHandOver, then SIGTERM.
 // The stopping worker (workers/hand_over.h) sends each connection that is
 // between calls to the master as kChannelConnection, and closes its copy;
 // calls in flight finish first, and their connections follow. The master

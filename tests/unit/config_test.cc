@@ -529,7 +529,6 @@ Args EverySettingChanged(const thriftd_test::TempDir& dir) {
       case SettingType::kWorkerClass:
         text = setting.choices.back();
         break;
-      case SettingType::kList:
       case SettingType::kBind:
         text = ":9001";
         break;

@@ -67,7 +67,6 @@ TEST_CASE("every setting's default is of its type and its text parses back to it
       case SettingType::kSeconds:
         CHECK(std::holds_alternative<double>(value));
         break;
-      case SettingType::kList:
       case SettingType::kBind:
         CHECK(std::holds_alternative<std::vector<std::string>>(value));
         break;

@@ -149,8 +149,7 @@ void Arbiter::OnWorkerReady(pid_t pid) {
 void Arbiter::OnWorkerRetiring(pid_t pid) {
   auto it = workers_.find(pid);
   if (it == workers_.end()) return;
-  WorkerState state = it->second.state;
-  if (state != WorkerState::kBooting && state != WorkerState::kReady) return;
+  if (!IsActive(it->second.state)) return;
   it->second.state = WorkerState::kRetiring;
   THRIFTD_LOG(kInfo) << "Worker (pid:" << pid << ") reached max_requests; starting its successor";
   ManageWorkers();
@@ -300,8 +299,7 @@ void Arbiter::MatchWorkerCount() {
   std::set<int> used;
   std::vector<WorkerRecord*> active;
   for (auto& [pid, worker] : workers_) {
-    bool serving = worker.state == WorkerState::kBooting || worker.state == WorkerState::kReady;
-    if (worker.spec.generation == generation_ && serving) {
+    if (worker.spec.generation == generation_ && IsActive(worker.state)) {
       used.insert(worker.spec.index);
       active.push_back(&worker);
     }
@@ -396,8 +394,7 @@ int Arbiter::CountActive(std::uint64_t generation, bool ready_only) const {
   int count = 0;
   for (const auto& [pid, worker] : workers_) {
     if (worker.spec.generation != generation) continue;
-    bool counted = worker.state == WorkerState::kReady ||
-                   (!ready_only && worker.state == WorkerState::kBooting);
+    bool counted = ready_only ? worker.state == WorkerState::kReady : IsActive(worker.state);
     if (counted) ++count;
   }
   return count;

@@ -37,6 +37,18 @@ inline bool IsStopping(WorkerState state) {
          state == WorkerState::kKilled;
 }
 
+/// Whether the worker answers calls now: ready, or retiring (it serves on
+/// until its successor is ready).
+inline bool IsServing(WorkerState state) {
+  return state == WorkerState::kReady || state == WorkerState::kRetiring;
+}
+
+/// Whether the worker counts towards its generation's worker count: booting
+/// or ready. Not retiring: its successor is counted in its place.
+inline bool IsActive(WorkerState state) {
+  return state == WorkerState::kBooting || state == WorkerState::kReady;
+}
+
 /// Why a worker stopped, or was asked to.
 enum class StopReason {
   kNone,         ///< not asked to stop (yet)

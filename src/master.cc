@@ -359,8 +359,7 @@ class Master::Impl {
   bool Healthy() const {
     if (arbiter_->stopping()) return false;
     for (const auto& [pid, worker] : arbiter_->workers()) {
-      if (worker.state == WorkerState::kReady || worker.state == WorkerState::kRetiring)
-        return true;
+      if (IsServing(worker.state)) return true;
     }
     return false;
   }

@@ -108,6 +108,17 @@ std::string Pids(const Arbiter& arbiter) {
   return out;
 }
 
+TEST_CASE("worker states: serving answers calls now, active counts towards the worker count") {
+  using S = WorkerState;
+  for (S state : {S::kBooting, S::kReady, S::kRetiring, S::kDraining, S::kAborted, S::kKilled}) {
+    CAPTURE(static_cast<int>(state));
+    CHECK(IsServing(state) == (state == S::kReady || state == S::kRetiring));
+    CHECK(IsActive(state) == (state == S::kBooting || state == S::kReady));
+    CHECK(IsStopping(state) ==
+          (state == S::kDraining || state == S::kAborted || state == S::kKilled));
+  }
+}
+
 TEST_CASE("arbiter spawns `workers` workers of generation 1 at start") {
   FakeProcessOps ops;
   Arbiter arbiter(ops, Options(3));

@@ -108,11 +108,16 @@ Connection::Fill Connection::Receive(bool* progressed) {
       *progressed = true;
       result = Fill::kData;
       // A short read emptied the socket: an edge-triggered poller will say
-      // when more comes. A full one may have left more behind: read on,
-      // unless the block is full and the scanner has not looked at it yet
-      // (it says how large a block the message needs).
+      // when more comes (but once the peer hung up no more comes, and the
+      // end of file is still to be read). A full one may have left more
+      // behind: read on, unless the block is full and the scanner has not
+      // looked at it yet (it says how large a block the message needs).
       more_to_read_ = static_cast<std::size_t>(n) == room;
-      if (!more_to_read_ || (in_.room_size() == 0 && scan_need_ <= in_.size())) return result;
+      if (!more_to_read_) {
+        if (!read_to_end_) return result;
+        continue;
+      }
+      if (in_.room_size() == 0 && scan_need_ <= in_.size()) return result;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

@@ -82,6 +82,11 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// sends what the socket takes. Never waits (a handler may take its
   /// time). *progressed says whether any byte moved either way.
   Phase RunTurn(bool* progressed);
+  /// The poller reported the peer's close or a socket error with the event
+  /// that brought this turn: from now on a turn reads on past a short read,
+  /// to the end of file (or EAGAIN). An edge-triggered poller reports data
+  /// and the end of file that came with it as one event, and none after.
+  void OnPeerHangUp() { read_to_end_ = true; }
   /// Ends the connection (after a client timeout, a stop's deadline): logs
   /// why, at debug level or as a warning. The descriptor stays open until
   /// the connection is destroyed, so the caller can unregister it first.
@@ -138,6 +143,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   std::size_t scan_need_ = 0;  // bytes the current message needs, as last scanned
   bool more_to_read_ = false;  // the last receive stopped with room full, not EAGAIN
   bool peer_closed_ = false;   // end of file seen
+  bool read_to_end_ = false;   // the peer hung up: a short read is not the last word
   bool closed_ = false;
   std::uint64_t bytes_out_ = 0;
   std::shared_ptr<MessageTransport> transport_;

@@ -18,15 +18,18 @@ namespace thriftd {
 namespace {
 
 // A slot's state word: generation (high 32 bits, bumped when the slot is
-// freed), a sequence bumped each time it goes idle (bits 2..31: a sweep
+// freed), a sequence bumped each time it goes idle (bits 3..31: a sweep
 // that looked at an idle connection claims it only if it was not served
-// since), pending (bit 1: an event came while busy, serve again) and busy
-// (bit 0: claimed by one thread, which alone may serve, close or hand it
-// over). A free slot is busy, so nothing claims it.
+// since), hang-up (bit 2: an event reported the peer's close or a socket
+// error, so turns read on to the end of file), pending (bit 1: an event
+// came while busy, serve again) and busy (bit 0: claimed by one thread,
+// which alone may serve, close or hand it over). A free slot is busy, so
+// nothing claims it.
 constexpr std::uint64_t kBusy = 1;
 constexpr std::uint64_t kPending = 2;
-constexpr std::uint64_t kSeqOne = 4;
-constexpr std::uint64_t kSeqMask = 0xfffffffcULL;
+constexpr std::uint64_t kHangUp = 4;
+constexpr std::uint64_t kSeqOne = 8;
+constexpr std::uint64_t kSeqMask = 0xfffffff8ULL;
 constexpr std::uint64_t kGenMask = 0xffffffff00000000ULL;
 
 constexpr int kTickMs = 100;          // heartbeat, accept re-check, sweep
@@ -43,8 +46,10 @@ constexpr std::uint64_t kListenerTag = 64;  // + listener index
 constexpr std::size_t kMaxWatches = kListenerTag - kWatchTag;
 
 // Registered once for the connection's life: every arrival, every freed
-// byte of send room and the peer's close each bring one event.
+// byte of send room and the peer's close each bring one event. Bytes and
+// the close that follows them may come as one event (kHangUp).
 constexpr std::uint32_t kConnectionEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+constexpr std::uint32_t kHangUpEvents = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 
 // The slot table grows by chunks that never move, so a slot's address is
 // stable while other threads grow the table.
@@ -166,9 +171,9 @@ void ConnectionEngine::Run(int max_events) {
   this_thread_runner = me;
   while (!done()) {
     // Events another thread took but could not serve itself come first.
-    std::uint64_t shared_tag = 0;
-    if (TakeShared(&shared_tag)) {
-      Handle(shared_tag);
+    epoll_event shared{};
+    if (TakeShared(&shared)) {
+      Handle(shared.data.u64, shared.events);
       continue;
     }
     if (!TakePollerRole(me)) {
@@ -195,7 +200,7 @@ void ConnectionEngine::Run(int max_events) {
     // while in a handler holds no other connection's event.
     int keep = runners_.load() > 1 ? std::min(n, 1) : n;
     if (keep < n) Share(events.data() + keep, n - keep);
-    for (int i = 0; i < keep && !done(); ++i) Handle(events[i].data.u64);
+    for (int i = 0; i < keep && !done(); ++i) Handle(events[i].data.u64, events[i].events);
     LeaveSurplusPollerRole(me);
   }
   if (me != nullptr && me->poller.exchange(false)) pollers_.fetch_sub(1);
@@ -275,19 +280,19 @@ int ConnectionEngine::Wait(epoll_event* events, int max_events) {
 void ConnectionEngine::Share(const epoll_event* events, int count) {
   {
     std::lock_guard<std::mutex> lock(shared_mutex_);
-    for (int i = 0; i < count; ++i) shared_.push_back(events[i].data.u64);
+    for (int i = 0; i < count; ++i) shared_.push_back(events[i]);
     shared_count_.store(shared_.size());
   }
   CallForHelp();
 }
 
-bool ConnectionEngine::TakeShared(std::uint64_t* tag) {
+bool ConnectionEngine::TakeShared(epoll_event* event) {
   if (shared_count_.load(std::memory_order_relaxed) == 0) return false;
   std::size_t left;
   {
     std::lock_guard<std::mutex> lock(shared_mutex_);
     if (shared_.empty()) return false;
-    *tag = shared_.front();
+    *event = shared_.front();
     shared_.pop_front();
     left = shared_.size();
     shared_count_.store(left);
@@ -315,9 +320,9 @@ void ConnectionEngine::CallForHelp() {
   }
 }
 
-void ConnectionEngine::Handle(std::uint64_t tag) {
+void ConnectionEngine::Handle(std::uint64_t tag, std::uint32_t events) {
   if ((tag >> 32) != 0) {
-    OnConnectionEvent(static_cast<std::uint32_t>(tag), tag & kGenMask);
+    OnConnectionEvent(static_cast<std::uint32_t>(tag), tag & kGenMask, events);
   } else if (tag >= kListenerTag) {
     OnListener(static_cast<std::size_t>(tag - kListenerTag));
   } else if (tag >= kWatchTag) {
@@ -353,20 +358,26 @@ void ConnectionEngine::Tick(std::int64_t now_ms) {
 
 // --- connections ----------------------------------------------------------------
 
-void ConnectionEngine::OnConnectionEvent(std::uint32_t index, std::uint64_t generation) {
+void ConnectionEngine::OnConnectionEvent(std::uint32_t index, std::uint64_t generation,
+                                         std::uint32_t events) {
   Slot& slot = At(index);
+  // Set with the claim (or the pending mark) in one step: the turn that
+  // follows sees it, and a stale event cannot set it on a new connection.
+  const std::uint64_t hang_up = (events & kHangUpEvents) != 0 ? kHangUp : 0;
   std::uint64_t word = slot.word.load(std::memory_order_acquire);
   for (;;) {
     if ((word & kGenMask) != generation) return;  // closed since: a stale event
     if (word & kBusy) {
       // Being served, and the server may already have looked and found
       // nothing: have it serve again.
-      if ((word & kPending) ||
-          slot.word.compare_exchange_weak(word, word | kPending, std::memory_order_acq_rel))
+      if ((word & (kPending | hang_up)) == (kPending | hang_up) ||
+          slot.word.compare_exchange_weak(word, word | kPending | hang_up,
+                                          std::memory_order_acq_rel))
         return;
       continue;
     }
-    if (slot.word.compare_exchange_weak(word, word | kBusy, std::memory_order_acq_rel)) break;
+    if (slot.word.compare_exchange_weak(word, word | kBusy | hang_up, std::memory_order_acq_rel))
+      break;
   }
   dispatcher_->Dispatch(index);
 }
@@ -390,6 +401,8 @@ void ConnectionEngine::Serve(std::uint32_t index) {
              : nullptr);
   Slot& slot = At(index);
   for (;;) {
+    // Read again on each pass: the event that set pending may have set it.
+    if (slot.word.load(std::memory_order_relaxed) & kHangUp) slot.connection->OnPeerHangUp();
     bool progressed = false;
     Connection::Phase phase = slot.connection->RunTurn(&progressed);
     if (phase == Connection::Phase::kClosed) {
@@ -414,7 +427,7 @@ bool ConnectionEngine::Release(std::uint32_t index, Slot& slot) {
           return false;
         continue;
       }
-      std::uint64_t idle = (word & kGenMask) | ((word + kSeqOne) & kSeqMask);
+      std::uint64_t idle = (word & (kGenMask | kHangUp)) | ((word + kSeqOne) & kSeqMask);
       if (slot.word.compare_exchange_weak(word, idle, std::memory_order_acq_rel)) return true;
     }
   };

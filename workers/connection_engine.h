@@ -103,7 +103,7 @@ class ConnectionEngine {
   int Wait(epoll_event* events, int max_events);
   /// Queues events for the other loop threads, waking one that waits.
   void Share(const epoll_event* events, int count);
-  bool TakeShared(std::uint64_t* tag);
+  bool TakeShared(epoll_event* event);
   /// Shared events are waiting: wakes a thread to take them, if none will soon.
   void CallForHelp();
   struct Runner {
@@ -116,9 +116,9 @@ class ConnectionEngine {
   /// A poller is waiting in epoll_wait or in a turn that began just now.
   bool AnyPollerFree();
   void Park();
-  void Handle(std::uint64_t tag);
+  void Handle(std::uint64_t tag, std::uint32_t events);
   void Tick(std::int64_t now_ms);
-  void OnConnectionEvent(std::uint32_t index, std::uint64_t generation);
+  void OnConnectionEvent(std::uint32_t index, std::uint64_t generation, std::uint32_t events);
   void OnListener(std::size_t index);
   void OnChannel();
   void OnStop();
@@ -183,7 +183,7 @@ class ConnectionEngine {
   int park_calls_ = 0;           // wake-ups owed to parked threads, under park_mutex_
   std::atomic<int> waiting_{0};  // threads in (or about to be in) epoll_wait
   std::mutex shared_mutex_;
-  std::deque<std::uint64_t> shared_;  // under shared_mutex_
+  std::deque<epoll_event> shared_;  // under shared_mutex_
   std::atomic<std::size_t> shared_count_{0};
 };
 

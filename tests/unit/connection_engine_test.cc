@@ -96,6 +96,68 @@ TEST_CASE("regression: a message ending at a 16 KiB buffer's end is served, and 
   StopAndJoin(worker, runner);
 }
 
+/// A client over TCP whose connection the engine holds, idle, while its one
+/// loop thread is held in a handler (another connection's blocking sleep):
+/// what the client sends meanwhile arrives before the engine looks.
+struct ClientWhileLoopBlocked {
+  UniqueFd client;
+  UniqueFd blocker;
+};
+
+ClientWhileLoopBlocked ConnectWhileLoopBlocked(TestWorker& worker, EngineRunner& runner) {
+  // Over TCP: a unix socket's writer hears of every byte its reader takes,
+  // which would bring the engine another event.
+  SocketPair pair = MakeTcpPair();
+  worker.Adopt(std::move(pair.server));
+  UniqueFd blocker = Connect(worker);
+  // Two calls on the other connection, the second surely through an event:
+  // the loop thread has then handled every event the client's connection
+  // had (the fiber kind handles a batch of events after a blocked turn).
+  std::vector<Reply> replies;
+  for (int seqid = 100; seqid < 102; ++seqid) {
+    REQUIRE(SendAll(blocker.get(), PingCall(seqid)));
+    REQUIRE(ReadReplies(blocker.get(), {}, 1, &replies));
+  }
+  worker.handler().block_loop = true;
+  REQUIRE(SendAll(blocker.get(), SleepCall(300, 1)));
+  REQUIRE(WaitFor([&] { return worker.handler().sleeping.load() == 1; }));
+  REQUIRE(runner.engine().held() == 2);
+  return {std::move(pair.client), std::move(blocker)};
+}
+
+// Connections are edge-triggered: a call and the end of file that came
+// with it were one event, and a turn that stopped at the short read never
+// read the end of file, so the connection was held for ever.
+TEST_CASE("regression: a call and the client's shutdown(SHUT_WR) together: reply, then the end") {
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind, /*threads=*/1);
+  ClientWhileLoopBlocked connected = ConnectWhileLoopBlocked(worker, runner);
+  int client = connected.client.get();
+  REQUIRE(SendAll(client, PingCall(2)));
+  REQUIRE(shutdown(client, SHUT_WR) == 0);
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(client, {}, 1, &replies));
+  CHECK(replies[0] == Reply{"ping", 2, "pong"});
+  CHECK(WaitForClose(client));
+  CHECK(WaitFor([&] { return runner.engine().held() == 1; }));  // the blocker's stays
+  CHECK(WaitFor([&] { return worker.slot().connections.load() == 1; }));
+  StopAndJoin(worker, runner);
+}
+
+TEST_CASE("regression: a oneway call and the client's close() together end the connection") {
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  EngineRunner runner(worker, kind, /*threads=*/1);
+  ClientWhileLoopBlocked connected = ConnectWhileLoopBlocked(worker, runner);
+  REQUIRE(SendAll(connected.client.get(), NotifyCall(2)));
+  connected.client.Reset();
+  CHECK(WaitFor([&] { return worker.handler().notified.load() == 1; }));
+  CHECK(WaitFor([&] { return runner.engine().held() == 1; }));  // the blocker's stays
+  CHECK(WaitFor([&] { return worker.slot().connections.load() == 1; }));
+  StopAndJoin(worker, runner);
+}
+
 TEST_CASE("a connection silent past thrift_client_timeout is closed; an active one is not") {
   FOR_EACH_KIND(kind);
   WorkerSettings settings;

@@ -378,6 +378,27 @@ TEST_CASE("the client closing ends the connection") {
   CHECK_FALSE(connection.holds_buffers());
 }
 
+TEST_CASE("told of the peer's hang-up, a turn reads on to the end of file") {
+  // The engine's case: a call and the client's close came as one event
+  // (EPOLLRDHUP), and no later event will bring the end of file.
+  TestWorker worker;
+  SocketPair pair = MakeSocketPair();
+  int client = pair.client.get();
+  Connection connection(std::move(pair.server), worker.runtime());
+  REQUIRE(SendAll(client, PingCall(1)));
+  REQUIRE(shutdown(client, SHUT_WR) == 0);
+  SUBCASE("not told: the turn stops at the short read, with no further recv") {
+    CHECK(Turn(connection) == Phase::kIdle);
+  }
+  SUBCASE("told: the reply goes, then the connection ends") {
+    connection.OnPeerHangUp();
+    CHECK(Turn(connection) == Phase::kClosed);
+  }
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(client, {}, 1, &replies));
+  CHECK(replies[0] == Reply{"ping", 1, "pong"});
+}
+
 TEST_CASE("hand-over: the connection leaves with the start of the next message, which goes on") {
   TestWorker worker;
   SocketPair pair = MakeSocketPair();

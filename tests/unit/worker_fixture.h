@@ -6,8 +6,10 @@
 #ifndef THRIFTD_TESTS_UNIT_WORKER_FIXTURE_H_
 #define THRIFTD_TESTS_UNIT_WORKER_FIXTURE_H_
 
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <memory>
 #include <ostream>
@@ -180,6 +183,12 @@ inline std::string EchoCall(const std::string& data, std::int32_t seqid, const W
   return EncodeMessage(wire, "echo", apache::thrift::protocol::T_CALL, seqid, args);
 }
 
+/// notify(): a oneway call, which TestProcessor serves without a reply.
+inline std::string NotifyCall(std::int32_t seqid, const Wire& wire = {}) {
+  pingpong::PingPong_ping_pargs args;  // no arguments, as ping
+  return EncodeMessage(wire, "notify", apache::thrift::protocol::T_ONEWAY, seqid, args);
+}
+
 inline std::string SleepCall(std::int32_t ms, std::int32_t seqid, const Wire& wire = {}) {
   pingpong::PingPong_sleep_pargs args;
   args.ms = &ms;
@@ -264,6 +273,29 @@ inline SocketPair MakeSocketPair() {
   int fds[2];
   REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
   return {thriftd::UniqueFd(fds[0]), thriftd::UniqueFd(fds[1])};
+}
+
+/// A TCP connection over loopback, both ends non-blocking. Unlike a
+/// socketpair's, its server end hears nothing when the client reads (a unix
+/// socket's writer is told of every byte of room the reader frees), as with
+/// the clients thriftd serves.
+inline SocketPair MakeTcpPair() {
+  thriftd::UniqueFd listener(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(listener.valid());
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(bind(listener.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(listen(listener.get(), 1) == 0);
+  REQUIRE(getsockname(listener.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  thriftd::UniqueFd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  REQUIRE(client.valid());
+  REQUIRE(connect(client.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(fcntl(client.get(), F_SETFL, O_NONBLOCK) == 0);
+  thriftd::UniqueFd server(accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  REQUIRE(server.valid());
+  return {std::move(client), std::move(server)};
 }
 
 /// Sends what the socket takes now; returns how much.
@@ -388,6 +420,7 @@ class TestHandler : public pingpong::PingPongIf {
   }
 
   std::atomic<int> calls{0};
+  std::atomic<int> notified{0};  ///< oneway notify() calls
   std::atomic<int> sleeping{0};
   std::atomic<int> peak_sleeping{0};
   /// The least (slept - asked) over every sleep, in milliseconds.
@@ -397,6 +430,40 @@ class TestHandler : public pingpong::PingPongIf {
   /// While set, sleep() waits before it starts: so many calls are surely
   /// asleep at once, however slowly they arrive (under a sanitizer).
   std::atomic<bool> gate_closed{false};
+  /// When set, called by the processor after each call (returned or
+  /// thrown), with the connection serving it: for tests that look at a
+  /// connection while its processor still runs.
+  std::function<void(thriftd::Connection&)> after_call;
+};
+
+/// PingPong's processor, plus notify(): a oneway method (the IDL has none),
+/// read and counted, never answered.
+class TestProcessor final : public pingpong::PingPongProcessor {
+ public:
+  explicit TestProcessor(std::shared_ptr<TestHandler> handler)
+      : PingPongProcessor(handler), handler_(std::move(handler)) {}
+
+ protected:
+  bool dispatchCall(apache::thrift::protocol::TProtocol* in,
+                    apache::thrift::protocol::TProtocol* out, const std::string& name,
+                    std::int32_t seqid, void* connection) override {
+    struct AfterCall {
+      TestHandler& handler;
+      void* connection;
+      ~AfterCall() {
+        if (handler.after_call) handler.after_call(*static_cast<thriftd::Connection*>(connection));
+      }
+    } after_call{*handler_, connection};
+    if (name != "notify") return PingPongProcessor::dispatchCall(in, out, name, seqid, connection);
+    in->skip(apache::thrift::protocol::T_STRUCT);
+    in->readMessageEnd();
+    in->getTransport()->readEnd();
+    ++handler_->notified;
+    return true;
+  }
+
+ private:
+  std::shared_ptr<TestHandler> handler_;
 };
 
 // --- the fake worker context ----------------------------------------------------------
@@ -416,7 +483,7 @@ class TestWorker {
     options.settings = std::move(settings);
     options.listen_fds = std::move(listen_fds);
     options.processor_factory = std::make_shared<apache::thrift::TSingletonProcessorFactory>(
-        std::make_shared<pingpong::PingPongProcessor>(handler_));
+        std::make_shared<TestProcessor>(handler_));
     options.scoreboard = scoreboard_.get();
     options.slot = kSlot;
     options.stop = &stop_;

@@ -59,8 +59,6 @@ constexpr std::uint32_t kMaxChunks = 1u << 16;
 
 // A turn running longer than this is taken to be blocked in a handler.
 constexpr std::int64_t kBusyTurnNs = 1000000;
-// How long a parked loop thread sleeps before it looks again.
-constexpr int kParkMs = 10;
 
 int CpuCount() {
   cpu_set_t set;
@@ -90,14 +88,17 @@ struct ConnectionEngine::Slot {
   std::unique_ptr<Connection> connection;  // set and reset by the claimant only
 };
 
-ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime)
+ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime) : ConnectionEngine(runtime, Options()) {}
+
+ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime, const Options& options)
     : runtime_(runtime),
       chunks_(new std::atomic<Slot*>[kMaxChunks]),
       idle_timeout_ms_(runtime.client_timeout() > 0
                            ? std::max<std::int64_t>(
                                  1, static_cast<std::int64_t>(runtime.client_timeout() * 1000))
                            : 0),
-      cpus_(CpuCount()) {
+      wanted_pollers_(options.pollers > 0 ? options.pollers : CpuCount()),
+      watch_interval_(options.watch_interval) {
   for (std::uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
   for (Runner& runner : runners_state_) {
     runner.poller.store(false);
@@ -213,29 +214,36 @@ void ConnectionEngine::Run(int max_events) {
 // the others park. Every thread waiting in epoll_wait is woken by the
 // kernel for each new event, so more pollers than CPUs only buy context
 // switches. A parked thread joins the pollers when every poller has been in
-// one turn for over kBusyTurnNs (blocked in a handler, not using a CPU):
-// woken at once when events wait for it, or by its own 10 ms timeout.
+// one turn for over kBusyTurnNs (blocked in a handler, not using a CPU).
+// Two things bring it: a poller that shares events while every other
+// poller is stuck calls one at once (CallForHelp); and one parked thread,
+// the watcher, looks every watch_interval_ (10 ms) whether every poller is
+// stuck, for the events no stuck poller will take from epoll. The other
+// parked threads wait untimed, so an idle pool costs one wake-up per
+// interval, not one per parked thread.
 
 bool ConnectionEngine::TakePollerRole(Runner* me) {
   if (me == nullptr) return true;  // beyond kMaxRunners: always polls
   if (me->poller.load(std::memory_order_relaxed)) return true;
+  // Flagged before it is counted: a thread that sees the count full then
+  // finds every poller that counts (and perhaps this one, free, for a
+  // moment), never too few, so it does not add a surplus poller.
+  me->poller.store(true);
   int pollers = pollers_.load();
-  while (pollers < cpus_) {
-    if (pollers_.compare_exchange_weak(pollers, pollers + 1)) {
-      me->poller.store(true, std::memory_order_relaxed);
-      return true;
-    }
+  while (pollers < wanted_pollers_) {
+    if (pollers_.compare_exchange_weak(pollers, pollers + 1)) return true;
   }
-  if (AnyPollerFree()) return false;
+  me->poller.store(false);
+  if (AnyPollerFree(me)) return false;
+  me->poller.store(true);
   pollers_.fetch_add(1);  // every poller is stuck: one more, for now
-  me->poller.store(true, std::memory_order_relaxed);
   return true;
 }
 
 void ConnectionEngine::LeaveSurplusPollerRole(Runner* me) {
   if (me == nullptr || !me->poller.load(std::memory_order_relaxed)) return;
   int pollers = pollers_.load();
-  while (pollers > cpus_) {
+  while (pollers > wanted_pollers_) {
     if (pollers_.compare_exchange_weak(pollers, pollers - 1)) {
       me->poller.store(false, std::memory_order_relaxed);
       return;
@@ -243,11 +251,11 @@ void ConnectionEngine::LeaveSurplusPollerRole(Runner* me) {
   }
 }
 
-bool ConnectionEngine::AnyPollerFree() {
+bool ConnectionEngine::AnyPollerFree(const Runner* except) {
   std::int64_t now = MonotonicNanos();
   for (int i = 0, n = std::min(runners_.load(), kMaxRunners); i < n; ++i) {
     Runner& runner = runners_state_[i];
-    if (!runner.poller.load(std::memory_order_relaxed)) continue;
+    if (&runner == except || !runner.poller.load(std::memory_order_relaxed)) continue;
     std::int64_t started = runner.turn_started_ns.load(std::memory_order_relaxed);
     if (started == 0 || now - started < kBusyTurnNs) return true;
   }
@@ -257,10 +265,25 @@ bool ConnectionEngine::AnyPollerFree() {
 void ConnectionEngine::Park() {
   std::unique_lock<std::mutex> lock(park_mutex_);
   ++parked_;
-  park_cv_.wait_for(lock, std::chrono::milliseconds(kParkMs),
-                    [this] { return park_calls_ > 0 || done(); });
-  if (park_calls_ > 0) --park_calls_;
+  for (;;) {
+    if (park_calls_ > 0) {
+      --park_calls_;
+      break;
+    }
+    if (done()) break;
+    if (watching_) {
+      park_cv_.wait(lock);  // another parked thread watches: wait to be called
+      continue;
+    }
+    watching_ = true;
+    park_cv_.wait_for(lock, watch_interval_);
+    watching_ = false;
+    if (park_calls_ > 0 || done()) continue;
+    if (!AnyPollerFree(nullptr)) break;  // every poller is stuck: go and join them
+  }
   --parked_;
+  // The watcher leaves: another parked thread takes the watch.
+  if (!watching_ && parked_ > 0) park_cv_.notify_one();
 }
 
 int ConnectionEngine::Wait(epoll_event* events, int max_events) {
@@ -304,15 +327,16 @@ bool ConnectionEngine::TakeShared(epoll_event* event) {
 void ConnectionEngine::CallForHelp() {
   // A poller waiting in epoll_wait takes shared events once woken (each
   // write of the edge-triggered eventfd wakes one). Pollers in short turns
-  // look at them as their turns end. Only when every poller is stuck in a
-  // handler does a parked thread come.
+  // look at them as their turns end. Only when every other poller is stuck
+  // in a handler does a parked thread come: the caller is about to run a
+  // turn itself, which may be long, so it does not count.
   if (waiting_.load() > 0) {
     std::uint64_t one = 1;
     if (write(kick_fd_.get(), &one, sizeof one) < 0)
       THRIFTD_LOG(kError) << "write(eventfd): " << std::strerror(errno);
     return;
   }
-  if (AnyPollerFree()) return;
+  if (AnyPollerFree(this_thread_runner)) return;
   std::lock_guard<std::mutex> lock(park_mutex_);
   if (parked_ > park_calls_) {
     ++park_calls_;

@@ -37,6 +37,7 @@
 #include <sys/epoll.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -66,7 +67,19 @@ class ConnectionEngine {
     virtual void Destroy(std::unique_ptr<Connection> connection) { connection.reset(); }
   };
 
+  /// How the loop threads share the work (the thread kind's several
+  /// threads). The defaults are what thriftd runs with; tests change them.
+  struct Options {
+    /// Loop threads that wait in epoll_wait at once (0: one per CPU the
+    /// worker may run on); the others park.
+    int pollers = 0;
+    /// How often the one parked thread that watches looks whether every
+    /// poller is stuck in a handler (then it joins them).
+    std::chrono::milliseconds watch_interval{10};
+  };
+
   explicit ConnectionEngine(WorkerRuntime& runtime);
+  ConnectionEngine(WorkerRuntime& runtime, const Options& options);
   ~ConnectionEngine();
   ConnectionEngine(const ConnectionEngine&) = delete;
   ConnectionEngine& operator=(const ConnectionEngine&) = delete;
@@ -104,7 +117,8 @@ class ConnectionEngine {
   /// Queues events for the other loop threads, waking one that waits.
   void Share(const epoll_event* events, int count);
   bool TakeShared(epoll_event* event);
-  /// Shared events are waiting: wakes a thread to take them, if none will soon.
+  /// Shared events are waiting: wakes a thread to take them, if none will
+  /// soon. Called by a loop thread about to run a turn of its own.
   void CallForHelp();
   struct Runner {
     std::atomic<bool> poller;                   // may wait in epoll_wait
@@ -113,8 +127,11 @@ class ConnectionEngine {
   static thread_local Runner* this_thread_runner;
   bool TakePollerRole(Runner* me);
   void LeaveSurplusPollerRole(Runner* me);
-  /// A poller is waiting in epoll_wait or in a turn that began just now.
-  bool AnyPollerFree();
+  /// A poller other than `except` (may be null) is waiting in epoll_wait
+  /// or in a turn that began just now.
+  bool AnyPollerFree(const Runner* except);
+  /// Until this thread is called for shared events, or (the one parked
+  /// thread that watches) every poller is stuck in a handler, or done.
   void Park();
   void Handle(std::uint64_t tag, std::uint32_t events);
   void Tick(std::int64_t now_ms);
@@ -173,7 +190,8 @@ class ConnectionEngine {
 
   // Events taken by one loop thread for the others (leader/follower).
   static constexpr int kMaxRunners = 64;  // threads that take turns polling
-  const int cpus_;
+  const int wanted_pollers_;
+  const std::chrono::milliseconds watch_interval_;
   Runner runners_state_[kMaxRunners];
   std::atomic<int> runners_{0};  // threads in Run()
   std::atomic<int> pollers_{0};  // runners with the poller role
@@ -181,6 +199,7 @@ class ConnectionEngine {
   std::condition_variable park_cv_;
   int parked_ = 0;               // under park_mutex_
   int park_calls_ = 0;           // wake-ups owed to parked threads, under park_mutex_
+  bool watching_ = false;        // a parked thread waits timed, to watch; under park_mutex_
   std::atomic<int> waiting_{0};  // threads in (or about to be in) epoll_wait
   std::mutex shared_mutex_;
   std::deque<epoll_event> shared_;  // under shared_mutex_

@@ -434,6 +434,89 @@ TEST_CASE("the engine accepts from a listening socket") {
   StopAndJoin(worker, runner);
 }
 
+// --- several loop threads: pollers and parked threads ------------------------------
+
+/// One poller and two parked threads, Run(16) as ThreadWorker runs it.
+ConnectionEngine::Options OnePoller(std::chrono::milliseconds watch_interval) {
+  ConnectionEngine::Options options;
+  options.pollers = 1;
+  options.watch_interval = watch_interval;
+  return options;
+}
+
+/// Lets every sleep() call through the gate when the test ends, even early
+/// (a failed REQUIRE), so the loop threads can be stopped.
+struct OpenGateAtEnd {
+  TestHandler& handler;
+  ~OpenGateAtEnd() { handler.sleeps_admitted = INT_MAX; }
+};
+
+/// Connections the engine holds, each served once (so each is registered).
+std::vector<UniqueFd> ConnectServed(TestWorker& worker, int count) {
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < count; ++i) {
+    clients.push_back(Connect(worker));
+    REQUIRE(SendAll(clients.back().get(), PingCall(100 + i)));
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(clients.back().get(), {}, 1, &replies));
+  }
+  return clients;
+}
+
+TEST_CASE(
+    "regression: a poller that shares events while the others are stuck calls a parked thread") {
+  // The poller that shares is about to run a turn itself, but counted itself
+  // free: no parked thread came until one looked on its own (after 10 ms
+  // then; here the watching one is set to look once an hour).
+  TestWorker worker;
+  EngineRunner runner(worker, Kind::kThread, /*threads=*/3, OnePoller(std::chrono::hours(1)),
+                      /*events_per_wait=*/16);
+  std::vector<UniqueFd> clients = ConnectServed(worker, 3);
+  TestHandler& handler = worker.handler();
+  OpenGateAtEnd open_gate{handler};
+  handler.sleeps_admitted = 0;
+  REQUIRE(SendAll(clients[0].get(), SleepCall(0, 1)));
+  REQUIRE(WaitFor([&] { return handler.sleeping.load() == 1; }));
+  // The one poller is held in that call: the next two arrive before it
+  // looks, so it takes both in one wait, keeps one and shares the other.
+  REQUIRE(SendAll(clients[1].get(), SleepCall(0, 2)));
+  REQUIRE(SendAll(clients[2].get(), SleepCall(0, 3)));
+  handler.sleeps_admitted = 1;
+  // The kept one holds the poller at the gate; a parked thread takes the other.
+  CHECK(WaitFor([&] { return handler.sleeping.load() == 2; }));
+  handler.sleeps_admitted = INT_MAX;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(clients[i].get(), {}, 1, &replies));
+    CHECK(replies[0] == Reply{"sleep", i + 1, ""});
+  }
+  StopAndJoin(worker, runner);
+}
+
+TEST_CASE("with every poller stuck in a handler, parked threads join the pollers one by one") {
+  // Calls that come one at a time, each once the last holds its thread: no
+  // poller shares them, so the watching parked thread finds them, and the
+  // one after it takes the watch.
+  TestWorker worker;
+  EngineRunner runner(worker, Kind::kThread, /*threads=*/3, OnePoller(10ms),
+                      /*events_per_wait=*/16);
+  std::vector<UniqueFd> clients = ConnectServed(worker, 3);
+  TestHandler& handler = worker.handler();
+  OpenGateAtEnd open_gate{handler};
+  handler.sleeps_admitted = 0;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(SendAll(clients[i].get(), SleepCall(0, i + 1)));
+    REQUIRE(WaitFor([&] { return handler.sleeping.load() == i + 1; }));
+  }
+  handler.sleeps_admitted = INT_MAX;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(clients[i].get(), {}, 1, &replies));
+    CHECK(replies[0] == Reply{"sleep", i + 1, ""});
+  }
+  StopAndJoin(worker, runner);
+}
+
 // --- the kinds themselves ------------------------------------------------------------
 
 /// Runs a kind on its own thread, as a worker process's main thread would;

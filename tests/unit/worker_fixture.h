@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
@@ -403,8 +404,11 @@ class TestHandler : public pingpong::PingPongIf {
     int peak = peak_sleeping.load();
     while (now > peak && !peak_sleeping.compare_exchange_weak(peak, now)) {
     }
-    // Held at the gate first, looking every 10 ms, while it is closed.
-    while (gate_closed.load()) thriftd::sleep_for(std::chrono::milliseconds(10));
+    // Held at the gate first, looking every 10 ms, while it is closed (or
+    // while this call is past the ones admitted).
+    int ticket = sleep_tickets++;
+    while (gate_closed.load() || ticket >= sleeps_admitted.load())
+      thriftd::sleep_for(std::chrono::milliseconds(10));
     auto start = Clock::now();
     if (block_loop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -430,6 +434,10 @@ class TestHandler : public pingpong::PingPongIf {
   /// While set, sleep() waits before it starts: so many calls are surely
   /// asleep at once, however slowly they arrive (under a sanitizer).
   std::atomic<bool> gate_closed{false};
+  /// sleep() calls are numbered as they arrive, from 0; those numbered
+  /// this or more wait at the gate until it is raised.
+  std::atomic<int> sleeps_admitted{INT_MAX};
+  std::atomic<int> sleep_tickets{0};
   /// When set, called by the processor after each call (returned or
   /// thrown), with the connection serving it: for tests that look at a
   /// connection while its processor still runs.
@@ -548,22 +556,23 @@ enum class Kind { kThread, kFiber };
 inline const char* KindName(Kind kind) { return kind == Kind::kThread ? "thread" : "fiber"; }
 
 /// Runs a ConnectionEngine over a TestWorker's runtime the way a kind does:
-/// the thread kind as ThreadWorker does (`threads` threads in Run(1), each
-/// turn on the thread that took the event), the fiber kind as FiberWorker
-/// does (one loop thread, each turn in a fiber). The test thread stays free
-/// to play the master and the clients.
+/// the thread kind as ThreadWorker does (`threads` threads in
+/// Run(events_per_wait), each turn on the thread that took the event), the
+/// fiber kind as FiberWorker does (one loop thread, each turn in a fiber).
+/// The test thread stays free to play the master and the clients.
 class EngineRunner {
  public:
-  EngineRunner(TestWorker& worker, Kind kind, int threads = 2)
+  EngineRunner(TestWorker& worker, Kind kind, int threads = 2,
+               const thriftd::ConnectionEngine::Options& options = {}, int events_per_wait = 1)
       : worker_(worker),
         kind_(kind),
-        engine_(std::make_unique<thriftd::ConnectionEngine>(worker.runtime())) {
+        engine_(std::make_unique<thriftd::ConnectionEngine>(worker.runtime(), options)) {
     if (kind == Kind::kThread) {
       dispatcher_ = std::make_unique<InlineDispatcher>(*engine_);
       REQUIRE(engine_->Open(*dispatcher_).ok());
       for (int i = 0; i < threads; ++i) {
-        threads_.emplace_back([this] {
-          engine_->Run(1);
+        threads_.emplace_back([this, events_per_wait] {
+          engine_->Run(events_per_wait);
           ++returned_;
         });
       }

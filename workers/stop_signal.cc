@@ -26,8 +26,9 @@ constexpr unsigned kQuickStopSeconds = 1;
 void OnGracefulStop(int) { handled_stop->RequestStop(); }
 
 void OnQuickStop(int) {
-  handled_stop->RequestStop(/*quick=*/true);
-  alarm(kQuickStopSeconds);
+  // Armed by the first quick stop only: re-arming on each one would put the
+  // forced exit off for as long as the signals kept coming.
+  if (handled_stop->RequestStop(/*quick=*/true)) alarm(kQuickStopSeconds);
 }
 
 void OnQuickStopOverdue(int) { _exit(0); }
@@ -125,13 +126,13 @@ Status StopSignal::Open() {
   return Status::Ok();
 }
 
-void StopSignal::RequestStop(bool quick) {
+bool StopSignal::RequestStop(bool quick) {
   int wanted = quick ? kQuick : kGraceful;
   int current = stop_.load(std::memory_order_relaxed);
   // A quick stop overrides a graceful one, never the reverse.
-  while (current < wanted &&
-         !stop_.compare_exchange_weak(current, wanted, std::memory_order_acq_rel)) {
-  }
+  bool changed = false;
+  while (current < wanted && !changed)
+    changed = stop_.compare_exchange_weak(current, wanted, std::memory_order_acq_rel);
   if (wake_write_.valid()) {
     int saved = errno;
     // A full pipe already wakes every reader; nothing else can fail here.
@@ -139,6 +140,7 @@ void StopSignal::RequestStop(bool quick) {
     (void)ignored;
     errno = saved;
   }
+  return changed;
 }
 
 void InstallWorkerSignalHandlers(StopSignal* stop, const ScoreboardSlot* slot, int log_fd) {

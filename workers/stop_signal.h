@@ -26,8 +26,10 @@ class StopSignal {
   bool stop_requested() const { return stop_.load(std::memory_order_acquire) != kRunning; }
   /// A quick stop (INT, QUIT): stop at once, without waiting for calls.
   bool quick() const { return stop_.load(std::memory_order_acquire) == kQuick; }
-  /// Requests a graceful stop, or a quick one. Async-signal-safe; any thread.
-  void RequestStop(bool quick = false);
+  /// Requests a graceful stop, or a quick one (which overrides a graceful
+  /// one, never the reverse). True when this call changed the stop: the
+  /// first request, or the first quick one. Async-signal-safe; any thread.
+  bool RequestStop(bool quick = false);
   /// Requests a log reopen (USR1). Async-signal-safe.
   void RequestReopen() { reopen_.store(1, std::memory_order_relaxed); }
   /// True once after each RequestReopen() (whichever thread asks first).
@@ -45,8 +47,9 @@ class StopSignal {
 
 /// Installs the worker's handlers, delivering into `stop`: TERM (and HUP,
 /// as gunicorn's workers) request a graceful stop; INT and QUIT a quick one,
-/// with SIGALRM ending the process one second later whatever it is doing
-/// (so the App's OnWorkerExit runs, but cannot hold the exit up); USR1 a log
+/// with SIGALRM ending the process one second after the first of them
+/// whatever it is doing (so the App's OnWorkerExit runs, but cannot hold the
+/// exit up, and more INTs or QUITs do not put it off); USR1 a log
 /// reopen; SIGABRT (the master found the worker hung) writes the call in
 /// flight recorded in `slot` to `log_fd` and exits with kWorkerExitHung.
 /// Then unblocks every signal (the master forks with all of them blocked).

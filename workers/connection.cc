@@ -306,9 +306,14 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
       case IoWaiter::Result::kReady:
         break;
       case IoWaiter::Result::kIdle:
+        if (between_messages) return Outcome::kIdle;  // the kind closes it or hands it over
+        break;  // a message under way is not given back: wait again
       case IoWaiter::Result::kStop:
         if (between_messages) return Outcome::kIdle;  // the kind closes it or hands it over
-        break;  // inside a message a stop waits for the call: wait again
+        // Inside a message, a quick stop: the worker stops at once, without
+        // the rest of the message or the replies owed.
+        Close("the worker stops at once", true);
+        return Outcome::kClosed;
       case IoWaiter::Result::kTimeout:
         Close(phase == Phase::kIdle      ? "idle past thrift_client_timeout"
               : phase == Phase::kPartial ? "no progress within thrift_client_timeout"

@@ -66,8 +66,9 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
 
   // ThriftConnection.
   int fd() const override { return fd_.get(); }
-  /// Serves until the connection ends (kClosed) or `waiter` answers kIdle
-  /// or kStop between messages (kIdle). Waits only through `waiter`.
+  /// Serves until the connection ends (kClosed, also when `waiter` answers
+  /// kStop inside a message: a quick stop) or `waiter` answers kIdle or kStop
+  /// between messages (kIdle). Waits only through `waiter`.
   Outcome Serve(IoWaiter& waiter) override;
   const char* CurrentMethod() const override { return method_.load(std::memory_order_relaxed); }
 

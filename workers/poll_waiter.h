@@ -1,8 +1,9 @@
 // PollWaiter: the IoWaiter that blocks the calling thread in poll(), what
 // WorkerContext::MakeBlockingWaiter() gives (the sync kind's, and a custom
-// kind's). Between messages it also watches the stop descriptor; a long
-// wait is cut into slices that each report a heartbeat, so a worker waiting
-// on a quiet client is alive. Runs in a worker thread.
+// kind's). It answers kStop for any stop between messages, and for a quick
+// stop inside one; a long wait is cut into slices that each report a
+// heartbeat, so a worker waiting on a quiet client is alive. Runs in a
+// worker thread.
 #ifndef THRIFTD_WORKERS_POLL_WAITER_H_
 #define THRIFTD_WORKERS_POLL_WAITER_H_
 

@@ -58,10 +58,13 @@ class App {
   /// After fork, before serving: open database connections and the like here.
   virtual void OnWorkerStart(const AppContext& /*context*/) {}
 
-  /// When the worker stops serving, before it exits: after a graceful stop
-  /// (TERM, a reload) once its calls have finished; after a quick stop (INT,
-  /// QUIT) at once, while calls may still be running on other threads, and
-  /// the process ends one second after the quick stop whatever it is doing.
+  /// When the worker stops serving, before it exits. After a graceful stop
+  /// (TERM, a reload): once its calls have finished. After a quick stop (INT,
+  /// QUIT): as soon as the worker's main thread is out of the handler it may
+  /// be running (under `sync` the one call; under `thread` the main thread is
+  /// one of the pool's), while calls may still be running on other threads
+  /// or parked in fibers. The process ends one second after the first INT or
+  /// QUIT whatever it is doing, this hook included.
   virtual void OnWorkerExit(const AppContext& /*context*/) {}
 };
 

@@ -11,8 +11,9 @@
 //     has started; a failure there is a boot error (thriftd stops, or a reload
 //     is abandoned);
 //   - Run(context) serves until context.stop_requested() and the connections
-//     in flight have finished (or at once on a quick stop), then returns;
-//     the App's OnWorkerExit runs and the worker process exits.
+//     in flight have finished (on a quick stop, as soon as the thread that
+//     called it is out of any handler), then returns; the App's OnWorkerExit
+//     runs and the worker process exits.
 //
 // A kind never parses Thrift itself: context.OpenConnection(fd) gives a
 // ThriftConnection that serves messages with the configured transport,
@@ -42,14 +43,18 @@ class IoWaiter {
   enum class Result {
     kReady,    ///< the fd has the events asked for (or an error to find by reading)
     kTimeout,  ///< timeout_ms passed
-    kStop,     ///< between messages: a graceful stop arrived (Serve returns kIdle)
-    kIdle,     ///< between messages: hand the connection back instead of waiting
+    /// A stop arrived. Between messages, any stop (Serve returns kIdle);
+    /// inside a message, only a quick one (Serve closes the connection and
+    /// returns kClosed).
+    kStop,
+    kIdle,  ///< between messages: hand the connection back instead of waiting
   };
   virtual ~IoWaiter() = default;
   /// Waits until `fd` has `events` (POLLIN / POLLOUT) or `timeout_ms` passes
   /// (-1: no limit). `between_messages` is true when nothing of a new message
   /// has arrived and nothing is left to send: only then may a waiter answer
-  /// kIdle or kStop (a call that has started always finishes).
+  /// kIdle, or kStop for a graceful stop (a message that has started
+  /// finishes, unless the stop is a quick one).
   virtual Result Wait(int fd, short events, int timeout_ms, bool between_messages) = 0;
 };
 
@@ -68,7 +73,8 @@ class ThriftConnection {
   virtual int fd() const = 0;
   /// Serves messages as they arrive, waiting through `waiter` whenever it
   /// must; returns kIdle when the waiter answers kIdle or kStop between
-  /// messages. The processor runs only on a message that arrived whole.
+  /// messages, and kClosed (having closed it) when it answers kStop inside
+  /// one. The processor runs only on a message that arrived whole.
   virtual Outcome Serve(IoWaiter& waiter) = 0;
   /// The method being served ("Service.method", a string with static
   /// storage), or nullptr between calls. Safe to call from another thread
@@ -127,7 +133,8 @@ class WorkerContext {
   virtual int stop_fd() const = 0;
   virtual bool stop_requested() const = 0;
   /// The stop is a quick one (INT, QUIT): return from Run() at once, without
-  /// waiting for calls in flight; the process ends within a second anyway.
+  /// waiting for calls in flight; the process ends one second after the
+  /// first INT or QUIT anyway.
   virtual bool quick_stop_requested() const = 0;
 
   // Connection hand-over. A worker being replaced (reload, TTOU,
@@ -144,9 +151,10 @@ class WorkerContext {
   /// close it.
   virtual bool HandOver(ThriftConnection& connection) = 0;
 
-  /// A waiter that blocks the calling thread in poll(): between messages it
-  /// also wakes for a graceful stop (kStop), and it heartbeats while it
-  /// waits, so a worker waiting on a quiet client is alive.
+  /// A waiter that blocks the calling thread in poll(): it also wakes for a
+  /// stop (kStop), between messages any stop and inside one a quick one, and
+  /// it heartbeats while it waits, so a worker waiting on a quiet client is
+  /// alive.
   virtual std::unique_ptr<IoWaiter> MakeBlockingWaiter() = 0;
   /// Writes one line to the error log, `level` as in --log-level.
   virtual void Log(const char* level, const std::string& message) = 0;

@@ -487,6 +487,56 @@ TEST_CASE("Serve with a blocking waiter: a stop between messages ends it, not on
   CHECK_FALSE(ClosedNow(client));  // the kind decides: close it or hand it over
 }
 
+TEST_CASE(
+    "regression: Serve with a blocking waiter ends a connection mid-message at a quick stop") {
+  // Inside a message the waiter answered a quick stop with kReady and Serve
+  // waited again: a sync worker holding a half-sent call (or a client not
+  // reading its reply) never returned from Run, and the quick stop's alarm
+  // ended the process before OnWorkerExit ran.
+  for (bool write_blocked : {false, true}) {
+    for (bool graceful_first : {false, true}) {
+      CAPTURE(write_blocked);
+      CAPTURE(graceful_first);
+      TestWorker worker;
+      SocketPair pair = MakeSocketPair();
+      int client = pair.client.get();
+      if (write_blocked) {
+        // The reply cannot go while the client does not read.
+        int small = 4096;
+        REQUIRE(setsockopt(pair.server.get(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+        REQUIRE(SendAll(client, EchoCall(std::string(64 * 1024, 'r'), 1)));
+      } else {
+        REQUIRE(SendAll(client, PingCall(1).substr(0, 5)));
+      }
+      // Serve's first turn reads what is there: it then waits inside the message.
+      Connection connection(std::move(pair.server), worker.runtime());
+      std::unique_ptr<IoWaiter> waiter = worker.runtime().MakeBlockingWaiter();
+      std::atomic<bool> returned{false};
+      ThriftConnection::Outcome outcome = ThriftConnection::Outcome::kIdle;
+      std::thread serving([&] {
+        outcome = connection.Serve(*waiter);
+        returned = true;
+      });
+      struct Joiner {  // however the test ends, the client goes away, ending Serve
+        std::thread& thread;
+        UniqueFd& client;
+        ~Joiner() {
+          client.Reset();
+          thread.join();
+        }
+      } joiner{serving, pair.client};
+      if (graceful_first) {
+        worker.stop().RequestStop();
+        CHECK_FALSE(WaitFor([&] { return returned.load(); }, 200ms));  // the message goes on
+      }
+      worker.stop().RequestStop(/*quick=*/true);
+      REQUIRE(WaitFor([&] { return returned.load(); }));
+      CHECK(outcome == ThriftConnection::Outcome::kClosed);
+      CHECK(WaitForClose(client));
+    }
+  }
+}
+
 TEST_CASE("Serve closes a connection silent past thrift_client_timeout") {
   WorkerSettings settings;
   settings.thrift_client_timeout = 0.2;

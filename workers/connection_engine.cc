@@ -97,6 +97,7 @@ ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime, const Options& option
                            ? std::max<std::int64_t>(
                                  1, static_cast<std::int64_t>(runtime.client_timeout() * 1000))
                            : 0),
+      shares_(options.threads > 1),
       wanted_pollers_(options.pollers > 0 ? options.pollers : CpuCount()),
       watch_interval_(options.watch_interval) {
   for (std::uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
@@ -198,8 +199,10 @@ void ConnectionEngine::Run(int max_events) {
     if (now - last >= kTickMs && last_tick_ms_.compare_exchange_strong(last, now)) Tick(now);
     // Alone, a thread serves everything it took. With others, it keeps the
     // first event and shares the rest at once: a thread that then spends a
-    // while in a handler holds no other connection's event.
-    int keep = runners_.load() > 1 ? std::min(n, 1) : n;
+    // while in a handler holds no other connection's event. (The others
+    // counted as they will be, not as they have started: the first thread
+    // may take a burst before they have.)
+    int keep = shares_ ? std::min(n, 1) : n;
     if (keep < n) Share(events.data() + keep, n - keep);
     for (int i = 0; i < keep && !done(); ++i) Handle(events[i].data.u64, events[i].events);
     LeaveSurplusPollerRole(me);
@@ -354,7 +357,7 @@ void ConnectionEngine::Handle(std::uint64_t tag, std::uint32_t events) {
   } else if (tag == kStopTag) {
     OnStop();
   } else if (tag == kChannelTag) {
-    OnChannel();
+    AdoptFromChannel();
   } else if (tag == kRecheckTag) {
     std::lock_guard<std::mutex> lock(control_);
     std::uint64_t expirations = 0;
@@ -373,6 +376,9 @@ void ConnectionEngine::Tick(std::int64_t now_ms) {
   }
   runtime_.Heartbeat();
   runtime_.ReportConnections(held_.load());
+  // The channel is one-shot: should re-arming it have failed, connections
+  // the master relays would wait here for ever.
+  AdoptFromChannel();
   {
     std::lock_guard<std::mutex> lock(control_);
     UpdateAccepting();
@@ -420,9 +426,7 @@ void ConnectionEngine::Serve(std::uint32_t index) {
     ~TurnMark() {
       if (mark != nullptr) mark->store(0, std::memory_order_relaxed);
     }
-  } turn(runners_.load(std::memory_order_relaxed) > 1 && this_thread_runner != nullptr
-             ? &this_thread_runner->turn_started_ns
-             : nullptr);
+  } turn(shares_ && this_thread_runner != nullptr ? &this_thread_runner->turn_started_ns : nullptr);
   Slot& slot = At(index);
   for (;;) {
     // Read again on each pass: the event that set pending may have set it.
@@ -484,7 +488,7 @@ bool ConnectionEngine::FinishOnStop(std::uint32_t index, Slot& slot, Connection:
   return false;
 }
 
-void ConnectionEngine::Hold(std::unique_ptr<Connection> connection) {
+void ConnectionEngine::Hold(std::unique_ptr<Connection> connection, bool serve_now) {
   std::uint32_t index;
   {
     std::lock_guard<std::mutex> lock(table_);
@@ -506,6 +510,12 @@ void ConnectionEngine::Hold(std::unique_ptr<Connection> connection) {
   Slot& slot = At(index);  // busy (free slots are): ours
   slot.connection = std::move(connection);
   slot.last_progress_ms.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
+  // What a sweep reads until its first turn says (the slot's last
+  // connection left its own): carried bytes are the start of a message.
+  slot.phase.store(static_cast<int>(slot.connection->buffered_in() > 0 ? Connection::Phase::kPartial
+                                                                       : Connection::Phase::kIdle),
+                   std::memory_order_relaxed);
+  slot.can_hand_over.store(slot.connection->CanHandOver(), std::memory_order_relaxed);
   std::uint64_t generation = slot.word.load(std::memory_order_relaxed) & kGenMask;
   Status status =
       Register(slot.connection->fd(), kConnectionEvents, generation | index, EPOLL_CTL_ADD);
@@ -517,7 +527,25 @@ void ConnectionEngine::Hold(std::unique_ptr<Connection> connection) {
   runtime_.ReportConnections(held_.load());
   // Its first turn: bytes may be there already (or carried from the
   // worker that handed it over).
-  dispatcher_->Dispatch(index);
+  if (serve_now) {
+    dispatcher_->Dispatch(index);
+    return;
+  }
+  // Or it comes with the event the registration queued (a new socket is
+  // writable), on whichever thread takes it: let the slot go idle. If that
+  // event came already, it found the slot busy and marked it pending: it is
+  // passed on as a shared event, not served here while other threads idle.
+  std::uint64_t word = slot.word.load(std::memory_order_acquire);
+  while (!slot.word.compare_exchange_weak(
+      word, (word & (kGenMask | kHangUp)) | ((word + kSeqOne) & kSeqMask),
+      std::memory_order_acq_rel)) {
+  }
+  if (word & kPending) {
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = generation | index;
+    Share(&event, 1);
+  }
 }
 
 void ConnectionEngine::Drop(std::uint32_t index, Slot& slot, bool hand_over) {
@@ -620,34 +648,33 @@ void ConnectionEngine::OnListener(std::size_t index) {
     }
     UpdateAccepting();
   }
-  if (connection) Hold(std::move(connection));
+  if (connection) Hold(std::move(connection), /*serve_now=*/true);
 }
 
-void ConnectionEngine::OnChannel() {
+void ConnectionEngine::AdoptFromChannel() {
   std::vector<std::unique_ptr<Connection>> adopted;
   {
     std::lock_guard<std::mutex> lock(control_);
+    if (master_gone_) return;
     bool master_here = runtime_.PollChannel();
-    // One connection per wakeup while the master is here, as with accepting:
-    // its first turn runs on this thread, so the channel is re-armed to fire
-    // again at once (it is always writable) and the next one goes to another
-    // thread instead of waiting for this one's call.
     while (std::unique_ptr<Connection> connection = runtime_.TakeAdopted()) {
       held_.fetch_add(1);
       adopted.push_back(std::move(connection));
-      if (master_here) break;
     }
     // Without a master (end of file keeps the channel readable) a stop is
     // requested, and the channel no longer watched.
+    master_gone_ = !master_here;
     if (master_here) {
-      std::uint32_t events = EPOLLIN | EPOLLONESHOT;
-      if (!adopted.empty()) events |= EPOLLOUT;
-      Status status = Register(runtime_.channel_fd(), events, kChannelTag, EPOLL_CTL_MOD);
+      Status status =
+          Register(runtime_.channel_fd(), EPOLLIN | EPOLLONESHOT, kChannelTag, EPOLL_CTL_MOD);
       if (!status.ok()) THRIFTD_LOG(kError) << "cannot watch the channel: " << status.message();
     }
     UpdateAccepting();
   }
-  for (auto& connection : adopted) Hold(std::move(connection));
+  // Their first turns are not run here one after another, while other
+  // threads idle: each comes with its own event, to whichever thread takes
+  // it (the master relays a retiring worker's connections in a burst).
+  for (auto& connection : adopted) Hold(std::move(connection), /*serve_now=*/false);
 }
 
 void ConnectionEngine::OnStop() {
@@ -671,7 +698,7 @@ void ConnectionEngine::OnStop() {
     Wake();
     return;
   }
-  for (auto& connection : relayed) Hold(std::move(connection));
+  for (auto& connection : relayed) Hold(std::move(connection), /*serve_now=*/true);
   // Connections between calls go at once; the others when their call ends.
   Sweep(CoarseMonotonicMillis());
   MaybeFinish();

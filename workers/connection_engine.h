@@ -67,9 +67,13 @@ class ConnectionEngine {
     virtual void Destroy(std::unique_ptr<Connection> connection) { connection.reset(); }
   };
 
-  /// How the loop threads share the work (the thread kind's several
-  /// threads). The defaults are what thriftd runs with; tests change them.
+  /// How the loop threads share the work. The defaults suit one loop
+  /// thread (the fiber kind); the thread kind sets `threads`; tests set
+  /// the rest.
   struct Options {
+    /// Loop threads that will run Run(). With more than one, a thread keeps
+    /// one of the events it takes and shares the others.
+    int threads = 1;
     /// Loop threads that wait in epoll_wait at once (0: one per CPU the
     /// worker may run on); the others park.
     int pollers = 0;
@@ -137,14 +141,16 @@ class ConnectionEngine {
   void Tick(std::int64_t now_ms);
   void OnConnectionEvent(std::uint32_t index, std::uint64_t generation, std::uint32_t events);
   void OnListener(std::size_t index);
-  void OnChannel();
+  /// Reads the channel, adopts every connection that came, and re-arms it.
+  void AdoptFromChannel();
   void OnStop();
   /// Under control_: arms the listeners when the worker should accept, or
   /// the 5 ms re-check when it declines.
   void UpdateAccepting();
   /// Gives a new or adopted connection (counted in held_ already) a slot,
-  /// registers it, and runs its first turn.
-  void Hold(std::unique_ptr<Connection> connection);
+  /// registers it, and runs its first turn now, or (not `serve_now`) lets
+  /// the event its registration brings run it.
+  void Hold(std::unique_ptr<Connection> connection, bool serve_now);
 
   /// What a stopping worker does with a claimed connection: true when it
   /// closed it or handed it over.
@@ -179,6 +185,7 @@ class ConnectionEngine {
   std::mutex control_;
   std::vector<bool> listener_armed_;  // under control_
   bool recheck_armed_ = false;        // under control_
+  bool master_gone_ = false;          // the channel reached end of file; under control_
 
   const std::int64_t idle_timeout_ms_;  // 0: none
   std::atomic<int> held_{0};
@@ -190,6 +197,7 @@ class ConnectionEngine {
 
   // Events taken by one loop thread for the others (leader/follower).
   static constexpr int kMaxRunners = 64;  // threads that take turns polling
+  const bool shares_;                     // several loop threads: each shares what it takes
   const int wanted_pollers_;
   const std::chrono::milliseconds watch_interval_;
   Runner runners_state_[kMaxRunners];

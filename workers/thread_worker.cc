@@ -9,7 +9,9 @@
 namespace thriftd {
 
 bool ThreadWorker::Init(WorkerRuntime& runtime, std::string* error) {
-  engine_ = std::make_unique<ConnectionEngine>(runtime);
+  ConnectionEngine::Options options;
+  options.threads = runtime.threads();
+  engine_ = std::make_unique<ConnectionEngine>(runtime, options);
   dispatcher_ = std::make_unique<InlineDispatcher>(*engine_);
   Status status = engine_->Open(*dispatcher_);
   if (!status.ok()) *error = "thread worker: " + status.message();

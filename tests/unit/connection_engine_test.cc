@@ -158,6 +158,28 @@ TEST_CASE("regression: a oneway call and the client's close() together end the c
   StopAndJoin(worker, runner);
 }
 
+TEST_CASE(
+    "regression: connections adopted in one read of a channel that is not writable are all "
+    "served") {
+  // The engine takes one adopted connection per wakeup and re-arms the
+  // channel for writing, to be woken at once for the next. While the master
+  // had not read what this worker sent, the channel was not writable and the
+  // rest waited for the master's next message.
+  FOR_EACH_KIND(kind);
+  TestWorker worker;
+  worker.FillWorkerEnd();
+  std::vector<UniqueFd> clients;  // sent before the engine runs: it reads them all at once
+  for (int i = 0; i < 3; ++i) clients.push_back(Connect(worker, PingCall(i)));
+  EngineRunner runner(worker, kind);
+  for (int i = 0; i < 3; ++i) {
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(clients[i].get(), {}, 1, &replies));
+    CHECK(replies[0] == Reply{"ping", i, "pong"});
+  }
+  CHECK(runner.engine().held() == 3);
+  StopAndJoin(worker, runner);
+}
+
 TEST_CASE("a connection silent past thrift_client_timeout is closed; an active one is not") {
   FOR_EACH_KIND(kind);
   WorkerSettings settings;

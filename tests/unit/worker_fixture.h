@@ -505,6 +505,16 @@ class TestWorker {
   thriftd::StopSignal& stop() { return stop_; }
   thriftd::ScoreboardSlot& slot() { return scoreboard_->slot(kSlot); }
   int master_fd() const { return channel_.master_end.get(); }
+  /// Fills the worker's end of the channel with messages the master does
+  /// not read, so that it is not writable.
+  void FillWorkerEnd() {
+    int sent = 0;
+    while (send(channel_.worker_end.get(), "x", 1, MSG_DONTWAIT) == 1) ++sent;
+    REQUIRE(errno == EAGAIN);
+    REQUIRE(sent > 0);
+    pollfd p{channel_.worker_end.get(), POLLOUT, 0};
+    REQUIRE(poll(&p, 1, 0) == 0);
+  }
   /// The master goes away: the worker sees end of file on its channel.
   void CloseMasterEnd() { channel_.master_end.Reset(); }
 
@@ -563,10 +573,10 @@ inline const char* KindName(Kind kind) { return kind == Kind::kThread ? "thread"
 class EngineRunner {
  public:
   EngineRunner(TestWorker& worker, Kind kind, int threads = 2,
-               const thriftd::ConnectionEngine::Options& options = {}, int events_per_wait = 1)
-      : worker_(worker),
-        kind_(kind),
-        engine_(std::make_unique<thriftd::ConnectionEngine>(worker.runtime(), options)) {
+               thriftd::ConnectionEngine::Options options = {}, int events_per_wait = 1)
+      : worker_(worker), kind_(kind) {
+    if (kind == Kind::kThread) options.threads = threads;
+    engine_ = std::make_unique<thriftd::ConnectionEngine>(worker.runtime(), options);
     if (kind == Kind::kThread) {
       dispatcher_ = std::make_unique<InlineDispatcher>(*engine_);
       REQUIRE(engine_->Open(*dispatcher_).ok());

@@ -169,6 +169,7 @@ void Connection::BeginMessage(std::size_t length) {
 
 void Connection::ServeMessage(std::size_t length) {
   transport_->SetWindow(in_.data(), length);
+  serving_message_ = true;  // the window points into in_: Close() leaves it
   BeginMessage(length);
   std::string failure;
   bool warn = true;
@@ -193,8 +194,10 @@ void Connection::ServeMessage(std::size_t length) {
   } catch (...) {
     failure = "the App threw something that is not a std::exception";
   }
+  serving_message_ = false;
   std::size_t consumed = transport_->consumed();
   in_.Consume(length);
+  if (closed_) DropInput();  // closed by a failed send while the processor ran
   if (empty_message) {
     THRIFTD_LOG(kDebug) << "an empty frame from " << Peer() << " (a client's goodbye)";
     return;
@@ -267,16 +270,22 @@ Connection::Phase Connection::Close(const std::string& why, bool warn) {
   } else {
     THRIFTD_LOG(kDebug) << "closing connection from " << Peer() << ": " << why;
   }
-  in_.Consume(in_.size());
   out_.Consume(out_.size());
-  in_.Release();
   out_.Release();
+  // Not under a processor still reading its message (a failed send in
+  // Write or Flush closes): ServeMessage drops it once the processor is done.
+  if (!serving_message_) DropInput();
   // The peer learns now. ENOTCONN (it reset first) changes nothing: the
   // descriptor itself closes when the connection is destroyed.
   if (fd_.valid() && shutdown(fd_.get(), SHUT_RDWR) < 0 && errno != ENOTCONN) {
     THRIFTD_LOG(kDebug) << "shutdown(" << Peer() << "): " << std::strerror(errno);
   }
   return Phase::kClosed;
+}
+
+void Connection::DropInput() {
+  in_.Consume(in_.size());
+  in_.Release();
 }
 
 bool Connection::CanHandOver() const {

@@ -131,6 +131,8 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// Sends held output without waiting; false when the connection broke.
   bool SendHeld(bool* progressed);
   Phase PhaseNow();
+  /// Drops what was received and gives its block back (closed).
+  void DropInput();
   /// A message that reached no method (unknown name, unreadable request).
   void RecordUnlistedCall(CallOutcome outcome);
   void Record(const char* method, std::string_view shown, CallOutcome outcome);
@@ -146,6 +148,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   bool peer_closed_ = false;   // end of file seen
   bool read_to_end_ = false;   // the peer hung up: a short read is not the last word
   bool closed_ = false;
+  bool serving_message_ = false;  // the processor runs: its window points into in_
   std::uint64_t bytes_out_ = 0;
   std::shared_ptr<MessageTransport> transport_;
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;

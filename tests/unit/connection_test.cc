@@ -378,6 +378,28 @@ TEST_CASE("the client closing ends the connection") {
   CHECK_FALSE(connection.holds_buffers());
 }
 
+TEST_CASE("regression: a send that fails under the processor leaves it its message's bytes") {
+  // The reply's flush failed (the client had gone), Close() gave the input
+  // block back to the pool, and the processor's window still pointed into it.
+  TestWorker worker;
+  SocketPair pair = MakeSocketPair();
+  Connection connection(std::move(pair.server), worker.runtime());
+  std::string call = PingCall(1);
+  REQUIRE(SendAll(pair.client.get(), call));
+  pair.client.Reset();  // gone before its reply
+  std::size_t held_after_call = 0;
+  bool holds_buffers_after_call = false;
+  worker.handler().after_call = [&](Connection& serving) {
+    held_after_call = serving.buffered_in();
+    holds_buffers_after_call = serving.holds_buffers();
+  };
+  CHECK(Turn(connection) == Phase::kClosed);
+  CHECK(worker.handler().calls.load() == 1);
+  CHECK(held_after_call == call.size());  // the send failed in the call, and the bytes stayed
+  CHECK(holds_buffers_after_call);
+  CHECK_FALSE(connection.holds_buffers());  // given back once the processor returned
+}
+
 TEST_CASE("told of the peer's hang-up, a turn reads on to the end of file") {
   // The engine's case: a call and the client's close came as one event
   // (EPOLLRDHUP), and no later event will bring the end of file.

@@ -117,6 +117,12 @@ ConnectionEngine::Slot& ConnectionEngine::At(std::uint32_t index) {
 
 Connection* ConnectionEngine::ConnectionAt(std::uint32_t slot) { return At(slot).connection.get(); }
 
+void ConnectionEngine::Abandon(std::uint32_t index, const std::string& why) {
+  Slot& slot = At(index);
+  slot.connection->Close(why, /*warn=*/true);
+  Drop(index, slot, /*hand_over=*/false);
+}
+
 Status ConnectionEngine::Register(int fd, std::uint32_t events, std::uint64_t tag, int op) {
   epoll_event event{};
   event.events = events;

@@ -44,6 +44,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "src/base/status.h"
@@ -105,6 +106,9 @@ class ConnectionEngine {
   void Serve(std::uint32_t slot);
   /// The connection a claimed slot holds (for the fiber watchdog).
   Connection* ConnectionAt(std::uint32_t slot);
+  /// For a dispatcher that cannot run a claimed slot's turn: closes its
+  /// connection (a warning saying `why`) and frees the slot.
+  void Abandon(std::uint32_t slot, const std::string& why);
 
   /// Connections held right now.
   int held() const { return held_.load(std::memory_order_relaxed); }

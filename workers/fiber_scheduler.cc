@@ -188,7 +188,16 @@ FiberScheduler::Fiber* FiberScheduler::TakeFiber() {
 }
 
 void FiberScheduler::Dispatch(std::uint32_t slot) {
-  Fiber* fiber = TakeFiber();
+  Fiber* fiber = nullptr;
+  try {
+    fiber = TakeFiber();
+  } catch (const std::exception& error) {
+    // A new fiber's stack is mapped at once, and the mapping can fail (no
+    // memory, vm.max_map_count): that connection goes, not the worker.
+    engine_.Abandon(slot, "no fiber to serve it (a " + std::to_string(stack_size_) +
+                              "-byte stack): " + error.what());
+    return;
+  }
   fiber->job = slot;
   Resume(fiber);
 }

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <boost/context/stack_traits.hpp>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,33 @@ TEST_CASE("sleep_for never wakes a fiber early") {
   CHECK(worker.handler().shortest_sleep_over_asked.load() >= 0);
   worker.stop().RequestStop();
   CHECK(runner.WaitUntilStopped());
+}
+
+TEST_CASE(
+    "regression: a fiber stack that cannot be mapped closes that connection, not the worker") {
+  // The stack's allocation threw through Dispatch and Run, and the worker
+  // ended with every connection it held.
+  if (!boost::context::stack_traits::is_unbounded()) {
+    MESSAGE("skipped: RLIMIT_STACK has a hard limit, which Boost.Context asserts stacks fit in");
+    return;
+  }
+  LogCapture log;  // before the engine's threads start, after they end
+  {
+    WorkerSettings settings;
+    settings.fiber_stack_size = std::int64_t{1} << 50;  // past any address space
+    TestWorker worker(settings);
+    EngineRunner runner(worker, Kind::kFiber);
+    UniqueFd first = Connect(worker, PingCall(1));
+    UniqueFd second = Connect(worker, PingCall(2));
+    CHECK(WaitForClose(first.get()));
+    CHECK(WaitForClose(second.get()));
+    CHECK(WaitFor([&] { return runner.engine().held() == 0; }));
+    CHECK_FALSE(runner.Stopped());
+    worker.stop().RequestStop();
+    CHECK(runner.WaitUntilStopped());
+  }
+  CHECK(log.Text().find("[WARNING] closing connection from unix socket: no fiber to serve it (a "
+                        "1125899906842624-byte stack): std::bad_alloc\n") != std::string::npos);
 }
 
 TEST_CASE("outside a fiber, sleep_for sleeps the calling thread") {

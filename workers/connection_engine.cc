@@ -56,6 +56,7 @@ constexpr std::uint32_t kHangUpEvents = EPOLLRDHUP | EPOLLHUP | EPOLLERR;
 constexpr int kChunkBits = 10;
 constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
 constexpr std::uint32_t kMaxChunks = 1u << 16;
+constexpr std::uint32_t kMaxSlots = kMaxChunks * kChunkSize;
 
 // A turn running longer than this is taken to be blocked in a handler.
 constexpr std::int64_t kBusyTurnNs = 1000000;
@@ -93,6 +94,7 @@ ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime) : ConnectionEngine(ru
 ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime, const Options& options)
     : runtime_(runtime),
       chunks_(new std::atomic<Slot*>[kMaxChunks]),
+      max_slots_(options.max_slots > 0 ? std::min(options.max_slots, kMaxSlots) : kMaxSlots),
       idle_timeout_ms_(runtime.client_timeout() > 0
                            ? std::max<std::int64_t>(
                                  1, static_cast<std::int64_t>(runtime.client_timeout() * 1000))
@@ -495,23 +497,34 @@ bool ConnectionEngine::FinishOnStop(std::uint32_t index, Slot& slot, Connection:
 }
 
 void ConnectionEngine::Hold(std::unique_ptr<Connection> connection, bool serve_now) {
-  std::uint32_t index;
+  std::uint32_t index = kMaxSlots;
   {
     std::lock_guard<std::mutex> lock(table_);
     if (!free_.empty()) {
       index = free_.back();
       free_.pop_back();
-    } else {
+    } else if (slot_count_.load(std::memory_order_relaxed) < max_slots_) {
       index = slot_count_.load(std::memory_order_relaxed);
       std::uint32_t chunk = index >> kChunkBits;
-      if (chunk >= kMaxChunks) {  // ~67M connections: not reached in practice
-        held_.fetch_sub(1);
-        return;
-      }
       if (chunks_[chunk].load(std::memory_order_relaxed) == nullptr)
         chunks_[chunk].store(new Slot[kChunkSize], std::memory_order_release);
       slot_count_.store(index + 1, std::memory_order_release);
     }
+  }
+  if (index == kMaxSlots) {
+    // The table is full (~67M connections in thriftd itself): this one
+    // goes, and is accounted for as any other that closes.
+    connection->Close(
+        "no slot for it: the worker holds " + std::to_string(max_slots_) + " connections",
+        /*warn=*/true);
+    dispatcher_->Destroy(std::move(connection));
+    runtime_.ReportConnections(held_.fetch_sub(1) - 1);
+    {
+      std::lock_guard<std::mutex> lock(control_);
+      UpdateAccepting();
+    }
+    MaybeFinish();
+    return;
   }
   Slot& slot = At(index);  // busy (free slots are): ours
   slot.connection = std::move(connection);

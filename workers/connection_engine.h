@@ -81,6 +81,9 @@ class ConnectionEngine {
     /// How often the one parked thread that watches looks whether every
     /// poller is stuck in a handler (then it joins them).
     std::chrono::milliseconds watch_interval{10};
+    /// Connections held at once, at most (0: the table's own limit, 2^26,
+    /// far past any worker_connections); past it a connection is closed.
+    std::uint32_t max_slots = 0;
   };
 
   explicit ConnectionEngine(WorkerRuntime& runtime);
@@ -181,6 +184,7 @@ class ConnectionEngine {
 
   std::unique_ptr<std::atomic<Slot*>[]> chunks_;
   std::atomic<std::uint32_t> slot_count_{0};
+  const std::uint32_t max_slots_;
   std::mutex table_;                 // free_, growing the table
   std::vector<std::uint32_t> free_;  // under table_
 

@@ -370,6 +370,33 @@ TEST_CASE("more than 1,024 connections at once are all held and served") {
   CHECK(open == 0);
 }
 
+TEST_CASE("a connection past the slot table's limit is closed, logged and counted out") {
+  // Unreachable in thriftd (2^26 slots, far past worker_connections), so
+  // the limit is lowered here. It was closed with no log line, and neither
+  // reported nor checked for the end of a stop.
+  FOR_EACH_KIND(kind);
+  LogCapture log;  // before the engine's threads start, after they end
+  {
+    TestWorker worker;
+    ConnectionEngine::Options options;
+    options.max_slots = 1;
+    EngineRunner runner(worker, kind, 2, options);
+    UniqueFd held = Connect(worker, PingCall(1));
+    std::vector<Reply> replies;
+    REQUIRE(ReadReplies(held.get(), {}, 1, &replies));
+    UniqueFd refused = Connect(worker, PingCall(2));
+    CHECK(WaitForClose(refused.get()));
+    CHECK(WaitFor([&] { return runner.engine().held() == 1; }));
+    CHECK(WaitFor([&] { return worker.slot().connections.load() == 1; }));
+    REQUIRE(SendAll(held.get(), PingCall(3)));
+    REQUIRE(ReadReplies(held.get(), {}, 1, &replies));
+    CHECK(replies[0] == Reply{"ping", 3, "pong"});
+    StopAndJoin(worker, runner);
+  }
+  CHECK(log.Text().find("[WARNING] closing connection from unix socket: no slot for it: the worker "
+                        "holds 1 connections\n") != std::string::npos);
+}
+
 TEST_CASE("one pool thread: clients that sent half a message do not stop another") {
   FOR_EACH_KIND(kind);
   TestWorker worker;

@@ -11,7 +11,7 @@
 
 namespace thriftd {
 
-AcceptResult AcceptConnection(int listen_fd, int* connection_fd) {
+AcceptResult AcceptConnection(int listen_fd, int* connection_fd, int* error) {
   int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
     // Replies are written whole; do not let Nagle hold the last segment back.
@@ -25,7 +25,7 @@ AcceptResult AcceptConnection(int listen_fd, int* connection_fd) {
     case ENFILE:
     case ENOBUFS:
     case ENOMEM:
-      THRIFTD_LOG(kError) << "accept: " << std::strerror(errno) << "; backing off";
+      *error = errno;
       return AcceptResult::kOutOfDescriptors;
     case EAGAIN:
     case ECONNABORTED:

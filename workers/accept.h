@@ -8,9 +8,10 @@ enum class AcceptResult { kAccepted, kNone, kOutOfDescriptors };
 
 /// Accepts one connection as a non-blocking, close-on-exec fd. Losing the race
 /// to another worker (EAGAIN), a connection the peer already dropped
-/// (ECONNABORTED) and EINTR are normal and give kNone; EMFILE / ENFILE give
-/// kOutOfDescriptors, so the caller backs off instead of spinning.
-AcceptResult AcceptConnection(int listen_fd, int* connection_fd);
+/// (ECONNABORTED) and EINTR are normal and give kNone; EMFILE / ENFILE (and
+/// ENOBUFS / ENOMEM) give kOutOfDescriptors with the errno in *error, so the
+/// caller backs off instead of spinning, and says so once.
+AcceptResult AcceptConnection(int listen_fd, int* connection_fd, int* error);
 
 }  // namespace thriftd
 

@@ -69,8 +69,11 @@ void SyncWorker::Serve(WorkerRuntime& runtime) {
     for (size_t i = 0; i < listeners; ++i) {
       size_t index = (next_listener + i) % listeners;
       if (!(fds[index].revents & POLLIN)) continue;
+      // -1: another worker won the race, or descriptors ran out; then
+      // ShouldAccept declines for a while (Accept logs it) and the loop
+      // re-asks every kRecheckMs instead of spinning.
       int fd = runtime.Accept(fds[index].fd);
-      if (fd < 0) continue;  // another worker won the race
+      if (fd < 0) continue;
       next_listener = index + 1;
       ServeToTheEnd(runtime, waiter, runtime.NewConnection(UniqueFd(fd)));
       break;

@@ -47,11 +47,20 @@ void WorkerRuntime::LimitConnections(int most) {
 
 int WorkerRuntime::Accept(int listen_fd) {
   int fd = -1;
-  switch (AcceptConnection(listen_fd, &fd)) {
+  int error = 0;
+  switch (AcceptConnection(listen_fd, &fd, &error)) {
     case AcceptResult::kAccepted:
+      if (out_of_descriptors_logged_.load(std::memory_order_relaxed) &&
+          out_of_descriptors_logged_.exchange(false))
+        THRIFTD_LOG(kInfo) << "accept: accepting again";
       return fd;
     case AcceptResult::kOutOfDescriptors:
       out_of_descriptors_until_ms_.store(MonotonicMillis() + kBackoffMs, std::memory_order_relaxed);
+      // Once while it lasts: each listener, every kBackoffMs, would say it again.
+      if (!out_of_descriptors_logged_.exchange(true)) {
+        THRIFTD_LOG(kError) << "accept: " << std::strerror(error)
+                            << "; backing off until descriptors are free";
+      }
       return -1;
     case AcceptResult::kNone:
       return -1;

@@ -111,6 +111,7 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
   std::atomic<std::uint64_t> calls_{0};
   std::atomic<bool> retiring_{false};
   std::atomic<std::int64_t> out_of_descriptors_until_ms_{0};
+  std::atomic<bool> out_of_descriptors_logged_{false};  // until an accept succeeds
   AccessLogFormat access_format_;
   int access_fd_ = -1;
   HandOverChannel hand_over_;

@@ -3,6 +3,8 @@
 #include "workers/worker_runtime.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/un.h>
 
 #include <new>
 #include <string>
@@ -27,6 +29,54 @@ TEST_CASE("ShouldAccept: not at worker_connections, not while stopping") {
   CHECK_FALSE(worker.runtime().ShouldAccept(1));
   worker.stop().RequestStop();
   CHECK_FALSE(worker.runtime().ShouldAccept(0));
+}
+
+TEST_CASE("out of descriptors: Accept backs off, and says so once until it accepts again") {
+  LogCapture log(LogLevel::kInfo);
+  UniqueFd listener(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  REQUIRE(listener.valid());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string name = "thriftd-unit-accept-" + std::to_string(getpid());
+  std::copy(name.begin(), name.end(), address.sun_path + 1);  // abstract: no file to remove
+  socklen_t length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  REQUIRE(bind(listener.get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(listen(listener.get(), 4) == 0);
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    REQUIRE(connect(clients.back().get(), reinterpret_cast<sockaddr*>(&address), length) == 0);
+  }
+  TestWorker worker;
+  WorkerRuntime& runtime = worker.runtime();
+
+  // No descriptor left: the lowest free one is the limit.
+  rlimit saved{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  {
+    UniqueFd lowest_free(dup(0));
+    REQUIRE(lowest_free.valid());
+    rlimit none = saved;
+    none.rlim_cur = static_cast<rlim_t>(lowest_free.get());
+    lowest_free.Reset();
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &none) == 0);
+  }
+  int first = runtime.Accept(listener.get());
+  int second = runtime.Accept(listener.get());
+  bool declined = !runtime.ShouldAccept(0);
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(first == -1);
+  CHECK(second == -1);
+  CHECK(declined);  // for kBackoffMs
+
+  UniqueFd accepted(runtime.Accept(listener.get()));
+  CHECK(accepted.valid());
+  std::string text = log.Text();
+  const std::string said =
+      "[ERROR] accept: Too many open files; backing off until descriptors are free\n";
+  CHECK(text.find(said) != std::string::npos);
+  CHECK(text.find(said) == text.rfind(said));  // once
+  CHECK(text.find("[INFO] accept: accepting again\n") != std::string::npos);
 }
 
 TEST_CASE("ShouldAccept: a worker holding more than its share of the others' average declines") {

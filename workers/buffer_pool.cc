@@ -4,7 +4,9 @@ namespace thriftd {
 namespace {
 
 // Blocks kept per class: 4 MiB of 16 KiB blocks (one per connection being
-// served), and 512 KiB of each larger class: at most 6.5 MiB per thread.
+// served), and 512 KiB of each class from 32 KiB to 512 KiB: at most 6.5 MiB
+// per thread. 1 MiB blocks are never kept (512 KiB holds none of them): a
+// stream of 1 MiB messages goes through malloc.
 std::size_t KeptOf(int size_class) {
   return size_class == 0 ? 256 : (512 * 1024) / (BufferPool::kBufferSize << size_class);
 }

@@ -1,8 +1,9 @@
 // BufferPool: I/O blocks recycled per thread, so a connection holds blocks
 // only while it is being served (an idle one holds none), and a stream of
 // large messages does not go through malloc for each one. Blocks come in
-// size classes, 16 KiB doubling up to 1 MiB; a larger one is made to measure
-// and not kept. Runs in a worker; each thread (and each fiber loop) has its
+// size classes, 16 KiB doubling up to 1 MiB; classes up to 512 KiB are kept
+// for reuse (1 MiB blocks are not), and a larger one is made to measure and
+// not kept either. Runs in a worker; each thread (and each fiber loop) has its
 // own pool; a block may be taken on one thread and given back on another.
 #ifndef THRIFTD_WORKERS_BUFFER_POOL_H_
 #define THRIFTD_WORKERS_BUFFER_POOL_H_

@@ -26,11 +26,11 @@
 // connection at a time, re-asking every 5 ms while it declines), adopts
 // connections other workers hand over, closes connections silent past
 // thrift_client_timeout, heartbeats every 100 ms from whichever loop thread
-// is free, and stops: a graceful stop closes (or hands over) every
-// connection between calls at once, lets started messages and owed replies
-// finish until graceful_timeout, then closes the rest; a quick stop returns
-// at once. Runs in a worker: Run() on each loop thread, Serve() where the
-// dispatcher runs turns.
+// is free, and stops: a graceful stop closes every connection between calls
+// at once (or hands over every connection that owes no reply, mid-message
+// ones with their bytes), lets started messages and owed replies finish
+// until graceful_timeout, then closes the rest; a quick stop returns at once. Runs in a worker:
+// Run() on each loop thread, Serve() where the dispatcher runs turns.
 #ifndef THRIFTD_WORKERS_CONNECTION_ENGINE_H_
 #define THRIFTD_WORKERS_CONNECTION_ENGINE_H_
 
@@ -60,8 +60,9 @@ class ConnectionEngine {
   class Dispatcher {
    public:
     virtual ~Dispatcher() = default;
-    /// Runs engine.Serve(slot), now on this thread or later in a fiber of
-    /// this loop thread. The slot is claimed for it.
+    /// Runs engine.Serve(slot) at once: on this thread, or in a fiber of
+    /// this loop thread (a turn that parks finishes later, when resumed).
+    /// The slot is claimed for it.
     virtual void Dispatch(std::uint32_t slot) = 0;
     /// Destroys a connection, closing it. (The fiber kind's watchdog reads
     /// the running connection from another thread: it destroys under a lock.)

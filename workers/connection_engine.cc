@@ -1,6 +1,5 @@
 #include "workers/connection_engine.h"
 
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -58,15 +57,6 @@ constexpr std::uint32_t kChunkSize = 1u << kChunkBits;
 constexpr std::uint32_t kMaxChunks = 1u << 16;
 constexpr std::uint32_t kMaxSlots = kMaxChunks * kChunkSize;
 
-// A turn running longer than this is taken to be blocked in a handler.
-constexpr std::int64_t kBusyTurnNs = 1000000;
-
-int CpuCount() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
-  return 1;
-}
-
 const char* TimeoutReason(Connection::Phase phase) {
   switch (phase) {
     case Connection::Phase::kPartial:
@@ -99,14 +89,8 @@ ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime, const Options& option
                            ? std::max<std::int64_t>(
                                  1, static_cast<std::int64_t>(runtime.client_timeout() * 1000))
                            : 0),
-      shares_(options.threads > 1),
-      wanted_pollers_(options.pollers > 0 ? options.pollers : CpuCount()),
-      watch_interval_(options.watch_interval) {
+      threads_(options, done_) {
   for (std::uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
-  for (Runner& runner : runners_state_) {
-    runner.poller.store(false);
-    runner.turn_started_ns.store(0);
-  }
 }
 
 ConnectionEngine::~ConnectionEngine() {
@@ -144,8 +128,6 @@ Status ConnectionEngine::Open(Dispatcher& dispatcher) {
   if (!wake_fd_.valid()) return Status::FromErrno("eventfd", errno);
   recheck_fd_.Reset(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
   if (!recheck_fd_.valid()) return Status::FromErrno("timerfd_create", errno);
-  kick_fd_.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!kick_fd_.valid()) return Status::FromErrno("eventfd", errno);
   // One-shot, so one thread handles each; the wake-up is level-triggered
   // and never drained, so once written it wakes every loop thread.
   Status status = Register(runtime_.stop_fd(), EPOLLIN | EPOLLONESHOT, kStopTag, EPOLL_CTL_ADD);
@@ -153,7 +135,7 @@ Status ConnectionEngine::Open(Dispatcher& dispatcher) {
     status = Register(runtime_.channel_fd(), EPOLLIN | EPOLLONESHOT, kChannelTag, EPOLL_CTL_ADD);
   if (status.ok()) status = Register(wake_fd_.get(), EPOLLIN, kWakeTag, EPOLL_CTL_ADD);
   if (status.ok()) status = Register(recheck_fd_.get(), EPOLLONESHOT, kRecheckTag, EPOLL_CTL_ADD);
-  if (status.ok()) status = Register(kick_fd_.get(), EPOLLIN | EPOLLET, kKickTag, EPOLL_CTL_ADD);
+  if (status.ok()) status = threads_.Open(epoll_fd_.get(), kKickTag);
   const std::vector<int>& listeners = runtime_.listen_fds();
   for (std::size_t i = 0; i < listeners.size() && status.ok(); ++i)
     status = Register(listeners[i], EPOLLONESHOT, kListenerTag + i, EPOLL_CTL_ADD);
@@ -176,21 +158,19 @@ Status ConnectionEngine::Watch(int fd, std::function<void()> on_ready) {
 
 void ConnectionEngine::Run(int max_events) {
   std::vector<epoll_event> events(static_cast<std::size_t>(max_events));
-  int runner = runners_.fetch_add(1);
-  Runner* me = runner < kMaxRunners ? &runners_state_[runner] : nullptr;
-  this_thread_runner = me;
+  threads_.Enter();
   while (!done()) {
     // Events another thread took but could not serve itself come first.
     epoll_event shared{};
-    if (TakeShared(&shared)) {
+    if (threads_.TakeShared(&shared)) {
       Handle(shared.data.u64, shared.events);
       continue;
     }
-    if (!TakePollerRole(me)) {
-      Park();
+    if (!threads_.TakePollerRole()) {
+      threads_.Park();
       continue;
     }
-    int n = Wait(events.data(), max_events);
+    int n = threads_.Wait(epoll_fd_.get(), events.data(), max_events, kTickMs);
     if (n < 0) {
       THRIFTD_LOG(kCritical) << "epoll_wait: " << std::strerror(errno) << "; the worker stops";
       done_.store(true, std::memory_order_release);
@@ -210,149 +190,12 @@ void ConnectionEngine::Run(int max_events) {
     // while in a handler holds no other connection's event. (The others
     // counted as they will be, not as they have started: the first thread
     // may take a burst before they have.)
-    int keep = shares_ ? std::min(n, 1) : n;
-    if (keep < n) Share(events.data() + keep, n - keep);
+    int keep = threads_.shares() ? std::min(n, 1) : n;
+    if (keep < n) threads_.Share(events.data() + keep, n - keep);
     for (int i = 0; i < keep && !done(); ++i) Handle(events[i].data.u64, events[i].events);
-    LeaveSurplusPollerRole(me);
+    threads_.LeaveSurplusPollerRole();
   }
-  if (me != nullptr && me->poller.exchange(false)) pollers_.fetch_sub(1);
-  runners_.fetch_sub(1);
-}
-
-// --- sharing the work between loop threads ------------------------------------------
-//
-// Only as many threads as there are CPUs poll the epoll set (the pollers);
-// the others park. Every thread waiting in epoll_wait is woken by the
-// kernel for each new event, so more pollers than CPUs only buy context
-// switches. A parked thread joins the pollers when every poller has been in
-// one turn for over kBusyTurnNs (blocked in a handler, not using a CPU).
-// Two things bring it: a poller that shares events while every other
-// poller is stuck calls one at once (CallForHelp); and one parked thread,
-// the watcher, looks every watch_interval_ (10 ms) whether every poller is
-// stuck, for the events no stuck poller will take from epoll. The other
-// parked threads wait untimed, so an idle pool costs one wake-up per
-// interval, not one per parked thread.
-
-bool ConnectionEngine::TakePollerRole(Runner* me) {
-  if (me == nullptr) return true;  // beyond kMaxRunners: always polls
-  if (me->poller.load(std::memory_order_relaxed)) return true;
-  // Flagged before it is counted: a thread that sees the count full then
-  // finds every poller that counts (and perhaps this one, free, for a
-  // moment), never too few, so it does not add a surplus poller.
-  me->poller.store(true);
-  int pollers = pollers_.load();
-  while (pollers < wanted_pollers_) {
-    if (pollers_.compare_exchange_weak(pollers, pollers + 1)) return true;
-  }
-  me->poller.store(false);
-  if (AnyPollerFree(me)) return false;
-  me->poller.store(true);
-  pollers_.fetch_add(1);  // every poller is stuck: one more, for now
-  return true;
-}
-
-void ConnectionEngine::LeaveSurplusPollerRole(Runner* me) {
-  if (me == nullptr || !me->poller.load(std::memory_order_relaxed)) return;
-  int pollers = pollers_.load();
-  while (pollers > wanted_pollers_) {
-    if (pollers_.compare_exchange_weak(pollers, pollers - 1)) {
-      me->poller.store(false, std::memory_order_relaxed);
-      return;
-    }
-  }
-}
-
-bool ConnectionEngine::AnyPollerFree(const Runner* except) {
-  std::int64_t now = MonotonicNanos();
-  for (int i = 0, n = std::min(runners_.load(), kMaxRunners); i < n; ++i) {
-    Runner& runner = runners_state_[i];
-    if (&runner == except || !runner.poller.load(std::memory_order_relaxed)) continue;
-    std::int64_t started = runner.turn_started_ns.load(std::memory_order_relaxed);
-    if (started == 0 || now - started < kBusyTurnNs) return true;
-  }
-  return false;
-}
-
-void ConnectionEngine::Park() {
-  std::unique_lock<std::mutex> lock(park_mutex_);
-  ++parked_;
-  for (;;) {
-    if (park_calls_ > 0) {
-      --park_calls_;
-      break;
-    }
-    if (done()) break;
-    if (watching_) {
-      park_cv_.wait(lock);  // another parked thread watches: wait to be called
-      continue;
-    }
-    watching_ = true;
-    park_cv_.wait_for(lock, watch_interval_);
-    watching_ = false;
-    if (park_calls_ > 0 || done()) continue;
-    if (!AnyPollerFree(nullptr)) break;  // every poller is stuck: go and join them
-  }
-  --parked_;
-  // The watcher leaves: another parked thread takes the watch.
-  if (!watching_ && parked_ > 0) park_cv_.notify_one();
-}
-
-int ConnectionEngine::Wait(epoll_event* events, int max_events) {
-  // Counted as waiting before the last look at the shared events, so a
-  // thread that shares events sees it and kicks it (or it sees them).
-  waiting_.fetch_add(1);
-  int n = 0;
-  if (shared_count_.load() == 0) {
-    do {
-      n = epoll_wait(epoll_fd_.get(), events, max_events, kTickMs);
-    } while (n < 0 && errno == EINTR);
-  }
-  waiting_.fetch_sub(1);
-  return n;
-}
-
-void ConnectionEngine::Share(const epoll_event* events, int count) {
-  {
-    std::lock_guard<std::mutex> lock(shared_mutex_);
-    for (int i = 0; i < count; ++i) shared_.push_back(events[i]);
-    shared_count_.store(shared_.size());
-  }
-  CallForHelp();
-}
-
-bool ConnectionEngine::TakeShared(epoll_event* event) {
-  if (shared_count_.load(std::memory_order_relaxed) == 0) return false;
-  std::size_t left;
-  {
-    std::lock_guard<std::mutex> lock(shared_mutex_);
-    if (shared_.empty()) return false;
-    *event = shared_.front();
-    shared_.pop_front();
-    left = shared_.size();
-    shared_count_.store(left);
-  }
-  if (left > 0) CallForHelp();
-  return true;
-}
-
-void ConnectionEngine::CallForHelp() {
-  // A poller waiting in epoll_wait takes shared events once woken (each
-  // write of the edge-triggered eventfd wakes one). Pollers in short turns
-  // look at them as their turns end. Only when every other poller is stuck
-  // in a handler does a parked thread come: the caller is about to run a
-  // turn itself, which may be long, so it does not count.
-  if (waiting_.load() > 0) {
-    std::uint64_t one = 1;
-    if (write(kick_fd_.get(), &one, sizeof one) < 0)
-      THRIFTD_LOG(kError) << "write(eventfd): " << std::strerror(errno);
-    return;
-  }
-  if (AnyPollerFree(this_thread_runner)) return;
-  std::lock_guard<std::mutex> lock(park_mutex_);
-  if (parked_ > park_calls_) {
-    ++park_calls_;
-    park_cv_.notify_one();
-  }
+  threads_.Leave();
 }
 
 void ConnectionEngine::Handle(std::uint64_t tag, std::uint32_t events) {
@@ -420,21 +263,8 @@ void ConnectionEngine::OnConnectionEvent(std::uint32_t index, std::uint64_t gene
   dispatcher_->Dispatch(index);
 }
 
-// The loop thread's entry in runners_state_.
-thread_local ConnectionEngine::Runner* ConnectionEngine::this_thread_runner = nullptr;
-
 void ConnectionEngine::Serve(std::uint32_t index) {
-  // When this thread's turn started, for CallForHelp(); only where several
-  // threads share events (the fiber kind's turns park, and are alone).
-  struct TurnMark {
-    std::atomic<std::int64_t>* mark;
-    explicit TurnMark(std::atomic<std::int64_t>* m) : mark(m) {
-      if (mark != nullptr) mark->store(MonotonicNanos(), std::memory_order_relaxed);
-    }
-    ~TurnMark() {
-      if (mark != nullptr) mark->store(0, std::memory_order_relaxed);
-    }
-  } turn(shares_ && this_thread_runner != nullptr ? &this_thread_runner->turn_started_ns : nullptr);
+  LoopThreads::Turn turn(threads_);  // a handler may block: other threads take over
   Slot& slot = At(index);
   for (;;) {
     // Read again on each pass: the event that set pending may have set it.
@@ -563,7 +393,7 @@ void ConnectionEngine::Hold(std::unique_ptr<Connection> connection, bool serve_n
     epoll_event event{};
     event.events = EPOLLIN;
     event.data.u64 = generation | index;
-    Share(&event, 1);
+    threads_.Share(&event, 1);
   }
 }
 
@@ -734,8 +564,7 @@ void ConnectionEngine::Wake() {
   // Only an overflowing counter fails, and it never reaches that.
   if (write(wake_fd_.get(), &one, sizeof one) < 0)
     THRIFTD_LOG(kError) << "write(eventfd): " << std::strerror(errno);
-  std::lock_guard<std::mutex> lock(park_mutex_);
-  park_cv_.notify_all();
+  threads_.WakeAll();
 }
 
 }  // namespace thriftd

@@ -13,8 +13,9 @@
 //
 // What a kind decides is where turns run (a Dispatcher): the thread kind
 // runs each on the pool thread that took the event (leader/follower: every
-// pool thread waits in Run()); the fiber kind runs each in a fiber on its
-// one loop thread, so a handler can park (thriftd::sleep_for).
+// pool thread runs Run(), and LoopThreads says which of them poll); the
+// fiber kind runs each in a fiber on its one loop thread, so a handler can
+// park (thriftd::sleep_for).
 //
 // A slot's state word (generation, idle sequence, pending, busy) makes one
 // claimant at a time: an event for an idle connection claims it and
@@ -38,9 +39,7 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -50,6 +49,7 @@
 #include "src/base/status.h"
 #include "src/base/unique_fd.h"
 #include "workers/connection.h"
+#include "workers/loop_threads.h"
 #include "workers/worker_runtime.h"
 
 namespace thriftd {
@@ -69,19 +69,10 @@ class ConnectionEngine {
     virtual void Destroy(std::unique_ptr<Connection> connection) { connection.reset(); }
   };
 
-  /// How the loop threads share the work. The defaults suit one loop
-  /// thread (the fiber kind); the thread kind sets `threads`; tests set
-  /// the rest.
-  struct Options {
-    /// Loop threads that will run Run(). With more than one, a thread keeps
-    /// one of the events it takes and shares the others.
-    int threads = 1;
-    /// Loop threads that wait in epoll_wait at once (0: one per CPU the
-    /// worker may run on); the others park.
-    int pollers = 0;
-    /// How often the one parked thread that watches looks whether every
-    /// poller is stuck in a handler (then it joins them).
-    std::chrono::milliseconds watch_interval{10};
+  /// How the loop threads share the work (LoopThreads::Options: the
+  /// defaults suit one loop thread, the fiber kind's; the thread kind sets
+  /// `threads`), and the slot table's limit. Tests set the rest.
+  struct Options : LoopThreads::Options {
     /// Connections held at once, at most (0: the table's own limit, 2^26,
     /// far past any worker_connections); past it a connection is closed.
     std::uint32_t max_slots = 0;
@@ -124,27 +115,6 @@ class ConnectionEngine {
   Slot& At(std::uint32_t index);
   Status Register(int fd, std::uint32_t events, std::uint64_t tag, int op);
 
-  /// epoll_wait, unless events are shared meanwhile: -1 on an error.
-  int Wait(epoll_event* events, int max_events);
-  /// Queues events for the other loop threads, waking one that waits.
-  void Share(const epoll_event* events, int count);
-  bool TakeShared(epoll_event* event);
-  /// Shared events are waiting: wakes a thread to take them, if none will
-  /// soon. Called by a loop thread about to run a turn of its own.
-  void CallForHelp();
-  struct Runner {
-    std::atomic<bool> poller;                   // may wait in epoll_wait
-    std::atomic<std::int64_t> turn_started_ns;  // 0: not in a turn
-  };
-  static thread_local Runner* this_thread_runner;
-  bool TakePollerRole(Runner* me);
-  void LeaveSurplusPollerRole(Runner* me);
-  /// A poller other than `except` (may be null) is waiting in epoll_wait
-  /// or in a turn that began just now.
-  bool AnyPollerFree(const Runner* except);
-  /// Until this thread is called for shared events, or (the one parked
-  /// thread that watches) every poller is stuck in a handler, or done.
-  void Park();
   void Handle(std::uint64_t tag, std::uint32_t events);
   void Tick(std::int64_t now_ms);
   void OnConnectionEvent(std::uint32_t index, std::uint64_t generation, std::uint32_t events);
@@ -180,7 +150,6 @@ class ConnectionEngine {
   UniqueFd epoll_fd_;
   UniqueFd wake_fd_;     // written once when done: wakes every loop thread
   UniqueFd recheck_fd_;  // the 5 ms accept re-check
-  UniqueFd kick_fd_;     // edge-triggered: each write wakes one waiting thread
   std::vector<std::function<void()>> watches_;
 
   std::unique_ptr<std::atomic<Slot*>[]> chunks_;
@@ -204,23 +173,8 @@ class ConnectionEngine {
   std::atomic<bool> done_{false};
   std::atomic<std::int64_t> last_tick_ms_{0};
 
-  // Events taken by one loop thread for the others (leader/follower).
-  static constexpr int kMaxRunners = 64;  // threads that take turns polling
-  const bool shares_;                     // several loop threads: each shares what it takes
-  const int wanted_pollers_;
-  const std::chrono::milliseconds watch_interval_;
-  Runner runners_state_[kMaxRunners];
-  std::atomic<int> runners_{0};  // threads in Run()
-  std::atomic<int> pollers_{0};  // runners with the poller role
-  std::mutex park_mutex_;
-  std::condition_variable park_cv_;
-  int parked_ = 0;               // under park_mutex_
-  int park_calls_ = 0;           // wake-ups owed to parked threads, under park_mutex_
-  bool watching_ = false;        // a parked thread waits timed, to watch; under park_mutex_
-  std::atomic<int> waiting_{0};  // threads in (or about to be in) epoll_wait
-  std::mutex shared_mutex_;
-  std::deque<epoll_event> shared_;  // under shared_mutex_
-  std::atomic<std::size_t> shared_count_{0};
+  // Who waits in epoll_wait, who parks, and the events shared between them.
+  LoopThreads threads_;
 };
 
 }  // namespace thriftd

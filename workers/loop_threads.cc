@@ -122,6 +122,11 @@ void LoopThreads::Park() {
       --park_calls_;
       break;
     }
+    // Events shared after this thread last looked, while it was not yet
+    // counted as parked, called nobody. (Sharing counts parked threads
+    // under this lock, after queueing: either it sees this thread, or this
+    // thread sees its events.)
+    if (shared_count_.load() > 0) break;
     if (done_.load(std::memory_order_acquire)) break;
     if (watching_) {
       park_cv_.wait(lock);  // another parked thread watches: wait to be called

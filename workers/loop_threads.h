@@ -76,8 +76,8 @@ class LoopThreads {
   bool TakePollerRole();
   /// After a turn: a poller beyond the wanted number goes back to parking.
   void LeaveSurplusPollerRole();
-  /// Until this thread is called for shared events, or (the watcher) every
-  /// poller is stuck in a handler, or the loop is done.
+  /// Until this thread is called for shared events (or some wait already),
+  /// or (the watcher) every poller is stuck in a handler, or the loop is done.
   void Park();
   /// epoll_wait for up to `timeout_ms`, unless events are shared meanwhile
   /// (then 0 at once). -1 on an error (errno set); EINTR is retried.

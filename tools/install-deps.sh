@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs what thriftd needs to build, test and benchmark on Debian 12.
 # Every dependency is a Debian package (see DESIGN.md); run as root.
+# Installs no server daemon, and waits for the package lock (held by
+# unattended-upgrades right after boot) instead of failing.
 set -eu
 packages="
   g++ meson ninja-build pkg-config ccache
@@ -9,15 +11,42 @@ packages="
   libboost-program-options-dev libboost-context-dev
   doctest-dev
   python3 python3-thrift python3-pytest
-  prometheus
 "
+export DEBIAN_FRONTEND=noninteractive
+
+# apt_get ARGS...: apt-get, retried for up to 10 minutes while another
+# apt-get or dpkg holds the lock (DPkg::Lock::Timeout covers dpkg's lock,
+# not the package lists' one that `update` takes).
+apt_get() {
+  deadline=$(($(date +%s) + 600))
+  until apt-get -o DPkg::Lock::Timeout=60 "$@"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "install-deps: apt-get $* kept failing for 10 minutes" >&2
+      return 1
+    fi
+    echo "install-deps: apt-get $* failed; retrying (another package manager may hold the lock)" >&2
+    sleep 5
+  done
+}
+
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
+  apt_get update -q
   # shellcheck disable=SC2086
-  apt-get install -y -q --no-install-recommends $missing
+  apt_get install -y -q --no-install-recommends $missing
+fi
+
+# promtool, which the tests run on /metrics, ships only in Debian's
+# prometheus package: the Prometheus server, a daemon that would start at
+# once and at every boot and listen on :9090. So promtool alone is taken out
+# of that package, which is not installed.
+if ! command -v promtool >/dev/null 2>&1; then
+  scratch=$(mktemp -d)
+  trap 'rm -rf "$scratch"' EXIT
+  (cd "$scratch" && { apt_get -o APT::Sandbox::User=root download prometheus || { apt_get update -q && apt_get -o APT::Sandbox::User=root download prometheus; }; })
+  dpkg-deb -x "$scratch"/prometheus_*.deb "$scratch/root"
+  install -m 0755 "$scratch/root/usr/bin/promtool" /usr/local/bin/promtool
 fi

@@ -207,9 +207,10 @@ def wait_workers_ready(server, metrics_port, workers):
 
 
 def promtool_check(text):
-    """Runs `promtool check metrics` (Debian: prometheus) on text; asserts exit 0."""
+    """Runs `promtool check metrics` on text; asserts exit 0."""
     promtool = shutil.which("promtool")
-    assert promtool, "promtool is needed (Debian package prometheus; tools/install-deps.sh)"
+    assert promtool, ("promtool is needed (tools/install-deps.sh takes it out of Debian's "
+                      "prometheus package)")
     result = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                             text=True, timeout=30)
     assert result.returncode == 0, \

@@ -31,6 +31,12 @@ constexpr std::uint64_t kSeqOne = 8;
 constexpr std::uint64_t kSeqMask = 0xfffffff8ULL;
 constexpr std::uint64_t kGenMask = 0xffffffff00000000ULL;
 
+// The word of a claimed slot let go idle: not busy, not pending, the next
+// idle sequence; generation and hang-up stay.
+constexpr std::uint64_t IdleWord(std::uint64_t word) {
+  return (word & (kGenMask | kHangUp)) | ((word + kSeqOne) & kSeqMask);
+}
+
 constexpr int kTickMs = 100;          // heartbeat, accept re-check, sweep
 constexpr long kRecheckNs = 5000000;  // while declining to accept
 
@@ -293,8 +299,8 @@ bool ConnectionEngine::Release(std::uint32_t index, Slot& slot) {
           return false;
         continue;
       }
-      std::uint64_t idle = (word & (kGenMask | kHangUp)) | ((word + kSeqOne) & kSeqMask);
-      if (slot.word.compare_exchange_weak(word, idle, std::memory_order_acq_rel)) return true;
+      if (slot.word.compare_exchange_weak(word, IdleWord(word), std::memory_order_acq_rel))
+        return true;
     }
   };
   if (!let_go()) return false;
@@ -348,12 +354,7 @@ void ConnectionEngine::Hold(std::unique_ptr<Connection> connection, bool serve_n
         "no slot for it: the worker holds " + std::to_string(max_slots_) + " connections",
         /*warn=*/true);
     dispatcher_->Destroy(std::move(connection));
-    runtime_.ReportConnections(held_.fetch_sub(1) - 1);
-    {
-      std::lock_guard<std::mutex> lock(control_);
-      UpdateAccepting();
-    }
-    MaybeFinish();
+    Forget();
     return;
   }
   Slot& slot = At(index);  // busy (free slots are): ours
@@ -385,9 +386,7 @@ void ConnectionEngine::Hold(std::unique_ptr<Connection> connection, bool serve_n
   // event came already, it found the slot busy and marked it pending: it is
   // passed on as a shared event, not served here while other threads idle.
   std::uint64_t word = slot.word.load(std::memory_order_acquire);
-  while (!slot.word.compare_exchange_weak(
-      word, (word & (kGenMask | kHangUp)) | ((word + kSeqOne) & kSeqMask),
-      std::memory_order_acq_rel)) {
+  while (!slot.word.compare_exchange_weak(word, IdleWord(word), std::memory_order_acq_rel)) {
   }
   if (word & kPending) {
     epoll_event event{};
@@ -415,10 +414,14 @@ void ConnectionEngine::Drop(std::uint32_t index, Slot& slot, bool hand_over) {
     std::lock_guard<std::mutex> lock(table_);
     free_.push_back(index);
   }
+  Forget();
+}
+
+void ConnectionEngine::Forget() {
   runtime_.ReportConnections(held_.fetch_sub(1) - 1);
   {
     std::lock_guard<std::mutex> lock(control_);
-    UpdateAccepting();
+    UpdateAccepting();  // room for one more
   }
   MaybeFinish();
 }

@@ -142,6 +142,9 @@ class ConnectionEngine {
   /// Unregisters and destroys a claimed connection (handing it over first
   /// when `hand_over`), and frees its slot.
   void Drop(std::uint32_t index, Slot& slot, bool hand_over);
+  /// A held connection is gone (destroyed): one fewer reported, accepting
+  /// re-checked, and a stop finished when it was the last.
+  void Forget();
   void MaybeFinish();
   void Wake();
 

@@ -97,11 +97,16 @@ TEST_CASE("regression: a message ending at a 16 KiB buffer's end is served, and 
 }
 
 /// A client over TCP whose connection the engine holds, idle, while its one
-/// loop thread is held in a handler (another connection's blocking sleep):
-/// what the client sends meanwhile arrives before the engine looks.
+/// loop thread is held in a handler (another connection's call, blocking
+/// at the handler's gate) until the test calls LetTheLoopGo(): what the
+/// client sends meanwhile has surely arrived before the engine looks.
 struct ClientWhileLoopBlocked {
   UniqueFd client;
   UniqueFd blocker;
+  std::atomic<bool>* gate_closed;
+  void LetTheLoopGo() { gate_closed->store(false); }
+  // Also when a check failed before the test let it go: the engine stops.
+  ~ClientWhileLoopBlocked() { LetTheLoopGo(); }
 };
 
 ClientWhileLoopBlocked ConnectWhileLoopBlocked(TestWorker& worker, EngineRunner& runner) {
@@ -119,10 +124,11 @@ ClientWhileLoopBlocked ConnectWhileLoopBlocked(TestWorker& worker, EngineRunner&
     REQUIRE(ReadReplies(blocker.get(), {}, 1, &replies));
   }
   worker.handler().block_loop = true;
-  REQUIRE(SendAll(blocker.get(), SleepCall(300, 1)));
+  worker.handler().gate_closed = true;
+  REQUIRE(SendAll(blocker.get(), SleepCall(0, 1)));
   REQUIRE(WaitFor([&] { return worker.handler().sleeping.load() == 1; }));
   REQUIRE(runner.engine().held() == 2);
-  return {std::move(pair.client), std::move(blocker)};
+  return {std::move(pair.client), std::move(blocker), &worker.handler().gate_closed};
 }
 
 // Connections are edge-triggered: a call and the end of file that came
@@ -136,6 +142,7 @@ TEST_CASE("regression: a call and the client's shutdown(SHUT_WR) together: reply
   int client = connected.client.get();
   REQUIRE(SendAll(client, PingCall(2)));
   REQUIRE(shutdown(client, SHUT_WR) == 0);
+  connected.LetTheLoopGo();
   std::vector<Reply> replies;
   REQUIRE(ReadReplies(client, {}, 1, &replies));
   CHECK(replies[0] == Reply{"ping", 2, "pong"});
@@ -152,6 +159,7 @@ TEST_CASE("regression: a oneway call and the client's close() together end the c
   ClientWhileLoopBlocked connected = ConnectWhileLoopBlocked(worker, runner);
   REQUIRE(SendAll(connected.client.get(), NotifyCall(2)));
   connected.client.Reset();
+  connected.LetTheLoopGo();
   CHECK(WaitFor([&] { return worker.handler().notified.load() == 1; }));
   CHECK(WaitFor([&] { return runner.engine().held() == 1; }));  // the blocker's stays
   CHECK(WaitFor([&] { return worker.slot().connections.load() == 1; }));

@@ -4,8 +4,10 @@
 set -eu
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
-# ccache (which meson uses when installed) keys debug builds on the
-# directory too; without that, a fresh clone (as CI makes) reuses the cache.
+# ccache (which meson uses when installed) keys a debug build on its working
+# directory by default, so a fresh clone (as CI makes) would miss the cache;
+# keyed without it, it hits (the debug info then names the clone that
+# compiled first).
 export CCACHE_NOHASHDIR=true CCACHE_BASEDIR="$PWD"
 dir=${1:-build}
 [ $# -gt 0 ] && shift

@@ -15,18 +15,23 @@ packages="
 export DEBIAN_FRONTEND=noninteractive
 
 # apt_get ARGS...: apt-get, retried for up to 10 minutes while another
-# apt-get or dpkg holds the lock (DPkg::Lock::Timeout covers dpkg's lock,
-# not the package lists' one that `update` takes).
+# apt-get or dpkg holds a lock (DPkg::Lock::Timeout covers dpkg's lock, not
+# the package lists' one that `update` takes). Any other failure is final.
 apt_get() {
   deadline=$(($(date +%s) + 600))
-  until apt-get -o DPkg::Lock::Timeout=60 "$@"; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "install-deps: apt-get $* kept failing for 10 minutes" >&2
+  output=$(mktemp)
+  until apt-get -o DPkg::Lock::Timeout=60 "$@" >"$output" 2>&1; do
+    cat "$output" >&2
+    if ! grep -q -e 'Could not get lock' -e 'Unable to lock' -e 'Unable to acquire' "$output" ||
+      [ "$(date +%s)" -ge "$deadline" ]; then
+      rm -f "$output"
       return 1
     fi
-    echo "install-deps: apt-get $* failed; retrying (another package manager may hold the lock)" >&2
+    echo "install-deps: another package manager holds the lock; waiting" >&2
     sleep 5
   done
+  cat "$output"
+  rm -f "$output"
 }
 
 missing=""
@@ -46,7 +51,9 @@ fi
 if ! command -v promtool >/dev/null 2>&1; then
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
-  (cd "$scratch" && { apt_get -o APT::Sandbox::User=root download prometheus || { apt_get update -q && apt_get -o APT::Sandbox::User=root download prometheus; }; })
+  # The package lists may be gone (a container image cleans them).
+  apt-cache show prometheus >/dev/null 2>&1 || apt_get update -q
+  (cd "$scratch" && apt_get -o APT::Sandbox::User=root download prometheus)
   dpkg-deb -x "$scratch"/prometheus_*.deb "$scratch/root"
   install -m 0755 "$scratch/root/usr/bin/promtool" /usr/local/bin/promtool
 fi

@@ -426,10 +426,14 @@ def matrix_cells(args):
         # --cells ping:64,echo65536:1 : only those cells, every server of each.
         want = set()
         for spec in args.cells.split(','):
-            m = re.match(r'(ping|add|echo)(\d*):(\d+)$', spec.strip())
+            m = re.match(r'(ping|echo)(\d*):(\d+)$', spec.strip())
             if not m:
                 sys.exit('run.py: --cells %s: want METHOD[SIZE]:CONNS, e.g. ping:64,echo65536:1' % spec)
             want.add((m.group(1), int(m.group(2) or 0), int(m.group(3))))
+        unknown = want - {cell for cell, _ in cells}
+        if unknown:
+            sys.exit('run.py: --cells: the full matrix has no cell %s' % ', '.join(
+                '%s%s:%d' % (method, size or '', conns) for method, size, conns in sorted(unknown)))
         cells = [c for c in cells if c[0] in want]
     return cells
 
@@ -1413,6 +1417,10 @@ def main():
     ap.add_argument('--output', default=os.path.join(HERE, 'RESULTS.md'))
     ap.add_argument('--json', help='also dump raw results here')
     args = ap.parse_args()
+    if args.cells and args.quick:
+        ap.error('--cells picks cells of the full matrix; --quick has its own')
+    if args.cells and args.output == os.path.join(HERE, 'RESULTS.md'):
+        ap.error('--cells measures part of the matrix: give --output, RESULTS.md holds the whole')
     args.duration_set = args.duration is not None
     if args.duration is None:
         args.duration = 2.0
@@ -1458,7 +1466,7 @@ def main():
     if args.with_callgrind:
         cg_rows = callgrind(b, args)
     slow_rows = sys_rows = None
-    if args.with_slow_clients or not (args.quick or args.no_slow_clients):
+    if args.with_slow_clients or not (args.quick or args.cells or args.no_slow_clients):
         slow_rows = slow_clients(b, args)
     if args.with_syscalls:
         sys_rows = syscalls(b, args)

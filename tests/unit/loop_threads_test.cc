@@ -77,6 +77,9 @@ TEST_CASE("regression: a thread that parks just after events were shared takes t
 
 TEST_CASE("events the only poller shares from a turn go to a parked thread") {
   Pool pool(2);
+  // The main thread polls before the other starts, so the other can only park.
+  pool.threads.Enter();
+  REQUIRE(pool.threads.TakePollerRole());
   std::atomic<bool> took{false};
   std::thread parked([&] {
     pool.threads.Enter();
@@ -90,8 +93,6 @@ TEST_CASE("events the only poller shares from a turn go to a parked thread") {
     }
     pool.threads.Leave();
   });
-  pool.threads.Enter();
-  REQUIRE(pool.threads.TakePollerRole());
   {
     LoopThreads::Turn turn(pool.threads);  // and stays in it, as a blocked handler would
     epoll_event shared = EventTagged(1 << 20);

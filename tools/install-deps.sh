@@ -9,6 +9,7 @@ packages="
   libthrift-dev thrift-compiler
   libevent-dev libyaml-cpp-dev
   libboost-program-options-dev libboost-context-dev
+  libsystemd-dev
   doctest-dev
   python3 python3-thrift python3-pytest
 "

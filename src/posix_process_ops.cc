@@ -1,13 +1,10 @@
 #include "src/posix_process_ops.h"
 
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <string>
 
@@ -15,47 +12,9 @@
 #include "src/base/clock.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
+#include "src/close_descriptors.h"
 
 namespace thriftd {
-namespace {
-
-// Runs in the child: closes [first, last].
-void CloseRange(unsigned first, unsigned last) {
-  if (close_range(first, last, 0) == 0) return;
-  // Before Linux 5.9, or under a seccomp filter that refuses close_range:
-  // one at a time, up to the descriptor limit.
-  rlimit limit{};
-  unsigned highest = 65535;
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
-      limit.rlim_cur > 0 && limit.rlim_cur - 1 < UINT_MAX) {
-    highest = static_cast<unsigned>(limit.rlim_cur - 1);
-  }
-  for (unsigned fd = first; fd <= std::min(last, highest); ++fd) ::close(static_cast<int>(fd));
-}
-
-// Runs in the child: closes every descriptor not in `keep` (sorted, unique,
-// none negative).
-void CloseAllBut(const std::vector<int>& keep) {
-  unsigned first = 0;
-  for (int fd : keep) {
-    if (static_cast<unsigned>(fd) > first) CloseRange(first, static_cast<unsigned>(fd) - 1);
-    first = static_cast<unsigned>(fd) + 1;
-  }
-  CloseRange(first, UINT_MAX);
-}
-
-// What a worker keeps, sorted: stdio, the error log, its channel, and what
-// the master prepared for it. Built before fork, so the child allocates nothing.
-std::vector<int> KeptDescriptors(const std::vector<int>& inherited, int channel_fd) {
-  std::vector<int> keep = inherited;
-  keep.insert(keep.end(), {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, log::Fd(), channel_fd});
-  keep.erase(std::remove_if(keep.begin(), keep.end(), [](int fd) { return fd < 0; }), keep.end());
-  std::sort(keep.begin(), keep.end());
-  keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
-  return keep;
-}
-
-}  // namespace
 
 PosixProcessOps::PosixProcessOps(Scoreboard& scoreboard, PrepareWorker prepare, WatchChannel watch)
     : scoreboard_(scoreboard), prepare_(std::move(prepare)), watch_(std::move(watch)) {}
@@ -72,7 +31,11 @@ Status PosixProcessOps::Spawn(const WorkerSpec& spec, pid_t* pid) {
   ChannelPair channel;
   status = OpenChannel(&channel);
   if (!status.ok()) return status;
-  const std::vector<int> keep = KeptDescriptors(start.inherited_fds, channel.worker_end.get());
+  // What a worker keeps: stdio, the error log, its channel, and what the
+  // master prepared for it.
+  std::vector<int> inherited = start.inherited_fds;
+  inherited.push_back(channel.worker_end.get());
+  const std::vector<int> keep = DescriptorsToKeep(std::move(inherited));
   scoreboard_.Reset(spec.slot);
 
   // Signals stay blocked across fork() until the worker has installed its

@@ -32,6 +32,8 @@ std::string BindAddress::ToString() const {
       return "unix:" + path;
     case Kind::kFd:
       return "fd://" + std::to_string(fd);
+    case Kind::kSystemd:
+      return "systemd:" + name;
     case Kind::kTcp:
       if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
       return (host.empty() ? "0.0.0.0" : host) + ":" + std::to_string(port);
@@ -45,6 +47,16 @@ bool ParseBindAddress(const std::string& text, BindAddress* address) {
     parsed.kind = BindAddress::Kind::kUnix;
     parsed.path = text.substr(5);
     if (parsed.path.empty()) return false;
+    *address = parsed;
+    return true;
+  }
+  if (text.rfind("systemd:", 0) == 0) {
+    parsed.kind = BindAddress::Kind::kSystemd;
+    parsed.name = text.substr(8);
+    // systemd's own rule for FileDescriptorName=: printable ASCII, no colon.
+    if (parsed.name.empty() || parsed.name.size() > 255) return false;
+    for (char c : parsed.name)
+      if (!std::isprint(static_cast<unsigned char>(c)) || c == ':' || c == ' ') return false;
     *address = parsed;
     return true;
   }

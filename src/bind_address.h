@@ -1,5 +1,5 @@
 // Bind addresses as the operator writes them: HOST:PORT, :PORT, [V6]:PORT,
-// unix:PATH, fd://N.
+// unix:PATH, fd://N, systemd:NAME.
 #ifndef THRIFTD_SRC_BIND_ADDRESS_H_
 #define THRIFTD_SRC_BIND_ADDRESS_H_
 
@@ -8,12 +8,13 @@
 namespace thriftd {
 
 struct BindAddress {
-  enum class Kind { kTcp, kUnix, kFd };
+  enum class Kind { kTcp, kUnix, kFd, kSystemd };
   Kind kind = Kind::kTcp;
   std::string host;  ///< kTcp: name or literal, without brackets; "" = all interfaces
   int port = 0;      ///< kTcp: 0..65535 (0 lets the kernel choose)
   std::string path;  ///< kUnix
   int fd = -1;       ///< kFd: an already listening descriptor
+  std::string name;  ///< kSystemd: the socket systemd passed under this name (LISTEN_FDNAMES)
 
   /// The canonical spelling, as logged ("127.0.0.1:9090", "[::1]:9090", "unix:/run/x.sock").
   std::string ToString() const;

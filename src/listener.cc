@@ -107,18 +107,37 @@ Status OpenUnix(const BindAddress& address, int backlog, Listener* listener) {
   return Status::Ok();
 }
 
-Status AdoptFd(const BindAddress& address, Listener* listener) {
-  int accepting = 0;
-  socklen_t length = sizeof accepting;
-  if (getsockopt(address.fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) < 0)
-    return Failed(address, "getsockopt", errno);
-  if (!accepting)
-    return Status::Error("cannot listen on " + address.ToString() + ": not a listening socket");
-  if (fcntl(address.fd, F_SETFD, FD_CLOEXEC) < 0)
-    return Failed(address, "fcntl(FD_CLOEXEC)", errno);
-  listener->display = address.ToString();
-  listener->fd.Reset(address.fd);
+// Whether listening socket `fd` is bound where `address` says: the port of a
+// TCP address (the host is the kernel's spelling of it), the path of a unix one.
+Status CheckBoundTo(int fd, const BindAddress& address) {
+  SocketAddress bound = LocalAddressOf(fd);
+  switch (address.kind) {
+    case BindAddress::Kind::kTcp:
+      if (bound.any.sa_family != AF_INET && bound.any.sa_family != AF_INET6)
+        return Status::Error("it is not a TCP socket");
+      if (address.port != 0 && SocketAddressPort(bound) != address.port)
+        return Status::Error("it is bound to " + SocketAddressText(bound));
+      return Status::Ok();
+    case BindAddress::Kind::kUnix: {
+      if (bound.any.sa_family != AF_UNIX) return Status::Error("it is not a unix socket");
+      const sockaddr_un& sun = reinterpret_cast<const sockaddr_un&>(bound.storage);
+      std::string path(sun.sun_path, strnlen(sun.sun_path, sizeof sun.sun_path));
+      if (path != address.path) return Status::Error("it is bound to unix:" + path);
+      return Status::Ok();
+    }
+    case BindAddress::Kind::kFd:
+    case BindAddress::Kind::kSystemd:
+      return Status::Ok();
+  }
   return Status::Ok();
+}
+
+// "127.0.0.1:9090" for an inet socket, `fallback` for anything else.
+std::string BoundText(int fd, const std::string& fallback) {
+  SocketAddress bound = LocalAddressOf(fd);
+  if (bound.any.sa_family == AF_INET || bound.any.sa_family == AF_INET6)
+    return SocketAddressText(bound);
+  return fallback;
 }
 
 }  // namespace
@@ -134,11 +153,51 @@ Status OpenListener(const BindAddress& address, int backlog, Listener* listener)
       status = OpenUnix(address, backlog, listener);
       break;
     case BindAddress::Kind::kFd:
-      status = AdoptFd(address, listener);
-      break;
+      return AdoptListener(address.fd, address, listener);
+    case BindAddress::Kind::kSystemd:
+      return Status::Error("cannot listen on " + address.ToString() +
+                           ": systemd passed no socket of that name");
   }
   if (!status.ok()) return status;
   return SetNonBlocking(listener->fd.get());
+}
+
+Status AdoptListener(int fd, const BindAddress& address, Listener* listener) {
+  listener->address = address;
+  int accepting = 0;
+  socklen_t length = sizeof accepting;
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) < 0)
+    return Failed(address, "getsockopt", errno);
+  int type = 0;
+  length = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0)
+    return Failed(address, "getsockopt", errno);
+  if (!accepting || type != SOCK_STREAM) {
+    return Status::Error("cannot listen on " + address.ToString() + ": descriptor " +
+                         std::to_string(fd) + " is not a listening stream socket");
+  }
+  Status status = CheckBoundTo(fd, address);
+  if (!status.ok()) {
+    return status.Prepend("cannot listen on " + address.ToString() + ": descriptor " +
+                          std::to_string(fd) + " is not bound there");
+  }
+  if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return Failed(address, "fcntl(FD_CLOEXEC)", errno);
+  status = SetNonBlocking(fd);
+  if (!status.ok()) return status;
+  // TCP: the real address (the port the kernel chose for :0); fd:// and
+  // systemd: entries name the descriptor and where it listens.
+  if (address.kind == BindAddress::Kind::kTcp) {
+    listener->display = BoundText(fd, address.ToString());
+  } else if (address.kind == BindAddress::Kind::kUnix) {
+    listener->display = address.ToString();
+  } else {
+    listener->display = address.ToString() + " (" + BoundText(fd, "unix socket") + ")";
+  }
+  listener->port = SocketAddressPort(LocalAddressOf(fd));
+  listener->inherited = true;
+  listener->owns_unix_path = false;
+  listener->fd.Reset(fd);
+  return Status::Ok();
 }
 
 void RemoveUnixSocketPaths(const std::vector<Listener>& listeners) {

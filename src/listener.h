@@ -14,10 +14,14 @@ namespace thriftd {
 
 struct Listener {
   BindAddress address;
+  /// The bind entry it serves, as configured ("127.0.0.1:9090", "systemd:web"): what a
+  /// binary upgrade names it by, so the new master finds it again.
+  std::string key;
   std::string display;  ///< "127.0.0.1:9090" with the real port when 0 was asked for
   int port = 0;         ///< TCP: the bound port (the kernel's choice when 0 was asked for)
   UniqueFd fd;          ///< non-blocking: workers race to accept and must not block on a loss
-  bool owns_unix_path = false;
+  bool owns_unix_path = false;  ///< unlink the path when done: this process created it
+  bool inherited = false;       ///< opened by another process (an older master, systemd)
 };
 
 /// Opens one listening socket: non-blocking and close-on-exec (workers
@@ -26,6 +30,13 @@ struct Listener {
 /// The error names the address and the failing call ("cannot listen on
 /// 127.0.0.1:9090: bind: Address already in use").
 Status OpenListener(const BindAddress& address, int backlog, Listener* listener);
+
+/// Adopts `fd`, a listening socket another process opened (the master this
+/// one replaces, or systemd), for `address`. Checks that it is a listening
+/// stream socket and, for a TCP or unix address, that it is bound to that
+/// port or path; makes it non-blocking and close-on-exec. On success the
+/// listener owns `fd`; on an error the caller still does.
+Status AdoptListener(int fd, const BindAddress& address, Listener* listener);
 
 /// Removes the unix socket paths this process created.
 void RemoveUnixSocketPaths(const std::vector<Listener>& listeners);

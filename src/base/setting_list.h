@@ -73,7 +73,7 @@ using StringMap = std::map<std::string, std::string>;
     "a string passed to the App's AppContext::app_config (repeatable)") \
   \
   X(bind, "bind", 'b', kBind, StringList, {"127.0.0.1:8000"}, (), 0, "ADDRESS", "Server socket", kMaster, \
-    "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N (repeatable)") \
+    "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME (repeatable)") \
   X(backlog, "backlog", 0, kCount, std::int64_t, 2048, (), 1, "INT", "Server socket", kMaster, \
     "the maximum number of pending connections (listen() backlog)") \
   \

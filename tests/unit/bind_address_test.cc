@@ -70,11 +70,19 @@ TEST_CASE("fd://N adopts an inherited descriptor") {
   CHECK(address.ToString() == "fd://3");
 }
 
+TEST_CASE("systemd:NAME takes the socket systemd passed under that name") {
+  BindAddress address = Parse("systemd:thrift");
+  CHECK(address.kind == BindAddress::Kind::kSystemd);
+  CHECK(address.name == "thrift");
+  CHECK(address.ToString() == "systemd:thrift");
+}
+
 TEST_CASE("malformed addresses are rejected and leave the output untouched") {
-  for (const char* text :
-       {"nohost", "1.2.3.4:99999", "[::1",     "[::1]",   "[::1]9090", "[]:80",    "[1.2.3.4]:80",
-        "unix:",  "fd://x",        "fd://",    "fd://-1", "host:port", ":",        "",
-        "host:",  "a:b:80",        "ho st:80", "host:-1", "host:+80",  "host:80 ", "::1:80"}) {
+  for (const char* text : {"nohost",      "1.2.3.4:99999", "[::1",     "[::1]",  "[::1]9090",
+                           "[]:80",       "[1.2.3.4]:80",  "unix:",    "fd://x", "fd://",
+                           "fd://-1",     "host:port",     ":",        "",       "systemd:",
+                           "systemd:a b", "systemd:a:b",   "host:",    "a:b:80", "ho st:80",
+                           "host:-1",     "host:+80",      "host:80 ", "::1:80"}) {
     CAPTURE(text);
     BindAddress address;
     address.host = "untouched";

@@ -184,7 +184,7 @@ TEST_CASE("fd://N adopts a listening descriptor") {
   Status status = OpenListener(Address("fd://" + std::to_string(fd)), 16, &adopted);
   REQUIRE_MESSAGE(status.ok(), status.message());
   CHECK(adopted.fd.get() == fd);
-  CHECK(adopted.display == "fd://" + std::to_string(fd));
+  CHECK(adopted.display.rfind("fd://" + std::to_string(fd) + " (127.0.0.1:", 0) == 0);
   CHECK(IsNonBlocking(fd));
   CHECK(IsCloseOnExec(fd));
 }
@@ -195,7 +195,9 @@ TEST_CASE("fd://N refuses a descriptor that is not a listening socket") {
   Listener listener;
   Status status = OpenListener(Address(spec), 16, &listener);
   REQUIRE_FALSE(status.ok());
-  CHECK(status.message() == "cannot listen on " + spec + ": not a listening socket");
+  CHECK(status.message() == "cannot listen on " + spec + ": descriptor " +
+                                std::to_string(unbound.get()) +
+                                " is not a listening stream socket");
 
   thriftd_test::TempDir dir;
   UniqueFd file(open(dir.Write("f", "").c_str(), O_RDONLY));

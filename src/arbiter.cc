@@ -12,7 +12,6 @@
 #include "src/base/log.h"
 
 namespace thriftd {
-namespace {
 
 std::string DescribeExit(int wait_status) {
   if (WIFSIGNALED(wait_status)) {
@@ -21,8 +20,6 @@ std::string DescribeExit(int wait_status) {
   }
   return "exited with code " + std::to_string(WEXITSTATUS(wait_status));
 }
-
-}  // namespace
 
 const char* StopReasonName(StopReason reason) {
   switch (reason) {
@@ -44,6 +41,8 @@ const char* StopReasonName(StopReason reason) {
       return "exited";
     case StopReason::kKilled:
       return "killed";
+    case StopReason::kWinch:
+      return "winch";
   }
   return "?";
 }
@@ -60,6 +59,7 @@ bool CountsAsRestart(StopReason reason) {
     case StopReason::kNone:
     case StopReason::kStop:
     case StopReason::kTtou:
+    case StopReason::kWinch:
       return false;
   }
   return false;
@@ -73,11 +73,32 @@ void Arbiter::Start() {
   ManageWorkers();
 }
 
-void Arbiter::HandleTerm() {
+void Arbiter::HandleTerm(Handover handover) {
   if (stopping_) return;
-  THRIFTD_LOG(kInfo) << "Handling signal: term; stopping gracefully";
+  THRIFTD_LOG(kInfo) << "Handling signal: term; stopping gracefully"
+                     << (handover == Handover::kToSuccessors
+                             ? ", handing idle connections to the new master"
+                             : "");
   stopping_ = true;
-  for (auto& [pid, worker] : workers_) Retire(worker, Handover::kNone, StopReason::kStop);
+  for (auto& [pid, worker] : workers_) Retire(worker, handover, StopReason::kStop);
+}
+
+void Arbiter::HandleWinch(Handover handover) {
+  if (stopping_) return;
+  THRIFTD_LOG(kInfo) << "Handling signal: winch; stopping the workers gracefully"
+                     << (handover == Handover::kToSuccessors
+                             ? ", handing idle connections to the new master"
+                             : "")
+                     << "; HUP starts them again";
+  // Nothing to fall back to: a reload in flight is stopped with the rest.
+  previous_generation_ = 0;
+  desired_ = 0;
+  for (auto& [pid, worker] : workers_) Retire(worker, handover, StopReason::kWinch);
+}
+
+bool Arbiter::all_ready() const {
+  return !stopping_ && !reloading() && desired_ > 0 &&
+         CountActive(generation_, /*ready_only=*/true) >= desired_;
 }
 
 void Arbiter::HandleQuickStop() {
@@ -109,8 +130,9 @@ void Arbiter::HandleTtin() {
 
 void Arbiter::HandleTtou() {
   if (stopping_) return;
-  desired_ = std::max(1, desired_ - 1);
-  if (reloading()) previous_desired_ = std::max(1, previous_desired_ - 1);
+  // Never below one; none stays none (after WINCH).
+  if (desired_ > 1) --desired_;
+  if (reloading() && previous_desired_ > 1) --previous_desired_;
   THRIFTD_LOG(kInfo) << "Handling signal: ttou; workers: " << desired_;
   ManageWorkers();
 }

@@ -60,11 +60,19 @@ enum class StopReason {
   kBootError,    ///< could not load or start the App
   kExited,       ///< exited unasked
   kKilled,       ///< died unasked, by a signal
+  kWinch,        ///< WINCH: the master stops its workers and stays
 };
 
+/// Whether a stopping worker's idle connections go to the workers that stay
+/// (a reload, TTOU, max_requests, or a new master after a binary upgrade) or
+/// are closed (thriftd stops).
+enum class Handover { kNone, kToSuccessors };
+
 /// The one name of each reason, for logs and metric labels: "none", "stop",
-/// "reload", "ttou", "max_requests", "timeout", "boot_error", "exited", "killed".
+/// "reload", "ttou", "max_requests", "timeout", "boot_error", "exited", "killed", "winch".
 const char* StopReasonName(StopReason reason);
+/// "exited with code N", "was sent SIGKILL": a wait status for the log.
+std::string DescribeExit(int wait_status);
 /// Whether a worker's exit for `reason` counts as a restart (it was, or
 /// would have been, replaced): exited, killed, timeout, max_requests,
 /// reload and boot_error; not stop or ttou (nobody takes its place).
@@ -105,7 +113,12 @@ class Arbiter {
   void Start();
 
   // Signals (the loop calls these; handlers only recorded the signal).
-  void HandleTerm();       ///< graceful stop
+  /// Graceful stop. kToSuccessors when a new master (binary upgrade) is
+  /// ready to take the idle connections.
+  void HandleTerm(Handover handover = Handover::kNone);
+  /// WINCH: stops every worker gracefully and keeps the master, with no
+  /// workers until a HUP (or TTIN) starts them again.
+  void HandleWinch(Handover handover);
   void HandleQuickStop();  ///< INT, QUIT
   void HandleTtin();
   void HandleTtou();
@@ -153,6 +166,9 @@ class Arbiter {
   /// counted when the old worker exits.
   const std::map<StopReason, std::uint64_t>& restarts() const { return restarts_; }
   bool stopping() const { return stopping_; }
+  /// The serving generation's workers are all ready (and some are wanted):
+  /// no reload in flight, nothing booting in their place.
+  bool all_ready() const;
 
   bool done() const { return done_; }
   int exit_code() const { return exit_code_; }
@@ -176,9 +192,6 @@ class Arbiter {
   /// Spawns or retires (TTOU) workers of the serving generation to match desired_.
   void MatchWorkerCount();
   bool Spawn(int index);
-  /// Whether a stopping worker's idle connections go to the workers that
-  /// stay (a reload, TTOU, max_requests) or are closed (thriftd stops).
-  enum class Handover { kNone, kToSuccessors };
   /// Asks the worker to stop gracefully; SIGKILL follows after graceful_timeout.
   void Retire(WorkerRecord& worker, Handover handover, StopReason reason);
   /// Stops every generation newer than previous_generation_ and serves it

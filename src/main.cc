@@ -9,20 +9,41 @@
 #include <thrift/config.h>
 
 #include "src/base/app_loader.h"
+#include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "src/config.h"
 #include "src/listener.h"
 #include "src/master.h"
+#include "src/open_listeners.h"
 #include "src/pidfile.h"
+#include "src/socket_activation.h"
+#include "src/upgrade.h"
 #include "workers/registry.h"
 
 namespace thriftd {
 namespace {
 
-int Fail(int code, const std::string& message) {
+// `predecessor`: set when this thriftd is the new master of a binary
+// upgrade; the old master logs why it could not start.
+int Fail(int code, const std::string& message, const Predecessor* predecessor = nullptr) {
   std::fprintf(stderr, "thriftd: %s\n", message.c_str());
+  if (predecessor != nullptr)
+    (void)TrySendChannelMessage(predecessor->channel.get(), kChannelBootError, message);
   return code;
+}
+
+// The sockets this master did not open: an older master's (binary
+// upgrade) and systemd's (socket activation).
+Status TakeInheritedSockets(std::vector<InheritedSocket>* inherited) {
+  Status status = TakeUpgradeSockets(inherited);
+  if (!status.ok()) return status;
+  std::vector<ActivatedSocket> activated;
+  status = TakeActivatedSockets(&activated);
+  if (!status.ok()) return status;
+  for (ActivatedSocket& socket : activated)
+    inherited->push_back({UniqueFd(socket.fd), "systemd:" + socket.name});
+  return Status::Ok();
 }
 
 bool WantsHelp(const std::vector<std::string>& args) {
@@ -45,6 +66,12 @@ int CheckConfig(const Config& config) {
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  std::optional<Predecessor> predecessor;
+  Status status = TakePredecessor(&predecessor);
+  if (!status.ok()) return Fail(kExitConfigError, status.message());
+  auto fail = [&predecessor](int code, const std::string& message) {
+    return Fail(code, message, predecessor ? &*predecessor : nullptr);
+  };
   if (WantsHelp(args)) {
     std::cout << HelpText();
     return kExitOk;
@@ -53,8 +80,8 @@ int Main(int argc, char** argv) {
   if (const char* env = std::getenv("THRIFTD_CMD_ARGS")) env_args = env;
 
   Config config;
-  Status status = ResolveConfig(args, env_args, &config);
-  if (!status.ok()) return Fail(kExitConfigError, status.message());
+  status = ResolveConfig(args, env_args, &config);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
   if (config.version) {
     std::printf("thriftd %s (Apache Thrift %s)\n", THRIFTD_VERSION, PACKAGE_VERSION);
     return kExitOk;
@@ -64,45 +91,46 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   status = RequireApp(config);
-  if (!status.ok()) return Fail(kExitConfigError, status.message());
+  if (!status.ok()) return fail(kExitConfigError, status.message());
   // A custom kind is loaded here once, so a bad one fails before anything starts.
   std::unique_ptr<Worker> kind;
   status = CreateWorker(config.worker_class, &kind);
-  if (!status.ok()) return Fail(kExitAppError, status.message());
+  if (!status.ok()) return fail(kExitAppError, status.message());
   status = log::Configure(config.errorlog, config.loglevel);
   if (!status.ok()) {
-    return Fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());
+    return fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());
   }
   log::CaptureThriftOutput();
   if (config.check_config) return CheckConfig(config);
 
   signal(SIGPIPE, SIG_IGN);
+  std::vector<InheritedSocket> inherited;
+  status = TakeInheritedSockets(&inherited);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
   std::vector<Listener> listeners;
-  for (const std::string& text : config.bind) {
-    BindAddress address;
-    Listener listener;
-    // Validated with the config already; checked all the same.
-    if (!ParseBindAddress(text, &address)) {
-      status = Status::Error("not an address: " + text);
-    } else {
-      status = OpenListener(address, config.backlog, &listener);
-    }
-    if (!status.ok()) {
-      RemoveUnixSocketPaths(listeners);
-      return Fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
-    }
-    listeners.push_back(std::move(listener));
-  }
-  Pidfile pidfile;
+  status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
+                         std::move(inherited), &listeners);
+  if (!status.ok())
+    return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
+  // A new master writes PIDFILE.2 while the old one lives, then takes PIDFILE over.
+  auto pidfile = std::make_unique<Pidfile>();
   if (!config.pidfile.empty()) {
-    status = pidfile.Create(config.pidfile, getpid());
+    status = pidfile->Create(predecessor ? config.pidfile + ".2" : config.pidfile, getpid());
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
-      return Fail(kExitConfigError,
+      return fail(kExitConfigError,
                   config.OriginOf("pidfile").Describe() + ": " + status.message());
     }
   }
-  Master master(std::move(args), std::move(env_args), std::move(config), std::move(listeners));
+  MasterStart start;
+  start.args = std::move(args);
+  start.env_args = std::move(env_args);
+  start.command = CaptureExecCommand(argc, argv);
+  start.config = std::move(config);
+  start.listeners = std::move(listeners);
+  start.pidfile = std::move(pidfile);
+  start.predecessor = std::move(predecessor);
+  Master master(std::move(start));
   return master.Run();
 }
 

@@ -45,20 +45,28 @@ ArbiterOptions MakeArbiterOptions(const Config& config) {
 // loop.
 class Master::Impl {
  public:
-  Impl(std::vector<std::string> args, std::optional<std::string> env_args, Config config,
-       std::vector<Listener> listeners)
-      : args_(std::move(args)),
-        env_args_(std::move(env_args)),
-        listeners_(std::move(listeners)),
-        log_path_(config.errorlog),
-        log_level_(config.loglevel) {
-    metrics_bind_ = config.metrics_bind;
-    metrics_bind_origin_ = config.OriginOf("metrics_bind").Describe();
-    configs_[1] = std::make_shared<Config>(std::move(config));
+  explicit Impl(MasterStart start)
+      : args_(std::move(start.args)),
+        env_args_(std::move(start.env_args)),
+        command_(std::move(start.command)),
+        listeners_(std::move(start.listeners)),
+        pidfile_(std::move(start.pidfile)),
+        predecessor_(std::move(start.predecessor)),
+        log_path_(start.config.errorlog),
+        log_level_(start.config.loglevel) {
+    metrics_bind_ = start.config.metrics_bind;
+    metrics_bind_origin_ = start.config.OriginOf("metrics_bind").Describe();
+    pidfile_path_ = start.config.pidfile;
+    configs_[1] = std::make_shared<Config>(std::move(start.config));
   }
 
   ~Impl() {
     metrics_server_.reset();  // before the event base it lives on
+    // Before the upgrade channel closes: a new master takes the pidfile over
+    // when it sees that, and removing ours after would remove its file.
+    pidfile_.reset();
+    successor_watch_.reset();
+    predecessor_watch_.reset();
     channel_watches_.clear();
     signal_events_.clear();
     tick_.reset();
@@ -94,6 +102,10 @@ class Master::Impl {
       THRIFTD_LOG(kInfo) << "Listening at: " << listener.display << " (" << getpid() << ")";
     THRIFTD_LOG(kInfo) << "Using worker: " << configs_[1]->worker_class;
     status = WatchSignalsAndTimer();
+    if (status.ok() && predecessor_) {
+      THRIFTD_LOG(kInfo) << "Upgrading from the master with pid " << predecessor_->pid;
+      status = Watch(predecessor_->channel.get(), &Impl::PredecessorThunk, &predecessor_watch_);
+    }
     if (!status.ok()) {
       THRIFTD_LOG(kCritical) << status.message();
       RemoveUnixSocketPaths(listeners_);
@@ -114,6 +126,7 @@ class Master::Impl {
       RemoveUnixSocketPaths(listeners_);
       return 1;
     }
+    TellPredecessorWeFailed();
     RemoveUnixSocketPaths(listeners_);
     THRIFTD_LOG(kInfo) << "Shutting down: Master";
     return arbiter_->exit_code();
@@ -133,9 +146,10 @@ class Master::Impl {
 
   Status WatchSignalsAndTimer() {
     const std::pair<int, void (Impl::*)()> handlers[] = {
-        {SIGTERM, &Impl::OnTerm}, {SIGINT, &Impl::OnQuickStop}, {SIGQUIT, &Impl::OnQuickStop},
-        {SIGHUP, &Impl::OnHup},   {SIGTTIN, &Impl::OnTtin},     {SIGTTOU, &Impl::OnTtou},
-        {SIGUSR1, &Impl::OnUsr1}, {SIGCHLD, &Impl::OnChild},
+        {SIGTERM, &Impl::OnTerm},   {SIGINT, &Impl::OnQuickStop}, {SIGQUIT, &Impl::OnQuickStop},
+        {SIGHUP, &Impl::OnHup},     {SIGTTIN, &Impl::OnTtin},     {SIGTTOU, &Impl::OnTtou},
+        {SIGUSR1, &Impl::OnUsr1},   {SIGCHLD, &Impl::OnChild},    {SIGUSR2, &Impl::OnUsr2},
+        {SIGWINCH, &Impl::OnWinch},
     };
     for (const auto& [signo, handler] : handlers) {
       auto* binding = new SignalBinding{this, handler};
@@ -210,6 +224,14 @@ class Master::Impl {
     return Status::Ok();
   }
 
+  // Watches `fd` for reading, calling `thunk` with this.
+  Status Watch(int fd, event_callback_fn thunk, EventPtr* watch) {
+    watch->reset(event_new(base_, fd, EV_READ | EV_PERSIST, thunk, this));
+    if (!*watch || event_add(watch->get(), nullptr) != 0)
+      return Status::Error("cannot watch the upgrade channel: event_new/event_add failed");
+    return Status::Ok();
+  }
+
   // Event callbacks ---------------------------------------------------------
 
   static void SignalThunk(evutil_socket_t, short, void* arg) {
@@ -220,6 +242,16 @@ class Master::Impl {
   static void TickThunk(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<Impl*>(arg);
     self->relay_->ForgetForwarded();  // adopted by now: the scoreboard counts them
+    self->Step();
+  }
+  static void SuccessorThunk(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    self->DrainSuccessor();
+    self->Step();
+  }
+  static void PredecessorThunk(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    self->DrainPredecessor();
     self->Step();
   }
   static void ChannelThunk(evutil_socket_t, short, void* arg) {
@@ -235,6 +267,7 @@ class Master::Impl {
     ReapWorkers();
     arbiter_->Tick();
     FollowServingGeneration();
+    TellPredecessorWhenReady();
     if (arbiter_->done()) event_base_loopbreak(base_);
   }
 
@@ -248,6 +281,10 @@ class Master::Impl {
     std::vector<ProcessExit> exits = ops_->Reap();
     for (const ProcessExit& exit : exits) arbiter_->OnWorkerReaped(exit.pid);
     for (const ProcessExit& exit : exits) {
+      if (successor_ && exit.pid == successor_->pid) {
+        OnSuccessorExited(exit);
+        continue;
+      }
       DrainChannel(exit.pid);
       channel_watches_.erase(exit.pid);
       ops_->CloseChannel(exit.pid);
@@ -279,18 +316,183 @@ class Master::Impl {
         arbiter_->OnWorkerReady(pid);
         break;
       case kChannelBootError:
+        last_boot_error_ = message.text;
         arbiter_->OnWorkerBootError(pid, message.text);
         break;
       case kChannelRetire:
         arbiter_->OnWorkerRetiring(pid);
         break;
       case kChannelConnection:
-        if (message.passed.valid()) {
+        if (!message.passed.valid()) break;
+        // This master stops (TERM) or keeps no workers (WINCH): a new
+        // master's workers take the connection, if one is ready.
+        if (successor_ && successor_->ready &&
+            (arbiter_->stopping() || arbiter_->desired_workers() == 0)) {
+          ForwardToSuccessor(std::move(message.passed), message.text);
+        } else {
           relay_->Forward(arbiter_->workers(), arbiter_->generation(), pid,
                           std::move(message.passed), message.text);
         }
         break;
     }
+  }
+
+  // Binary upgrade: the old master's side ------------------------------------
+
+  void OnUsr2() {
+    if (arbiter_->stopping()) {
+      THRIFTD_LOG(kInfo) << "Handling signal: usr2; ignored while stopping";
+      return;
+    }
+    if (successor_) {
+      THRIFTD_LOG(kWarning) << "Handling signal: usr2; ignored: an upgrade is in progress (new "
+                               "master pid "
+                            << successor_->pid << ")";
+      return;
+    }
+    if (predecessor_) {
+      THRIFTD_LOG(kWarning) << "Handling signal: usr2; ignored: this master is itself an upgrade "
+                               "in progress; stop the old master (pid "
+                            << predecessor_->pid << ") first";
+      return;
+    }
+    THRIFTD_LOG(kInfo) << "Handling signal: usr2; upgrading: starting " << command_.argv[0];
+    Successor successor;
+    Status status = StartSuccessor(command_, listeners_, &successor);
+    if (status.ok())
+      status = Watch(successor.channel.get(), &Impl::SuccessorThunk, &successor_watch_);
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << "Upgrade failed: " << status.message() << "; this master (pid "
+                          << getpid() << ") serves on";
+      return;
+    }
+    THRIFTD_LOG(kInfo) << "Upgrade: the new master has pid " << successor.pid;
+    successor_ = std::move(successor);
+  }
+
+  void DrainSuccessor() {
+    if (!successor_) return;
+    for (;;) {
+      ChannelMessage message;
+      ChannelRead result = ReceiveChannelMessage(successor_->channel.get(), &message);
+      if (result == ChannelRead::kEmpty) return;
+      if (result == ChannelRead::kClosed) {
+        successor_watch_.reset();  // it is exiting: its reap follows
+        return;
+      }
+      if (message.kind == kChannelBootError) successor_->error = message.text;
+      if (message.kind == kChannelUpgradeReady && !successor_->ready) OnSuccessorReady();
+    }
+  }
+
+  void OnSuccessorReady() {
+    successor_->ready = true;
+    // The unix socket paths are the new master's to remove now.
+    for (Listener& listener : listeners_) {
+      if (listener.owns_unix_path) {
+        listener.owns_unix_path = false;
+        handed_unix_paths_ = true;
+      }
+    }
+    THRIFTD_LOG(kInfo) << "Upgrade: the new master (pid " << successor_->pid
+                       << ") is serving; send this master (pid " << getpid()
+                       << ") TERM to finish (its idle connections go to the new master), WINCH "
+                          "to stop its workers only, or TERM the new master to roll back";
+  }
+
+  void OnSuccessorExited(const ProcessExit& exit) {
+    if (!successor_->ready) {
+      std::string why = successor_->error.empty()
+                            ? "the new master (pid " + std::to_string(exit.pid) + ") " +
+                                  DescribeExit(exit.wait_status) + " before it was ready"
+                            : successor_->error;
+      THRIFTD_LOG(kError) << "Upgrade failed: " << why << "; this master (pid " << getpid()
+                          << ") serves on";
+    } else {
+      THRIFTD_LOG(kWarning) << "The new master (pid " << exit.pid << ") "
+                            << DescribeExit(exit.wait_status) << "; this master (pid " << getpid()
+                            << ") is the master again"
+                            << (arbiter_->desired_workers() == 0 ? ": send it HUP to start workers"
+                                                                 : "");
+    }
+    if (handed_unix_paths_) {
+      for (Listener& listener : listeners_)
+        listener.owns_unix_path =
+            listener.address.kind == BindAddress::Kind::kUnix && !listener.inherited;
+      handed_unix_paths_ = false;
+    }
+    successor_watch_.reset();
+    successor_.reset();
+  }
+
+  void ForwardToSuccessor(UniqueFd connection, const std::string& carried) {
+    // May wait (SO_SNDTIMEO) for the new master to read: it reads in its loop.
+    Status status = SendChannelMessage(successor_->channel.get(), kChannelConnection, carried,
+                                       connection.get());
+    if (!status.ok()) {
+      THRIFTD_LOG(kWarning) << "cannot hand a connection over to the new master (pid "
+                            << successor_->pid << "): " << status.message() << "; closing it";
+    }
+  }
+
+  // Binary upgrade: the new master's side ------------------------------------
+
+  // Once, when the first generation is all ready: the old master may stop now.
+  void TellPredecessorWhenReady() {
+    if (!predecessor_ || told_predecessor_ready_ || !arbiter_->all_ready()) return;
+    told_predecessor_ready_ = true;
+    Status status = TrySendChannelMessage(predecessor_->channel.get(), kChannelUpgradeReady);
+    if (!status.ok())
+      THRIFTD_LOG(kWarning) << "cannot tell the old master we are ready: " << status.message();
+  }
+
+  // At exit, before ever being ready: the old master logs why in one line.
+  void TellPredecessorWeFailed() {
+    if (!predecessor_ || told_predecessor_ready_) return;
+    std::string why = last_boot_error_.empty()
+                          ? "the new master stopped before it was ready"
+                          : "the new master's workers failed to boot: " + last_boot_error_;
+    (void)TrySendChannelMessage(predecessor_->channel.get(), kChannelBootError, why);
+  }
+
+  void DrainPredecessor() {
+    if (!predecessor_) return;
+    for (;;) {
+      ChannelMessage message;
+      ChannelRead result = ReceiveChannelMessage(predecessor_->channel.get(), &message);
+      if (result == ChannelRead::kEmpty) return;
+      if (result == ChannelRead::kClosed) {
+        OnPredecessorGone();
+        return;
+      }
+      if (message.kind == kChannelConnection && message.passed.valid()) {
+        relay_->Forward(arbiter_->workers(), arbiter_->generation(), /*from=*/0,
+                        std::move(message.passed), message.text);
+      }
+    }
+  }
+
+  // The old master exited: this one is thriftd's master now.
+  void OnPredecessorGone() {
+    pid_t old_pid = predecessor_->pid;
+    predecessor_watch_.reset();
+    predecessor_.reset();
+    THRIFTD_LOG(kInfo) << "The old master (pid " << old_pid << ") has exited; this master (pid "
+                       << getpid() << ") takes over";
+    for (Listener& listener : listeners_) {
+      // Unix paths it created are this master's to remove now; systemd's stay systemd's.
+      if (listener.address.kind == BindAddress::Kind::kUnix &&
+          listener.key.rfind("systemd:", 0) != 0)
+        listener.owns_unix_path = true;
+    }
+    if (pidfile_path_.empty()) return;
+    auto pidfile = std::make_unique<Pidfile>();
+    Status status = pidfile->Create(pidfile_path_, getpid(), /*replacing=*/old_pid);
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << "cannot take the pidfile over: " << status.message();
+      return;
+    }
+    pidfile_ = std::move(pidfile);  // the PIDFILE.2 one goes, and removes its file
   }
 
   // A worker's counters outlive it: fold them in before its slot is reused.
@@ -366,7 +568,12 @@ class Master::Impl {
 
   // Signals -----------------------------------------------------------------
 
-  void OnTerm() { arbiter_->HandleTerm(); }
+  // With a new master ready, this one's idle connections go to it.
+  Handover HandoverOnStop() const {
+    return successor_ && successor_->ready ? Handover::kToSuccessors : Handover::kNone;
+  }
+  void OnTerm() { arbiter_->HandleTerm(HandoverOnStop()); }
+  void OnWinch() { arbiter_->HandleWinch(HandoverOnStop()); }
   void OnQuickStop() { arbiter_->HandleQuickStop(); }
   void OnTtin() { arbiter_->HandleTtin(); }
   void OnTtou() { arbiter_->HandleTtou(); }
@@ -425,7 +632,19 @@ class Master::Impl {
 
   std::vector<std::string> args_;
   std::optional<std::string> env_args_;
+  ExecCommand command_;
   std::vector<Listener> listeners_;
+  std::string pidfile_path_;
+  std::unique_ptr<Pidfile> pidfile_;
+  // Binary upgrade: the new master this one started (USR2), and the old
+  // master this one replaces (it was started by a USR2).
+  std::optional<Successor> successor_;
+  EventPtr successor_watch_;
+  bool handed_unix_paths_ = false;  // the successor owns our unix paths while it is ready
+  std::optional<Predecessor> predecessor_;
+  EventPtr predecessor_watch_;
+  bool told_predecessor_ready_ = false;
+  std::string last_boot_error_;
   std::map<std::uint64_t, std::shared_ptr<Config>> configs_;  // by generation
   // The master-wide settings in force, and the generation they came from.
   std::uint64_t settings_generation_ = 1;
@@ -446,10 +665,7 @@ class Master::Impl {
   EventPtr tick_;
 };
 
-Master::Master(std::vector<std::string> args, std::optional<std::string> env_args, Config config,
-               std::vector<Listener> listeners)
-    : impl_(std::make_unique<Impl>(std::move(args), std::move(env_args), std::move(config),
-                                   std::move(listeners))) {}
+Master::Master(MasterStart start) : impl_(std::make_unique<Impl>(std::move(start))) {}
 
 Master::~Master() = default;
 

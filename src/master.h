@@ -15,15 +15,30 @@
 
 #include "src/config.h"
 #include "src/listener.h"
+#include "src/pidfile.h"
+#include "src/upgrade.h"
 
 namespace thriftd {
 
+/// What main() hands the master: the configuration and how it was made,
+/// the sockets, and the pidfile.
+struct MasterStart {
+  /// What the configuration was resolved from; HUP resolves them again
+  /// (re-reading the config file).
+  std::vector<std::string> args;
+  std::optional<std::string> env_args;
+  ExecCommand command;  ///< what USR2 runs again
+  Config config;
+  std::vector<Listener> listeners;
+  /// Written by main(): `config.pidfile`, or PIDFILE.2 while a predecessor
+  /// (the master this one upgrades) lives; then PIDFILE is taken over.
+  std::unique_ptr<Pidfile> pidfile;
+  std::optional<Predecessor> predecessor;
+};
+
 class Master {
  public:
-  /// `args` / `env_args` are what the configuration was resolved from; HUP
-  /// resolves them again (re-reading the config file).
-  Master(std::vector<std::string> args, std::optional<std::string> env_args, Config config,
-         std::vector<Listener> listeners);
+  explicit Master(MasterStart start);
   ~Master();
   Master(const Master&) = delete;
   Master& operator=(const Master&) = delete;

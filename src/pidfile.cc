@@ -19,10 +19,11 @@ pid_t ReadPid(const std::string& path) {
 
 }  // namespace
 
-Status Pidfile::Create(const std::string& path, pid_t pid) {
+Status Pidfile::Create(const std::string& path, pid_t pid, pid_t replacing) {
   pid_t existing = ReadPid(path);
   // EPERM: alive, and someone else's; only ESRCH means the process is gone.
-  if (existing > 0 && existing != pid && (kill(existing, 0) == 0 || errno == EPERM)) {
+  if (existing > 0 && existing != pid && existing != replacing &&
+      (kill(existing, 0) == 0 || errno == EPERM)) {
     return Status::Error("pidfile " + path + " names a running process (pid " +
                          std::to_string(existing) + "); is thriftd already running?");
   }

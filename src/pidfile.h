@@ -18,8 +18,10 @@ class Pidfile {
   Pidfile& operator=(const Pidfile&) = delete;
 
   /// Writes `pid` to `path` (atomically, via a temporary file). Fails when
-  /// the file names another live process: that thriftd is still running.
-  Status Create(const std::string& path, pid_t pid);
+  /// the file names another live process (that thriftd is still running),
+  /// unless it is `replacing`: the master a binary upgrade replaces, which
+  /// may not be reaped yet when it hands over.
+  Status Create(const std::string& path, pid_t pid, pid_t replacing = 0);
   /// Removes the file if it still holds our pid.
   void Remove();
 

@@ -26,6 +26,19 @@
 // is stopping). The adopting worker serves it as if it had accepted it,
 // starting from the carried bytes. The client's bytes sent meanwhile wait
 // in the kernel: the client sees no reconnect and loses no call.
+//
+// A binary upgrade (USR2, src/upgrade.h) opens one more channel, between the
+// old master and the new one it execs:
+//
+//   new -> old  kChannelUpgradeReady  my first generation is all ready
+//   new -> old  kChannelBootError     I could not start; text says why (then I exit)
+//   old -> new  kChannelConnection    as above: told to stop (TERM, WINCH) with the
+//                                     new master ready, the old master forwards its
+//                                     stopping workers' connections here, and the new
+//                                     master to its own workers
+//
+// The new master sees the old one exit as end of file on it, and only then
+// takes the pidfile over.
 #ifndef THRIFTD_SRC_BASE_CHANNEL_H_
 #define THRIFTD_SRC_BASE_CHANNEL_H_
 
@@ -44,6 +57,7 @@ inline constexpr char kChannelBootError = 'E';
 inline constexpr char kChannelRetire = 'M';
 inline constexpr char kChannelHandOver = 'D';
 inline constexpr char kChannelConnection = 'H';
+inline constexpr char kChannelUpgradeReady = 'U';
 
 /// The longest text a message carries; longer texts are cut.
 inline constexpr std::size_t kMaxChannelText = 64 * 1024;

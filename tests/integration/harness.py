@@ -197,7 +197,7 @@ class Thriftd:
 
     _count = 0
 
-    def __init__(self, args, cwd, env=None, graceful=10.0):
+    def __init__(self, args, cwd, env=None, graceful=10.0, binary=None):
         Thriftd._count += 1
         self.cwd = Path(cwd)
         self.args = [str(a) for a in args]
@@ -209,7 +209,7 @@ class Thriftd:
         full_env.update(env or {})
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
-                [str(THRIFTD_BIN), *self.args],
+                [str(binary or THRIFTD_BIN), *self.args],
                 cwd=self.cwd,
                 env=full_env,
                 stdin=subprocess.DEVNULL,
@@ -684,3 +684,163 @@ def cpp_client(address, transport="buffered", protocol="binary", *commands, **kw
     if result.returncode != 0:
         raise CppClientError(result)
     return result.stdout.splitlines()
+
+
+# --- continuous load ------------------------------------------------------------
+
+
+class CallLoad:
+    """Continuous load while a test acts on thriftd: `persistent` threads
+    each call add(i, 1) over and over on one connection, and `fresh`
+    threads each make a new connection per call. Counts what a client would
+    notice: `lost` (a call written and never answered: an error or a wrong
+    reply), `refused` (a connection refused), `reconnects` (a persistent
+    connection that had to be opened again). A context manager: leaving it
+    stops the threads and collects their counts."""
+
+    def __init__(self, address, persistent=8, fresh=1, timeout=10.0):
+        self.address = address
+        self.timeout = timeout
+        self.answered = 0
+        self.lost = 0
+        self.refused = 0
+        self.reconnects = 0
+        self.errors = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._pool = ThreadPoolExecutor(persistent + fresh)
+        self._runs = [self._pool.submit(self._persistent, i) for i in range(persistent)]
+        self._runs += [self._pool.submit(self._fresh, i) for i in range(fresh)]
+
+    def _count(self, answered=0, lost=0, refused=0, reconnects=0, error=None):
+        with self._lock:
+            self.answered += answered
+            self.lost += lost
+            self.refused += refused
+            self.reconnects += reconnects
+            if error is not None and len(self.errors) < 20:
+                self.errors.append(error)
+
+    def _connect(self, index):
+        while not self._done.is_set():
+            try:
+                return Connection(self.address, timeout=self.timeout)
+            except Exception as error:  # noqa: BLE001 -- counted, then retried
+                self._count(refused=1, error=f"connect {index}: {error}")
+        return None
+
+    def _persistent(self, index):
+        connection = self._connect(index)
+        i = 0
+        try:
+            while connection is not None and not self._done.is_set():
+                i += 1
+                try:
+                    ok = connection.client.add(i, index) == i + index
+                    self._count(answered=ok, lost=not ok, error=None if ok else f"add {i} wrong")
+                except Exception as error:  # noqa: BLE001 -- counted
+                    self._count(lost=1, reconnects=1, error=f"client {index} call {i}: {error}")
+                    connection.close()
+                    connection = self._connect(index)
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def _fresh(self, index):
+        i = 0
+        while not self._done.is_set():
+            i += 1
+            try:
+                connection = Connection(self.address, timeout=self.timeout)
+            except Exception as error:  # noqa: BLE001 -- counted
+                self._count(refused=1, error=f"fresh {index} connect: {error}")
+                continue
+            try:
+                ok = connection.client.add(i, 1) == i + 1
+                self._count(answered=ok, lost=not ok)
+            except Exception as error:  # noqa: BLE001 -- counted
+                self._count(lost=1, error=f"fresh {index} call {i}: {error}")
+            finally:
+                connection.close()
+
+    def wait_answered(self, more, server=None, deadline=30.0):
+        """Waits until `more` calls beyond those answered now are answered."""
+        target = self.answered + more
+        check = server.wait if server is not None else (
+            lambda p, d, m: wait_until(p, d, m))
+        check(lambda: self.answered >= target, deadline,
+              lambda: f"{target} calls answered (have {self.answered}; errors {self.errors})")
+
+    def stop(self):
+        self._done.set()
+        for run in self._runs:
+            run.result(timeout=60)
+        self._pool.shutdown()
+
+    def summary(self):
+        return (f"answered {self.answered}, lost {self.lost}, refused {self.refused}, "
+                f"reconnects {self.reconnects}; errors {self.errors}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def become_subreaper(on=True):
+    """Makes this process the reaper of orphans in its subtree
+    (PR_SET_CHILD_SUBREAPER), so that a process whose parent exits (the new
+    master of a binary upgrade, once the old one is gone) is this test's to
+    reap, not init's; on=False undoes it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_CHILD_SUBREAPER = 36
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+class Adopted:
+    """A process this test did not start but must stop and reap: the new
+    master of a binary upgrade, adopted once its parent (the old master)
+    exits (see become_subreaper)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.returncode = None
+
+    def running(self):
+        if self.returncode is not None:
+            return False
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return _is_live(self.pid)  # not ours (yet): its parent lives
+        if pid == 0:
+            return True
+        self.returncode = os.waitstatus_to_exitcode(status)
+        return False
+
+    def signal(self, sig):
+        if isinstance(sig, str):
+            sig = getattr(signal_module, sig if sig.startswith("SIG") else "SIG" + sig)
+        os.kill(self.pid, sig)
+
+    def wait_exit(self, deadline=10.0):
+        """Waits for it to exit; returns its exit code, or None when its
+        parent (still alive) reaped it."""
+        wait_until(lambda: not self.running(), deadline, f"pid {self.pid} to exit")
+        return self.returncode
+
+    def stop(self, graceful=10.0):
+        """TERM, then KILL after `graceful` seconds; reaped either way."""
+        if not self.running():
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.signal("TERM")
+        try:
+            self.wait_exit(graceful)
+        except AssertionError:
+            with contextlib.suppress(ProcessLookupError):
+                self.signal("KILL")
+            self.wait_exit(5.0)

@@ -319,6 +319,88 @@ TEST_CASE("TERM stops every worker gracefully, then SIGKILLs those left after gr
   CHECK(ops.TakeSpawns() == "");
 }
 
+TEST_CASE("TERM with a new master ready hands every worker's connections over") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  arbiter.HandleTerm(Handover::kToSuccessors);
+  CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
+  arbiter.OnWorkerExited(Exited(100, 0));
+  arbiter.OnWorkerExited(Exited(101, 0));
+  CHECK(arbiter.done());
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1");  // the first generation only
+}
+
+// --- WINCH: the master stays, its workers go -----------------------------------
+
+TEST_CASE("WINCH stops every worker, replaces none, and HUP starts them again") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  CHECK(arbiter.all_ready());
+  ops.TakeSpawns();
+  arbiter.HandleWinch(Handover::kToSuccessors);
+  CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
+  CHECK_FALSE(arbiter.all_ready());
+  arbiter.OnWorkerExited(Exited(100, 0));
+  arbiter.OnWorkerExited(Exited(101, 0));
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");
+  CHECK_FALSE(arbiter.done());  // the master stays
+  CHECK(arbiter.restarts().empty());
+
+  arbiter.HandleTtou();  // none stays none
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");
+
+  arbiter.Reload(Options(2));  // the rollback: HUP
+  CHECK(ops.TakeSpawns() == "102:w0g2, 103:w1g2");
+  arbiter.OnWorkerReady(102);
+  CHECK_FALSE(arbiter.all_ready());
+  arbiter.OnWorkerReady(103);
+  CHECK(arbiter.all_ready());
+}
+
+TEST_CASE("WINCH during a reload stops both generations and falls back to none") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(1));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.Reload(Options(1));
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w0g2");
+  arbiter.HandleWinch(Handover::kNone);
+  CHECK(ops.TakeKills() == "TERM 100, TERM 101");
+  // A boot error of the reload's worker finds no reload to abandon, and
+  // does not halt: it was asked to stop.
+  arbiter.OnWorkerBootError(101, "boom");
+  arbiter.OnWorkerExited(Exited(101, kWorkerExitBootError));
+  arbiter.OnWorkerExited(Exited(100, 0));
+  arbiter.Tick();
+  CHECK_FALSE(arbiter.done());
+  CHECK(ops.TakeSpawns() == "");
+}
+
+TEST_CASE(
+    "all_ready: every wanted worker of the serving generation is ready, no reload in flight") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  CHECK_FALSE(arbiter.all_ready());
+  arbiter.OnWorkerReady(100);
+  CHECK_FALSE(arbiter.all_ready());
+  arbiter.OnWorkerReady(101);
+  CHECK(arbiter.all_ready());
+  arbiter.Reload(Options(2));
+  CHECK_FALSE(arbiter.all_ready());  // reloading
+  arbiter.OnWorkerReady(102);
+  arbiter.OnWorkerReady(103);
+  CHECK(arbiter.all_ready());
+  arbiter.HandleTerm();
+  CHECK_FALSE(arbiter.all_ready());
+}
+
 TEST_CASE("a second TERM changes nothing") {
   FakeProcessOps ops;
   Arbiter arbiter(ops, Options(1, /*graceful_timeout=*/30));
@@ -1001,9 +1083,10 @@ TEST_CASE("a boot error on first start is counted though thriftd halts") {
 TEST_CASE("every reason counted as a restart is one the metrics always render") {
   std::set<std::string> rendered(std::begin(kRestartReasons), std::end(kRestartReasons));
   std::set<std::string> counted;
-  for (StopReason reason : {StopReason::kNone, StopReason::kStop, StopReason::kReload,
-                            StopReason::kTtou, StopReason::kMaxRequests, StopReason::kTimeout,
-                            StopReason::kBootError, StopReason::kExited, StopReason::kKilled}) {
+  for (StopReason reason :
+       {StopReason::kNone, StopReason::kStop, StopReason::kReload, StopReason::kTtou,
+        StopReason::kMaxRequests, StopReason::kTimeout, StopReason::kBootError, StopReason::kExited,
+        StopReason::kKilled, StopReason::kWinch}) {
     if (CountsAsRestart(reason)) counted.insert(StopReasonName(reason));
   }
   CHECK(counted == rendered);

@@ -45,6 +45,17 @@ TEST_CASE("Create refuses a pidfile naming another live process") {
   CHECK(thriftd_test::ReadFile(path) == other);
 }
 
+TEST_CASE("Create takes over a pidfile naming the live master it replaces") {
+  // A binary upgrade: the old master may not be reaped yet when the new one
+  // learns it has gone.
+  thriftd_test::TempDir dir;
+  std::string path = dir.Write("thriftd.pid", std::to_string(getppid()) + "\n");
+  Pidfile pidfile;
+  Status status = pidfile.Create(path, getpid(), /*replacing=*/getppid());
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(thriftd_test::ReadFile(path) == std::to_string(getpid()) + "\n");
+}
+
 // Regression (src/pidfile.cc, Create, fixed): a live process we may not signal makes
 // kill(pid, 0) fail with EPERM, which Create takes for "no such process" and
 // overwrites the pidfile of another user's running thriftd. Only ESRCH means

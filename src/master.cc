@@ -15,6 +15,7 @@
 #include "src/metrics.h"
 #include "src/metrics_server.h"
 #include "src/posix_process_ops.h"
+#include "src/systemd_notifier.h"
 #include "workers/registry.h"
 #include "workers/worker_process.h"
 
@@ -102,6 +103,9 @@ class Master::Impl {
       THRIFTD_LOG(kInfo) << "Listening at: " << listener.display << " (" << getpid() << ")";
     THRIFTD_LOG(kInfo) << "Using worker: " << configs_[1]->worker_class;
     status = WatchSignalsAndTimer();
+    // Beside the old master, this one is not systemd's main process until
+    // the old one says so (MAINPID) and goes.
+    if (predecessor_) notifier_.SetMainProcess(false);
     if (status.ok() && predecessor_) {
       THRIFTD_LOG(kInfo) << "Upgrading from the master with pid " << predecessor_->pid;
       status = Watch(predecessor_->channel.get(), &Impl::PredecessorThunk, &predecessor_watch_);
@@ -243,6 +247,9 @@ class Master::Impl {
     auto* self = static_cast<Impl*>(arg);
     self->relay_->ForgetForwarded();  // adopted by now: the scoreboard counts them
     self->Step();
+    // Only while the loop turns: a master stuck anywhere stops pinging, and
+    // systemd (WatchdogSec=) restarts it.
+    self->notifier_.WatchdogTick(self->ops_->Now());
   }
   static void SuccessorThunk(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<Impl*>(arg);
@@ -268,7 +275,49 @@ class Master::Impl {
     arbiter_->Tick();
     FollowServingGeneration();
     TellPredecessorWhenReady();
+    NotifySystemd();
     if (arbiter_->done()) event_base_loopbreak(base_);
+  }
+
+  // systemd (Type=notify): READY=1 once the serving generation is all ready
+  // (at start, and to end a reload, kept or abandoned), STOPPING=1 once, and
+  // a STATUS line whenever it changes.
+  void NotifySystemd() {
+    if (!notifier_.enabled()) return;
+    std::string status = StatusLine();
+    if (arbiter_->stopping()) {
+      if (!told_stopping_) notifier_.Stopping(status);
+      told_stopping_ = true;
+      notifier_.Status(status);
+    } else if (arbiter_->all_ready() && (!told_ready_ || reload_notified_)) {
+      notifier_.Ready(status);
+      told_ready_ = true;
+      reload_notified_ = false;
+    } else {
+      notifier_.Status(status);
+    }
+  }
+
+  // "2/2 workers ready, generation 3", for `systemctl status`.
+  std::string StatusLine() const {
+    int ready = 0;
+    for (const auto& [pid, worker] : arbiter_->workers()) {
+      if (worker.spec.generation == arbiter_->generation() && IsServing(worker.state)) ++ready;
+    }
+    std::string line;
+    if (arbiter_->stopping()) {
+      line = "Stopping: " + std::to_string(arbiter_->workers().size()) + " worker(s) left";
+    } else if (arbiter_->desired_workers() == 0) {
+      line = "No workers (WINCH); HUP starts them";
+    } else {
+      line = std::to_string(ready) + "/" + std::to_string(arbiter_->desired_workers()) +
+             " workers ready, generation " + std::to_string(arbiter_->generation());
+    }
+    if (successor_) {
+      line += "; upgrading to the new master, pid " + std::to_string(successor_->pid) +
+              (successor_->ready ? " (serving)" : " (starting)");
+    }
+    return line;
   }
 
   // Each exit in the order the worker lived it: what it said before it
@@ -387,6 +436,9 @@ class Master::Impl {
 
   void OnSuccessorReady() {
     successor_->ready = true;
+    // The new master is the service's main process from now on: the old one
+    // may exit without systemd taking that for the service's end.
+    notifier_.MainPid(successor_->pid);
     // The unix socket paths are the new master's to remove now.
     for (Listener& listener : listeners_) {
       if (listener.owns_unix_path) {
@@ -479,6 +531,7 @@ class Master::Impl {
     predecessor_.reset();
     THRIFTD_LOG(kInfo) << "The old master (pid " << old_pid << ") has exited; this master (pid "
                        << getpid() << ") takes over";
+    notifier_.SetMainProcess(true);
     for (Listener& listener : listeners_) {
       // Unix paths it created are this master's to remove now; systemd's stay systemd's.
       if (listener.address.kind == BindAddress::Kind::kUnix &&
@@ -616,6 +669,8 @@ class Master::Impl {
     std::uint64_t generation = arbiter_->next_generation();
     configs_[generation] = fresh;
     settings_generation_ = generation;
+    notifier_.Reloading("Reloading: starting generation " + std::to_string(generation));
+    reload_notified_ = true;
     arbiter_->Reload(MakeArbiterOptions(*fresh));
     DropUnusedConfigs();
   }
@@ -645,6 +700,10 @@ class Master::Impl {
   EventPtr predecessor_watch_;
   bool told_predecessor_ready_ = false;
   std::string last_boot_error_;
+  SystemdNotifier notifier_;
+  bool told_ready_ = false;
+  bool told_stopping_ = false;
+  bool reload_notified_ = false;                              // RELOADING=1 sent; READY=1 ends it
   std::map<std::uint64_t, std::shared_ptr<Config>> configs_;  // by generation
   // The master-wide settings in force, and the generation they came from.
   std::uint64_t settings_generation_ = 1;

@@ -180,7 +180,7 @@ class Master::Impl {
     }
     Status status = MetricsServer::Start(
         base_, address.host, address.port, [this] { return RenderPrometheus(Snapshot()); },
-        [this] { return Healthy(); }, &metrics_server_);
+        [this] { return Health(); }, &metrics_server_);
     if (!status.ok()) {
       THRIFTD_LOG(kError) << metrics_bind_origin_ << ": " << status.message();
       return false;
@@ -611,12 +611,14 @@ class Master::Impl {
   }
 
   // /healthz: a worker can answer, and thriftd is not on its way out.
-  bool Healthy() const {
-    if (arbiter_->stopping()) return false;
-    for (const auto& [pid, worker] : arbiter_->workers()) {
-      if (IsServing(worker.state)) return true;
-    }
-    return false;
+  HealthReport Health() const {
+    HealthSnapshot health;
+    health.stopping = arbiter_->stopping();
+    for (const auto& [pid, worker] : arbiter_->workers())
+      health.workers_ready += IsServing(worker.state) ? 1 : 0;
+    health.workers_wanted = arbiter_->desired_workers();
+    health.generation = arbiter_->generation();
+    return RenderHealth(health);
   }
 
   // Signals -----------------------------------------------------------------

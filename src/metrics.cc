@@ -185,4 +185,18 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
   return out;
 }
 
+HealthReport RenderHealth(const HealthSnapshot& health) {
+  HealthReport report;
+  report.serving = !health.stopping && health.workers_ready > 0;
+  const char* status = health.stopping                                ? "stopping"
+                       : health.workers_ready == 0                    ? "unavailable"
+                       : health.workers_ready < health.workers_wanted ? "degraded"
+                                                                      : "ok";
+  report.body = std::string("{\"status\": \"") + status +
+                "\", \"workers_ready\": " + std::to_string(health.workers_ready) +
+                ", \"workers_wanted\": " + std::to_string(health.workers_wanted) +
+                ", \"generation\": " + std::to_string(health.generation) + "}\n";
+  return report;
+}
+
 }  // namespace thriftd

@@ -62,6 +62,26 @@ struct MetricsSnapshot {
 /// and a latency histogram, so its series never vanish between scrapes.
 std::string RenderPrometheus(const MetricsSnapshot& snapshot);
 
+/// What /healthz reports on.
+struct HealthSnapshot {
+  bool stopping = false;
+  int workers_ready = 0;   ///< serving now, every generation
+  int workers_wanted = 0;  ///< the worker count asked for (0 after WINCH)
+  std::uint64_t generation = 0;
+};
+
+/// What /healthz answers: 200 while `serving` (a load balancer keeps
+/// sending), else 503; the body (JSON) says more.
+struct HealthReport {
+  bool serving = false;
+  std::string body;
+};
+
+/// Serving while a worker is ready and thriftd is not stopping. The body:
+/// {"status": "ok" | "degraded" (fewer ready than wanted) | "unavailable"
+/// (none) | "stopping", "workers_ready": N, "workers_wanted": N, "generation": N}.
+HealthReport RenderHealth(const HealthSnapshot& health);
+
 /// A label value escaped for the text format: backslash, double quote and
 /// newline become \\, \" and \n.
 std::string EscapeLabelValue(const std::string& value);

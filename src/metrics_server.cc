@@ -15,6 +15,7 @@ namespace {
 
 constexpr char kMetricsType[] = "text/plain; version=0.0.4; charset=utf-8";
 constexpr char kTextType[] = "text/plain; charset=utf-8";
+constexpr char kJsonType[] = "application/json";
 constexpr int kBacklog = 64;
 constexpr int kTimeoutSeconds = 10;  // a stalled scraper does not hold a connection for long
 
@@ -37,7 +38,8 @@ void Reply(evhttp_request* request, int code, const char* reason, const char* co
 
 Status MetricsServer::Start(event_base* base, const std::string& host, int port,
                             std::function<std::string()> render_metrics,
-                            std::function<bool()> healthy, std::unique_ptr<MetricsServer>* out) {
+                            std::function<HealthReport()> health,
+                            std::unique_ptr<MetricsServer>* out) {
   BindAddress address;
   address.host = host;
   address.port = port;
@@ -50,7 +52,7 @@ Status MetricsServer::Start(event_base* base, const std::string& host, int port,
   const std::string where = listener.display;
 
   std::unique_ptr<MetricsServer> server(
-      new MetricsServer(std::move(render_metrics), std::move(healthy)));
+      new MetricsServer(std::move(render_metrics), std::move(health)));
   server->http_ = evhttp_new(base);
   if (server->http_ == nullptr) return Failed(where, "evhttp_new failed");
   // Every method reaches Handle(), which answers 405; evhttp's own refusal is a 501.
@@ -92,10 +94,11 @@ void MetricsServer::Handle(evhttp_request* request) {
     return;
   }
   if (route == "/healthz") {
-    if (healthy_()) {
-      Reply(request, HTTP_OK, "OK", kTextType, "ok\n");
+    HealthReport report = health_();
+    if (report.serving) {
+      Reply(request, HTTP_OK, "OK", kJsonType, report.body);
     } else {
-      Reply(request, HTTP_SERVUNAVAIL, "Service Unavailable", kTextType, "unavailable\n");
+      Reply(request, HTTP_SERVUNAVAIL, "Service Unavailable", kJsonType, report.body);
     }
     return;
   }

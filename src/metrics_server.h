@@ -8,6 +8,7 @@
 #include <string>
 
 #include "src/base/status.h"
+#include "src/metrics.h"
 
 struct event_base;
 struct evhttp;
@@ -17,7 +18,7 @@ namespace thriftd {
 
 /// Serves, for GET:
 ///   /metrics  200, text/plain; version=0.0.4, the body from render_metrics()
-///   /healthz  200 "ok\n" when healthy(), else 503 "unavailable\n"
+///   /healthz  200 or 503 as health() says, with its body (application/json)
 /// Other paths are 404; other methods (HEAD too) 405.
 class MetricsServer {
  public:
@@ -29,8 +30,8 @@ class MetricsServer {
   /// (PosixProcessOps). The error is OpenListener's ("cannot listen on
   /// 127.0.0.1:9100: bind: Address already in use").
   static Status Start(event_base* base, const std::string& host, int port,
-                      std::function<std::string()> render_metrics, std::function<bool()> healthy,
-                      std::unique_ptr<MetricsServer>* out);
+                      std::function<std::string()> render_metrics,
+                      std::function<HealthReport()> health, std::unique_ptr<MetricsServer>* out);
   /// Closes the listening socket and any open connections.
   ~MetricsServer();
   MetricsServer(const MetricsServer&) = delete;
@@ -42,13 +43,13 @@ class MetricsServer {
   int fd() const { return fd_; }
 
  private:
-  MetricsServer(std::function<std::string()> render_metrics, std::function<bool()> healthy)
-      : render_metrics_(std::move(render_metrics)), healthy_(std::move(healthy)) {}
+  MetricsServer(std::function<std::string()> render_metrics, std::function<HealthReport()> health)
+      : render_metrics_(std::move(render_metrics)), health_(std::move(health)) {}
   static void OnRequest(evhttp_request* request, void* server);
   void Handle(evhttp_request* request);
 
   std::function<std::string()> render_metrics_;
-  std::function<bool()> healthy_;
+  std::function<HealthReport()> health_;
   evhttp* http_ = nullptr;
   int fd_ = -1;
   int port_ = 0;

@@ -607,7 +607,8 @@ def test_metrics_count_every_call_exactly_across_a_worker_kill(thriftd, tmp_path
     server = thriftd(PINGPONG_SO, "-w", "2", "--access-logfile", access.name,
                      "--metrics-bind", f"127.0.0.1:{metrics_port}", "-b", f"127.0.0.1:{port}")
     wait_workers_ready(server, metrics_port, 2)
-    assert http_get(metrics_port, "/healthz") == (200, "ok\n")
+    assert http_get(metrics_port, "/healthz") == (
+        200, '{"status": "ok", "workers_ready": 2, "workers_wanted": 2, "generation": 1}\n')
     status, body = http_get(metrics_port, "/metrics")
     assert status == 200
     promtool_check(body)
@@ -712,17 +713,18 @@ def test_healthz_turns_503_while_draining_after_term(thriftd, port):
     server = thriftd(PINGPONG_SO, "-w", "1", "--metrics-bind", f"127.0.0.1:{metrics_port}",
                      "-b", f"127.0.0.1:{port}")
     server.wait_ready(port)
-    assert http_get(metrics_port, "/healthz") == (200, "ok\n")
+    healthy = (200, '{"status": "ok", "workers_ready": 1, "workers_wanted": 1, "generation": 1}\n')
+    assert http_get(metrics_port, "/healthz") == healthy
     with ThreadPoolExecutor(1) as pool:
         slow, connection = harness.start_call(pool, port, "sleep", 1500, timeout=10.0)
         harness.wait_call_read(server, port, connection)
-        assert http_get(metrics_port, "/healthz") == (200, "ok\n")  # busy is healthy
+        assert http_get(metrics_port, "/healthz") == healthy  # busy is healthy
         server.signal("TERM")
 
         def unavailable():
             status, body = http_get(metrics_port, "/healthz")
             assert status in (200, 503), (status, body)
-            return status == 503
+            return status == 503 and '"status": "stopping"' in body
         # Within 1 s: the call in flight keeps the master up for 1.5 s.
         harness.wait_until(unavailable, 1.0, "/healthz to answer 503 after TERM")
         assert not slow.done(), "the drain ended before /healthz said 503"

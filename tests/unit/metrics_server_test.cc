@@ -34,7 +34,11 @@ class ServerFixture {
   ServerFixture() : base_(event_base_new()) {
     REQUIRE(base_ != nullptr);
     Status status = MetricsServer::Start(
-        base_, "127.0.0.1", 0, [this] { return Render(); }, [this] { return healthy; }, &server);
+        base_, "127.0.0.1", 0, [this] { return Render(); },
+        [this] {
+          return HealthReport{healthy, healthy ? "{\"status\": \"ok\"}\n" : "{}\n"};
+        },
+        &server);
     REQUIRE_MESSAGE(status.ok(), status.message());
   }
   ~ServerFixture() {
@@ -138,11 +142,12 @@ TEST_CASE("GET /healthz answers 200 while healthy and 503 when not") {
   ServerFixture fixture;
   Response ok = fixture.Send("GET /healthz HTTP/1.0\r\n\r\n");
   CHECK(ok.status == 200);
-  CHECK(ok.body == "ok\n");
+  CHECK(ok.body == "{\"status\": \"ok\"}\n");
+  CHECK(HasHeader(ok, "Content-Type: application/json"));
   fixture.healthy = false;
   Response down = fixture.Send("GET /healthz HTTP/1.0\r\n\r\n");
   CHECK(down.status == 503);
-  CHECK(down.body == "unavailable\n");
+  CHECK(down.body == "{}\n");
 }
 
 TEST_CASE("other paths are 404 and other methods 405") {
@@ -194,7 +199,8 @@ TEST_CASE("a port in use is an error naming the address") {
   event_base* base = event_base_new();
   std::unique_ptr<MetricsServer> second;
   Status status = MetricsServer::Start(
-      base, "127.0.0.1", port, [] { return std::string(); }, [] { return true; }, &second);
+      base, "127.0.0.1", port, [] { return std::string(); }, [] { return HealthReport{}; },
+      &second);
   CHECK_FALSE(status.ok());
   CHECK(status.message() ==
         "cannot listen on 127.0.0.1:" + std::to_string(port) + ": bind: Address already in use");

@@ -275,5 +275,26 @@ TEST_CASE("an empty snapshot still names every metric family") {
   }
 }
 
+TEST_CASE("health: ok, degraded while fewer serve than wanted, unavailable, stopping") {
+  HealthSnapshot health{false, 2, 2, 3};
+  HealthReport report = RenderHealth(health);
+  CHECK(report.serving);
+  CHECK(report.body ==
+        "{\"status\": \"ok\", \"workers_ready\": 2, \"workers_wanted\": 2, \"generation\": 3}\n");
+  health.workers_ready = 1;  // a replacement cannot start: still sent traffic
+  report = RenderHealth(health);
+  CHECK(report.serving);
+  CHECK(report.body.find("\"status\": \"degraded\", \"workers_ready\": 1, \"workers_wanted\": 2") !=
+        std::string::npos);
+  health.workers_ready = 0;
+  report = RenderHealth(health);
+  CHECK_FALSE(report.serving);
+  CHECK(report.body.find("\"status\": \"unavailable\"") != std::string::npos);
+  health = {true, 2, 2, 3};
+  report = RenderHealth(health);
+  CHECK_FALSE(report.serving);
+  CHECK(report.body.find("\"status\": \"stopping\"") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace thriftd

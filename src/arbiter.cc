@@ -153,6 +153,7 @@ std::uint64_t Arbiter::Reload(const ArbiterOptions& options) {
   }
   generation_ = ++last_generation_;
   options_ = options;
+  backoff_.clear();  // new code, or a fixed resource: no reason to wait
   desired_ = std::max(1, options.workers);
   THRIFTD_LOG(kInfo) << "Reloading: starting generation " << generation_ << " with " << desired_
                      << " workers";
@@ -164,6 +165,7 @@ void Arbiter::OnWorkerReady(pid_t pid) {
   auto it = workers_.find(pid);
   if (it == workers_.end() || it->second.state != WorkerState::kBooting) return;
   it->second.state = WorkerState::kReady;
+  it->second.was_ready = true;
   THRIFTD_LOG(kInfo) << "Worker (pid:" << pid << ") is ready";
   ManageWorkers();
 }
@@ -192,11 +194,22 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
     if (already_stopping || worker.spec.generation != generation_) return;
   }
   if (stopping_) return;
-  if (reloading() && CountActive(previous_generation_, /*ready_only=*/false) > 0) {
+  if (reloading()) {
     AbandonReload();
     return;
   }
-  Halt(kExitAppError);
+  // Only the very first start stops thriftd: the App cannot start at all.
+  if (!ever_all_ready_) {
+    Halt(kExitAppError);
+    return;
+  }
+  // A replacement could not start (a transient failure in OnWorkerStart, a
+  // resource gone): keep serving with the workers there are, and retry in
+  // that slot with back-off.
+  int serving = 0;
+  for (const auto& [other, record] : workers_) serving += IsServing(record.state) ? 1 : 0;
+  THRIFTD_LOG(kWarning) << "Worker (pid:" << pid << ") could not start; " << serving << " of "
+                        << desired_ << " worker(s) serve; retrying";
 }
 
 void Arbiter::OnWorkerReaped(pid_t pid) {
@@ -217,7 +230,12 @@ void Arbiter::OnWorkerExited(const ProcessExit& exit) {
   WorkerRecord& worker = it->second;
   bool expected = IsStopping(worker.state) || stopping_;
   if (worker.stop_reason == StopReason::kNone && !stopping_)
-    NoteUnaskedExit(worker, exit.wait_status);
+    worker.stop_reason = WIFSIGNALED(exit.wait_status) ? StopReason::kKilled : StopReason::kExited;
+  if (!stopping_ &&
+      (worker.stop_reason == StopReason::kKilled || worker.stop_reason == StopReason::kExited ||
+       worker.stop_reason == StopReason::kBootError)) {
+    NoteDeath(worker);
+  }
   if (CountsAsRestart(worker.stop_reason)) ++restarts_[worker.stop_reason];
   std::string what =
       "Worker (pid:" + std::to_string(exit.pid) + ") " + DescribeExit(exit.wait_status);
@@ -230,21 +248,31 @@ void Arbiter::OnWorkerExited(const ProcessExit& exit) {
   ManageWorkers();
 }
 
-void Arbiter::NoteUnaskedExit(WorkerRecord& worker, int wait_status) {
-  worker.stop_reason = WIFSIGNALED(wait_status) ? StopReason::kKilled : StopReason::kExited;
-  // A worker that dies as soon as it starts would otherwise be forked
-  // again at once, thousands of times a second.
-  double now = ops_.Now();
-  if (now - worker.started_at >= options_.min_worker_life) {
-    respawn_delay_ = 0;
+void Arbiter::NoteDeath(const WorkerRecord& worker) {
+  int index = worker.spec.index;
+  if (worker.was_ready) {
+    backoff_.erase(index);  // killed from outside (OOM, kill -9): replaced at once
     return;
   }
-  respawn_delay_ = std::min(options_.max_respawn_delay, std::max(0.1, respawn_delay_ * 2));
-  spawn_not_before_ = now + respawn_delay_;
-  THRIFTD_LOG(kWarning) << "Worker (pid:" << worker.pid << ") died "
-                        << static_cast<int>((now - worker.started_at) * 1000)
-                        << " ms after its start; next start in "
-                        << static_cast<int>(respawn_delay_ * 1000) << " ms";
+  // A worker that dies before it is ready would otherwise be forked again
+  // at once, thousands of times a second. Per slot: the others' deaths say
+  // nothing of this one's.
+  Backoff& backoff = backoff_[index];
+  double now = ops_.Now();
+  backoff.delay =
+      std::min(options_.max_respawn_delay, std::max(options_.min_respawn_delay, backoff.delay * 2));
+  backoff.not_before = now + backoff.delay;
+  if (backoff.delay > 0) {
+    THRIFTD_LOG(kWarning) << "Worker (pid:" << worker.pid << ") died "
+                          << static_cast<int>((now - worker.started_at) * 1000)
+                          << " ms after its start, before it was ready; next start in its slot in "
+                          << static_cast<int>(backoff.delay * 1000) << " ms";
+  }
+}
+
+bool Arbiter::BackingOff(int index, double now) const {
+  auto it = backoff_.find(index);
+  return it != backoff_.end() && now < it->second.not_before;
 }
 
 void Arbiter::Tick() {
@@ -294,6 +322,7 @@ void Arbiter::ManageWorkers() {
   }
   ReplaceSuperseded();
   MatchWorkerCount();
+  if (all_ready()) ever_all_ready_ = true;
 }
 
 void Arbiter::ReplaceSuperseded() {
@@ -327,9 +356,14 @@ void Arbiter::MatchWorkerCount() {
     }
   }
   int count = static_cast<int>(active.size());
-  if (count < desired_ && ops_.Now() < spawn_not_before_) return;  // backing off
-  for (int index = 0; count < desired_; ++index) {
+  // The free slots, lowest first; one backing off keeps its turn (no other
+  // slot is started in its place) until its delay is over.
+  double now = ops_.Now();
+  int missing = desired_ - count;
+  for (int index = 0; missing > 0; ++index) {
     if (used.count(index)) continue;
+    --missing;
+    if (BackingOff(index, now)) continue;
     if (!Spawn(index)) break;  // fork failed; the next tick tries again
     ++count;
   }

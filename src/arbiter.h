@@ -85,6 +85,7 @@ struct WorkerRecord {
   StopReason stop_reason = StopReason::kNone;
   double started_at = 0;
   std::uint64_t sequence = 0;  ///< spawn order, to find the oldest
+  bool was_ready = false;      ///< it reported ready once: its death is no crash loop
   double kill_at = 0;          ///< kDraining, kAborted: when SIGKILL follows
   /// Its exit was collected (OnWorkerReaped) and is not yet reported: it is
   /// never signalled, since the kernel may have given its pid to another process.
@@ -97,9 +98,11 @@ struct ArbiterOptions {
   double quick_stop_timeout = 2;  ///< INT/QUIT: how long before SIGKILL
   double timeout = 30;            ///< liveness: silence before SIGABRT; 0 = never
   double abort_grace = 2;         ///< after SIGABRT, before SIGKILL
-  /// A worker that dies unasked sooner than this after its start counts as
-  /// crashing: respawns then back off, doubling up to max_respawn_delay.
-  double min_worker_life = 1;
+  /// A worker that dies before it reports ready (a crash loop, a boot error
+  /// once thriftd has served) is respawned in its slot after this delay,
+  /// doubling for each such death in that slot up to max_respawn_delay. A
+  /// worker that was ready is replaced at once, however young.
+  double min_respawn_delay = 0.1;
   double max_respawn_delay = 5;
 };
 
@@ -203,9 +206,11 @@ class Arbiter {
   /// ready, with previous_generation_ to fall back to.
   bool reloading() const { return previous_generation_ != 0; }
   void Halt(int exit_code);
-  /// Names the reason of an unasked exit, and backs respawns off when
-  /// workers keep dying young.
-  void NoteUnaskedExit(WorkerRecord& worker, int wait_status);
+  /// Backs the respawn in the worker's slot off when it died before it was
+  /// ready; clears the slot's back-off when it had been ready.
+  void NoteDeath(const WorkerRecord& worker);
+  /// Whether slot (worker index) `index` waits before its next spawn.
+  bool BackingOff(int index, double now) const;
   /// The lowest scoreboard slot no live worker (stopping ones included) holds.
   int FreeSlot() const;
   int CountActive(std::uint64_t generation, bool ready_only) const;
@@ -224,8 +229,16 @@ class Arbiter {
   ArbiterOptions previous_options_;
   std::map<pid_t, WorkerRecord> workers_;
   std::map<StopReason, std::uint64_t> restarts_;
-  double respawn_delay_ = 0;  // grows while workers keep dying young
-  double spawn_not_before_ = 0;
+  // Per worker index: the delay before its next spawn, doubling while the
+  // workers started in it die before they are ready, and when that is.
+  struct Backoff {
+    double delay = 0;
+    double not_before = 0;
+  };
+  std::map<int, Backoff> backoff_;
+  // The first generation was all ready once: from then on a worker that
+  // cannot start never stops thriftd.
+  bool ever_all_ready_ = false;
   bool stopping_ = false;
   bool done_ = false;
   int exit_code_ = 0;

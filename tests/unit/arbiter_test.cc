@@ -95,7 +95,7 @@ ArbiterOptions Options(int workers, double graceful_timeout = 30, double quick =
   options.workers = workers;
   options.graceful_timeout = graceful_timeout;
   options.quick_stop_timeout = quick;
-  options.min_worker_life = 0;  // the crash-loop back-off has tests of its own
+  options.min_respawn_delay = 0;  // the crash-loop back-off has tests of its own
   return options;
 }
 
@@ -156,10 +156,10 @@ TEST_CASE("arbiter respawns a worker killed by SIGKILL in the same slot") {
   CHECK_FALSE(arbiter.done());
 }
 
-TEST_CASE("a worker dying right after its start is respawned after a growing delay") {
+TEST_CASE("a worker dying before it is ready is respawned in its slot after a growing delay") {
   FakeProcessOps ops;
   ArbiterOptions options = Options(1);
-  options.min_worker_life = 1;
+  options.min_respawn_delay = 0.1;
   Arbiter arbiter(ops, options);
   arbiter.Start();
   CHECK(ops.TakeSpawns() == "100:w0g1");
@@ -180,9 +180,52 @@ TEST_CASE("a worker dying right after its start is respawned after a growing del
   ops.Advance(0.06);
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "102:w0g1");
-  // One that lived a while resets the delay: its successor starts at once.
-  ops.Advance(5);
-  arbiter.OnWorkerExited(Exited(102, 0));
+  // One that was ready, however young, is replaced at once, and clears the
+  // slot's delay.
+  arbiter.OnWorkerReady(102);
+  arbiter.OnWorkerExited(KilledBy(102, SIGKILL));
+  CHECK(ops.TakeSpawns() == "103:w0g1");
+}
+
+TEST_CASE("regression: ready workers killed from outside one after another are replaced at once") {
+  // The OOM killer, or kill -9 every half second: the old global back-off
+  // took every young worker's death for a crash loop and left no worker at
+  // all for seconds.
+  FakeProcessOps ops;
+  ArbiterOptions options = Options(2);
+  options.min_respawn_delay = 0.1;
+  Arbiter arbiter(ops, options);
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+  pid_t victim = 100;
+  for (int round = 0; round < 5; ++round) {
+    ops.Advance(0.5);
+    arbiter.OnWorkerExited(KilledBy(victim, SIGKILL));
+    std::string spawned = ops.TakeSpawns();
+    REQUIRE_MESSAGE(!spawned.empty(), "round " << round);
+    pid_t successor = std::stoi(spawned.substr(0, spawned.find(':')));
+    ops.Advance(0.05);
+    arbiter.OnWorkerReady(successor);
+    victim = successor;
+  }
+  CHECK(arbiter.workers().size() == 2);
+}
+
+TEST_CASE("one slot's crash loop does not delay another slot's respawn") {
+  FakeProcessOps ops;
+  ArbiterOptions options = Options(2);
+  options.min_respawn_delay = 1;
+  Arbiter arbiter(ops, options);
+  arbiter.Start();
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+  arbiter.OnWorkerExited(Exited(100, 1));  // slot 0 dies booting: backs off
+  CHECK(ops.TakeSpawns() == "");
+  arbiter.OnWorkerExited(KilledBy(101, SIGKILL));  // slot 1 was ready: at once
+  CHECK(ops.TakeSpawns() == "102:w1g1");
+  ops.Advance(1);
   arbiter.Tick();
   CHECK(ops.TakeSpawns() == "103:w0g1");
 }
@@ -542,6 +585,46 @@ TEST_CASE("a new-generation worker that crashes while booting is replaced in its
   CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
 }
 
+TEST_CASE("regression: a replacement that cannot start never stops a running service") {
+  // Issue 10: a transient OnWorkerStart failure while a crashed worker was
+  // replaced halted thriftd (exit 1), healthy workers included.
+  FakeProcessOps ops;
+  ArbiterOptions options = Options(2);
+  options.min_respawn_delay = 0.5;
+  Arbiter arbiter(ops, options);
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+  arbiter.OnWorkerExited(KilledBy(100, SIGKILL));
+  CHECK(ops.TakeSpawns() == "102:w0g1");
+  arbiter.OnWorkerBootError(102, "OnWorkerStart threw: database unreachable");
+  arbiter.OnWorkerExited(Exited(102, kWorkerExitBootError));
+  CHECK(ops.TakeKills() == "");  // 101 serves on
+  CHECK_FALSE(arbiter.stopping());
+  CHECK(arbiter.restarts().at(StopReason::kBootError) == 1);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");  // backing off in slot 0
+  ops.Advance(0.5);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "103:w0g1");  // retried
+  arbiter.OnWorkerReady(103);
+  CHECK(arbiter.all_ready());
+}
+
+TEST_CASE("a TTIN whose worker cannot start keeps the service") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(1));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.HandleTtin();
+  CHECK(ops.TakeSpawns() == "100:w0g1, 101:w1g1");
+  arbiter.OnWorkerBootError(101, "boom");
+  arbiter.OnWorkerExited(Exited(101, kWorkerExitBootError));
+  CHECK_FALSE(arbiter.stopping());
+  CHECK(ops.TakeKills() == "");
+}
+
 TEST_CASE("a boot error on first start halts with exit code 1 and respawns nothing") {
   FakeProcessOps ops;
   Arbiter arbiter(ops, Options(2));
@@ -747,13 +830,14 @@ TEST_CASE("a HUP superseding a reload that boots fine replaces both older genera
   arbiter.OnWorkerReady(102);
   CHECK(ops.TakeKills() == "RETIRE 100, RETIRE 101");
   CHECK(arbiter.generation() == 3);
-  // Nothing left to fall back to: a later boot error is a first start's.
+  // Nothing left to fall back to: a later boot error is a replacement's,
+  // which never stops a service that has served.
   arbiter.OnWorkerExited(Exited(100, 0));
   arbiter.OnWorkerExited(Exited(101, 0));
   arbiter.OnWorkerExited(KilledBy(102, SIGKILL));
   CHECK(ops.TakeSpawns() == "103:w0g3");
   arbiter.OnWorkerBootError(103, "boom");
-  CHECK(arbiter.stopping());
+  CHECK_FALSE(arbiter.stopping());
 }
 
 // Regression: an abandoned reload restored the worker count saved at the
@@ -1107,7 +1191,7 @@ TEST_CASE("an abandoned reload restores every option it applied") {
   ArbiterOptions fresh = Options(1, /*graceful_timeout=*/5, /*quick=*/1);
   fresh.timeout = 100;
   fresh.abort_grace = 7;
-  fresh.min_worker_life = 3;
+  fresh.min_respawn_delay = 3;
   fresh.max_respawn_delay = 9;
   arbiter.Reload(fresh);
   CHECK(arbiter.options().timeout == 100);
@@ -1124,7 +1208,7 @@ TEST_CASE("an abandoned reload restores every option it applied") {
   CHECK(now.quick_stop_timeout == old_options.quick_stop_timeout);
   CHECK(now.timeout == old_options.timeout);
   CHECK(now.abort_grace == old_options.abort_grace);
-  CHECK(now.min_worker_life == old_options.min_worker_life);
+  CHECK(now.min_respawn_delay == old_options.min_respawn_delay);
   CHECK(now.max_respawn_delay == old_options.max_respawn_delay);
 
   // And they act: the liveness timeout is 10 s again, not 100 ...

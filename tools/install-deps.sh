@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs what thriftd needs to build, test and benchmark on Debian 12.
+# Installs what thriftd needs to build and run on Debian 12, and with
+# --tests what its tests need too: tools/install-deps.sh [--tests]
 # Every dependency is a Debian package (see DESIGN.md); run as root.
 # Installs no server daemon, and waits for the package lock (held by
 # unattended-upgrades right after boot) instead of failing.
@@ -7,12 +8,17 @@ set -eu
 packages="
   g++ meson ninja-build pkg-config ccache
   libthrift-dev thrift-compiler
-  libevent-dev libyaml-cpp-dev
+  libevent-dev libyaml-cpp-dev libsystemd-dev
   libboost-program-options-dev libboost-context-dev
-  libsystemd-dev
-  doctest-dev
-  python3 python3-thrift python3-pytest
+  python3 python3-thrift
 "
+tests=false
+if [ "${1:-}" = "--tests" ]; then
+  tests=true
+  # systemd for systemd-socket-activate (installing it in a container starts
+  # no init, and on a host it is there already), util-linux for unshare.
+  packages="$packages doctest-dev python3-pytest systemd util-linux"
+fi
 export DEBIAN_FRONTEND=noninteractive
 
 # apt_get ARGS...: apt-get, retried for up to 10 minutes while another
@@ -44,6 +50,8 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   apt_get install -y -q --no-install-recommends $missing
 fi
+
+[ "$tests" = true ] || exit 0
 
 # promtool, which the tests run on /metrics, ships only in Debian's
 # prometheus package: the Prometheus server, a daemon that would start at

@@ -387,7 +387,8 @@ std::string HelpText() {
     out << "\n";
   }
   out << "\nSignals to the master: TERM graceful stop, INT/QUIT quick stop, HUP reload,\n"
-         "TTIN/TTOU one worker more/fewer. See thriftd(1).\n";
+         "TTIN/TTOU one worker more/fewer, USR1 reopen the logs, USR2 binary upgrade,\n"
+         "WINCH stop the old master's workers after an upgrade. See thriftd(1).\n";
   return out.str();
 }
 

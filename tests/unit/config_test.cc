@@ -641,6 +641,15 @@ TEST_CASE("HelpText lists every flag with its metavar, and the App") {
   CHECK(help.find("\nWorker processes:\n") != std::string::npos);
 }
 
+TEST_CASE("HelpText names every signal the master acts on") {
+  std::string help = HelpText();
+  std::string signals = help.substr(help.find("\nSignals to the master: "));
+  for (std::string name : {"TERM", "INT/QUIT", "HUP", "TTIN/TTOU", "USR1", "USR2", "WINCH"}) {
+    CAPTURE(name);
+    CHECK(signals.find(name + " ") != std::string::npos);
+  }
+}
+
 TEST_CASE("RequireApp: one wording for a start and a reload without an App") {
   Config config;
   CHECK(RequireApp(config).message() ==

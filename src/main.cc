@@ -112,10 +112,11 @@ int Main(int argc, char** argv) {
                          std::move(inherited), &listeners);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
-  // A new master writes PIDFILE.2 while the old one lives, then takes PIDFILE over.
+  // A new master (binary upgrade) writes PIDFILE.2 once it serves, and takes
+  // PIDFILE over when the old one exits (Master).
   auto pidfile = std::make_unique<Pidfile>();
-  if (!config.pidfile.empty()) {
-    status = pidfile->Create(predecessor ? config.pidfile + ".2" : config.pidfile, getpid());
+  if (!config.pidfile.empty() && !predecessor) {
+    status = pidfile->Create(config.pidfile, getpid());
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
       return fail(kExitConfigError,

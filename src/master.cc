@@ -489,10 +489,15 @@ class Master::Impl {
 
   // Binary upgrade: the new master's side ------------------------------------
 
-  // Once, when the first generation is all ready: the old master may stop now.
+  // Once, when the first generation is all ready: the old master may stop
+  // now. PIDFILE.2 appears then, so an operator waiting for it knows too.
   void TellPredecessorWhenReady() {
     if (!predecessor_ || told_predecessor_ready_ || !arbiter_->all_ready()) return;
     told_predecessor_ready_ = true;
+    if (!pidfile_path_.empty()) {
+      Status written = pidfile_->Create(pidfile_path_ + ".2", getpid());
+      if (!written.ok()) THRIFTD_LOG(kError) << "cannot write the pidfile: " << written.message();
+    }
     Status status = TrySendChannelMessage(predecessor_->channel.get(), kChannelUpgradeReady);
     if (!status.ok())
       THRIFTD_LOG(kWarning) << "cannot tell the old master we are ready: " << status.message();

@@ -30,8 +30,9 @@ struct MasterStart {
   ExecCommand command;  ///< what USR2 runs again
   Config config;
   std::vector<Listener> listeners;
-  /// Written by main(): `config.pidfile`, or PIDFILE.2 while a predecessor
-  /// (the master this one upgrades) lives; then PIDFILE is taken over.
+  /// `config.pidfile`, written by main(); empty for a master started by a
+  /// binary upgrade, which writes PIDFILE.2 once it serves and takes
+  /// PIDFILE over when the old master exits.
   std::unique_ptr<Pidfile> pidfile;
   std::optional<Predecessor> predecessor;
 };

@@ -75,12 +75,26 @@ void Arbiter::Start() {
 
 void Arbiter::HandleTerm(Handover handover) {
   if (stopping_) return;
+  stopping_ = true;
+  if (options_.drain_delay > 0) {
+    THRIFTD_LOG(kInfo) << "Handling signal: term; draining: the workers serve on for "
+                       << options_.drain_delay << " s, then stop gracefully";
+    drain_until_ = ops_.Now() + options_.drain_delay;
+    drain_handover_ = handover;
+    return;
+  }
   THRIFTD_LOG(kInfo) << "Handling signal: term; stopping gracefully"
                      << (handover == Handover::kToSuccessors
                              ? ", handing idle connections to the new master"
                              : "");
-  stopping_ = true;
   for (auto& [pid, worker] : workers_) Retire(worker, handover, StopReason::kStop);
+}
+
+void Arbiter::EndDrain() {
+  if (drain_until_ == 0 || ops_.Now() < drain_until_) return;
+  drain_until_ = 0;
+  THRIFTD_LOG(kInfo) << "Drained; stopping gracefully";
+  for (auto& [pid, worker] : workers_) Retire(worker, drain_handover_, StopReason::kStop);
 }
 
 void Arbiter::HandleWinch(Handover handover) {
@@ -104,6 +118,7 @@ bool Arbiter::all_ready() const {
 void Arbiter::HandleQuickStop() {
   THRIFTD_LOG(kInfo) << "Handling signal: quick stop";
   stopping_ = true;
+  drain_until_ = 0;
   for (auto& [pid, worker] : workers_) {
     // A quick stop overrides a graceful one already under way.
     double deadline = ops_.Now() + options_.quick_stop_timeout;
@@ -276,6 +291,7 @@ bool Arbiter::BackingOff(int index, double now) const {
 }
 
 void Arbiter::Tick() {
+  EndDrain();
   KillUnresponsiveWorkers();
   KillOverdueWorkers();
   ManageWorkers();
@@ -317,7 +333,7 @@ void Arbiter::KillOverdueWorkers() {
 
 void Arbiter::ManageWorkers() {
   if (stopping_) {
-    if (workers_.empty()) done_ = true;
+    if (workers_.empty() && !draining()) done_ = true;
     return;
   }
   ReplaceSuperseded();

@@ -95,6 +95,9 @@ struct WorkerRecord {
 struct ArbiterOptions {
   int workers = 1;
   double graceful_timeout = 30;
+  /// TERM: how long the workers serve on (while /healthz says 503, so a load
+  /// balancer moves new connections elsewhere) before they are stopped.
+  double drain_delay = 0;
   double quick_stop_timeout = 2;  ///< INT/QUIT: how long before SIGKILL
   double timeout = 30;            ///< liveness: silence before SIGABRT; 0 = never
   double abort_grace = 2;         ///< after SIGABRT, before SIGKILL
@@ -169,6 +172,8 @@ class Arbiter {
   /// counted when the old worker exits.
   const std::map<StopReason, std::uint64_t>& restarts() const { return restarts_; }
   bool stopping() const { return stopping_; }
+  /// TERM with a drain_delay: the workers still serve, until drain_until().
+  bool draining() const { return drain_until_ > 0; }
   /// The serving generation's workers are all ready (and some are wanted):
   /// no reload in flight, nothing booting in their place.
   bool all_ready() const;
@@ -187,6 +192,8 @@ class Arbiter {
 
  private:
   void KillOverdueWorkers();
+  /// Stops every worker gracefully once a TERM's drain_delay is over.
+  void EndDrain();
   void KillUnresponsiveWorkers();
   void ManageWorkers();
   /// Once the serving generation's workers are all ready, retires those
@@ -240,6 +247,10 @@ class Arbiter {
   // cannot start never stops thriftd.
   bool ever_all_ready_ = false;
   bool stopping_ = false;
+  // TERM with a drain_delay: when the workers are stopped, and with which hand-over; 0 when not
+  // draining.
+  double drain_until_ = 0;
+  Handover drain_handover_ = Handover::kNone;
   bool done_ = false;
   int exit_code_ = 0;
 };

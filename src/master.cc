@@ -33,6 +33,7 @@ ArbiterOptions MakeArbiterOptions(const Config& config) {
   ArbiterOptions options;
   options.workers = config.workers;
   options.graceful_timeout = config.graceful_timeout;
+  options.drain_delay = config.drain_delay;
   options.timeout = config.timeout;
   return options;
 }

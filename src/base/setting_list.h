@@ -93,6 +93,8 @@ using StringMap = std::map<std::string, std::string>;
     "kill and replace a worker whose loop has not reported for this long (0: never)") \
   X(graceful_timeout, "graceful-timeout", 0, kSeconds, double, 30, (), 0, "SECONDS", "Worker processes", kWorker, \
     "how long in-flight calls may finish when a worker stops") \
+  X(drain_delay, "drain-delay", 0, kSeconds, double, 0, (), 0, "SECONDS", "Worker processes", kMaster, \
+    "on TERM, /healthz says 503 at once and the workers serve on this long before the graceful stop") \
   X(fiber_check_interval, "fiber-check-interval", 0, kSeconds, double, 1, (), 0, "SECONDS", "Worker processes", kWorker, \
     "fiber worker: warn when a handler blocks the loop this long (0: never)") \
   X(fiber_stack_size, "fiber-stack-size", 0, kCount, std::int64_t, 262144, (), 16384, "BYTES", "Worker processes", kWorker, \

@@ -362,6 +362,41 @@ TEST_CASE("TERM stops every worker gracefully, then SIGKILLs those left after gr
   CHECK(ops.TakeSpawns() == "");
 }
 
+TEST_CASE("TERM with a drain_delay: stopping at once, the workers stopped only after it") {
+  FakeProcessOps ops;
+  ArbiterOptions options = Options(2, /*graceful_timeout=*/30);
+  options.drain_delay = 5;
+  Arbiter arbiter(ops, options);
+  arbiter.Start();
+  arbiter.HandleTerm();
+  CHECK(arbiter.stopping());  // /healthz says 503 from now on
+  CHECK(arbiter.draining());
+  CHECK(ops.TakeKills() == "");
+  ops.Advance(4.9);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "");
+  ops.Advance(0.1);
+  arbiter.Tick();
+  CHECK(ops.TakeKills() == "TERM 100, TERM 101");
+  CHECK_FALSE(arbiter.draining());
+  arbiter.OnWorkerExited(Exited(100, 0));
+  arbiter.OnWorkerExited(Exited(101, 0));
+  CHECK(arbiter.done());
+}
+
+TEST_CASE("a quick stop ends a drain at once") {
+  FakeProcessOps ops;
+  ArbiterOptions options = Options(1);
+  options.drain_delay = 5;
+  Arbiter arbiter(ops, options);
+  arbiter.Start();
+  arbiter.HandleTerm();
+  arbiter.HandleQuickStop();
+  CHECK(ops.TakeKills() == "QUIT 100");
+  arbiter.OnWorkerExited(Exited(100, 0));
+  CHECK(arbiter.done());
+}
+
 TEST_CASE("TERM with a new master ready hands every worker's connections over") {
   FakeProcessOps ops;
   Arbiter arbiter(ops, Options(2));

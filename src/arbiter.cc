@@ -12,6 +12,14 @@
 #include "src/base/log.h"
 
 namespace thriftd {
+namespace {
+
+// How long spawns wait after a worker reported a stop signal from another
+// process: far longer than a process-group signal takes to reach every
+// member, far shorter than anyone would notice one worker fewer.
+constexpr double kSignalHold = 0.1;
+
+}  // namespace
 
 std::string DescribeExit(int wait_status) {
   if (WIFSIGNALED(wait_status)) {
@@ -227,6 +235,19 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
                         << desired_ << " worker(s) serve; retrying";
 }
 
+void Arbiter::OnWorkerStopSignal(pid_t pid, const std::string& why) {
+  auto it = workers_.find(pid);
+  if (stopping_ || it == workers_.end() || IsStopping(it->second.state)) return;
+  WorkerRecord& worker = it->second;
+  THRIFTD_LOG(kInfo) << "Worker (pid:" << pid << ") got " << why << "; it stops gracefully";
+  // As if it had exited unasked, which it is about to do; until it has, the
+  // graceful timeout holds it as any stopping worker.
+  worker.state = WorkerState::kDraining;
+  worker.stop_reason = StopReason::kExited;
+  worker.kill_at = ops_.Now() + options_.graceful_timeout;
+  hold_spawns_until_ = ops_.Now() + kSignalHold;
+}
+
 void Arbiter::OnWorkerReaped(pid_t pid) {
   auto it = workers_.find(pid);
   if (it != workers_.end()) it->second.reaped = true;
@@ -375,6 +396,7 @@ void Arbiter::MatchWorkerCount() {
   // The free slots, lowest first; one backing off keeps its turn (no other
   // slot is started in its place) until its delay is over.
   double now = ops_.Now();
+  if (count < desired_ && now < hold_spawns_until_) return;
   int missing = desired_ - count;
   for (int index = 0; missing > 0; ++index) {
     if (used.count(index)) continue;

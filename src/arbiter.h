@@ -100,7 +100,10 @@ struct ArbiterOptions {
   double drain_delay = 0;
   double quick_stop_timeout = 2;  ///< INT/QUIT: how long before SIGKILL
   double timeout = 30;            ///< liveness: silence before SIGABRT; 0 = never
-  double abort_grace = 2;         ///< after SIGABRT, before SIGKILL
+  /// After SIGABRT, before SIGKILL. The handler writes one line and exits in
+  /// microseconds; a worker that cannot run it (SIGSTOPped, stuck in the
+  /// kernel) is killed within a second of the timeout, tick included.
+  double abort_grace = 0.5;
   /// A worker that dies before it reports ready (a crash loop, a boot error
   /// once thriftd has served) is respawned in its slot after this delay,
   /// doubling for each such death in that slot up to max_respawn_delay. A
@@ -153,6 +156,12 @@ class Arbiter {
   /// The worker reached max_requests: start its successor, and stop it
   /// gracefully (handing its connections over) once the successor is ready.
   void OnWorkerRetiring(pid_t pid);
+  /// Another process sent the worker a stop signal (`why`: "SIGTERM from
+  /// pid 42"): it stops on its own, and its successor starts on the next
+  /// tick after a short hold, unless the master got a stop signal meanwhile
+  /// (the signal went to the whole process group). Ignored while thriftd
+  /// stops.
+  void OnWorkerStopSignal(pid_t pid, const std::string& why);
   /// The loop collected worker `pid`'s exit. Called for every exit of a
   /// batch before any is handled (OnWorkerExited, after that worker's last
   /// messages): handling one may stop the others, and no signal may reach a
@@ -243,6 +252,11 @@ class Arbiter {
     double not_before = 0;
   };
   std::map<int, Backoff> backoff_;
+  // After a worker reported a stop signal from another process: no spawn
+  // before this. A signal to the whole process group reaches the master too,
+  // maybe a moment after the worker reported it; its TERM must find no
+  // replacement forked meanwhile.
+  double hold_spawns_until_ = 0;
   // The first generation was all ready once: from then on a worker that
   // cannot start never stops thriftd.
   bool ever_all_ready_ = false;

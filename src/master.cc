@@ -85,7 +85,11 @@ class Master::Impl {
       return 1;
     }
     base_ = event_base_new();
-    if (base_ == nullptr) {
+    // Two priorities: signals (0) before everything else (1, the default).
+    // A stop signal sent to the whole process group reaches the master
+    // before its workers exit of it; handled first, it stops thriftd before
+    // their exits (seen on their channels) could look like crashes to replace.
+    if (base_ == nullptr || event_base_priority_init(base_, 2) != 0) {
       THRIFTD_LOG(kCritical) << "event_base_new failed";
       return 1;
     }
@@ -160,7 +164,7 @@ class Master::Impl {
       auto* binding = new SignalBinding{this, handler};
       signal_bindings_.emplace_back(binding);
       EventPtr e(evsignal_new(base_, signo, &Impl::SignalThunk, binding));
-      if (!e || event_add(e.get(), nullptr) != 0) {
+      if (!e || event_priority_set(e.get(), 0) != 0 || event_add(e.get(), nullptr) != 0) {
         return Status::Error(std::string("cannot handle SIG") + sigabbrev_np(signo) +
                              ": evsignal_new/event_add failed");
       }
@@ -372,6 +376,9 @@ class Master::Impl {
       case kChannelRetire:
         arbiter_->OnWorkerRetiring(pid);
         break;
+      case kChannelStopSignal:
+        arbiter_->OnWorkerStopSignal(pid, message.text);
+        break;
       case kChannelConnection:
         if (!message.passed.valid()) break;
         // This master stops (TERM) or keeps no workers (WINCH): a new
@@ -437,9 +444,6 @@ class Master::Impl {
 
   void OnSuccessorReady() {
     successor_->ready = true;
-    // The new master is the service's main process from now on: the old one
-    // may exit without systemd taking that for the service's end.
-    notifier_.MainPid(successor_->pid);
     // The unix socket paths are the new master's to remove now.
     for (Listener& listener : listeners_) {
       if (listener.owns_unix_path) {
@@ -633,7 +637,15 @@ class Master::Impl {
   Handover HandoverOnStop() const {
     return successor_ && successor_->ready ? Handover::kToSuccessors : Handover::kNone;
   }
-  void OnTerm() { arbiter_->HandleTerm(HandoverOnStop()); }
+  void OnTerm() {
+    // The upgrade is committed: the new master is the service's main process
+    // from now on, so systemd does not take this one's exit for the
+    // service's end. Not before: a rollback (HUP this one, TERM the new one)
+    // never has to hand it back.
+    if (successor_ && successor_->ready && !arbiter_->stopping())
+      notifier_.MainPid(successor_->pid);
+    arbiter_->HandleTerm(HandoverOnStop());
+  }
   void OnWinch() { arbiter_->HandleWinch(HandoverOnStop()); }
   void OnQuickStop() { arbiter_->HandleQuickStop(); }
   void OnTtin() { arbiter_->HandleTtin(); }

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -97,7 +98,11 @@ void PosixProcessOps::Retire(pid_t pid) {
 double PosixProcessOps::Now() { return MonotonicSeconds(); }
 
 double PosixProcessOps::LastHeartbeat(int slot) {
-  return static_cast<double>(scoreboard_.slot(slot).heartbeat_ms.load()) / 1000.0;
+  const ScoreboardSlot& stamps = scoreboard_.slot(slot);
+  // The heartbeat is written at most every kProgressHeartbeatMs; a call
+  // that started since proves the loop ran then.
+  std::int64_t last = std::max(stamps.heartbeat_ms.load(), stamps.call_started_ms.load());
+  return static_cast<double>(last) / 1000.0;
 }
 
 std::vector<ProcessExit> PosixProcessOps::Reap() {

@@ -43,8 +43,10 @@ class ProcessOps {
   virtual void Retire(pid_t pid) = 0;
   /// Monotonic seconds.
   virtual double Now() = 0;
-  /// When the worker in scoreboard `slot` last reported alive (its loop's
-  /// heartbeat), in Now()'s seconds; 0 before its first report.
+  /// When the worker in scoreboard `slot` last showed it was alive, in
+  /// Now()'s seconds: the later of its loop's last heartbeat and the start
+  /// of the call in flight (the loop ran then), so the liveness timeout
+  /// counts a blocking call from its start. 0 before its first report.
   virtual double LastHeartbeat(int slot) = 0;
 };
 

@@ -95,11 +95,4 @@ bool SystemdNotifier::Send(const std::string& message) {
   return false;
 }
 
-Status PointWatchdogPidAtSelf() {
-  if (std::getenv("WATCHDOG_PID") == nullptr) return Status::Ok();
-  if (setenv("WATCHDOG_PID", std::to_string(getpid()).c_str(), 1) != 0)
-    return Status::FromErrno("setenv(WATCHDOG_PID)", errno);
-  return Status::Ok();
-}
-
 }  // namespace thriftd

@@ -74,15 +74,6 @@ class SystemdNotifier {
   std::optional<std::string> last_status_;
 };
 
-/// In the child of a binary upgrade, between fork and execve. systemd names
-/// the service's main process in WATCHDOG_PID, and sd_watchdog_enabled() in
-/// any other process says the watchdog is off: the new master would never
-/// ping, and systemd would kill the service once the old master had handed
-/// it over. Points WATCHDOG_PID at this process, whose pid execve keeps;
-/// nothing when it is unset. Uses setenv, so only for a single-threaded
-/// process (the master is).
-Status PointWatchdogPidAtSelf();
-
 }  // namespace thriftd
 
 #endif  // THRIFTD_SRC_SYSTEMD_NOTIFIER_H_

@@ -1,10 +1,13 @@
 #include "workers/stop_signal.h"
 
+#include "src/base/channel.h"
 #include "src/base/clock.h"
 #include "src/base/exit_codes.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <time.h>
@@ -20,12 +23,20 @@ namespace {
 StopSignal* handled_stop = nullptr;
 const ScoreboardSlot* hung_slot = nullptr;  // what SIGABRT reports
 int hung_log_fd = STDERR_FILENO;
+pid_t handled_master_pid = 0;  // stop signals from anyone else are said to it
+int handled_channel_fd = -1;
 // How long a quick stop may take, OnWorkerExit included.
 constexpr unsigned kQuickStopSeconds = 1;
 
-void OnGracefulStop(int) { handled_stop->RequestStop(); }
+void NoteSender(int signo, const siginfo_t* info);
 
-void OnQuickStop(int) {
+void OnGracefulStop(int signo, siginfo_t* info, void*) {
+  NoteSender(signo, info);
+  handled_stop->RequestStop();
+}
+
+void OnQuickStop(int signo, siginfo_t* info, void*) {
+  NoteSender(signo, info);
   // Armed by the first quick stop only: re-arming on each one would put the
   // forced exit off for as long as the signals kept coming.
   if (handled_stop->RequestStop(/*quick=*/true)) alarm(kQuickStopSeconds);
@@ -96,7 +107,12 @@ void OnHung(int) {
     const char* method = hung_slot->current_method.load();
     line.Add(method != nullptr ? method : "an unknown method");
     line.Add(" for ");
-    line.AddNumber((CoarseMonotonicMillis() - hung_slot->call_started_ms.load()) / 1000);
+    // Tenths: "for 0 s" of a call killed after a one-second timeout read as
+    // a kill that came too early.
+    long long tenths = (CoarseMonotonicMillis() - hung_slot->call_started_ms.load()) / 100;
+    line.AddNumber(tenths / 10);
+    line.Add(".");
+    line.AddNumber(tenths % 10);
     line.Add(" s");
   } else {
     line.Add("outside any call");
@@ -105,6 +121,38 @@ void OnHung(int) {
   ssize_t ignored = write(hung_log_fd, line.text, line.size);
   (void)ignored;
   _exit(kWorkerExitHung);
+}
+
+// A stop signal from another process than the master: say so to the master
+// at once (one packet on the channel, in its format: the kind byte, then
+// "SIGTERM from pid N"), the first time only. Async-signal-safe: a raw
+// non-blocking send from a stack buffer.
+void NoteSender(int signo, const siginfo_t* info) {
+  pid_t sender = info != nullptr ? info->si_pid : 0;
+  if (handled_master_pid == 0 || sender == handled_master_pid) return;
+  if (!handled_stop->NoteOutsideStop(signo, sender) || handled_channel_fd < 0) return;
+  SignalLine line;
+  line.text[0] = kChannelStopSignal;
+  line.size = 1;
+  line.Add("SIG");
+  const char* name = sigabbrev_np(signo);
+  line.Add(name != nullptr ? name : "?");
+  line.Add(" from pid ");
+  line.AddNumber(sender);
+  int saved = errno;
+  // A full channel (the master is not reading) loses only the log line: the
+  // master still sees this worker exit, and replaces it then.
+  (void)send(handled_channel_fd, line.text, line.size, MSG_DONTWAIT | MSG_NOSIGNAL);
+  errno = saved;
+}
+
+void HandleWithInfo(int signo, void (*handler)(int, siginfo_t*, void*)) {
+  struct sigaction action {};
+  action.sa_sigaction = handler;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART | SA_SIGINFO;
+  // Only with an invalid signal number, which these are not.
+  (void)sigaction(signo, &action, nullptr);
 }
 
 void Handle(int signo, void (*handler)(int)) {
@@ -126,6 +174,11 @@ Status StopSignal::Open() {
   return Status::Ok();
 }
 
+bool StopSignal::NoteOutsideStop(int signo, pid_t /*sender*/) {
+  int none = 0;
+  return outside_signal_.compare_exchange_strong(none, signo, std::memory_order_acq_rel);
+}
+
 bool StopSignal::RequestStop(bool quick) {
   int wanted = quick ? kQuick : kGraceful;
   int current = stop_.load(std::memory_order_relaxed);
@@ -143,14 +196,17 @@ bool StopSignal::RequestStop(bool quick) {
   return changed;
 }
 
-void InstallWorkerSignalHandlers(StopSignal* stop, const ScoreboardSlot* slot, int log_fd) {
+void InstallWorkerSignalHandlers(StopSignal* stop, const ScoreboardSlot* slot, int log_fd,
+                                 pid_t master_pid, int channel_fd) {
   handled_stop = stop;
   hung_slot = slot;
   hung_log_fd = log_fd;
-  Handle(SIGTERM, OnGracefulStop);
-  Handle(SIGHUP, OnGracefulStop);
-  Handle(SIGINT, OnQuickStop);
-  Handle(SIGQUIT, OnQuickStop);
+  handled_master_pid = master_pid;
+  handled_channel_fd = channel_fd;
+  HandleWithInfo(SIGTERM, OnGracefulStop);
+  HandleWithInfo(SIGHUP, OnGracefulStop);
+  HandleWithInfo(SIGINT, OnQuickStop);
+  HandleWithInfo(SIGQUIT, OnQuickStop);
   Handle(SIGALRM, OnQuickStopOverdue);
   Handle(SIGUSR1, OnReopen);
   Handle(SIGABRT, OnHung);

@@ -8,6 +8,8 @@
 #ifndef THRIFTD_WORKERS_STOP_SIGNAL_H_
 #define THRIFTD_WORKERS_STOP_SIGNAL_H_
 
+#include <sys/types.h>
+
 #include <atomic>
 
 #include "src/base/scoreboard.h"
@@ -34,6 +36,12 @@ class StopSignal {
   void RequestReopen() { reopen_.store(1, std::memory_order_relaxed); }
   /// True once after each RequestReopen() (whichever thread asks first).
   bool TakeReopenRequest() { return reopen_.exchange(0) != 0; }
+  /// The stop came from another process than the master (an operator's
+  /// kill, a process-group signal): records the first such signal and its
+  /// sender; false when one was recorded already. Async-signal-safe.
+  bool NoteOutsideStop(int signo, pid_t sender);
+  /// That signal (0 when the stop, if any, came from the master).
+  int outside_signal() const { return outside_signal_.load(std::memory_order_acquire); }
 
  private:
   static constexpr int kRunning = 0;
@@ -43,6 +51,7 @@ class StopSignal {
   UniqueFd wake_write_;
   std::atomic<int> stop_{kRunning};
   std::atomic<int> reopen_{0};
+  std::atomic<int> outside_signal_{0};
 };
 
 /// Installs the worker's handlers, delivering into `stop`: TERM (and HUP,
@@ -52,9 +61,14 @@ class StopSignal {
 /// exit up, and more INTs or QUITs do not put it off); USR1 a log
 /// reopen; SIGABRT (the master found the worker hung) writes the call in
 /// flight recorded in `slot` to `log_fd` and exits with kWorkerExitHung.
-/// Then unblocks every signal (the master forks with all of them blocked).
-/// Once per process: the handlers are process-wide.
-void InstallWorkerSignalHandlers(StopSignal* stop, const ScoreboardSlot* slot, int log_fd);
+/// A stop signal sent by another process than `master_pid` is recorded
+/// (NoteOutsideStop) and said to the master at once on `channel_fd`
+/// (kChannelStopSignal), so that it replaces this worker (or, when the
+/// master got the same signal, stops). Then unblocks every signal (the
+/// master forks with all of them blocked). Once per process: the handlers
+/// are process-wide.
+void InstallWorkerSignalHandlers(StopSignal* stop, const ScoreboardSlot* slot, int log_fd,
+                                 pid_t master_pid = 0, int channel_fd = -1);
 
 }  // namespace thriftd
 

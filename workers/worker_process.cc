@@ -96,7 +96,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   Status status = stop.Open();
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
   ScoreboardSlot& slot = launch.scoreboard->slot(launch.slot);
-  InstallWorkerSignalHandlers(&stop, &slot, log::Fd());
+  InstallWorkerSignalHandlers(&stop, &slot, log::Fd(), launch.master_pid, launch.channel_fd);
   // The master is gone already (PDEATHSIG came too late to tell).
   if (getppid() != launch.master_pid) _exit(kWorkerExitOk);
 

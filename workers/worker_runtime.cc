@@ -162,7 +162,7 @@ std::unique_ptr<ThriftConnection> WorkerRuntime::AdoptConnection() {
 }
 
 bool WorkerRuntime::HandOverConnection(Connection& connection) {
-  if (!hand_over_.requested() || !connection.CanHandOver()) return false;
+  if (!hand_over_requested() || !connection.CanHandOver()) return false;
   std::string carried;
   UniqueFd fd = connection.ReleaseForHandOver(&carried);
   Status status = hand_over_.Give(std::move(fd), carried);

@@ -7,6 +7,8 @@
 #ifndef THRIFTD_WORKERS_WORKER_RUNTIME_H_
 #define THRIFTD_WORKERS_WORKER_RUNTIME_H_
 
+#include <signal.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -90,9 +92,15 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
   bool PollChannel();
   /// A connection another worker handed over, if one is waiting.
   std::unique_ptr<Connection> TakeAdopted();
-  /// Whether the master asked for this worker's connections (read the
-  /// channel first).
-  bool hand_over_requested() const { return hand_over_.requested(); }
+  /// Whether this worker's connections go to the master rather than being
+  /// closed: the master asked (read the channel first), or another process
+  /// stopped this worker gracefully (an operator's TERM: a graceful stop of
+  /// this worker alone; when thriftd itself stops, the master closes them).
+  bool hand_over_requested() const {
+    int outside = options_.stop != nullptr ? options_.stop->outside_signal() : 0;
+    return hand_over_.requested() ||
+           ((outside == SIGTERM || outside == SIGHUP) && !options_.stop->quick());
+  }
   /// Passes `connection` to a successor (only when hand_over_requested()
   /// and connection.CanHandOver()); it is left empty either way. False
   /// when it could not go (logged).

@@ -8,6 +8,9 @@
 //   worker -> master  kChannelReady      booted, serving
 //   worker -> master  kChannelBootError  the App failed to load or start; text says why
 //   worker -> master  kChannelRetire     max_requests reached: start my successor
+//   worker -> master  kChannelStopSignal another process than the master sent me a
+//                                        stop signal ("SIGTERM from pid 42"): I stop,
+//                                        handing my connections over (TERM, HUP)
 //   master -> worker  kChannelHandOver   you are being replaced: when you stop,
 //                                        hand your connections over, do not close them
 //   either way        kChannelConnection a client connection (the descriptor) at a
@@ -15,9 +18,10 @@
 //                                        text is the start of the client's next message
 //                                        already read from the socket (often empty)
 //
-// Connection hand-over (a reload, TTOU, max_requests; only on the master's
-// request: a worker stopped by a TERM of its own closes its connections):
-// the master sends kChannelHandOver, then SIGTERM.
+// Connection hand-over (a reload, TTOU, max_requests on the master's
+// request; a graceful stop signal from another process on the worker's own
+// account; never when thriftd stops): the master sends kChannelHandOver,
+// then SIGTERM.
 // The stopping worker (workers/hand_over.h) sends each connection that is
 // between calls to the master as kChannelConnection, and closes its copy;
 // calls in flight finish first, and their connections follow. The master
@@ -58,6 +62,7 @@ inline constexpr char kChannelRetire = 'M';
 inline constexpr char kChannelHandOver = 'D';
 inline constexpr char kChannelConnection = 'H';
 inline constexpr char kChannelUpgradeReady = 'U';
+inline constexpr char kChannelStopSignal = 'S';
 
 /// The longest text a message carries; longer texts are cut.
 inline constexpr std::size_t kMaxChannelText = 64 * 1024;

@@ -143,6 +143,45 @@ TEST_CASE("arbiter runs at least one worker") {
   CHECK(ops.TakeSpawns() == "100:w0g1");
 }
 
+TEST_CASE("a worker stopped by another process's TERM is replaced after a short hold") {
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+  arbiter.OnWorkerStopSignal(100, "SIGTERM from pid 42");
+  CHECK(arbiter.workers().at(100).state == WorkerState::kDraining);
+  CHECK(ops.TakeKills() == "");   // it stops on its own
+  CHECK(ops.TakeSpawns() == "");  // held: the master may be getting the same signal
+  ops.Advance(0.1);
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "102:w0g1");
+  arbiter.OnWorkerExited(Exited(100, 0));
+  CHECK(ops.TakeSpawns() == "");
+  CHECK(arbiter.restarts().at(StopReason::kExited) == 1);
+}
+
+TEST_CASE("regression: a process-group TERM stops thriftd and replaces nobody") {
+  // The workers got the signal first and said so; the master's own TERM
+  // came a moment later. It used to fork a full set of new workers first.
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(2));
+  arbiter.Start();
+  arbiter.OnWorkerReady(100);
+  arbiter.OnWorkerReady(101);
+  ops.TakeSpawns();
+  arbiter.OnWorkerStopSignal(100, "SIGTERM from pid 42");
+  arbiter.OnWorkerStopSignal(101, "SIGTERM from pid 42");
+  arbiter.OnWorkerExited(Exited(100, 0));
+  ops.Advance(0.05);
+  arbiter.HandleTerm();
+  arbiter.OnWorkerExited(Exited(101, 0));
+  arbiter.Tick();
+  CHECK(ops.TakeSpawns() == "");
+  CHECK(arbiter.done());
+}
+
 TEST_CASE("arbiter respawns a worker killed by SIGKILL in the same slot") {
   FakeProcessOps ops;
   Arbiter arbiter(ops, Options(3));

@@ -289,21 +289,6 @@ TEST_CASE("SystemdNotifier's watchdog is another process's when WATCHDOG_PID nam
   CHECK_FALSE(other.watchdog_enabled());
   other.WatchdogTick(100);
   CHECK(systemd.Silent());
-
-  SUBCASE("PointWatchdogPidAtSelf makes it ours, as the upgrade's child does before execve") {
-    REQUIRE(PointWatchdogPidAtSelf().ok());
-    CHECK(std::getenv("WATCHDOG_PID") == std::to_string(getpid()));
-    SystemdNotifier ours;
-    CHECK(ours.watchdog_enabled());
-    ours.WatchdogTick(100);
-    CHECK(systemd.Receive() == "WATCHDOG=1");
-  }
-}
-
-TEST_CASE("PointWatchdogPidAtSelf leaves an unset WATCHDOG_PID unset") {
-  ScopedEnvironment environment;
-  REQUIRE(PointWatchdogPidAtSelf().ok());
-  CHECK(std::getenv("WATCHDOG_PID") == nullptr);
 }
 
 TEST_CASE("SystemdNotifier in a master that is not the main process yet sends statuses and pings") {

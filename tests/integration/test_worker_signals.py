@@ -98,3 +98,32 @@ def test_the_timeout_counts_from_the_start_of_the_blocking_call(thriftd, port):
     # The worker's own measure of the call, from its start to the SIGABRT:
     # not before the timeout, and not much after (a tick, the abort grace).
     assert timeout <= float(report.group(1)) < timeout + 1.5, report.group(0)
+
+
+@pytest.mark.parametrize("kind", ["thread", "fiber"])
+def test_a_ttin_ttou_storm_under_load_changes_the_count_once_per_signal(thriftd, port, kind):
+    """Every TTIN and TTOU the master receives changes the worker count
+    once, in order, however busy it is. 0.1 s apart: two of the same kind
+    are 0.2 s apart, so the kernel (which keeps one pending instance of a
+    signal) has no cause to merge them."""
+    server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}",
+                     *harness.kind_args(kind))
+    server.wait_ready(port, workers=2)
+    sent = []
+    with CallLoad(port, persistent=8, fresh=1) as load:
+        load.wait_answered(100, server)
+        mark = server.log_mark()
+        for i in range(30):
+            name = "TTIN" if i % 3 != 2 else "TTOU"  # two up, one down: ends at 2 + 10
+            server.signal(name)
+            sent.append(name)
+            time.sleep(0.1)  # the storm's own pace, not a wait for anything
+        handled = lambda: re.findall(r"Handling signal: (ttin|ttou); workers: (\d+)",  # noqa: E731
+                                     server.log()[mark:])
+        server.wait(lambda: len(handled()) >= len(sent), 10.0,
+                    lambda: f"{len(sent)} signals handled (have {len(handled())})")
+        assert [name.lower() for name, _ in handled()] == [s.lower() for s in sent]
+        assert int(handled()[-1][1]) == 12
+        server.wait_workers(12, deadline=30.0)
+        load.wait_answered(100, server)
+    assert (load.lost, load.refused, load.reconnects) == (0, 0, 0), load.summary()

@@ -280,6 +280,7 @@ class Master::Impl {
     arbiter_->Tick();
     FollowServingGeneration();
     TellPredecessorWhenReady();
+    TellSuccessorWhetherWeServe();
     NotifySystemd();
     if (arbiter_->done()) event_base_loopbreak(base_);
   }
@@ -381,15 +382,23 @@ class Master::Impl {
         break;
       case kChannelConnection:
         if (!message.passed.valid()) break;
-        // This master stops (TERM) or keeps no workers (WINCH): a new
-        // master's workers take the connection, if one is ready.
-        if (successor_ && successor_->ready &&
-            (arbiter_->stopping() || arbiter_->desired_workers() == 0)) {
-          ForwardToSuccessor(std::move(message.passed), message.text);
-        } else {
-          relay_->Forward(arbiter_->workers(), arbiter_->generation(), pid,
-                          std::move(message.passed), message.text);
+        // This master stops (TERM) or keeps no workers (WINCH): the other
+        // master of an upgrade takes the connection, if its workers serve:
+        // the new one, or (a rollback) the old one.
+        if (arbiter_->stopping() || arbiter_->desired_workers() == 0) {
+          if (successor_ && successor_->ready) {
+            ForwardToMaster(successor_->channel.get(), successor_->pid, std::move(message.passed),
+                            message.text);
+            break;
+          }
+          if (predecessor_ && predecessor_serving_) {
+            ForwardToMaster(predecessor_->channel.get(), predecessor_->pid,
+                            std::move(message.passed), message.text);
+            break;
+          }
         }
+        relay_->Forward(arbiter_->workers(), arbiter_->generation(), pid, std::move(message.passed),
+                        message.text);
         break;
     }
   }
@@ -439,7 +448,26 @@ class Master::Impl {
       }
       if (message.kind == kChannelBootError) successor_->error = message.text;
       if (message.kind == kChannelUpgradeReady && !successor_->ready) OnSuccessorReady();
+      // A rollback: the new master, stopping, hands its connections back.
+      if (message.kind == kChannelConnection && message.passed.valid()) {
+        relay_->Forward(arbiter_->workers(), arbiter_->generation(), /*from=*/0,
+                        std::move(message.passed), message.text);
+      }
     }
+  }
+
+  // While an upgrade is in flight, the new master hears whether this one's
+  // workers serve (all ready: its own stop may hand connections back here,
+  // a rollback) or not (WINCH, a stop, a reload under way).
+  void TellSuccessorWhetherWeServe() {
+    if (!successor_ || !successor_->ready) return;
+    bool serving = arbiter_->all_ready();
+    if (serving == told_successor_serving_) return;
+    told_successor_serving_ = serving;
+    Status status = TrySendChannelMessage(successor_->channel.get(),
+                                          serving ? kChannelUpgradeReady : kChannelUpgradeIdle);
+    if (!status.ok())
+      THRIFTD_LOG(kWarning) << "cannot tell the new master how we serve: " << status.message();
   }
 
   void OnSuccessorReady() {
@@ -482,13 +510,13 @@ class Master::Impl {
     successor_.reset();
   }
 
-  void ForwardToSuccessor(UniqueFd connection, const std::string& carried) {
-    // May wait (SO_SNDTIMEO) for the new master to read: it reads in its loop.
-    Status status = SendChannelMessage(successor_->channel.get(), kChannelConnection, carried,
-                                       connection.get());
+  // To the other master of an upgrade, on the channel they share.
+  void ForwardToMaster(int channel, pid_t master, UniqueFd connection, const std::string& carried) {
+    // May wait (SO_SNDTIMEO) for it to read: it reads in its loop.
+    Status status = SendChannelMessage(channel, kChannelConnection, carried, connection.get());
     if (!status.ok()) {
-      THRIFTD_LOG(kWarning) << "cannot hand a connection over to the new master (pid "
-                            << successor_->pid << "): " << status.message() << "; closing it";
+      THRIFTD_LOG(kWarning) << "cannot hand a connection over to the master with pid " << master
+                            << ": " << status.message() << "; closing it";
     }
   }
 
@@ -531,6 +559,8 @@ class Master::Impl {
         relay_->Forward(arbiter_->workers(), arbiter_->generation(), /*from=*/0,
                         std::move(message.passed), message.text);
       }
+      if (message.kind == kChannelUpgradeReady) predecessor_serving_ = true;
+      if (message.kind == kChannelUpgradeIdle) predecessor_serving_ = false;
     }
   }
 
@@ -633,9 +663,11 @@ class Master::Impl {
 
   // Signals -----------------------------------------------------------------
 
-  // With a new master ready, this one's idle connections go to it.
+  // With the other master of an upgrade serving (the new one, or the old
+  // one in a rollback), this one's idle connections go to it.
   Handover HandoverOnStop() const {
-    return successor_ && successor_->ready ? Handover::kToSuccessors : Handover::kNone;
+    bool peer_serves = (successor_ && successor_->ready) || (predecessor_ && predecessor_serving_);
+    return peer_serves ? Handover::kToSuccessors : Handover::kNone;
   }
   void OnTerm() {
     // The upgrade is committed: the new master is the service's main process
@@ -719,6 +751,8 @@ class Master::Impl {
   std::optional<Predecessor> predecessor_;
   EventPtr predecessor_watch_;
   bool told_predecessor_ready_ = false;
+  bool predecessor_serving_ = false;     // its workers are all ready (a rollback may go there)
+  bool told_successor_serving_ = false;  // what the successor last heard from us
   std::string last_boot_error_;
   SystemdNotifier notifier_;
   bool told_ready_ = false;

@@ -164,6 +164,10 @@ Status TakePredecessor(std::optional<Predecessor>* predecessor) {
   }
   if (fcntl(channel.get(), F_SETFD, FD_CLOEXEC) < 0)
     return Status::FromErrno("fcntl(" + std::string(kUpgradeFdVariable) + ")", errno);
+  // A rollback's hand-back may wait for the old master to read, as the
+  // other way round; never longer.
+  if (setsockopt(channel.get(), SOL_SOCKET, SO_SNDTIMEO, &kSendTimeout, sizeof kSendTimeout) < 0)
+    return Status::FromErrno("setsockopt(SO_SNDTIMEO)", errno);
   predecessor->emplace(Predecessor{static_cast<pid_t>(pid), std::move(channel)});
   return Status::Ok();
 }

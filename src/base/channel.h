@@ -40,6 +40,10 @@
 //                                     new master ready, the old master forwards its
 //                                     stopping workers' connections here, and the new
 //                                     master to its own workers
+//   old -> new  kChannelUpgradeReady  (once the new master is ready) my workers serve
+//   old -> new  kChannelUpgradeIdle   my workers do not all serve (WINCH, a stop, a reload)
+//   new -> old  kChannelConnection    a rollback: the new master, told to stop while the
+//                                     old one serves, hands its connections back
 //
 // The new master sees the old one exit as end of file on it, and only then
 // takes the pidfile over.
@@ -62,6 +66,7 @@ inline constexpr char kChannelRetire = 'M';
 inline constexpr char kChannelHandOver = 'D';
 inline constexpr char kChannelConnection = 'H';
 inline constexpr char kChannelUpgradeReady = 'U';
+inline constexpr char kChannelUpgradeIdle = 'W';
 inline constexpr char kChannelStopSignal = 'S';
 
 /// The longest text a message carries; longer texts are cut.

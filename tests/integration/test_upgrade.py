@@ -69,15 +69,18 @@ def test_usr2_then_term_of_the_old_master_loses_nothing(thriftd, adopt, tmp_path
     assert not pidfile.exists()
 
 
-@pytest.mark.parametrize("kind", ["fiber"])
-def test_winch_hands_the_connections_over_and_hup_rolls_back(thriftd, adopt, tmp_path, port,
-                                                             kind):
+def test_winch_then_hup_rolls_back_and_loses_nothing(thriftd, adopt, tmp_path, port, kind,
+                                                     kind_args):
+    """USR2; WINCH: the old workers hand their connections to the new
+    master's; HUP: the old master's workers start again; TERM of the new
+    master: its connections come back to the old master's workers."""
+    shape = LOAD[kind]
     pidfile = tmp_path / "thriftd.pid"
-    server = thriftd(PINGPONG_SO, *harness.kind_args(kind), "-w", "2", "-b",
-                     f"127.0.0.1:{port}", "-p", pidfile)
-    old_workers = server.wait_ready(port, workers=2)
-    with CallLoad(port, persistent=4, fresh=1) as load:
-        load.wait_answered(50, server)
+    server = thriftd(PINGPONG_SO, *kind_args, "-w", shape["workers"], "-b", f"127.0.0.1:{port}",
+                     "-p", pidfile)
+    old_workers = server.wait_ready(port, workers=shape["workers"])
+    with CallLoad(port, persistent=shape["persistent"], fresh=1) as load:
+        load.wait_answered(100, server)
         server.signal("USR2")
         new = adopt(_new_master(server, pidfile))
         server.signal("WINCH")
@@ -90,15 +93,15 @@ def test_winch_hands_the_connections_over_and_hup_rolls_back(thriftd, adopt, tmp
         # Rollback: HUP starts the old master's workers again; the new one goes.
         mark = server.log_mark()
         server.signal("HUP")
-        server.wait_for_log(r"Worker \(pid:\d+\) is ready", since=mark)
+        for _ in range(shape["workers"]):
+            mark = server.wait_for_log(r"Worker \(pid:\d+\) is ready", since=mark).end()
         new.signal("TERM")
         new.wait_exit(20)  # the old master reaps it, and logs how it went:
         server.wait_for_log(rf"The new master \(pid {new.pid}\) exited with code 0; this master "
                             rf"\(pid {server.pid}\) is the master again")
-        load.wait_answered(100, server)
-    # The WINCH loses nothing; the rollback's TERM closes the new master's
-    # idle connections, which the clients reopen (to the old master).
-    assert (load.lost - load.reconnects, load.refused) == (0, 0), load.summary()
+        load.wait_answered(200, server)
+    print(f"USR2 + WINCH + HUP + TERM of the new master, {kind}: {load.summary()}")
+    assert (load.lost, load.refused, load.reconnects) == (0, 0, 0), load.summary()
     assert _pid_in(pidfile) == server.pid
     with py_client(port) as client:
         assert client.ping() == "pong"

@@ -1,6 +1,7 @@
 """Bad configurations: each one is refused before anything starts, with one
 line on stderr naming where the bad value came from (file and line, command
-line, or THRIFTD_CMD_ARGS), and exit code 2."""
+line, or THRIFTD_CMD_ARGS), and exit code 2. Relative paths in a config file
+are taken from the file's directory."""
 
 import socket
 from dataclasses import dataclass, field
@@ -206,3 +207,42 @@ def test_pidfile_in_a_missing_directory_is_refused_with_exit_2(tmp_path):
     (line,) = result.stderr.splitlines()
     assert line.startswith("thriftd: command line: --pid: ")
     assert str(pidfile.parent) in line and "No such file or directory" in line
+
+
+# --- relative paths in the config file ------------------------------------------------
+
+
+def test_a_config_file_elsewhere_takes_its_relative_paths_from_its_own_directory(
+        thriftd, tmp_path, port):
+    # As under systemd: the file in one directory, the working directory another.
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (conf / "libpingpong.so").symlink_to(PINGPONG_SO)
+    (conf / "thriftd.yaml").write_text(
+        "app: ./libpingpong.so\n"
+        f"bind: [\"127.0.0.1:{port}\", \"unix:s.sock\"]\n"
+        "pidfile: thriftd.pid\n"
+        "accesslog: ./access.log\n")
+    printed = run_thriftd("-c", conf / "thriftd.yaml", "--print-config", cwd=elsewhere).stdout
+    assert f'app: "{conf}/libpingpong.so"' in printed, printed
+    assert f'pidfile: "{conf}/thriftd.pid"' in printed, printed
+
+    server = thriftd("-c", conf / "thriftd.yaml", cwd=elsewhere)
+    server.wait_ready(port)
+    harness.probe(str(conf / "s.sock"))
+    harness.wait_until(lambda: (conf / "thriftd.pid").exists(), 5.0, "the pidfile")
+    assert (conf / "thriftd.pid").read_text().strip() == str(server.pid)
+    harness.wait_until(lambda: (conf / "access.log").exists() and
+                       "ping" in (conf / "access.log").read_text(), 5.0, "an access log line")
+    # A HUP reads the file again and finds the same files.
+    server.signal("HUP")
+    server.wait_for_log(r"Generation 2 is serving")
+    harness.probe(port)
+    # Nothing but the harness's own capture of stdout and stderr.
+    assert {p.name for p in elsewhere.iterdir()} == {
+        server.stdout_path.name, server.stderr_path.name}
+    server.signal("TERM")
+    assert server.wait_exit() == 0
+    assert not (conf / "thriftd.pid").exists()

@@ -18,6 +18,7 @@
 #include "src/open_listeners.h"
 #include "src/pidfile.h"
 #include "src/socket_activation.h"
+#include "src/start_checks.h"
 #include "src/upgrade.h"
 #include "workers/registry.h"
 
@@ -96,6 +97,10 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Worker> kind;
   status = CreateWorker(config.worker_class, &kind);
   if (!status.ok()) return fail(kExitAppError, status.message());
+  // The access log too: the workers open it, where a failure would only be
+  // logged and thriftd would serve without one.
+  status = CheckLogFiles(config);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
   status = log::Configure(config.errorlog, config.loglevel);
   if (!status.ok()) {
     return fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());
@@ -115,11 +120,14 @@ int Main(int argc, char** argv) {
   // A new master writes PIDFILE.2 while the old one lives, then takes PIDFILE over.
   auto pidfile = std::make_unique<Pidfile>();
   if (!config.pidfile.empty()) {
-    status = pidfile->Create(predecessor ? config.pidfile + ".2" : config.pidfile, getpid());
+    status = CheckPidfileDirectory(config);
+    if (status.ok()) {
+      status = pidfile->Create(predecessor ? config.pidfile + ".2" : config.pidfile, getpid());
+      if (!status.ok()) status.Prepend(config.OriginOf("pidfile").Describe());
+    }
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
-      return fail(kExitConfigError,
-                  config.OriginOf("pidfile").Describe() + ": " + status.message());
+      return fail(kExitConfigError, status.message());
     }
   }
   MasterStart start;

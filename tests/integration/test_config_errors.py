@@ -209,6 +209,18 @@ def test_pidfile_in_a_missing_directory_is_refused_with_exit_2(tmp_path):
     assert str(pidfile.parent) in line and "No such file or directory" in line
 
 
+def test_an_access_log_in_a_missing_directory_stops_a_start_with_exit_2(thriftd, tmp_path):
+    sock = tmp_path / "never.sock"
+    server = thriftd(PINGPONG_SO, "-b", f"unix:{sock}", "--access-logfile",
+                     tmp_path / "missing" / "access.log")
+    assert server.wait_exit() == EXIT_CONFIG_ERROR, server.log()
+    assert server.log().splitlines() == [
+        f"thriftd: command line: --access-logfile: cannot write {tmp_path}/missing/access.log: "
+        f"{tmp_path}/missing: No such file or directory"]
+    assert not sock.exists()
+    assert not (tmp_path / "missing").exists()
+
+
 # --- relative paths in the config file ------------------------------------------------
 
 

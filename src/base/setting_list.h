@@ -62,7 +62,7 @@ using StringMap = std::map<std::string, std::string>;
   X(config_file, "config", 'c', kFile, std::string, "", (), 0, "FILE", "Config file", kCommandLine, \
     "YAML config file to read settings from") \
   X(check_config, "check-config", 0, kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
-    "validate the configuration and load the App, then exit") \
+    "check that a start would succeed (binds, files, the App), then exit") \
   X(print_config, "print-config", 0, kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
     "print the resolved configuration as YAML, then exit") \
   X(help, "help", 'h', kBool, bool, false, (), 0, "", "Config file", kCommandLine, \

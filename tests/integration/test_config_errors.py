@@ -209,6 +209,145 @@ def test_pidfile_in_a_missing_directory_is_refused_with_exit_2(tmp_path):
     assert str(pidfile.parent) in line and "No such file or directory" in line
 
 
+# --- --check-config: what a start would fail on -----------------------------------------
+
+EXIT_APP_ERROR = 1
+HELD = object()  # a port some other socket listens on
+
+
+@dataclass
+class StartFailure:
+    """A configuration that validates but cannot start. `args` and `yaml`
+    (written to check.yaml) hold placeholders: {app}, {port} (the listener),
+    {metrics}, {dir} (a directory, relative to the working directory and the
+    file). Fine, {app} is the pingpong App, the ports are free and {dir}
+    exists; `breaks` replaces some with the failing value (HELD: a port in
+    use)."""
+    name: str
+    args: list
+    breaks: dict
+    expected: str                 # the one stderr line; {tmp} is the working directory
+    status: int
+    yaml: str = None
+
+
+START_FAILURES = [
+    StartFailure("on-worker-start-throws",
+                 ["{app}", "-b", "127.0.0.1:{port}"],
+                 {"app": harness.failing_app("start_throws_app")},
+                 "thriftd: App StartThrowsApp failed to start in worker: "
+                 "start_throws_app: cannot reach the database",
+                 EXIT_APP_ERROR),
+    StartFailure("null-processor-factory",
+                 ["{app}", "-b", "127.0.0.1:{port}"],
+                 {"app": harness.failing_app("null_factory_app")},
+                 "thriftd: App NullFactoryApp returned no processor factory",
+                 EXIT_APP_ERROR),
+    StartFailure("port-in-use",
+                 ["-c", "check.yaml"],
+                 {"port": HELD},
+                 "thriftd: check.yaml:2: bind: cannot listen on 127.0.0.1:{port}: "
+                 "bind: Address already in use",
+                 EXIT_CONFIG_ERROR,
+                 yaml="app: {app}\nbind: [\"unix:{dir}/s.sock\", \"127.0.0.1:{port}\"]\n"),
+    StartFailure("metrics-port-in-use",
+                 ["{app}", "-b", "127.0.0.1:{port}", "--metrics-bind", "127.0.0.1:{metrics}"],
+                 {"metrics": HELD},
+                 "thriftd: command line: --metrics-bind: cannot listen on 127.0.0.1:{metrics}: "
+                 "bind: Address already in use",
+                 EXIT_CONFIG_ERROR),
+    StartFailure("pidfile-directory-missing",
+                 ["-c", "check.yaml"],
+                 {"dir": "missing"},
+                 "thriftd: check.yaml:3: pidfile: cannot write {tmp}/missing/thriftd.pid: "
+                 "{tmp}/missing: No such file or directory",
+                 EXIT_CONFIG_ERROR,
+                 yaml="app: {app}\nbind: 127.0.0.1:{port}\npidfile: {dir}/thriftd.pid\n"),
+    StartFailure("access-log-directory-missing",
+                 ["{app}", "-b", "127.0.0.1:{port}", "--access-logfile", "{dir}/access.log"],
+                 {"dir": "missing"},
+                 "thriftd: command line: --access-logfile: cannot write missing/access.log: "
+                 "missing: No such file or directory",
+                 EXIT_CONFIG_ERROR),
+    StartFailure("error-log-directory-missing",
+                 ["-c", "check.yaml"],
+                 {"dir": "missing"},
+                 "thriftd: check.yaml:3: errorlog: cannot write {tmp}/missing/error.log: "
+                 "{tmp}/missing: No such file or directory",
+                 EXIT_CONFIG_ERROR,
+                 yaml="app: {app}\nbind: 127.0.0.1:{port}\nerrorlog: {dir}/error.log\n"),
+]
+
+
+def _tree(directory):
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+@pytest.mark.parametrize("broken", [True, False], ids=["broken", "fine"])
+@pytest.mark.parametrize("case", START_FAILURES, ids=[c.name for c in START_FAILURES])
+def test_check_config_fails_in_one_line_where_a_start_would(tmp_path, case, broken):
+    (tmp_path / "present").mkdir()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        values = {"app": PINGPONG_SO, "port": harness.free_port(),
+                  "metrics": harness.free_port(), "dir": "present"}
+        if broken:
+            values.update({key: holder.getsockname()[1] if value is HELD else value
+                           for key, value in case.breaks.items()})
+
+        def fill(text):
+            for key, value in values.items():
+                text = text.replace("{" + key + "}", str(value))
+            return text.replace("{tmp}", str(tmp_path))
+
+        if case.yaml is not None:
+            (tmp_path / "check.yaml").write_text(fill(case.yaml))
+        before = _tree(tmp_path)
+        result = run_thriftd("--check-config", *[fill(a) for a in case.args], cwd=tmp_path)
+    if broken:
+        assert result.returncode == case.status, result.stderr
+        assert result.stderr.splitlines() == [fill(case.expected)], result.stderr
+        assert result.stdout == ""
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        assert result.stdout.splitlines() == [
+            "thriftd: configuration OK (App PingPongApp, 1 sync worker(s))"]
+    # Bound and released, written nowhere: the directory is as it was.
+    assert _tree(tmp_path) == before
+
+
+def test_check_config_releases_every_port_it_bound(tmp_path):
+    port, metrics = harness.free_port(), harness.free_port()
+    result = run_thriftd("--check-config", PINGPONG_SO, "-b", f"127.0.0.1:{port}",
+                         "--metrics-bind", f"127.0.0.1:{metrics}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for taken in (port, metrics):
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", taken))
+
+
+def test_check_config_notes_the_inherited_sockets_it_cannot_check(tmp_path):
+    port = harness.free_port()
+    result = run_thriftd("--check-config", PINGPONG_SO, "-b", "fd://3", "-b", "systemd:web",
+                         "-b", f"127.0.0.1:{port}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [
+        "thriftd: bind fd://3 not checked: an inherited socket, not one thriftd binds",
+        "thriftd: bind systemd:web not checked: an inherited socket, not one thriftd binds",
+        "thriftd: configuration OK (App PingPongApp, 1 sync worker(s))"]
+
+
+def test_check_config_gives_up_on_an_app_that_does_not_start_within_the_timeout(tmp_path):
+    result = run_thriftd("--check-config", harness.failing_app("start_hangs_app"),
+                         "-t", "0.5", "-b", f"127.0.0.1:{harness.free_port()}", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_ERROR, result.stderr
+    assert result.stderr.splitlines() == [
+        "thriftd: App did not start in worker within 0.5s (timeout); a worker would be killed"]
+
+
 def test_an_access_log_in_a_missing_directory_stops_a_start_with_exit_2(thriftd, tmp_path):
     sock = tmp_path / "never.sock"
     server = thriftd(PINGPONG_SO, "-b", f"unix:{sock}", "--access-logfile",

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -54,8 +55,10 @@ Status WaitForExit(int pidfd, double timeout, bool* ended) {
   pollfd watch{pidfd, POLLIN, 0};
   for (;;) {
     int wait_ms = -1;
-    if (timeout > 0)
-      wait_ms = static_cast<int>(std::max<std::int64_t>(0, deadline_ms - MonotonicMillis()));
+    if (timeout > 0) {
+      std::int64_t left = std::max<std::int64_t>(0, deadline_ms - MonotonicMillis());
+      wait_ms = static_cast<int>(std::min<std::int64_t>(left, INT_MAX));  // timeout may be 1e9 s
+    }
     int ready = poll(&watch, 1, wait_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return Status::FromErrno("poll(pidfd)", errno);

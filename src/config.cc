@@ -13,6 +13,7 @@
 #include <boost/program_options.hpp>
 #include "src/base/access_log_format.h"
 #include "src/bind_address.h"
+#include "src/setting_paths.h"
 
 namespace thriftd {
 namespace po = boost::program_options;
@@ -253,7 +254,16 @@ Status LoadYamlConfigFile(const std::string& path, const Origin& from, ConfigLay
   std::ostringstream text;
   text << file.rdbuf();
   if (file.bad()) return Status::Error(from.Describe() + ": cannot read " + path);
-  return ParseYamlConfig(text.str(), path, layer);
+  Status status = ParseYamlConfig(text.str(), path, layer);
+  if (!status.ok()) return status;
+  // The file's relative paths mean paths beside it: under systemd the
+  // working directory is /, wherever the file is.
+  std::string directory;
+  status = DirectoryOf(path, &directory);
+  if (!status.ok()) return status.Prepend(from.Describe());
+  for (auto& [name, entry] : layer->entries)
+    entry.value = ResolvePaths(*FindSetting(name), entry.value, directory);
+  return Status::Ok();
 }
 
 Status ParseArguments(const std::vector<std::string>& args, const std::string& source,

@@ -43,6 +43,7 @@ struct ConfigLayer {
 /// Parses YAML settings text. `source` names the file in messages.
 Status ParseYamlConfig(const std::string& text, const std::string& source, ConfigLayer* layer);
 /// Reads and parses a YAML config file. `from` names who asked for the file.
+/// Relative paths in it are taken from the file's directory (ResolvePaths).
 Status LoadYamlConfigFile(const std::string& path, const Origin& from, ConfigLayer* layer);
 /// Parses command-line style arguments (without argv[0]).
 Status ParseArguments(const std::vector<std::string>& args, const std::string& source,

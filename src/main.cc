@@ -8,7 +8,7 @@
 
 #include <thrift/config.h>
 
-#include "src/base/app_loader.h"
+#include "src/app_trial.h"
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
@@ -18,6 +18,7 @@
 #include "src/open_listeners.h"
 #include "src/pidfile.h"
 #include "src/socket_activation.h"
+#include "src/start_checks.h"
 #include "src/upgrade.h"
 #include "workers/registry.h"
 
@@ -54,12 +55,26 @@ bool WantsHelp(const std::vector<std::string>& args) {
   return false;
 }
 
-// --check-config: everything a start would do short of listening and forking.
+// --check-config: what a start does, short of serving, in a start's order:
+// the log files, the listeners (bound, then closed), the pidfile's
+// directory, the metrics port, then the App, started in a child as a worker
+// starts it. Nothing it creates is left behind. The first failure is the
+// line a start would fail with, and its exit status.
 int CheckConfig(const Config& config) {
-  LoadedApp loaded;
-  Status status = LoadApp(config.app, &loaded);
+  std::vector<std::string> inherited;
+  Status status = CheckLogFiles(config);
+  if (status.ok()) status = CheckBinds(config, &inherited);
+  if (status.ok()) status = CheckPidfileDirectory(config);
+  if (status.ok()) status = CheckMetricsBind(config);
+  if (!status.ok()) return Fail(kExitConfigError, status.message());
+  std::string app_name;
+  status = TryApp(WorkerSettingsOf(config), config.timeout, &app_name);
   if (!status.ok()) return Fail(kExitAppError, status.message());
-  std::printf("thriftd: configuration OK (App %s, %lld %s worker(s))\n", loaded.name.c_str(),
+  for (const std::string& bind : inherited) {
+    std::printf("thriftd: bind %s not checked: an inherited socket, not one thriftd binds\n",
+                bind.c_str());
+  }
+  std::printf("thriftd: configuration OK (App %s, %lld %s worker(s))\n", app_name.c_str(),
               static_cast<long long>(config.workers), config.worker_class.c_str());
   return kExitOk;
 }
@@ -96,12 +111,17 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Worker> kind;
   status = CreateWorker(config.worker_class, &kind);
   if (!status.ok()) return fail(kExitAppError, status.message());
+  log::CaptureThriftOutput();
+  // Before the error log is opened: a check leaves no file behind.
+  if (config.check_config) return CheckConfig(config);
+  // The access log too: the workers open it, where a failure would only be
+  // logged and thriftd would serve without one.
+  status = CheckLogFiles(config);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
   status = log::Configure(config.errorlog, config.loglevel);
   if (!status.ok()) {
     return fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());
   }
-  log::CaptureThriftOutput();
-  if (config.check_config) return CheckConfig(config);
 
   signal(SIGPIPE, SIG_IGN);
   std::vector<InheritedSocket> inherited;
@@ -115,12 +135,15 @@ int Main(int argc, char** argv) {
   // A new master (binary upgrade) writes PIDFILE.2 once it serves, and takes
   // PIDFILE over when the old one exits (Master).
   auto pidfile = std::make_unique<Pidfile>();
-  if (!config.pidfile.empty() && !predecessor) {
-    status = pidfile->Create(config.pidfile, getpid());
+  if (!config.pidfile.empty()) {
+    status = CheckPidfileDirectory(config);
+    if (status.ok() && !predecessor) {
+      status = pidfile->Create(config.pidfile, getpid());
+      if (!status.ok()) status.Prepend(config.OriginOf("pidfile").Describe());
+    }
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
-      return fail(kExitConfigError,
-                  config.OriginOf("pidfile").Describe() + ": " + status.message());
+      return fail(kExitConfigError, status.message());
     }
   }
   MasterStart start;

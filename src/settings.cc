@@ -29,6 +29,8 @@ constexpr bool FitsKind(SettingType kind) {
     case T::kSeconds:
       return std::is_same_v<Type, double>;
     case T::kString:
+    case T::kFile:
+    case T::kPlugin:
     case T::kWorkerClass:
       return std::is_same_v<Type, std::string>;
     case T::kChoice:
@@ -183,6 +185,10 @@ std::string ExpectedText(const Setting& setting) {
   switch (setting.type) {
     case T::kString:
       return "a string";
+    case T::kFile:
+      return "a file name";
+    case T::kPlugin:
+      return "PATH.so[:NAME]";
     case T::kBool:
       return "true or false";
     case T::kCount:
@@ -206,6 +212,8 @@ std::string ExpectedText(const Setting& setting) {
 Status ParseSettingText(const Setting& setting, const std::string& text, SettingValue* value) {
   switch (setting.type) {
     case T::kString:
+    case T::kFile:
+    case T::kPlugin:
       *value = text;
       return Status::Ok();
     case T::kBool:
@@ -286,6 +294,8 @@ void EmitSettingValue(const Setting& setting, const SettingValue& value, YAML::E
       *out << FormatSeconds(std::get<double>(value));
       break;
     case T::kString:
+    case T::kFile:
+    case T::kPlugin:
     case T::kChoice:
     case T::kWorkerClass: {
       // Unset prints as null; "" where the default is not empty must read back as "".

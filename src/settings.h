@@ -24,19 +24,25 @@ class Emitter;
 
 namespace thriftd {
 
+// A setting that names a file is of a path kind (kFile, kPlugin,
+// kWorkerClass, kBind): a relative path in it read from the config file means
+// a path beside that file (src/setting_paths.h).
 enum class SettingType {
   kString,
+  kFile,    ///< a file; "" (unset) and "-" (a standard stream, for the logs) name none
+  kPlugin,  ///< a shared object: PATH.so[:NAME]
   kBool,
   kCount,        ///< integer >= min_value
   kSeconds,      ///< number of seconds (fractions allowed), >= 0
   kChoice,       ///< one of `choices`
   kWorkerClass,  ///< one of `choices`, or a custom kind's PATH.so[:NAME]
   kKeyValue,     ///< repeatable KEY=VALUE; a higher source overrides key by key
-  kBind,         ///< repeatable bind address; a higher source replaces the whole list
+  kBind,  ///< repeatable bind address (unix:PATH too); a higher source replaces the whole list
 };
 
 /// A setting's value once parsed. Which alternative is held follows the type:
-/// kBool: bool; kCount: int64; kSeconds: double; kString/kChoice/kWorkerClass: string;
+/// kBool: bool; kCount: int64; kSeconds: double; kString/kFile/kPlugin/kChoice/kWorkerClass:
+/// string;
 /// kBind: vector; kKeyValue: map.
 using SettingValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>,
                                   std::map<std::string, std::string>>;

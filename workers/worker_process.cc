@@ -7,10 +7,10 @@
 #include <exception>
 #include <random>
 
-#include "src/base/app_loader.h"
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
+#include "workers/app_start.h"
 #include "workers/worker_runtime.h"
 
 namespace thriftd {
@@ -30,43 +30,6 @@ std::int64_t MaxRequestsWithJitter(std::int64_t max_requests, std::int64_t jitte
     THRIFTD_LOG(kError) << message;
   }
   _exit(kWorkerExitBootError);
-}
-
-// The App, started in this worker.
-struct StartedApp {
-  LoadedApp loaded;
-  AppContext context;
-  std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
-};
-
-void StartApp(const WorkerLaunch& launch, StartedApp* app) {
-  Status status = LoadApp(launch.settings.app, &app->loaded);
-  if (!status.ok()) BootFailed(launch.channel_fd, status.message());
-  app->context.worker_index = launch.index;
-  app->context.pid = getpid();
-  app->context.app_config = launch.settings.app_config;
-  const std::string& name = app->loaded.name;
-  try {
-    app->loaded.object->OnWorkerStart(app->context);
-    app->processor_factory = app->loaded.object->ProcessorFactory();
-  } catch (const std::exception& error) {
-    BootFailed(launch.channel_fd, "App " + name + " failed to start in worker: " + error.what());
-  } catch (...) {
-    BootFailed(launch.channel_fd, "App " + name + " failed to start in worker");
-  }
-  if (!app->processor_factory)
-    BootFailed(launch.channel_fd, "App " + name + " returned no processor factory");
-}
-
-void StopApp(StartedApp& app) {
-  try {
-    app.loaded.object->OnWorkerExit(app.context);
-  } catch (const std::exception& thrown) {
-    THRIFTD_LOG(kError) << "App " << app.loaded.name
-                        << " worker exit hook threw: " << thrown.what();
-  } catch (...) {
-    THRIFTD_LOG(kError) << "App " << app.loaded.name << " worker exit hook threw";
-  }
 }
 
 WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedApp& app,
@@ -101,7 +64,8 @@ void RunWorkerProcess(WorkerLaunch launch) {
   if (getppid() != launch.master_pid) _exit(kWorkerExitOk);
 
   StartedApp app;
-  StartApp(launch, &app);
+  status = StartApp(launch.settings, launch.index, &app);
+  if (!status.ok()) BootFailed(launch.channel_fd, status.message());
   WorkerRuntime runtime(RuntimeOptions(launch, app, &stop));
   slot.pid.store(getpid(), std::memory_order_relaxed);
   slot.generation.store(launch.generation, std::memory_order_relaxed);
@@ -125,7 +89,8 @@ void RunWorkerProcess(WorkerLaunch launch) {
                         << " failed: " << thrown.what();
   }
   slot.Store(SlotState::kDraining);
-  StopApp(app);
+  status = StopApp(app);
+  if (!status.ok()) THRIFTD_LOG(kError) << status.message();
   THRIFTD_LOG(kInfo) << "Worker exiting (pid: " << getpid() << ")";
   // _exit: the master's objects, copied by fork, are not ours to destroy.
   _exit(kWorkerExitOk);

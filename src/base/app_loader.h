@@ -1,5 +1,5 @@
 // Loads an App from a shared object: `PATH.so[:NAME]`. Runs in a worker after
-// fork (or in the master for --check-config).
+// fork (and in --check-config's trial worker, src/app_trial.h).
 #ifndef THRIFTD_SRC_BASE_APP_LOADER_H_
 #define THRIFTD_SRC_BASE_APP_LOADER_H_
 

@@ -47,6 +47,9 @@
 //
 // The new master sees the old one exit as end of file on it, and only then
 // takes the pidfile over.
+//
+// --check-config's trial worker (src/app_trial.h) says how its App started
+// as a worker does: kChannelBootError, or kChannelReady with the App's name.
 #ifndef THRIFTD_SRC_BASE_CHANNEL_H_
 #define THRIFTD_SRC_BASE_CHANNEL_H_
 

@@ -18,7 +18,10 @@
 //   name           YAML key and C++ field name (underscores)
 //   flag           long option without dashes; "" = not a flag (the positional App)
 //   short_flag     'w' for -w, or 0
-//   kind           a SettingType enumerator (src/settings.h): how the text is parsed
+//   kind           a SettingType enumerator (src/settings.h): how the text is parsed.
+//                  The path kinds (kFile, kPlugin, kWorkerClass's PATH.so, kBind's
+//                  unix:PATH) mark the settings that name files: a relative path
+//                  in the config file is taken from the file's directory
 //   type           the field's C++ type: bool, std::int64_t, double, std::string,
 //                  StringList, StringMap, or LogLevel for the log level's choice
 //   default_value  a C++ value of `type`; --help and --print-config derive
@@ -56,10 +59,10 @@ using StringMap = std::map<std::string, std::string>;
 // thrift_* keys); thriftd's own keys follow the same style.
 // clang-format off
 #define THRIFTD_SETTINGS(X) \
-  X(config_file, "config", 'c', kString, std::string, "", (), 0, "FILE", "Config file", kCommandLine, \
+  X(config_file, "config", 'c', kFile, std::string, "", (), 0, "FILE", "Config file", kCommandLine, \
     "YAML config file to read settings from") \
   X(check_config, "check-config", 0, kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
-    "validate the configuration and load the App, then exit") \
+    "check that a start would succeed (binds, files, the App), then exit") \
   X(print_config, "print-config", 0, kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
     "print the resolved configuration as YAML, then exit") \
   X(help, "help", 'h', kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
@@ -67,7 +70,7 @@ using StringMap = std::map<std::string, std::string>;
   X(version, "version", 'v', kBool, bool, false, (), 0, "", "Config file", kCommandLine, \
     "print the version, then exit") \
   \
-  X(app, "", 0, kString, std::string, "", (), 0, "PATH.so[:NAME]", "App", kWorker, \
+  X(app, "", 0, kPlugin, std::string, "", (), 0, "PATH.so[:NAME]", "App", kWorker, \
     "the App: a shared object exporting THRIFTD_APP, optionally naming one App in it") \
   X(app_config, "app-config", 0, kKeyValue, StringMap, {}, (), 0, "KEY=VALUE", "App", kWorker, \
     "a string passed to the App's AppContext::app_config (repeatable)") \
@@ -113,11 +116,11 @@ using StringMap = std::map<std::string, std::string>;
   \
   X(metrics_bind, "metrics-bind", 0, kString, std::string, "", (), 0, "HOST:PORT", "Process", kMaster, \
     "serve Prometheus /metrics and /healthz on this address (unset: off)") \
-  X(pidfile, "pid", 'p', kString, std::string, "", (), 0, "FILE", "Process", kMaster, \
+  X(pidfile, "pid", 'p', kFile, std::string, "", (), 0, "FILE", "Process", kMaster, \
     "write the master's pid to this file") \
-  X(errorlog, "error-logfile", 0, kString, std::string, "-", (), 0, "FILE", "Logging", kMaster, \
+  X(errorlog, "error-logfile", 0, kFile, std::string, "-", (), 0, "FILE", "Logging", kMaster, \
     "the error log file ('-' is stderr)") \
-  X(accesslog, "access-logfile", 0, kString, std::string, "", (), 0, "FILE", "Logging", kWorker, \
+  X(accesslog, "access-logfile", 0, kFile, std::string, "", (), 0, "FILE", "Logging", kWorker, \
     "the access log file, one line per call ('-' is stdout; unset: none)") \
   X(access_log_format, "access-logformat", 0, kString, std::string, "{peer} [{time}] \"{service}.{method}\" {seqid} {outcome} {duration_us}us {bytes_in} {bytes_out} {pid}", (), 0, "FORMAT", "Logging", kWorker, \
     "the access log line: {peer} {time} {service} {method} {seqid} {outcome} {duration_us} {bytes_in} {bytes_out} {pid}, or json") \

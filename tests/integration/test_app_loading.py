@@ -102,7 +102,8 @@ def test_check_config_with_a_good_app_prints_ok_and_exits_0(tmp_path):
         "thriftd: configuration OK (App PingPongApp, 3 sync worker(s))"]
 
 
-def test_check_config_does_not_listen_or_fork(tmp_path):
+def test_check_config_leaves_no_socket_file_behind(tmp_path):
+    # It binds the socket to check it, then closes it and removes the file.
     path = tmp_path / "check.sock"
     result = run_thriftd("--check-config", "-b", f"unix:{path}", PINGPONG_SO, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -1,6 +1,7 @@
 """Bad configurations: each one is refused before anything starts, with one
 line on stderr naming where the bad value came from (file and line, command
-line, or THRIFTD_CMD_ARGS), and exit code 2."""
+line, or THRIFTD_CMD_ARGS), and exit code 2. Relative paths in a config file
+are taken from the file's directory."""
 
 import socket
 from dataclasses import dataclass, field
@@ -206,3 +207,193 @@ def test_pidfile_in_a_missing_directory_is_refused_with_exit_2(tmp_path):
     (line,) = result.stderr.splitlines()
     assert line.startswith("thriftd: command line: --pid: ")
     assert str(pidfile.parent) in line and "No such file or directory" in line
+
+
+# --- --check-config: what a start would fail on -----------------------------------------
+
+EXIT_APP_ERROR = 1
+HELD = object()  # a port some other socket listens on
+
+
+@dataclass
+class StartFailure:
+    """A configuration that validates but cannot start. `args` and `yaml`
+    (written to check.yaml) hold placeholders: {app}, {port} (the listener),
+    {metrics}, {dir} (a directory, relative to the working directory and the
+    file). Fine, {app} is the pingpong App, the ports are free and {dir}
+    exists; `breaks` replaces some with the failing value (HELD: a port in
+    use)."""
+    name: str
+    args: list
+    breaks: dict
+    expected: str                 # the one stderr line; {tmp} is the working directory
+    status: int
+    yaml: str = None
+
+
+START_FAILURES = [
+    StartFailure("on-worker-start-throws",
+                 ["{app}", "-b", "127.0.0.1:{port}"],
+                 {"app": harness.failing_app("start_throws_app")},
+                 "thriftd: App StartThrowsApp failed to start in worker: "
+                 "start_throws_app: cannot reach the database",
+                 EXIT_APP_ERROR),
+    StartFailure("null-processor-factory",
+                 ["{app}", "-b", "127.0.0.1:{port}"],
+                 {"app": harness.failing_app("null_factory_app")},
+                 "thriftd: App NullFactoryApp returned no processor factory",
+                 EXIT_APP_ERROR),
+    StartFailure("port-in-use",
+                 ["-c", "check.yaml"],
+                 {"port": HELD},
+                 "thriftd: check.yaml:2: bind: cannot listen on 127.0.0.1:{port}: "
+                 "bind: Address already in use",
+                 EXIT_CONFIG_ERROR,
+                 yaml="app: {app}\nbind: [\"unix:{dir}/s.sock\", \"127.0.0.1:{port}\"]\n"),
+    StartFailure("metrics-port-in-use",
+                 ["{app}", "-b", "127.0.0.1:{port}", "--metrics-bind", "127.0.0.1:{metrics}"],
+                 {"metrics": HELD},
+                 "thriftd: command line: --metrics-bind: cannot listen on 127.0.0.1:{metrics}: "
+                 "bind: Address already in use",
+                 EXIT_CONFIG_ERROR),
+    StartFailure("pidfile-directory-missing",
+                 ["-c", "check.yaml"],
+                 {"dir": "missing"},
+                 "thriftd: check.yaml:3: pidfile: cannot write {tmp}/missing/thriftd.pid: "
+                 "{tmp}/missing: No such file or directory",
+                 EXIT_CONFIG_ERROR,
+                 yaml="app: {app}\nbind: 127.0.0.1:{port}\npidfile: {dir}/thriftd.pid\n"),
+    StartFailure("access-log-directory-missing",
+                 ["{app}", "-b", "127.0.0.1:{port}", "--access-logfile", "{dir}/access.log"],
+                 {"dir": "missing"},
+                 "thriftd: command line: --access-logfile: cannot write missing/access.log: "
+                 "missing: No such file or directory",
+                 EXIT_CONFIG_ERROR),
+    StartFailure("error-log-directory-missing",
+                 ["-c", "check.yaml"],
+                 {"dir": "missing"},
+                 "thriftd: check.yaml:3: errorlog: cannot write {tmp}/missing/error.log: "
+                 "{tmp}/missing: No such file or directory",
+                 EXIT_CONFIG_ERROR,
+                 yaml="app: {app}\nbind: 127.0.0.1:{port}\nerrorlog: {dir}/error.log\n"),
+]
+
+
+def _tree(directory):
+    return sorted(str(p.relative_to(directory)) for p in directory.rglob("*"))
+
+
+@pytest.mark.parametrize("broken", [True, False], ids=["broken", "fine"])
+@pytest.mark.parametrize("case", START_FAILURES, ids=[c.name for c in START_FAILURES])
+def test_check_config_fails_in_one_line_where_a_start_would(tmp_path, case, broken):
+    (tmp_path / "present").mkdir()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        values = {"app": PINGPONG_SO, "port": harness.free_port(),
+                  "metrics": harness.free_port(), "dir": "present"}
+        if broken:
+            values.update({key: holder.getsockname()[1] if value is HELD else value
+                           for key, value in case.breaks.items()})
+
+        def fill(text):
+            for key, value in values.items():
+                text = text.replace("{" + key + "}", str(value))
+            return text.replace("{tmp}", str(tmp_path))
+
+        if case.yaml is not None:
+            (tmp_path / "check.yaml").write_text(fill(case.yaml))
+        before = _tree(tmp_path)
+        result = run_thriftd("--check-config", *[fill(a) for a in case.args], cwd=tmp_path)
+    if broken:
+        assert result.returncode == case.status, result.stderr
+        assert result.stderr.splitlines() == [fill(case.expected)], result.stderr
+        assert result.stdout == ""
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == ""
+        assert result.stdout.splitlines() == [
+            "thriftd: configuration OK (App PingPongApp, 1 sync worker(s))"]
+    # Bound and released, written nowhere: the directory is as it was.
+    assert _tree(tmp_path) == before
+
+
+def test_check_config_releases_every_port_it_bound(tmp_path):
+    port, metrics = harness.free_port(), harness.free_port()
+    result = run_thriftd("--check-config", PINGPONG_SO, "-b", f"127.0.0.1:{port}",
+                         "--metrics-bind", f"127.0.0.1:{metrics}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for taken in (port, metrics):
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", taken))
+
+
+def test_check_config_notes_the_inherited_sockets_it_cannot_check(tmp_path):
+    port = harness.free_port()
+    result = run_thriftd("--check-config", PINGPONG_SO, "-b", "fd://3", "-b", "systemd:web",
+                         "-b", f"127.0.0.1:{port}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.splitlines() == [
+        "thriftd: bind fd://3 not checked: an inherited socket, not one thriftd binds",
+        "thriftd: bind systemd:web not checked: an inherited socket, not one thriftd binds",
+        "thriftd: configuration OK (App PingPongApp, 1 sync worker(s))"]
+
+
+def test_check_config_gives_up_on_an_app_that_does_not_start_within_the_timeout(tmp_path):
+    result = run_thriftd("--check-config", harness.failing_app("start_hangs_app"),
+                         "-t", "0.5", "-b", f"127.0.0.1:{harness.free_port()}", cwd=tmp_path)
+    assert result.returncode == EXIT_APP_ERROR, result.stderr
+    assert result.stderr.splitlines() == [
+        "thriftd: App did not start in worker within 0.5s (timeout); a worker would be killed"]
+
+
+def test_an_access_log_in_a_missing_directory_stops_a_start_with_exit_2(thriftd, tmp_path):
+    sock = tmp_path / "never.sock"
+    server = thriftd(PINGPONG_SO, "-b", f"unix:{sock}", "--access-logfile",
+                     tmp_path / "missing" / "access.log")
+    assert server.wait_exit() == EXIT_CONFIG_ERROR, server.log()
+    assert server.log().splitlines() == [
+        f"thriftd: command line: --access-logfile: cannot write {tmp_path}/missing/access.log: "
+        f"{tmp_path}/missing: No such file or directory"]
+    assert not sock.exists()
+    assert not (tmp_path / "missing").exists()
+
+
+# --- relative paths in the config file ------------------------------------------------
+
+
+def test_a_config_file_elsewhere_takes_its_relative_paths_from_its_own_directory(
+        thriftd, tmp_path, port):
+    # As under systemd: the file in one directory, the working directory another.
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (conf / "libpingpong.so").symlink_to(PINGPONG_SO)
+    (conf / "thriftd.yaml").write_text(
+        "app: ./libpingpong.so\n"
+        f"bind: [\"127.0.0.1:{port}\", \"unix:s.sock\"]\n"
+        "pidfile: thriftd.pid\n"
+        "accesslog: ./access.log\n")
+    printed = run_thriftd("-c", conf / "thriftd.yaml", "--print-config", cwd=elsewhere).stdout
+    assert f'app: "{conf}/libpingpong.so"' in printed, printed
+    assert f'pidfile: "{conf}/thriftd.pid"' in printed, printed
+
+    server = thriftd("-c", conf / "thriftd.yaml", cwd=elsewhere)
+    server.wait_ready(port)
+    harness.probe(str(conf / "s.sock"))
+    harness.wait_until(lambda: (conf / "thriftd.pid").exists(), 5.0, "the pidfile")
+    assert (conf / "thriftd.pid").read_text().strip() == str(server.pid)
+    harness.wait_until(lambda: (conf / "access.log").exists() and
+                       "ping" in (conf / "access.log").read_text(), 5.0, "an access log line")
+    # A HUP reads the file again and finds the same files.
+    server.signal("HUP")
+    server.wait_for_log(r"Generation 2 is serving")
+    harness.probe(port)
+    # Nothing but the harness's own capture of stdout and stderr.
+    assert {p.name for p in elsewhere.iterdir()} == {
+        server.stdout_path.name, server.stderr_path.name}
+    server.signal("TERM")
+    assert server.wait_exit() == 0
+    assert not (conf / "thriftd.pid").exists()

@@ -2,14 +2,20 @@
 // command line, and every error as one line naming where the bad value came from.
 #include "src/config.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <doctest/doctest.h>
 
+#include <climits>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "src/setting_paths.h"
 #include "test_util.h"
 
 namespace thriftd {
@@ -240,7 +246,7 @@ TEST_CASE("YAML: a sequence or mapping where a scalar belongs") {
   CHECK(YamlError("workers: [1, 2]\n") ==
         "f.yaml:1: workers: expected a positive integer, got a YAML sequence");
   CHECK(YamlError("pidfile:\n  path: /run/x.pid\n") ==
-        "f.yaml:1: pidfile: expected a string, got a YAML mapping");
+        "f.yaml:1: pidfile: expected a file name, got a YAML mapping");
   CHECK(YamlError("bind: [[127.0.0.1:1]]\n") ==
         "f.yaml:1: bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), "
         "got a YAML sequence");
@@ -391,9 +397,154 @@ TEST_CASE("THRIFTD_CMD_ARGS errors name THRIFTD_CMD_ARGS") {
 TEST_CASE("the App may come from the command line, THRIFTD_CMD_ARGS or the file") {
   thriftd_test::TempDir dir;
   std::string file = dir.Write("thriftd.yaml", "app: ./libfile.so\n");
-  CHECK(Resolve({"-c", file}).app == "./libfile.so");
+  CHECK(Resolve({"-c", file}).app == dir.Join("libfile.so"));
   CHECK(Resolve({"-c", file}, "./libenv.so").app == "./libenv.so");
   CHECK(Resolve({"-c", file, "./libcli.so"}, "./libenv.so").app == "./libcli.so");
+}
+
+// --- relative paths ---------------------------------------------------------------
+
+// Runs in `directory` while it lives; back in the old working directory after.
+class WorkingDirectory {
+ public:
+  explicit WorkingDirectory(const std::string& directory) {
+    char old[PATH_MAX];
+    REQUIRE(getcwd(old, sizeof old) != nullptr);
+    old_ = old;
+    REQUIRE(chdir(directory.c_str()) == 0);
+  }
+  ~WorkingDirectory() { CHECK(chdir(old_.c_str()) == 0); }
+  WorkingDirectory(const WorkingDirectory&) = delete;
+  WorkingDirectory& operator=(const WorkingDirectory&) = delete;
+
+ private:
+  std::string old_;
+};
+
+TEST_CASE("every path-valued setting in the config file is taken from the file's directory") {
+  thriftd_test::TempDir dir;
+  REQUIRE(mkdir(dir.Join("conf").c_str(), 0755) == 0);
+  std::string file = dir.Write("conf/thriftd.yaml",
+                               "app: ./libcalc.so:Calc\n"
+                               "worker_class: plugins/libkind.so\n"
+                               "pidfile: run/thriftd.pid\n"
+                               "errorlog: ../log/error.log\n"
+                               "accesslog: access.log\n"
+                               "bind: [unix:calc.sock, \"127.0.0.1:9090\", unix:/run/abs.sock]\n");
+  std::string conf = dir.Join("conf");
+  Config config = Resolve({"-c", file});
+  CHECK(config.app == conf + "/libcalc.so:Calc");
+  CHECK(config.worker_class == conf + "/plugins/libkind.so");
+  CHECK(config.pidfile == conf + "/run/thriftd.pid");
+  CHECK(config.errorlog == conf + "/../log/error.log");  // ".." through a symlink is not "up"
+  CHECK(config.accesslog == conf + "/access.log");
+  CHECK(config.bind == std::vector<std::string>{"unix:" + conf + "/calc.sock", "127.0.0.1:9090",
+                                                "unix:/run/abs.sock"});
+  // The origin still names the line as written.
+  CHECK(config.OriginOf("app").Describe() == file + ":1: app");
+  // --print-config shows what thriftd will open.
+  CHECK(PrintConfig(config).find("\npidfile: \"" + conf + "/run/thriftd.pid\"\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("a config file named relatively: its paths are still taken from its directory") {
+  thriftd_test::TempDir dir;
+  REQUIRE(mkdir(dir.Join("conf").c_str(), 0755) == 0);
+  dir.Write("conf/thriftd.yaml", "app: libcalc.so\npidfile: ./thriftd.pid\n");
+  Config config;
+  {
+    WorkingDirectory in(dir.path());
+    config = Resolve({"-c", "./conf//thriftd.yaml"});
+  }
+  // As getcwd() spells the directory (TMPDIR may be reached through a link).
+  std::string conf = std::filesystem::canonical(dir.path()).string() + "/conf";
+  CHECK(config.app == conf + "/libcalc.so");
+  CHECK(config.pidfile == conf + "/thriftd.pid");
+  CHECK(config.OriginOf("app").Describe() == "./conf//thriftd.yaml:1: app");
+}
+
+TEST_CASE("paths from the command line and THRIFTD_CMD_ARGS stay as typed, relative to the cwd") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml", "app: ./libfile.so\npidfile: file.pid\n");
+  Config config = Resolve({"-c", file, "-p", "cli.pid", "-b", "unix:cli.sock", "./libcli.so"},
+                          "--access-logfile env.log -k ./libkind.so");
+  CHECK(config.pidfile == "cli.pid");
+  CHECK(config.app == "./libcli.so");
+  CHECK(config.bind == std::vector<std::string>{"unix:cli.sock"});
+  CHECK(config.accesslog == "env.log");
+  CHECK(config.worker_class == "./libkind.so");
+}
+
+TEST_CASE("what names no file stays: unset, '-', absolute paths, built-in kinds, other keys") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml",
+                               "app: /opt/libcalc.so\n"
+                               "worker_class: thread\n"
+                               "errorlog: \"-\"\n"
+                               "accesslog: \"\"\n"
+                               "pidfile:\n"
+                               "metrics_bind: 127.0.0.1:9100\n"
+                               "access_log_format: ./{peer}\n"
+                               "app_config: {data: ./data}\n"
+                               "bind: [\"fd://3\", \"systemd:web\", \":9000\"]\n");
+  Config config = Resolve({"-c", file});
+  CHECK(config.app == "/opt/libcalc.so");
+  CHECK(config.worker_class == "thread");
+  CHECK(config.errorlog == "-");
+  CHECK(config.accesslog == "");
+  CHECK(config.pidfile == "");
+  CHECK(config.metrics_bind == "127.0.0.1:9100");
+  CHECK(config.access_log_format == "./{peer}");
+  // The App's own strings are the App's: thriftd cannot know which are paths.
+  CHECK(config.app_config == StringMap{{"data", "./data"}});
+  CHECK(config.bind == std::vector<std::string>{"fd://3", "systemd:web", ":9000"});
+}
+
+TEST_CASE("a reload resolves the file's paths the same way from any working directory") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml", "app: ./libcalc.so\n");
+  Config first = Resolve({"-c", file});
+  Config again;
+  {
+    WorkingDirectory in("/");
+    again = Resolve({"-c", file});
+  }
+  CHECK(first.app == dir.Join("libcalc.so"));
+  CHECK(again.app == first.app);
+}
+
+TEST_CASE("JoinPath and DirectoryOf") {
+  CHECK(JoinPath("/etc/thriftd", "./libcalc.so") == "/etc/thriftd/libcalc.so");
+  CHECK(JoinPath("/etc/thriftd", "a/./b//c.so") == "/etc/thriftd/a/b/c.so");
+  CHECK(JoinPath("/etc/thriftd", "../lib/c.so") == "/etc/thriftd/../lib/c.so");
+  CHECK(JoinPath("/etc/thriftd", "/abs/c.so") == "/abs/c.so");
+  CHECK(JoinPath("/", "c.so") == "/c.so");
+  CHECK(JoinPath("/etc", "") == "");
+  std::string directory;
+  REQUIRE(DirectoryOf("/etc/thriftd/thriftd.yaml", &directory).ok());
+  CHECK(directory == "/etc/thriftd");
+  REQUIRE(DirectoryOf("/thriftd.yaml", &directory).ok());
+  CHECK(directory == "/");
+  thriftd_test::TempDir dir;
+  std::string cwd = std::filesystem::canonical(dir.path()).string();
+  WorkingDirectory in(dir.path());
+  REQUIRE(DirectoryOf("thriftd.yaml", &directory).ok());
+  CHECK(directory == cwd);
+  REQUIRE(DirectoryOf("./sub/../x.yaml", &directory).ok());
+  CHECK(directory == cwd + "/sub/..");
+}
+
+TEST_CASE("ResolvePaths keeps a plugin's :NAME and resolves only unix: bind entries") {
+  const Setting& app = *FindSetting("app");
+  CHECK(ResolvePaths(app, std::string("lib/x.so:Calc"), "/d") == SettingValue("/d/lib/x.so:Calc"));
+  CHECK(ResolvePaths(app, std::string("x.so:default"), "/d") == SettingValue("/d/x.so:default"));
+  // A colon in a directory's name is part of the path.
+  CHECK(ResolvePaths(app, std::string("a:b/x.so"), "/d") == SettingValue("/d/a:b/x.so"));
+  const Setting& kind = *FindSetting("worker_class");
+  CHECK(ResolvePaths(kind, std::string("fiber"), "/d") == SettingValue("fiber"));
+  CHECK(ResolvePaths(kind, std::string("k.so:K"), "/d") == SettingValue("/d/k.so:K"));
+  const Setting& workers = *FindSetting("workers");
+  CHECK(ResolvePaths(workers, std::int64_t{3}, "/d") == SettingValue(std::int64_t{3}));
 }
 
 TEST_CASE("PrintConfig shows every config-file setting with its value") {
@@ -523,6 +674,8 @@ Args EverySettingChanged(const thriftd_test::TempDir& dir) {
         text = "12.5";
         break;
       case SettingType::kString:
+      case SettingType::kFile:
+      case SettingType::kPlugin:
         text = strings.count(name) ? strings.at(name) : "/tmp/" + name;
         break;
       case SettingType::kChoice:

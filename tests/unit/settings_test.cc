@@ -53,6 +53,8 @@ TEST_CASE("every setting's default is of its type and its text parses back to it
     }
     switch (setting.type) {
       case SettingType::kString:
+      case SettingType::kFile:
+      case SettingType::kPlugin:
       case SettingType::kChoice:
       case SettingType::kWorkerClass:
         CHECK(std::holds_alternative<std::string>(value));
@@ -159,7 +161,9 @@ TEST_CASE("ExpectedText says what each type accepts") {
   CHECK(ExpectedText(Row("bind")) ==
         "an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N)");
   CHECK(ExpectedText(Row("check_config")) == "true or false");
-  CHECK(ExpectedText(Row("pidfile")) == "a string");
+  CHECK(ExpectedText(Row("access_log_format")) == "a string");
+  CHECK(ExpectedText(Row("pidfile")) == "a file name");
+  CHECK(ExpectedText(Row("app")) == "PATH.so[:NAME]");
 
   Setting non_negative = Row("workers");
   non_negative.min_value = 0;

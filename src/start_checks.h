@@ -1,0 +1,37 @@
+// What a start needs of the system before it serves, each checked on its own
+// so that a real start (src/main.cc) and --check-config fail with the same
+// line. Each error is one line naming the setting's origin
+// ("thriftd.yaml:2: bind: cannot listen on 127.0.0.1:9090: bind: Address
+// already in use"). Runs in the master, before any worker forks.
+#ifndef THRIFTD_SRC_START_CHECKS_H_
+#define THRIFTD_SRC_START_CHECKS_H_
+
+#include <string>
+#include <vector>
+
+#include "src/base/status.h"
+#include "src/config.h"
+
+namespace thriftd {
+
+/// The error log and the access log can be written (CheckWritable,
+/// kAppend); "-" (a standard stream) and unset need nothing. A real start
+/// needs the access log checked here: the workers open it, and a failure
+/// there would only be logged, leaving thriftd serving without one.
+Status CheckLogFiles(const Config& config);
+
+/// The pidfile's directory takes the file (CheckWritable, kReplace).
+Status CheckPidfileDirectory(const Config& config);
+
+/// Every bind entry can be listened on: each is opened, then closed (and the
+/// socket file of a unix: entry removed), so nothing is left listening.
+/// fd:// and systemd: entries name sockets thriftd inherits, not binds: each
+/// is appended to *inherited, unchecked.
+Status CheckBinds(const Config& config, std::vector<std::string>* inherited);
+
+/// metrics_bind, when set, can be listened on; opened, then closed.
+Status CheckMetricsBind(const Config& config);
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_SRC_START_CHECKS_H_

@@ -1,0 +1,41 @@
+#include "workers/app_start.h"
+
+#include <unistd.h>
+
+#include <exception>
+#include <string>
+
+namespace thriftd {
+
+Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app) {
+  Status status = LoadApp(settings.app, &app->loaded);
+  if (!status.ok()) return status;
+  app->context.worker_index = worker_index;
+  app->context.pid = getpid();
+  app->context.app_config = settings.app_config;
+  const std::string& name = app->loaded.name;
+  try {
+    app->loaded.object->OnWorkerStart(app->context);
+    app->processor_factory = app->loaded.object->ProcessorFactory();
+  } catch (const std::exception& error) {
+    return Status::Error("App " + name + " failed to start in worker: " + error.what());
+  } catch (...) {
+    return Status::Error("App " + name + " failed to start in worker");
+  }
+  if (!app->processor_factory)
+    return Status::Error("App " + name + " returned no processor factory");
+  return Status::Ok();
+}
+
+Status StopApp(StartedApp& app) {
+  try {
+    app.loaded.object->OnWorkerExit(app.context);
+  } catch (const std::exception& thrown) {
+    return Status::Error("App " + app.loaded.name + " worker exit hook threw: " + thrown.what());
+  } catch (...) {
+    return Status::Error("App " + app.loaded.name + " worker exit hook threw");
+  }
+  return Status::Ok();
+}
+
+}  // namespace thriftd

@@ -1,0 +1,40 @@
+// Starting and stopping the App as a worker does: load and construct it,
+// OnWorkerStart(), its processor factory; OnWorkerExit(). One sequence for a
+// worker (workers/worker_process.cc) and for --check-config's trial start
+// (src/app_trial.h), so the check fails exactly where a worker would.
+#ifndef THRIFTD_WORKERS_APP_START_H_
+#define THRIFTD_WORKERS_APP_START_H_
+
+#include <memory>
+
+#include <thrift/TProcessor.h>
+
+#include "src/base/app_loader.h"
+#include "src/base/status.h"
+#include "src/base/worker_settings.h"
+#include "thriftd/app.h"
+
+namespace thriftd {
+
+/// The App, started in this process.
+struct StartedApp {
+  LoadedApp loaded;
+  AppContext context;
+  std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
+};
+
+/// Loads `settings.app` (PATH.so[:NAME]), runs OnWorkerStart() with the
+/// context of worker `worker_index` (this process's pid, `settings.app_config`)
+/// and takes its processor factory. Each failure is the one line a worker
+/// reports: LoadApp's, "App NAME failed to start in worker: what()" (the
+/// hook or ProcessorFactory() threw), "App NAME returned no processor
+/// factory".
+Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app);
+
+/// Runs the App's OnWorkerExit(). An exception from it is the error ("App
+/// NAME worker exit hook threw: what()"): the worker is done either way.
+Status StopApp(StartedApp& app);
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_WORKERS_APP_START_H_

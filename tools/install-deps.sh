@@ -41,9 +41,14 @@ apt_get() {
   rm -f "$output"
 }
 
+# installed PACKAGE: true when dpkg has PACKAGE installed.
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
 missing=""
 for p in $packages; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing="$missing $p"
+  installed "$p" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
   apt_get update -q
@@ -52,6 +57,49 @@ if [ -n "$missing" ]; then
 fi
 
 [ "$tests" = true ] || exit 0
+
+# haproxy, which the load-balancer test runs itself in the foreground. Its
+# package would start the haproxy daemon at once (deb-systemd-invoke under
+# systemd, invoke-rc.d elsewhere) and enable it for every boot. So:
+# - haproxy.service is masked (a link to /dev/null, as `systemctl mask`
+#   makes) before the package is configured, and stays masked: systemd never
+#   starts it, at boot or after an upgrade (`systemctl unmask haproxy` to
+#   run the daemon after all). The package's postinst removes only masks it
+#   made itself.
+# - /usr/sbin/policy-rc.d exits 101 ("action forbidden", which both
+#   deb-systemd-invoke and invoke-rc.d obey) while apt-get runs; any
+#   policy-rc.d already there (a container image's) is put back afterwards,
+#   also when the install fails or is interrupted (and by the next run when
+#   this one was killed).
+# - the links the postinst made to enable it are removed again.
+policy=/usr/sbin/policy-rc.d
+saved=$policy.thriftd-saved
+policy_mark="# tools/install-deps.sh: no daemon starts while it installs haproxy"
+restore_policy() {
+  rm -f "$policy"
+  [ ! -e "$saved" ] || mv -f "$saved" "$policy"
+}
+# A run killed while installing left its policy-rc.d behind.
+if grep -qsxF "$policy_mark" "$policy"; then
+  restore_policy
+fi
+if ! installed haproxy; then
+  mkdir -p /etc/systemd/system
+  [ -e /etc/systemd/system/haproxy.service ] || [ -L /etc/systemd/system/haproxy.service ] ||
+    ln -s /dev/null /etc/systemd/system/haproxy.service
+  trap restore_policy EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  [ ! -e "$policy" ] || mv -f "$policy" "$saved"
+  printf '#!/bin/sh\n%s\nexit 101\n' "$policy_mark" >"$policy"
+  chmod 0755 "$policy"
+  apt-cache show haproxy >/dev/null 2>&1 || apt_get update -q
+  apt_get install -y -q --no-install-recommends haproxy
+  restore_policy
+  trap - EXIT INT TERM
+  systemctl disable haproxy.service >/dev/null 2>&1 || true
+  update-rc.d haproxy disable >/dev/null 2>&1 || true
+fi
 
 # promtool, which the tests run on /metrics, ships only in Debian's
 # prometheus package: the Prometheus server, a daemon that would start at

@@ -298,15 +298,21 @@ class Thriftd:
         pids = self.wait_workers(workers, max(end - time.monotonic(), 0.1)) or pids
 
         def all_ready():
+            # The live workers again at each look: one seen booting may be a
+            # replacement that fails and is replaced in turn, and never ready.
             self._check_running()
+            live = self.worker_pids()
             log = self.log()
-            return all(f"Worker (pid:{pid}) is ready" in log for pid in pids)
+            ready = len(live) == workers and all(f"Worker (pid:{pid}) is ready" in log
+                                                 for pid in live)
+            return live if ready else None
         # A worker still booting accepts nothing: a test that spreads a burst
         # over the workers must not start before they all listen. (When the
         # error log goes to a file, stderr does not say; the call answered.)
         if "Booting worker with pid" in self.log():
-            wait_until(all_ready, max(end - time.monotonic(), 0.1),
-                       lambda: f"workers {pids} to be ready; stderr:\n{self.log()}")
+            pids = wait_until(all_ready, max(end - time.monotonic(), 0.1),
+                              lambda: f"{workers} workers to be ready (have "
+                                      f"{self.worker_pids()}); stderr:\n{self.log()}")
         return pids
 
     # - acting -

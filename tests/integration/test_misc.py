@@ -2,9 +2,11 @@
 --version and --help: thriftd as an operator and a client see it. The
 listening-socket and client-timeout tests run under every worker kind."""
 
+import os
 import re
 import socket
 import stat
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -254,3 +256,16 @@ def test_every_option_help_lists_is_accepted_on_the_command_line(tmp_path):
             continue
         result = run_thriftd(flag, "--print-config", cwd=tmp_path)
         assert "unknown option" not in result.stderr, f"{flag}: {result.stderr}"
+
+
+def test_the_readme_python_client_runs_as_written(thriftd, port):
+    """README, "Calling it from Python": examples/pingpong/client.py with the
+    generated code on PYTHONPATH and Debian's interpreter."""
+    server = thriftd(harness.PINGPONG_SO, "-b", f"127.0.0.1:{port}")
+    server.wait_ready(port)
+    env = dict(os.environ, PYTHONPATH=str(harness.GEN_PY_DIR))
+    result = subprocess.run(["/usr/bin/python3", str(harness.REPO_DIR / "examples" / "pingpong" /
+                                                     "client.py"), f"127.0.0.1:{port}"],
+                            env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "pong 42\n"

@@ -353,10 +353,12 @@ def smoke(b, args):
     names = [n for n in servers if ' -w 1' not in n] if not args.servers else args.servers
     passed = failed = 0
     log_dir = tempfile.mkdtemp(prefix='thriftd-bench-')
-    # echo: a fixed number of calls, not a time: Thrift 0.17's TThreadPoolServer and
-    # TThreadedServer drop a connection after ~100 MB (see RESULTS.md), which is not
-    # what the smoke test is about.
-    checks = [('ping', 0, 0), ('add', 0, 0), ('echo', 70000, 400)]
+    # A fixed number of calls, not a time: on a loaded machine 0.3 s could pass
+    # before a peer answered its first call (seen: 0 calls, 0 errors, in CI). And
+    # for echo, Thrift 0.17's TThreadPoolServer and TThreadedServer drop a
+    # connection after ~100 MB (see RESULTS.md), which is not what the smoke
+    # test is about.
+    checks = [('ping', 0, 400), ('add', 0, 400), ('echo', 70000, 400)]
     for name in names:
         srv = servers[name]
         for transport in ('buffered', 'framed'):

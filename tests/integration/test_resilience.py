@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -147,3 +148,48 @@ def test_ready_workers_killed_one_after_another_are_replaced_at_once(thriftd, po
     assert max(delays) < 1.0, delays
     with py_client(port) as client:
         assert client.ping() == "pong"
+
+
+# --- out of descriptors -----------------------------------------------------------------
+
+
+def _cpu_seconds(pid):
+    """User + system CPU time of pid so far, from /proc/PID/stat."""
+    text = open(f"/proc/{pid}/stat").read()
+    fields = text[text.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="prlimit (util-linux) is missing")
+@pytest.mark.parametrize("kind", ["thread", "fiber"])  # sync holds one connection at a time
+def test_a_worker_out_of_descriptors_backs_off_without_spinning_and_recovers(thriftd, port, kind):
+    kind_args = harness.kind_args(kind)
+    # 64 descriptors each for the master and its worker: fewer than the
+    # connections the test opens.
+    server = thriftd("--nofile=64:64", harness.THRIFTD_BIN, PINGPONG_SO, "-w", "1",
+                     "-b", f"127.0.0.1:{port}", *kind_args, "--worker-connections", "1000",
+                     binary=shutil.which("prlimit"))
+    master = wait_until(lambda: (harness.child_pids(server.pid) and server.pid), 10.0,
+                        "thriftd to start")
+    (worker,) = server.wait_ready(port)
+    held = []
+    try:
+        for _ in range(100):  # the kernel queues them; the worker runs out of descriptors
+            held.append(socket.create_connection(("127.0.0.1", port)))
+        server.wait_for_log(r"Too many open files|out of descriptors", deadline=10.0)
+        before = _cpu_seconds(worker)
+        started = time.monotonic()
+        # A measurement over a fixed window, not a wait for anything: a worker
+        # spinning on accept() would burn the whole of it.
+        time.sleep(1.0)
+        used = _cpu_seconds(worker) - before
+        assert used < 0.5 * (time.monotonic() - started), f"{used:.2f} s of CPU in 1 s: spinning"
+        # The master keeps supervising at its own limit: a killed worker is replaced.
+        os.kill(worker, signal.SIGKILL)
+        server.wait(lambda: [p for p in server.worker_pids() if p != worker], 10.0,
+                    "a replacement worker")
+    finally:
+        for sock in held:
+            sock.close()
+    server.wait_ready(port)  # recovers once descriptors are free again
+    assert master == server.pid

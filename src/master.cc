@@ -15,6 +15,7 @@
 #include "src/metrics.h"
 #include "src/metrics_server.h"
 #include "src/posix_process_ops.h"
+#include "src/start_checks.h"
 #include "src/systemd_notifier.h"
 #include "workers/registry.h"
 #include "workers/worker_process.h"
@@ -699,6 +700,9 @@ class Master::Impl {
     auto fresh = std::make_shared<Config>();
     Status status = ResolveConfig(args_, env_args_, fresh.get());
     if (status.ok()) status = RequireApp(*fresh);
+    // As at start: an access log the new workers could not open would only be
+    // logged by each, and they would serve without one.
+    if (status.ok()) status = CheckLogFiles(*fresh);
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
                           << status.message();

@@ -276,6 +276,22 @@ def test_hup_with_an_invalid_config_is_logged_and_the_old_workers_kept(thriftd, 
     _serving(port)
 
 
+def test_hup_with_an_access_log_that_cannot_be_written_keeps_the_old_workers(
+        thriftd, tmp_path, port, write_config):
+    config = tmp_path / "thriftd.yaml"
+    write_config(config, port, workers=1)
+    server = thriftd("-c", config)
+    old = server.wait_ready(port)
+    write_config(config, port, workers=1, extra=f"accesslog: {tmp_path}/missing/access.log\n")
+    mark = server.log_mark()
+    server.signal("HUP")
+    server.wait_for_log(r"\[ERROR\] Reload failed, keeping the running configuration: "
+                        rf"{config}:\d+: accesslog: .*missing.*No such file or directory$",
+                        since=mark)
+    assert server.worker_pids() == old
+    _serving(port)
+
+
 @pytest.mark.parametrize("new_app, new_workers, error", [
     ("missing", 1, r"cannot load app {path}: No such file or directory"),
     ("missing", 2, r"cannot load app {path}: No such file or directory"),

@@ -15,7 +15,9 @@ namespace thriftd {
 namespace {
 
 // A version of a file: what a rewrite in place changes (size, times) and a
-// replacement by rename changes (the inode).
+// replacement by rename changes (the inode). A rewrite to the same size
+// within one tick of the filesystem's clock would go unseen; a deployment
+// comes seconds after the copy it replaces.
 struct FileVersion {
   dev_t device;
   ino_t inode;
@@ -39,8 +41,8 @@ struct Copy {
   int fd;
 };
 
-// Every copy this process made. A mutex, though loading happens before a
-// worker starts its threads: an App's own threads may load too.
+// Every copy this process made. thriftd loads before a process starts any
+// thread, but nothing in the interface says it must: hence the mutex.
 struct Copies {
   std::mutex mutex;
   pid_t owner = 0;

@@ -1,8 +1,9 @@
 """A custom worker kind end to end: examples/custom_worker/ builds
 libcustom_worker.so (OneAtATimeWorker, written against include/thriftd/worker.h
 only), which `-k PATH.so[:NAME]` loads. It serves both clients, spreads
-connections (one per worker), stops cleanly on TERM, and a kind that cannot be
-loaded stops thriftd before anything starts, with one clear line and exit 1."""
+connections (one per worker), stops cleanly on TERM, keeps running when its file
+is overwritten in place, and a kind that cannot be loaded stops thriftd before
+anything starts, with one clear line and exit 1."""
 
 import os
 import re

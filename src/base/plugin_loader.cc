@@ -1,11 +1,15 @@
 #include "src/base/plugin_loader.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+
+#include "src/base/private_copy.h"
+#include "src/base/unique_fd.h"
 
 namespace thriftd {
 namespace {
@@ -15,6 +19,12 @@ bool IsIdentifier(const std::string& text) {
   for (char c : text)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
   return true;
+}
+
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
 }
 
 }  // namespace
@@ -44,17 +54,31 @@ Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** h
                   const void** entry_out) {
   PluginSpec spec = ParsePluginSpec(spec_text);
   auto fail = [&](const std::string& why) { return PluginError(kind, spec_text, why); };
+  // A path, even a bare name: dlopen() would search the library path for
+  // one, but the operator named a file. O_NONBLOCK: a FIFO named by mistake
+  // must not hang the open (it is refused below).
+  UniqueFd file(open(spec.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!file.valid()) return fail(std::strerror(errno));
   struct stat st;
-  if (stat(spec.path.c_str(), &st) != 0) return fail(std::strerror(errno));
+  if (fstat(file.get(), &st) != 0) return fail(std::strerror(errno));
   if (S_ISDIR(st.st_mode)) return fail("is a directory");
-  // dlopen() searches the library path for a bare name; the operator meant the file.
-  std::string open_path = spec.path.find('/') == std::string::npos ? "./" + spec.path : spec.path;
+  // dlopen() of the file itself would map it, and `cp new.so` over it
+  // (truncating and rewriting that inode) would crash the code running
+  // from it: the object is loaded from the process's own copy instead.
+  std::string load_path;
+  Status copied = PrivateCopyOf(file.get(), spec.path, &load_path);
+  if (!copied.ok()) return fail(copied.message());
 
   dlerror();
-  void* handle = dlopen(open_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = dlopen(load_path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
-    const char* why = dlerror();
-    return fail(why ? why : "dlopen failed");
+    const char* error = dlerror();
+    // dlerror() names the copy ("/proc/PID/fd/N: invalid ELF header"); the
+    // operator knows the file.
+    std::string why = error ? ReplaceAll(error, load_path, spec.path) : "dlopen failed";
+    // Nothing is loaded under the copy's name: its number may be reused.
+    DropPrivateCopy(load_path);
+    return fail(why);
   }
   auto fail_loaded = [&](const std::string& why) {
     dlclose(handle);

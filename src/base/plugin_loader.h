@@ -30,11 +30,15 @@ struct PluginSpec {
 /// Splits "PATH.so[:NAME]" (a colon in a directory name does not split).
 PluginSpec ParsePluginSpec(const std::string& text);
 
-/// Opens the object and finds its entry. On success *entry points at the
-/// exported entry struct and *handle holds the object (never closed: the
-/// code it holds may run until the process ends). Errors: "cannot load
-/// NOUN PATH: <why>" (file missing, a directory, not a shared object, no
-/// entry point, ABI version mismatch naming both versions).
+/// Opens the object and finds its entry. The object is loaded from this
+/// process's private copy of the file (private_copy.h), so a file
+/// overwritten in place later cannot change the code that runs. On success
+/// *entry points at the exported entry struct and *handle holds the object
+/// (never closed: the code it holds may run until the process ends).
+/// Errors: "cannot load NOUN PATH: <why>" (file missing, a directory or
+/// another file that is not regular, not a shared object or missing a
+/// symbol, as dlopen() says but naming PATH, no entry point, ABI version
+/// mismatch naming both versions).
 Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** handle,
                   const void** entry);
 

@@ -1,13 +1,15 @@
 """App loading failures through the real binary: each is one clear error line
 and exit code 1, and the master does not fork replacement workers in a loop.
---check-config loads the App too."""
+--check-config loads the App too. A deployed App overwritten in place does not
+crash the workers running it; the next HUP serves the new one."""
 
 import re
+import shutil
 
 import pytest
 
 import harness
-from harness import PINGPONG_SO, failing_app, run_thriftd
+from harness import KEYVALUE_SO, PINGPONG_SO, CallLoad, failing_app, run_thriftd
 
 EXIT_APP_ERROR = 1
 
@@ -128,3 +130,69 @@ def test_app_name_that_the_object_does_not_export_is_refused(tmp_path):
     assert result.stderr.splitlines() == [
         f"thriftd: cannot load app {PINGPONG_SO}: no App named NoSuchApp "
         "(symbol thriftd_app_NoSuchApp missing)"]
+
+
+# --- deploying over the running App ----------------------------------------------
+
+
+def _overwrite_in_place(path, source):
+    """What `cp source path` does to an existing file: truncates the same
+    inode and writes the new bytes into it (no new file, no rename)."""
+    inode = path.stat().st_ino
+    with open(path, "wb") as file:
+        file.write(source.read_bytes())
+    assert path.stat().st_ino == inode
+
+
+def _serves(port, service):
+    """A check for server.wait: a call to `service` answers."""
+    def check():
+        try:
+            harness.probe(port, service, timeout=1.0)
+            return True
+        except Exception:  # the other App (still) serving, or a worker booting
+            return False
+    return check
+
+
+def _new_generation_serves(server, port, service, old):
+    """After a HUP: two workers, none of `old`, and `service` answers."""
+    server.wait(lambda: (lambda pids: len(pids) == 2 and not set(pids) & set(old))(
+        server.worker_pids()), 20.0, f"2 new workers (old {old})")
+    server.wait(_serves(port, service), 10.0, f"a {service} call to answer")
+    return server.worker_pids()
+
+
+def test_an_app_overwritten_in_place_keeps_serving_and_hup_loads_the_new_one(
+        thriftd, tmp_path, port, kind, kind_args):
+    # Each worker loads the App from its own private copy, so `cp new.so
+    # app.so` over the file does not touch the code it runs (dlopen()ing the
+    # file itself would map that inode, and the workers would die of SIGBUS).
+    app = tmp_path / "app.so"
+    shutil.copyfile(PINGPONG_SO, app)
+    server = thriftd(app, "-b", f"127.0.0.1:{port}", "-w", 2, *kind_args)
+    workers = server.wait_ready(port, workers=2)
+    # Sync workers hold a connection each: one persistent client, and one
+    # connection per call that the other worker serves.
+    with CallLoad(port, persistent=1, fresh=1) as load:
+        load.wait_answered(50, server)
+        _overwrite_in_place(app, KEYVALUE_SO)
+        load.wait_answered(300, server)
+    assert (load.lost, load.refused) == (0, 0), load.summary()
+    assert server.worker_pids() == workers, server.log()
+    assert "was sent SIG" not in server.log(), server.log()
+    with harness.py_client(port) as client:
+        assert client.add(20, 22) == 42  # the old code, still pingpong
+
+    # A HUP loads what the file holds now.
+    server.signal("HUP")
+    keyvalue = _new_generation_serves(server, port, "keyvalue", workers)
+    # Put pingpong back the same way, under the keyvalue workers, and HUP again.
+    _overwrite_in_place(app, PINGPONG_SO)
+    server.wait(_serves(port, "keyvalue"), 10.0, "the keyvalue workers to answer")
+    assert server.worker_pids() == keyvalue, server.log()
+    server.signal("HUP")
+    _new_generation_serves(server, port, "pingpong", keyvalue)
+    with harness.py_client(port) as client:
+        assert client.add(20, 22) == 42
+    assert "was sent SIG" not in server.log(), server.log()

@@ -1,17 +1,22 @@
 """A custom worker kind end to end: examples/custom_worker/ builds
 libcustom_worker.so (OneAtATimeWorker, written against include/thriftd/worker.h
 only), which `-k PATH.so[:NAME]` loads. It serves both clients, spreads
-connections (one per worker), stops cleanly on TERM, and a kind that cannot be
-loaded stops thriftd before anything starts, with one clear line and exit 1."""
+connections (one per worker), stops cleanly on TERM, keeps running when its file
+is overwritten in place, and a kind that cannot be loaded stops thriftd before
+anything starts, with one clear line and exit 1."""
 
+import os
 import re
+import shutil
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import harness
-from harness import CUSTOM_WORKER_SO, PINGPONG_SO, cpp_client, py_client, run_thriftd
+from harness import (CUSTOM_WORKER_SO, KEYVALUE_SO, PINGPONG_SO, CallLoad, cpp_client,
+                     py_client, run_thriftd)
 
 EXIT_APP_ERROR = 1
 ONE_MIB = 1 << 20
@@ -121,6 +126,37 @@ def test_custom_kind_honours_the_client_timeout(thriftd, port):
         assert connection.socket.recv(1) == b""  # Serve() got kTimeout from the waiter
         took = time.monotonic() - start
     assert 0.4 <= took <= 2.0, f"idle connection closed after {took:.2f}s, expected ~0.5s"
+
+
+def test_a_custom_kind_overwritten_in_place_keeps_running_and_the_next_fork_loads_it_again(
+        thriftd, tmp_path, port):
+    # The master loads the kind and its workers inherit it: both run it from
+    # the master's private copy, not from the file `cp` rewrites.
+    kind = tmp_path / "kind.so"
+    shutil.copyfile(CUSTOM_WORKER_SO, kind)
+    server = thriftd(PINGPONG_SO, "-w", "2", "-k", kind, "-b", f"127.0.0.1:{port}")
+    workers = server.wait_ready(port, workers=2)
+    inode = kind.stat().st_ino
+    # One connection per worker (worker_connections = 1): one persistent, and
+    # one per call on the other worker.
+    with CallLoad(port, persistent=1, fresh=1) as load:
+        load.wait_answered(50, server)
+        with open(kind, "wb") as file:  # as `cp` does: the same inode, rewritten
+            file.write(KEYVALUE_SO.read_bytes())
+        load.wait_answered(300, server)
+    assert kind.stat().st_ino == inode
+    assert (load.lost, load.refused) == (0, 0), load.summary()
+    assert server.worker_pids() == workers, server.log()
+    assert "was sent SIG" not in server.log(), server.log()
+
+    # The kind put back the same way; a replacement worker is created from it.
+    with open(kind, "wb") as file:
+        file.write(CUSTOM_WORKER_SO.read_bytes())
+    os.kill(workers[0], signal.SIGKILL)
+    server.wait(lambda: (lambda pids: len(pids) == 2 and workers[0] not in pids)(
+        server.worker_pids()), 10.0, "a replacement worker")
+    server.wait(lambda: _answers(port), 10.0, "a call to answer")
+    assert "cannot start a worker" not in server.log(), server.log()
 
 
 # --- loading failures ----------------------------------------------------------

@@ -2,10 +2,19 @@
 // built in tests/unit/apps; THRIFTD_TEST_APPS names the directory holding them.
 #include "src/base/app_loader.h"
 
+#include <dlfcn.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -16,6 +25,32 @@ std::string TestApp(const std::string& file) {
   const char* dir = std::getenv("THRIFTD_TEST_APPS");
   REQUIRE_MESSAGE(dir != nullptr, "THRIFTD_TEST_APPS is unset; run through meson test");
   return std::string(dir) + "/" + file;
+}
+
+// What `cp source path` does to an existing file: truncates the same inode
+// and writes the new bytes into it (open O_TRUNC, no new file).
+void OverwriteInPlace(const std::string& path, const std::string& bytes) {
+  struct stat before;
+  REQUIRE(stat(path.c_str(), &before) == 0);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  struct stat after;
+  REQUIRE(stat(path.c_str(), &after) == 0);
+  REQUIRE(after.st_ino == before.st_ino);
+}
+
+// A test App copied to dir/name, as an operator deploys one.
+std::string Deploy(const thriftd_test::TempDir& dir, const std::string& app,
+                   const std::string& name) {
+  std::string path = dir.Join(name);
+  std::filesystem::copy_file(TestApp(app), path);
+  return path;
+}
+
+// The name glibc knows the object by: "/proc/PID/fd/N" for a private copy.
+std::string LoadedName(void* handle) {
+  link_map* map = nullptr;
+  REQUIRE(dlinfo(handle, RTLD_DI_LINKMAP, &map) == 0);
+  return map->l_name;
 }
 
 std::string LoadError(const std::string& spec) {
@@ -78,6 +113,27 @@ TEST_CASE("a file that is not a shared object reports dlopen's reason") {
   CHECK(LoadError(path) == "cannot load app " + path + ": " + path + ": invalid ELF header");
   std::string tiny = dir.Write("libtiny.so", "text\n");
   CHECK(LoadError(tiny) == "cannot load app " + tiny + ": " + tiny + ": file too short");
+}
+
+TEST_CASE("an object needing a symbol nothing defines names the file and the symbol") {
+  std::string path = TestApp("libundefined_symbol.so");
+  CHECK(LoadError(path) == "cannot load app " + path + ": " + path +
+                               ": undefined symbol: thriftd_test_defined_nowhere");
+}
+
+TEST_CASE("a FIFO is not an App, and opening it does not wait for a writer") {
+  thriftd_test::TempDir dir;
+  std::string path = dir.Join("libfifo.so");
+  REQUIRE(mkfifo(path.c_str(), 0600) == 0);
+  CHECK(LoadError(path) == "cannot load app " + path + ": is not a regular file");
+}
+
+TEST_CASE("an unreadable file says so") {
+  if (geteuid() == 0) return;  // root reads it anyway
+  thriftd_test::TempDir dir;
+  std::string path = Deploy(dir, "libgood_app.so", "libsecret.so");
+  REQUIRE(chmod(path.c_str(), 0) == 0);
+  CHECK(LoadError(path) == "cannot load app " + path + ": Permission denied");
 }
 
 TEST_CASE("an object without THRIFTD_APP says so") {
@@ -153,6 +209,98 @@ TEST_CASE("an object exporting two Apps serves each by name, the first linked by
   status = LoadApp(path, &plain);
   REQUIRE_MESSAGE(status.ok(), status.message());
   CHECK(plain.name == "FirstApp");
+}
+
+TEST_CASE("an App overwritten in place keeps running: it was loaded from a private copy") {
+  thriftd_test::TempDir dir;
+  std::string path = Deploy(dir, "libgood_app.so", "libdeployed.so");
+  LoadedApp loaded;
+  Status status = LoadApp(path, &loaded);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  // Shorter than the object: had its pages come from this inode, touching
+  // them now would be past its end (SIGBUS) once the truncation dropped them.
+  OverwriteInPlace(path, std::string(100, '#'));
+
+  REQUIRE(loaded.object->ProcessorFactory() != nullptr);  // runs the object's code
+  LoadedApp again;
+  status = LoadApp(path, &again);
+  CHECK(status.message() == "cannot load app " + path + ": " + path + ": invalid ELF header");
+
+  // The object maps its copy, a memfd named after the file, never the file.
+  std::string maps = thriftd_test::ReadFile("/proc/self/maps");
+  CHECK(maps.find(path) == std::string::npos);
+  CHECK(maps.find("/memfd:libdeployed.so (deleted)") != std::string::npos);
+  std::string name = LoadedName(loaded.handle);
+  CHECK(name.rfind("/proc/" + std::to_string(getpid()) + "/fd/", 0) == 0);
+  std::error_code ignored;
+  CHECK(std::filesystem::read_symlink(name, ignored) == "/memfd:libdeployed.so (deleted)");
+}
+
+TEST_CASE("a file rewritten since it was loaded is loaded afresh, an unchanged one is not") {
+  thriftd_test::TempDir dir;
+  std::string path = Deploy(dir, "libgood_app.so", "libdeployed.so");
+  LoadedApp first, unchanged;
+  Status status = LoadApp(path, &first);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  status = LoadApp(path, &unchanged);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  // One copy, one object: the master loads a custom kind for every fork.
+  CHECK(unchanged.handle == first.handle);
+
+  // A deployment (as a HUP's new workers see it): other code, same path.
+  OverwriteInPlace(path, thriftd_test::ReadFile(TestApp("libtwo_apps.so")));
+  LoadedApp deployed;
+  status = LoadApp(path, &deployed);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(deployed.name == "FirstApp");
+  CHECK(deployed.handle != first.handle);
+  CHECK(first.object->ProcessorFactory() != nullptr);  // the first copy still runs
+}
+
+// The master loads a custom worker kind from its copy, /proc/MASTER/fd/N, and
+// forks; the worker closes N with everything else it inherits, and may get N
+// again for its App's copy. glibc knows loaded objects by name: under
+// /proc/self/fd/N it would hand the worker the kind's object as its App.
+TEST_CASE("a forked child's copy is not mistaken for one it inherited, under the same number") {
+  thriftd_test::TempDir dir;
+  // A file of its own, so that the copy is made now: the file LoadApp opens
+  // takes the lowest free number, the copy the next, and the file's closes.
+  std::string path = Deploy(dir, "libgood_app.so", "libparent.so");
+  LoadedApp parents;
+  Status status = LoadApp(path, &parents);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  std::string name = LoadedName(parents.handle);
+  int number = std::stoi(name.substr(name.rfind('/') + 1));
+  std::string child_app = TestApp("libtwo_apps.so");
+
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // No doctest macro here (a failure would run the rest of the tests in
+    // the child): the exit code says how it went. 0: right; 1: a wrong App
+    // or an error; 2: the copy did not get `number`, so nothing was tested.
+    close(number);  // as a worker closes what it inherits
+    // Take every free number below `number` but the last, which goes to the
+    // file LoadApp opens, and `number` to its copy.
+    std::vector<int> held;
+    for (int fd = open("/dev/null", O_RDONLY); fd >= 0 && fd != number;
+         fd = open("/dev/null", O_RDONLY)) {
+      held.push_back(fd);
+    }
+    close(number);
+    if (!held.empty()) close(held.back());
+    LoadedApp own;
+    Status loaded = LoadApp(child_app, &own);
+    if (!loaded.ok() || own.name != "FirstApp") _exit(1);
+    link_map* map = nullptr;
+    if (dlinfo(own.handle, RTLD_DI_LINKMAP, &map) != 0) _exit(1);
+    std::string own_name = map->l_name;
+    _exit(own_name.substr(own_name.rfind('/') + 1) == std::to_string(number) ? 0 : 2);
+  }
+  int wait_status = 0;
+  REQUIRE(waitpid(child, &wait_status, 0) == child);
+  REQUIRE(WIFEXITED(wait_status));
+  CHECK(WEXITSTATUS(wait_status) == 0);
 }
 
 // Regression (src/app_loader.cc, LoadApp, fixed): PATH.so:default looks up the symbol

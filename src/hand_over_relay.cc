@@ -12,11 +12,8 @@ namespace thriftd {
 HandOverRelay::HandOverRelay(const Scoreboard& scoreboard, std::function<int(pid_t)> channel_of)
     : scoreboard_(scoreboard), channel_of_(std::move(channel_of)) {}
 
-pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
-                             pid_t from, UniqueFd connection, std::string_view carried) {
-  // Candidates, the most room first. One with no room left is still one:
-  // queued on its channel the connection waits to be served, which beats
-  // closing it.
+std::vector<std::pair<std::int64_t, pid_t>> HandOverRelay::Targets(
+    const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation, pid_t from) const {
   std::vector<std::pair<std::int64_t, pid_t>> targets;
   for (const auto& [pid, worker] : workers) {
     if (pid == from || worker.state != WorkerState::kReady ||
@@ -31,13 +28,17 @@ pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::
   }
   std::stable_sort(targets.begin(), targets.end(),
                    [](const auto& a, const auto& b) { return a.first > b.first; });
-  if (targets.empty()) return 0;  // Closed as `connection` goes.
+  return targets;
+}
+
+pid_t HandOverRelay::SendToFirst(const std::vector<std::pair<std::int64_t, pid_t>>& targets,
+                                 int connection, std::string_view carried) {
   for (const auto& [room, target] : targets) {
     int channel = channel_of_(target);
     if (channel < 0) continue;
     // Never blocks: a worker whose channel is full is not reading it now
     // (busy with a connection, or hung), and the next one may be.
-    Status status = TrySendChannelMessage(channel, kChannelConnection, carried, connection.get());
+    Status status = TrySendChannelMessage(channel, kChannelConnection, carried, connection);
     if (status.ok()) {
       ++forwarded_[target];
       return target;
@@ -45,10 +46,45 @@ pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::
     THRIFTD_LOG(kWarning) << "cannot hand a connection over to worker (pid:" << target
                           << "): " << status.message();
   }
+  return 0;
+}
+
+pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
+                             pid_t from, UniqueFd connection, std::string_view carried,
+                             double now) {
+  std::vector<std::pair<std::int64_t, pid_t>> targets = Targets(workers, generation, from);
+  if (targets.empty()) return 0;  // Closed as `connection` goes.
+  if (targets.front().first <= 0) {
+    // Every worker is full: wait for room rather than queue the connection
+    // behind a busy worker's client, and its next call with it.
+    held_.push_back({std::move(connection), std::string(carried), from, now + hold_});
+    return kHeld;
+  }
+  // Only those with room: a full one would hold it unread.
+  while (!targets.empty() && targets.back().first <= 0) targets.pop_back();
+  pid_t target = SendToFirst(targets, connection.get(), carried);
+  if (target != 0) return target;
   // The client sees its connection closed between calls, as it would have
   // without hand-over, and reconnects.
   THRIFTD_LOG(kWarning) << "no worker could take a handed-over connection; closing it";
   return 0;
+}
+
+void HandOverRelay::RetryHeld(const std::map<pid_t, WorkerRecord>& workers,
+                              std::uint64_t generation, double now) {
+  while (!held_.empty()) {
+    Held& next = held_.front();
+    std::vector<std::pair<std::int64_t, pid_t>> targets = Targets(workers, generation, next.from);
+    bool room = !targets.empty() && targets.front().first > 0;
+    bool overdue = now >= next.until;
+    if (!room && !overdue && !targets.empty()) return;  // first come, first served
+    if (room) {
+      while (targets.back().first <= 0) targets.pop_back();
+    }
+    if (targets.empty() || SendToFirst(targets, next.connection.get(), next.carried) == 0)
+      THRIFTD_LOG(kWarning) << "no worker could take a handed-over connection; closing it";
+    held_.pop_front();  // sent, or closed as it goes
+  }
 }
 
 }  // namespace thriftd

@@ -10,7 +10,9 @@
 //   3. Here: the master forwards that message unchanged (same kind, same
 //      text, the descriptor riding along) to the ready worker of the
 //      serving generation with the most room, never back to the sender;
-//      with nobody to take it (thriftd is stopping), it closes it.
+//      when every such worker is full (sync workers, each busy with a
+//      connection) it holds the connection until one has room; with nobody
+//      to take it (thriftd is stopping), it closes it.
 //   4. The adopting worker serves it as if it had accepted it, starting
 //      from the carried bytes.
 //
@@ -21,9 +23,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "src/arbiter.h"
 #include "src/base/scoreboard.h"
@@ -49,8 +55,24 @@ class HandOverRelay {
   /// channel is full (it is not reading it) or the send fails, the next
   /// one by room is tried. Returns the pid it went to; 0 when it was closed
   /// instead (nobody to take it, or no send succeeded, logged).
+  /// A worker with no room left gets one only when every worker is full
+  /// and has been for `hold` seconds: until then the connection is held
+  /// here (kHeld), and RetryHeld() sends it as soon as one has room. A
+  /// sync worker reads its channel only between connections: one sent to
+  /// it while it serves a persistent client would wait for that client to
+  /// leave.
   pid_t Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation, pid_t from,
-                UniqueFd connection, std::string_view carried);
+                UniqueFd connection, std::string_view carried, double now = 0);
+  static constexpr pid_t kHeld = -1;
+
+  /// Sends the held connections that a worker now has room for (and, past
+  /// their hold, to the worker with the most room, full or not). Call on
+  /// every step of the loop.
+  void RetryHeld(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
+                 double now);
+  std::size_t held() const { return held_.size(); }
+  /// How long a connection may be held for want of room.
+  void set_hold(double seconds) { hold_ = seconds; }
 
   /// Forgets the connections forwarded and not yet adopted: call when they
   /// have been (the master calls it on every tick of its timer, 200 ms; an
@@ -61,6 +83,21 @@ class HandOverRelay {
   const Scoreboard& scoreboard_;
   std::function<int(pid_t)> channel_of_;
   std::map<pid_t, std::int64_t> forwarded_;  // by target, since the last ForgetForwarded()
+  struct Held {
+    UniqueFd connection;
+    std::string carried;
+    pid_t from = 0;
+    double until = 0;  // then it goes to a full worker rather than wait on
+  };
+  std::deque<Held> held_;
+  double hold_ = 30;
+
+  /// The candidates for a connection from `from`, the most room first.
+  std::vector<std::pair<std::int64_t, pid_t>> Targets(const std::map<pid_t, WorkerRecord>& workers,
+                                                      std::uint64_t generation, pid_t from) const;
+  /// Sends to the first target that takes it; the pid, or 0.
+  pid_t SendToFirst(const std::vector<std::pair<std::int64_t, pid_t>>& targets, int connection,
+                    std::string_view carried);
 };
 
 }  // namespace thriftd

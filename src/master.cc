@@ -279,6 +279,9 @@ class Master::Impl {
   void Step() {
     ReapWorkers();
     arbiter_->Tick();
+    // Held for want of room: a worker may have some now (a client left, a
+    // replacement is ready), or thriftd stops and they are closed.
+    relay_->RetryHeld(arbiter_->workers(), arbiter_->generation(), ops_->Now());
     FollowServingGeneration();
     TellPredecessorWhenReady();
     TellSuccessorWhetherWeServe();
@@ -399,7 +402,7 @@ class Master::Impl {
           }
         }
         relay_->Forward(arbiter_->workers(), arbiter_->generation(), pid, std::move(message.passed),
-                        message.text);
+                        message.text, ops_->Now());
         break;
     }
   }
@@ -452,7 +455,7 @@ class Master::Impl {
       // A rollback: the new master, stopping, hands its connections back.
       if (message.kind == kChannelConnection && message.passed.valid()) {
         relay_->Forward(arbiter_->workers(), arbiter_->generation(), /*from=*/0,
-                        std::move(message.passed), message.text);
+                        std::move(message.passed), message.text, ops_->Now());
       }
     }
   }
@@ -558,7 +561,7 @@ class Master::Impl {
       }
       if (message.kind == kChannelConnection && message.passed.valid()) {
         relay_->Forward(arbiter_->workers(), arbiter_->generation(), /*from=*/0,
-                        std::move(message.passed), message.text);
+                        std::move(message.passed), message.text, ops_->Now());
       }
       if (message.kind == kChannelUpgradeReady) predecessor_serving_ = true;
       if (message.kind == kChannelUpgradeIdle) predecessor_serving_ = false;

@@ -79,6 +79,11 @@ class Workers {
   }
 
   HandOverRelay& relay() { return *relay_; }
+  const std::map<pid_t, WorkerRecord>& records() const { return workers_; }
+  void SetConnections(pid_t pid, int connections) {
+    scoreboard_->slot(workers_.at(pid).spec.slot).connections.store(connections);
+  }
+  void SetState(pid_t pid, WorkerState state) { workers_.at(pid).state = state; }
 
  private:
   std::unique_ptr<Scoreboard> scoreboard_;
@@ -141,7 +146,10 @@ TEST_CASE("only a ready worker of the serving generation adopts a connection") {
   workers.Add(105, WorkerState::kKilled, 0);
   workers.Add(106, WorkerState::kReady, 0, 100, /*generation=*/1);  // the old generation
   workers.Add(107, WorkerState::kReady, 150, /*limit=*/100);        // over its limit, yet ready
-  CHECK(workers.HandOver(100) == 107);
+  // Held for want of room, then, past its hold, to the one that may adopt it.
+  CHECK(workers.HandOver(100) == HandOverRelay::kHeld);
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/30);
+  CHECK(workers.Received(107).kind == kChannelConnection);
   for (pid_t other = 100; other <= 106; ++other) CHECK(workers.Received(other).kind == 0);
 }
 
@@ -184,6 +192,54 @@ TEST_CASE("a handed-over connection skips a worker whose channel is full, withou
     CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);  // end of file: closed
   }
   CHECK(MonotonicSeconds() - start < 1);  // no send waited for SO_SNDTIMEO
+}
+
+TEST_CASE("regression: with every worker full, a connection is held until one has room") {
+  // Sync workers hold one connection each and read their channel only
+  // between connections: one sent to a busy sync worker waited for its
+  // client to leave, and the handed-over client's next call with it.
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);
+  workers.Add(101, WorkerState::kReady, 1, /*limit=*/1);
+  workers.Add(102, WorkerState::kReady, 1, /*limit=*/1);
+  CHECK(workers.HandOver(100, "abc") == HandOverRelay::kHeld);
+  CHECK(workers.relay().held() == 1);
+  CHECK(workers.Received(101).kind == 0);
+  CHECK(workers.Received(102).kind == 0);
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/1);
+  CHECK(workers.relay().held() == 1);  // still no room
+  workers.SetConnections(102, 0);      // its client left
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/2);
+  CHECK(workers.relay().held() == 0);
+  ChannelMessage message = workers.Received(102);
+  CHECK(message.kind == kChannelConnection);
+  CHECK(message.text == "abc");
+}
+
+TEST_CASE("a connection held past its hold goes to a full worker rather than wait on") {
+  Workers workers;
+  workers.relay().set_hold(5);
+  workers.Add(100, WorkerState::kDraining, 0);
+  workers.Add(101, WorkerState::kReady, 1, /*limit=*/1);
+  CHECK(workers.HandOver(100) == HandOverRelay::kHeld);
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/4.9);
+  CHECK(workers.relay().held() == 1);
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/5);
+  CHECK(workers.relay().held() == 0);
+  CHECK(workers.Received(101).kind == kChannelConnection);
+}
+
+TEST_CASE("held connections are closed when nobody is left to take them") {
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);
+  workers.Add(101, WorkerState::kReady, 1, /*limit=*/1);
+  UniqueFd client;
+  CHECK(workers.HandOver(100, "", &client) == HandOverRelay::kHeld);
+  workers.SetState(101, WorkerState::kDraining);  // thriftd stops
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/1);
+  CHECK(workers.relay().held() == 0);
+  char byte;
+  CHECK(recv(client.get(), &byte, 1, 0) == 0);  // closed
 }
 
 }  // namespace

@@ -103,9 +103,9 @@ def test_the_timeout_counts_from_the_start_of_the_blocking_call(thriftd, port):
 @pytest.mark.parametrize("kind", ["thread", "fiber"])
 def test_a_ttin_ttou_storm_under_load_changes_the_count_once_per_signal(thriftd, port, kind):
     """Every TTIN and TTOU the master receives changes the worker count
-    once, in order, however busy it is. 0.1 s apart: two of the same kind
-    are 0.2 s apart, so the kernel (which keeps one pending instance of a
-    signal) has no cause to merge them."""
+    once, however busy it is. 0.1 s apart: two of the same kind are 0.2 s
+    apart, so the kernel (which keeps one pending instance of a signal) has
+    no cause to merge them."""
     server = thriftd(PINGPONG_SO, "-w", "2", "-b", f"127.0.0.1:{port}",
                      *harness.kind_args(kind))
     server.wait_ready(port, workers=2)
@@ -122,7 +122,12 @@ def test_a_ttin_ttou_storm_under_load_changes_the_count_once_per_signal(thriftd,
                                      server.log()[mark:])
         server.wait(lambda: len(handled()) >= len(sent), 10.0,
                     lambda: f"{len(sent)} signals handled (have {len(handled())})")
-        assert [name.lower() for name, _ in handled()] == [s.lower() for s in sent]
+        # Each once. Not necessarily in the order sent: two pending at once
+        # (the master not scheduled for 0.1 s) are delivered lowest number
+        # first, TTIN (21) before TTOU (22); the count ends the same.
+        names = [name for name, _ in handled()]
+        assert (names.count("ttin"), names.count("ttou")) == (sent.count("TTIN"),
+                                                              sent.count("TTOU"))
         assert int(handled()[-1][1]) == 12
         server.wait_workers(12, deadline=30.0)
         load.wait_answered(100, server)

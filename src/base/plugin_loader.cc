@@ -1,11 +1,13 @@
 #include "src/base/plugin_loader.h"
 
+#include <cxxabi.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "src/base/private_copy.h"
@@ -25,6 +27,24 @@ std::string ReplaceAll(std::string text, const std::string& from, const std::str
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
     text.replace(at, from.size(), to);
   return text;
+}
+
+// "…: undefined symbol: _ZN7billing6ChargeEi" names the mangled symbol; a
+// service author knows `billing::Charge(int)`, so that follows it.
+std::string DemangleUndefinedSymbol(const std::string& error) {
+  static const std::string kMarker = "undefined symbol: ";
+  size_t start = error.find(kMarker);
+  if (start == std::string::npos) return error;
+  start += kMarker.size();
+  size_t end = error.find_first_of(" ,\t\n", start);
+  if (end == std::string::npos) end = error.size();
+  std::string symbol = error.substr(start, end - start);
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(symbol.c_str(), nullptr, nullptr, &status);
+  if (status != 0 || demangled == nullptr) return error;
+  std::string readable = demangled;
+  std::free(demangled);
+  return error.substr(0, end) + " (" + readable + ")" + error.substr(end);
 }
 
 }  // namespace
@@ -75,7 +95,8 @@ Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** h
     const char* error = dlerror();
     // dlerror() names the copy ("/proc/PID/fd/N: invalid ELF header"); the
     // operator knows the file.
-    std::string why = error ? ReplaceAll(error, load_path, spec.path) : "dlopen failed";
+    std::string why =
+        error ? DemangleUndefinedSymbol(ReplaceAll(error, load_path, spec.path)) : "dlopen failed";
     // Nothing is loaded under the copy's name: its number may be reused.
     DropPrivateCopy(load_path);
     return fail(why);

@@ -121,6 +121,12 @@ TEST_CASE("an object needing a symbol nothing defines names the file and the sym
                                ": undefined symbol: thriftd_test_defined_nowhere");
 }
 
+TEST_CASE("a missing C++ symbol is named as its source spells it too") {
+  std::string path = TestApp("libundefined_cxx_symbol.so");
+  CHECK(LoadError(path) == "cannot load app " + path + ": " + path +
+                               ": undefined symbol: _ZN7billing6ChargeEi (billing::Charge(int))");
+}
+
 TEST_CASE("a FIFO is not an App, and opening it does not wait for a writer") {
   thriftd_test::TempDir dir;
   std::string path = dir.Join("libfifo.so");

@@ -17,6 +17,7 @@
 #include "src/master.h"
 #include "src/open_listeners.h"
 #include "src/pidfile.h"
+#include "src/process_environment.h"
 #include "src/socket_activation.h"
 #include "src/start_checks.h"
 #include "src/upgrade.h"
@@ -107,6 +108,14 @@ int Main(int argc, char** argv) {
   }
   status = RequireApp(config);
   if (!status.ok()) return fail(kExitConfigError, status.message());
+  // Before chdir: a binary upgrade runs argv[0] again from the directory
+  // thriftd was started in, and the new master changes directory itself.
+  ExecCommand command = CaptureExecCommand(argc, argv);
+  // Before anything is looked for: the custom kind, the App, the logs and
+  // the binds are found from the new directory, as a start and a check do.
+  status = ApplyChdir(config);
+  if (status.ok()) status = ApplyUmaskAndEnvironment(config);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
   // A custom kind is loaded here once, so a bad one fails before anything starts.
   std::unique_ptr<Worker> kind;
   status = CreateWorker(config.worker_class, &kind);
@@ -149,7 +158,7 @@ int Main(int argc, char** argv) {
   MasterStart start;
   start.args = std::move(args);
   start.env_args = std::move(env_args);
-  start.command = CaptureExecCommand(argc, argv);
+  start.command = std::move(command);
   start.config = std::move(config);
   start.listeners = std::move(listeners);
   start.pidfile = std::move(pidfile);

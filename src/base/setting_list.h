@@ -114,6 +114,12 @@ using StringMap = std::map<std::string, std::string>;
   X(thrift_max_message_size, "thrift-max-message-size", 0, kCount, std::int64_t, 104857600, (), 1, "BYTES", "Thrift", kWorker, \
     "close a connection that sends a larger message") \
   \
+  X(umask, "umask", 0, kOctal, std::int64_t, 0, (), 0, "MODE", "Process", kMaster, \
+    "the file mode mask of the master and the workers, in octal as 022 (0: every permission a file asks for)") \
+  X(chdir, "chdir", 0, kFile, std::string, "", (), 0, "DIR", "Process", kMaster, \
+    "change to this directory before anything else (the App, logs and binds are found from it)") \
+  X(raw_env, "env", 'e', kKeyValue, StringMap, {}, (), 0, "KEY=VALUE", "Process", kMaster, \
+    "set this variable in the environment of the master and the workers (repeatable)") \
   X(metrics_bind, "metrics-bind", 0, kString, std::string, "", (), 0, "HOST:PORT", "Process", kMaster, \
     "serve Prometheus /metrics and /healthz on this address (unset: off)") \
   X(pidfile, "pid", 'p', kFile, std::string, "", (), 0, "FILE", "Process", kMaster, \

@@ -79,3 +79,24 @@ def test_hup_reads_a_relative_config_file_from_the_start_directory_and_sets_the_
     assert "Reload failed" not in server.log()
     server.signal("TERM")
     assert server.wait_exit() == 0
+
+
+def test_the_pidfile_is_0644_under_any_umask_and_never_written_through_a_link(thriftd, tmp_path,
+                                                                               port):
+    target = tmp_path / "target"
+    target.write_text("precious\n")
+    link = tmp_path / "linked.pid"
+    link.symlink_to(target)
+    result = run_thriftd("-p", link, "-b", f"127.0.0.1:{port}", PINGPONG_SO, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (f"thriftd: command line: --pid: pidfile {link} is a symbolic link; "
+                             "refusing to write through it\n")
+    assert target.read_text() == "precious\n"
+
+    pidfile = tmp_path / "thriftd.pid"
+    server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}", "-p", pidfile, "--umask", "0")
+    server.wait_ready(port)
+    assert pidfile.read_text() == f"{server.pid}\n"
+    assert stat.S_IMODE(pidfile.stat().st_mode) == 0o644
+    server.signal("TERM")
+    assert server.wait_exit() == 0

@@ -138,7 +138,7 @@ int Main(int argc, char** argv) {
   if (!status.ok()) return fail(kExitConfigError, status.message());
   std::vector<Listener> listeners;
   status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
-                         std::move(inherited), &listeners);
+                         std::move(inherited), &listeners, config.reuse_port);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
   // A new master (binary upgrade) writes PIDFILE.2 once it serves, and takes

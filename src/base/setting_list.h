@@ -79,6 +79,8 @@ using StringMap = std::map<std::string, std::string>;
     "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME (repeatable)") \
   X(backlog, "backlog", 0, kCount, std::int64_t, 2048, (), 1, "INT", "Server socket", kMaster, \
     "the maximum number of pending connections (listen() backlog)") \
+  X(reuse_port, "reuse-port", 0, kBool, bool, false, (), 0, "", "Server socket", kMaster, \
+    "set SO_REUSEPORT on TCP listeners, so that other processes may listen on the same port") \
   \
   X(workers, "workers", 'w', kCount, std::int64_t, 1, (), 1, "INT", "Worker processes", kMaster, \
     "the number of worker processes") \

@@ -18,6 +18,7 @@
 #include "src/open_listeners.h"
 #include "src/pidfile.h"
 #include "src/process_environment.h"
+#include "src/process_title.h"
 #include "src/socket_activation.h"
 #include "src/start_checks.h"
 #include "src/upgrade.h"
@@ -155,6 +156,10 @@ int Main(int argc, char** argv) {
       return fail(kExitConfigError, status.message());
     }
   }
+  // Last: argv has been copied (args, command), and is the title's space now.
+  InitProcessTitle(argc, argv);
+  status = SetProcessTitle(MasterTitle(config));
+  if (!status.ok()) std::fprintf(stderr, "thriftd: %s\n", status.message().c_str());
   MasterStart start;
   start.args = std::move(args);
   start.env_args = std::move(env_args);

@@ -18,6 +18,7 @@
 #include "src/metrics_server.h"
 #include "src/posix_process_ops.h"
 #include "src/process_environment.h"
+#include "src/process_title.h"
 #include "src/systemd_notifier.h"
 #include "workers/registry.h"
 #include "workers/worker_process.h"
@@ -217,7 +218,12 @@ class Master::Impl {
     launch->scoreboard = scoreboard_.get();
     for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
     start->inherited_fds = launch->listen_fds;
-    start->run = [launch](int channel_fd) {
+    // Built here: after fork the worker only copies it into place.
+    std::string title = WorkerTitle(config, spec.index);
+    start->run = [launch, title](int channel_fd) {
+      Status titled = SetProcessTitle(title);
+      if (!titled.ok())
+        THRIFTD_LOG(kWarning) << "cannot set the process title: " << titled.message();
       launch->channel_fd = channel_fd;
       RunWorkerProcess(std::move(*launch));
     };
@@ -722,6 +728,11 @@ class Master::Impl {
     status = UseMasterSettings(*fresh);
     // The new generation's workers fork after this and inherit both.
     if (status.ok()) status = ApplyUmaskAndEnvironment(*fresh);
+    if (status.ok() && ProcessName(*fresh) != ProcessName(running)) {
+      Status titled = SetProcessTitle(MasterTitle(*fresh));
+      if (!titled.ok())
+        THRIFTD_LOG(kWarning) << "cannot set the process title: " << titled.message();
+    }
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
                           << status.message();

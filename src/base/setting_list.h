@@ -122,6 +122,8 @@ using StringMap = std::map<std::string, std::string>;
     "change to this directory before anything else (the App, logs and binds are found from it)") \
   X(raw_env, "env", 'e', kKeyValue, StringMap, {}, (), 0, "KEY=VALUE", "Process", kMaster, \
     "set this variable in the environment of the master and the workers (repeatable)") \
+  X(proc_name, "name", 'n', kString, std::string, "", (), 0, "NAME", "Process", kMaster, \
+    "the name in the process titles: thriftd: master [NAME], thriftd: worker [NAME] KIND N (unset: the App's file name)") \
   X(metrics_bind, "metrics-bind", 0, kString, std::string, "", (), 0, "HOST:PORT", "Process", kMaster, \
     "serve Prometheus /metrics and /healthz on this address (unset: off)") \
   X(pidfile, "pid", 'p', kFile, std::string, "", (), 0, "FILE", "Process", kMaster, \

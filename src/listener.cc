@@ -33,7 +33,7 @@ struct AddrInfoDeleter {
   void operator()(addrinfo* info) const { freeaddrinfo(info); }
 };
 
-Status OpenTcp(const BindAddress& address, int backlog, Listener* listener) {
+Status OpenTcp(const BindAddress& address, int backlog, bool reuse_port, Listener* listener) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -56,6 +56,10 @@ Status OpenTcp(const BindAddress& address, int backlog, Listener* listener) {
   int one = 1;
   if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
     return Failed(address, "setsockopt(SO_REUSEADDR)", errno);
+  // Before bind: the kernel lets a socket join a port's group only if every
+  // socket bound there set it, and all belong to the same user.
+  if (reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+    return Failed(address, "setsockopt(SO_REUSEPORT)", errno);
   if (chosen->ai_family == AF_INET6 &&
       setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
     return Failed(address, "setsockopt(IPV6_V6ONLY)", errno);
@@ -142,12 +146,12 @@ std::string BoundText(int fd, const std::string& fallback) {
 
 }  // namespace
 
-Status OpenListener(const BindAddress& address, int backlog, Listener* listener) {
+Status OpenListener(const BindAddress& address, int backlog, Listener* listener, bool reuse_port) {
   listener->address = address;
   Status status;
   switch (address.kind) {
     case BindAddress::Kind::kTcp:
-      status = OpenTcp(address, backlog, listener);
+      status = OpenTcp(address, backlog, reuse_port, listener);
       break;
     case BindAddress::Kind::kUnix:
       status = OpenUnix(address, backlog, listener);

@@ -28,8 +28,10 @@ struct Listener {
 /// inherit it by fork, which close-on-exec does not affect; a program the
 /// master or a worker execs does not).
 /// The error names the address and the failing call ("cannot listen on
-/// 127.0.0.1:9090: bind: Address already in use").
-Status OpenListener(const BindAddress& address, int backlog, Listener* listener);
+/// 127.0.0.1:9090: bind: Address already in use"). `reuse_port` sets
+/// SO_REUSEPORT on a TCP socket (unix sockets have no such option).
+Status OpenListener(const BindAddress& address, int backlog, Listener* listener,
+                    bool reuse_port = false);
 
 /// Adopts `fd`, a listening socket another process opened (the master this
 /// one replaces, or systemd), for `address`. Checks that it is a listening

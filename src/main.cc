@@ -17,6 +17,8 @@
 #include "src/master.h"
 #include "src/open_listeners.h"
 #include "src/pidfile.h"
+#include "src/process_environment.h"
+#include "src/process_title.h"
 #include "src/socket_activation.h"
 #include "src/start_checks.h"
 #include "src/upgrade.h"
@@ -107,6 +109,14 @@ int Main(int argc, char** argv) {
   }
   status = RequireApp(config);
   if (!status.ok()) return fail(kExitConfigError, status.message());
+  // Before chdir: a binary upgrade runs argv[0] again from the directory
+  // thriftd was started in, and the new master changes directory itself.
+  ExecCommand command = CaptureExecCommand(argc, argv);
+  // Before anything is looked for: the custom kind, the App, the logs and
+  // the binds are found from the new directory, as a start and a check do.
+  status = ApplyChdir(config);
+  if (status.ok()) status = ApplyUmaskAndEnvironment(config);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
   // A custom kind is loaded here once, so a bad one fails before anything starts.
   std::unique_ptr<Worker> kind;
   status = CreateWorker(config.worker_class, &kind);
@@ -129,7 +139,7 @@ int Main(int argc, char** argv) {
   if (!status.ok()) return fail(kExitConfigError, status.message());
   std::vector<Listener> listeners;
   status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
-                         std::move(inherited), &listeners);
+                         std::move(inherited), &listeners, config.reuse_port);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
   // A new master (binary upgrade) writes PIDFILE.2 once it serves, and takes
@@ -146,10 +156,14 @@ int Main(int argc, char** argv) {
       return fail(kExitConfigError, status.message());
     }
   }
+  // Last: argv has been copied (args, command), and is the title's space now.
+  InitProcessTitle(argc, argv);
+  status = SetProcessTitle(MasterTitle(config));
+  if (!status.ok()) std::fprintf(stderr, "thriftd: %s\n", status.message().c_str());
   MasterStart start;
   start.args = std::move(args);
   start.env_args = std::move(env_args);
-  start.command = CaptureExecCommand(argc, argv);
+  start.command = std::move(command);
   start.config = std::move(config);
   start.listeners = std::move(listeners);
   start.pidfile = std::move(pidfile);

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "src/arbiter.h"
@@ -15,6 +17,8 @@
 #include "src/metrics.h"
 #include "src/metrics_server.h"
 #include "src/posix_process_ops.h"
+#include "src/process_environment.h"
+#include "src/process_title.h"
 #include "src/start_checks.h"
 #include "src/systemd_notifier.h"
 #include "workers/registry.h"
@@ -215,7 +219,12 @@ class Master::Impl {
     launch->scoreboard = scoreboard_.get();
     for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
     start->inherited_fds = launch->listen_fds;
-    start->run = [launch](int channel_fd) {
+    // Built here: after fork the worker only copies it into place.
+    std::string title = WorkerTitle(config, spec.index);
+    start->run = [launch, title](int channel_fd) {
+      Status titled = SetProcessTitle(title);
+      if (!titled.ok())
+        THRIFTD_LOG(kWarning) << "cannot set the process title: " << titled.message();
       launch->channel_fd = channel_fd;
       RunWorkerProcess(std::move(*launch));
     };
@@ -701,7 +710,7 @@ class Master::Impl {
     }
     THRIFTD_LOG(kInfo) << "Handling signal: hup";
     auto fresh = std::make_shared<Config>();
-    Status status = ResolveConfig(args_, env_args_, fresh.get());
+    Status status = ResolveFromStartDirectory(fresh.get());
     if (status.ok()) status = RequireApp(*fresh);
     // As at start: an access log the new workers could not open would only be
     // logged by each, and they would serve without one.
@@ -716,10 +725,21 @@ class Master::Impl {
       THRIFTD_LOG(kWarning) << "bind changes take effect on restart; keeping " << listeners_.size()
                             << " listener(s)";
     }
+    if (fresh->chdir != running.chdir) {
+      THRIFTD_LOG(kWarning) << "chdir changes take effect on restart; keeping the directory "
+                            << (running.chdir.empty() ? command_.cwd : running.chdir);
+    }
     // Before the reload is committed, so that an error log that cannot be
     // opened rejects it with the log as it was; and before the new workers
     // fork, since they inherit the error log as it is then.
     status = UseMasterSettings(*fresh);
+    // The new generation's workers fork after this and inherit both.
+    if (status.ok()) status = ApplyUmaskAndEnvironment(*fresh);
+    if (status.ok() && ProcessName(*fresh) != ProcessName(running)) {
+      Status titled = SetProcessTitle(MasterTitle(*fresh));
+      if (!titled.ok())
+        THRIFTD_LOG(kWarning) << "cannot set the process title: " << titled.message();
+    }
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
                           << status.message();
@@ -732,6 +752,25 @@ class Master::Impl {
     reload_notified_ = true;
     arbiter_->Reload(MakeArbiterOptions(*fresh));
     DropUnusedConfigs();
+  }
+
+  // The configuration read again as at start: from the directory thriftd
+  // was started in, so that a relative -c names the same file after chdir.
+  // The master then returns to the directory it runs in.
+  Status ResolveFromStartDirectory(Config* fresh) {
+    if (configs_.at(arbiter_->generation())->chdir.empty())
+      return ResolveConfig(args_, env_args_, fresh);
+    char here[PATH_MAX];
+    if (getcwd(here, sizeof here) == nullptr) return Status::FromErrno("getcwd", errno);
+    if (chdir(command_.cwd.c_str()) != 0)
+      return Status::FromErrno("chdir(" + command_.cwd + ")", errno);
+    Status status = ResolveConfig(args_, env_args_, fresh);
+    if (chdir(here) != 0) {
+      // The App and the logs of the workers to come are found from there.
+      Status back = Status::FromErrno(std::string("chdir(") + here + ")", errno);
+      return back.Prepend("cannot return to the running directory");
+    }
+    return status;
   }
 
   // Configurations of generations with no worker left are dropped.

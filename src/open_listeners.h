@@ -39,8 +39,10 @@ Status TakeUpgradeSockets(std::vector<InheritedSocket>* sockets);
 /// the default and systemd passed sockets, those sockets are the listeners
 /// instead. Inherited sockets no entry uses are closed, with a warning. On
 /// an error, what was opened is closed and its unix paths removed.
+/// `reuse_port`: SO_REUSEPORT on the TCP listeners opened here.
 Status OpenListeners(const std::vector<std::string>& binds, bool binds_are_default, int backlog,
-                     std::vector<InheritedSocket> inherited, std::vector<Listener>* listeners);
+                     std::vector<InheritedSocket> inherited, std::vector<Listener>* listeners,
+                     bool reuse_port = false);
 
 }  // namespace thriftd
 

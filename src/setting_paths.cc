@@ -85,6 +85,7 @@ SettingValue ResolvePaths(const Setting& setting, const SettingValue& value,
     case SettingType::kString:
     case SettingType::kBool:
     case SettingType::kCount:
+    case SettingType::kOctal:
     case SettingType::kSeconds:
     case SettingType::kChoice:
     case SettingType::kKeyValue:

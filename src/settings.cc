@@ -25,6 +25,7 @@ constexpr bool FitsKind(SettingType kind) {
     case T::kBool:
       return std::is_same_v<Type, bool>;
     case T::kCount:
+    case T::kOctal:
       return std::is_same_v<Type, std::int64_t>;
     case T::kSeconds:
       return std::is_same_v<Type, double>;
@@ -144,6 +145,36 @@ bool AllDigits(const std::string& text) {
   return true;
 }
 
+// gunicorn's reading of an integer (its auto_int): a leading 0 followed by
+// a digit, or 0o, means octal, so that the umask 022 of a shell is 022;
+// otherwise decimal, or 0x hexadecimal. -1 when it is none of these.
+long long ParseGunicornInt(const std::string& text) {
+  int base = 10;
+  size_t start = 0;
+  if (text.size() > 1 && text[0] == '0' && (text[1] == 'o' || text[1] == 'O')) {
+    base = 8;
+    start = 2;
+  } else if (text.size() > 1 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    base = 16;
+    start = 2;
+  } else if (text.size() > 1 && text[0] == '0') {
+    base = 8;
+  }
+  if (start >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[start]))) return -1;
+  errno = 0;
+  char* end = nullptr;
+  long long n = std::strtoll(text.c_str() + start, &end, base);
+  if (*end != '\0' || errno == ERANGE) return -1;
+  return n;
+}
+
+// A mode as it is usually written: 0 and 022 rather than 18.
+std::string OctalText(std::int64_t mode) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04llo", static_cast<unsigned long long>(mode));
+  return mode == 0 ? "0" : text;
+}
+
 Status Expected(const Setting& setting, const std::string& got) {
   return Status::Error("expected " + ExpectedText(setting) + ", got " + QuotedText(got));
 }
@@ -195,6 +226,8 @@ std::string ExpectedText(const Setting& setting) {
       if (setting.min_value == 0) return "a non-negative integer";
       if (setting.min_value == 1) return "a positive integer";
       return "an integer >= " + std::to_string(setting.min_value);
+    case T::kOctal:
+      return "an octal mode from 0 to 0777 (022, 0o22)";
     case T::kSeconds:
       return "a non-negative number of seconds";
     case T::kChoice:
@@ -234,6 +267,12 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
         return Expected(setting, text);
       }
       *value = static_cast<std::int64_t>(n);
+      return Status::Ok();
+    }
+    case T::kOctal: {
+      long long mode = ParseGunicornInt(text);
+      if (mode < 0 || mode > 0777) return Expected(setting, text);
+      *value = static_cast<std::int64_t>(mode);
       return Status::Ok();
     }
     case T::kSeconds: {
@@ -288,6 +327,10 @@ void EmitSettingValue(const Setting& setting, const SettingValue& value, YAML::E
       break;
     case T::kCount:
       *out << std::get<std::int64_t>(value);
+      break;
+    case T::kOctal:
+      // Quoted, since YAML 1.2 reads a plain 0022 as the decimal 22.
+      *out << YAML::DoubleQuoted << OctalText(std::get<std::int64_t>(value));
       break;
     case T::kSeconds:
       // The emitter's own doubles carry 17 digits: 0.1 would print as 0.10000000000000001.

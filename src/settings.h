@@ -33,6 +33,7 @@ enum class SettingType {
   kPlugin,  ///< a shared object: PATH.so[:NAME]
   kBool,
   kCount,        ///< integer >= min_value
+  kOctal,        ///< a file mode bit mask, 0 to 0777, as gunicorn reads one: 022, 0o22 or 18
   kSeconds,      ///< number of seconds (fractions allowed), >= 0
   kChoice,       ///< one of `choices`
   kWorkerClass,  ///< one of `choices`, or a custom kind's PATH.so[:NAME]
@@ -41,9 +42,8 @@ enum class SettingType {
 };
 
 /// A setting's value once parsed. Which alternative is held follows the type:
-/// kBool: bool; kCount: int64; kSeconds: double; kString/kFile/kPlugin/kChoice/kWorkerClass:
-/// string;
-/// kBind: vector; kKeyValue: map.
+/// kBool: bool; kCount, kOctal: int64; kSeconds: double;
+/// kString/kFile/kPlugin/kChoice/kWorkerClass: string; kBind: vector; kKeyValue: map.
 using SettingValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>,
                                   std::map<std::string, std::string>>;
 

@@ -15,9 +15,9 @@ Status AtSetting(const Config& config, const std::string& name, Status status) {
 }
 
 // Listens on `address`, then closes the socket again.
-Status TryListening(const BindAddress& address, int backlog) {
+Status TryListening(const BindAddress& address, int backlog, bool reuse_port) {
   std::vector<Listener> opened(1);
-  Status status = OpenListener(address, backlog, &opened[0]);
+  Status status = OpenListener(address, backlog, &opened[0], reuse_port);
   RemoveUnixSocketPaths(opened);
   return status;
 }
@@ -50,7 +50,8 @@ Status CheckBinds(const Config& config, std::vector<std::string>* inherited) {
       inherited->push_back(text);
       continue;
     }
-    Status status = TryListening(address, static_cast<int>(config.backlog));
+    // With reuse_port a port another thriftd of ours listens on is no conflict.
+    Status status = TryListening(address, static_cast<int>(config.backlog), config.reuse_port);
     if (!status.ok()) return AtSetting(config, "bind", std::move(status));
   }
   return Status::Ok();
@@ -62,7 +63,7 @@ Status CheckMetricsBind(const Config& config) {
   if (!ParseBindAddress(config.metrics_bind, &address))
     return AtSetting(config, "metrics_bind", Status::Error("not an address"));
   // As MetricsServer::Start opens it (its backlog does not matter here).
-  return AtSetting(config, "metrics_bind", TryListening(address, 64));
+  return AtSetting(config, "metrics_bind", TryListening(address, 64, false));
 }
 
 }  // namespace thriftd

@@ -79,6 +79,8 @@ using StringMap = std::map<std::string, std::string>;
     "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME (repeatable)") \
   X(backlog, "backlog", 0, kCount, std::int64_t, 2048, (), 1, "INT", "Server socket", kMaster, \
     "the maximum number of pending connections (listen() backlog)") \
+  X(reuse_port, "reuse-port", 0, kBool, bool, false, (), 0, "", "Server socket", kMaster, \
+    "set SO_REUSEPORT on TCP listeners, so that other processes may listen on the same port") \
   \
   X(workers, "workers", 'w', kCount, std::int64_t, 1, (), 1, "INT", "Worker processes", kMaster, \
     "the number of worker processes") \
@@ -114,6 +116,14 @@ using StringMap = std::map<std::string, std::string>;
   X(thrift_max_message_size, "thrift-max-message-size", 0, kCount, std::int64_t, 104857600, (), 1, "BYTES", "Thrift", kWorker, \
     "close a connection that sends a larger message") \
   \
+  X(umask, "umask", 0, kOctal, std::int64_t, 0, (), 0, "MODE", "Process", kMaster, \
+    "the file mode mask of the master and the workers, in octal as 022 (0: every permission a file asks for)") \
+  X(chdir, "chdir", 0, kFile, std::string, "", (), 0, "DIR", "Process", kMaster, \
+    "change to this directory before anything else (the App, logs and binds are found from it)") \
+  X(raw_env, "env", 'e', kKeyValue, StringMap, {}, (), 0, "KEY=VALUE", "Process", kMaster, \
+    "set this variable in the environment of the master and the workers (repeatable)") \
+  X(proc_name, "name", 'n', kString, std::string, "", (), 0, "NAME", "Process", kMaster, \
+    "the name in the process titles: thriftd: master [NAME], thriftd: worker [NAME] KIND N (unset: the App's file name)") \
   X(metrics_bind, "metrics-bind", 0, kString, std::string, "", (), 0, "HOST:PORT", "Process", kMaster, \
     "serve Prometheus /metrics and /healthz on this address (unset: off)") \
   X(pidfile, "pid", 'p', kFile, std::string, "", (), 0, "FILE", "Process", kMaster, \

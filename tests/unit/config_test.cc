@@ -447,6 +447,23 @@ TEST_CASE("every path-valued setting in the config file is taken from the file's
         std::string::npos);
 }
 
+TEST_CASE("chdir in the config file is taken from the file's directory, raw_env merges by key") {
+  thriftd_test::TempDir dir;
+  std::string file = dir.Write("thriftd.yaml",
+                               "chdir: srv\n"
+                               "umask: 0027\n"
+                               "raw_env: {A: file, B: file}\n");
+  Config config = Resolve({"-c", file, "-e", "B=cli", "--env", "C=x=y"});
+  CHECK(config.chdir == dir.Join("srv"));
+  CHECK(config.umask == 027);
+  CHECK(config.raw_env == StringMap{{"A", "file"}, {"B", "cli"}, {"C", "x=y"}});
+  CHECK(Resolve({"--chdir", "rel"}).chdir == "rel");
+  CHECK(ResolveError({"--env", "NOEQUALS"}) ==
+        "command line: --env: expected KEY=VALUE, got \"NOEQUALS\"");
+  CHECK(YamlError("umask: 888\n") ==
+        "f.yaml:1: umask: expected an octal mode from 0 to 0777 (022, 0o22), got \"888\"");
+}
+
 TEST_CASE("a config file named relatively: its paths are still taken from its directory") {
   thriftd_test::TempDir dir;
   REQUIRE(mkdir(dir.Join("conf").c_str(), 0755) == 0);
@@ -669,6 +686,9 @@ Args EverySettingChanged(const thriftd_test::TempDir& dir) {
         continue;
       case SettingType::kCount:
         text = std::to_string(setting.min_value + 7);
+        break;
+      case SettingType::kOctal:
+        text = "027";
         break;
       case SettingType::kSeconds:
         text = "12.5";

@@ -79,6 +79,23 @@ TEST_CASE("a port already listening is refused, naming the address and bind()") 
   CHECK_FALSE(second.fd.valid());
 }
 
+TEST_CASE("reuse_port sets SO_REUSEPORT, so a second listener of ours shares the port") {
+  Listener first;
+  REQUIRE(OpenListener(Address("127.0.0.1:0"), 16, &first, /*reuse_port=*/true).ok());
+  int on = 0;
+  socklen_t length = sizeof on;
+  REQUIRE(getsockopt(first.fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, &length) == 0);
+  CHECK(on == 1);
+  std::string shared = "127.0.0.1:" + std::to_string(PortOf(first.display));
+  Listener second;
+  Status status = OpenListener(Address(shared), 16, &second, /*reuse_port=*/true);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(IsListening(second.fd.get()));
+  // Without it (the default) the port stays this socket group's alone.
+  Listener third;
+  CHECK_FALSE(OpenListener(Address(shared), 16, &third).ok());
+}
+
 TEST_CASE(":PORT listens on every IPv4 interface") {
   Listener listener;
   Status status = OpenListener(Address(":0"), 16, &listener);

@@ -33,6 +33,51 @@ TEST_CASE("Create writes the pid and a newline") {
   CHECK_FALSE(thriftd_test::Exists(path + ".tmp" + std::to_string(getpid())));
 }
 
+TEST_CASE("Create makes the pidfile 0644 whatever the umask") {
+  for (mode_t mask : {mode_t{0}, mode_t{077}, mode_t{022}}) {
+    CAPTURE(mask);
+    thriftd_test::TempDir dir;
+    std::string path = dir.Join("thriftd.pid");
+    mode_t old_mask = umask(mask);
+    Pidfile pidfile;
+    Status status = pidfile.Create(path, getpid());
+    umask(old_mask);
+    REQUIRE_MESSAGE(status.ok(), status.message());
+    struct stat st;
+    REQUIRE(stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0644);
+  }
+}
+
+TEST_CASE("Create refuses a pidfile that is a symbolic link, and leaves its target alone") {
+  thriftd_test::TempDir dir;
+  std::string target = dir.Write("target", "precious\n");
+  std::string path = dir.Join("thriftd.pid");
+  REQUIRE(symlink(target.c_str(), path.c_str()) == 0);
+  Pidfile pidfile;
+  Status status = pidfile.Create(path, getpid());
+  CHECK(status.message() ==
+        "pidfile " + path + " is a symbolic link; refusing to write through it");
+  CHECK(thriftd_test::ReadFile(target) == "precious\n");
+  struct stat st;
+  REQUIRE(lstat(path.c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));
+}
+
+TEST_CASE("Create never writes through a link planted at its temporary file") {
+  thriftd_test::TempDir dir;
+  std::string target = dir.Write("target", "precious\n");
+  std::string path = dir.Join("thriftd.pid");
+  std::string temporary = path + ".tmp" + std::to_string(getpid());
+  REQUIRE(symlink(target.c_str(), temporary.c_str()) == 0);
+  Pidfile pidfile;
+  Status status = pidfile.Create(path, getpid());
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(thriftd_test::ReadFile(target) == "precious\n");
+  CHECK(thriftd_test::ReadFile(path) == std::to_string(getpid()) + "\n");
+  CHECK_FALSE(thriftd_test::Exists(temporary));
+}
+
 TEST_CASE("Create refuses a pidfile naming another live process") {
   thriftd_test::TempDir dir;
   std::string other = std::to_string(getppid()) + "\n";
@@ -115,8 +160,7 @@ TEST_CASE("Create into a missing directory names the failing call") {
   Pidfile pidfile;
   Status status = pidfile.Create(path, getpid());
   REQUIRE_FALSE(status.ok());
-  CHECK(status.message().rfind("write(" + path + ".tmp" + std::to_string(getpid()) + "): ", 0) ==
-        0);
+  CHECK(status.message().rfind("open(" + path + ".tmp" + std::to_string(getpid()) + "): ", 0) == 0);
 }
 
 TEST_CASE("Remove deletes the pidfile, and the destructor does too") {

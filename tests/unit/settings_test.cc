@@ -66,6 +66,11 @@ TEST_CASE("every setting's default is of its type and its text parses back to it
         CHECK(std::holds_alternative<std::int64_t>(value));
         CHECK(std::get<std::int64_t>(value) >= setting.min_value);
         break;
+      case SettingType::kOctal:
+        CHECK(std::holds_alternative<std::int64_t>(value));
+        CHECK(std::get<std::int64_t>(value) >= 0);
+        CHECK(std::get<std::int64_t>(value) <= 0777);
+        break;
       case SettingType::kSeconds:
         CHECK(std::holds_alternative<double>(value));
         break;
@@ -110,6 +115,11 @@ TEST_CASE("defaults are gunicorn's where gunicorn has the setting") {
   CHECK(std::get<std::string>(DefaultValue(Row("loglevel"))) == "info");
   CHECK(std::get<std::string>(DefaultValue(Row("pidfile"))) == "");
   CHECK(std::get<std::map<std::string, std::string>>(DefaultValue(Row("app_config"))).empty());
+  CHECK(std::get<std::int64_t>(DefaultValue(Row("umask"))) == 0);
+  CHECK(std::get<std::string>(DefaultValue(Row("chdir"))) == "");
+  CHECK(std::get<std::map<std::string, std::string>>(DefaultValue(Row("raw_env"))).empty());
+  CHECK(std::string(Row("raw_env").flag) == "env");
+  CHECK(Row("raw_env").short_flag == 'e');
 }
 
 TEST_CASE("names, flags and short flags are each unique") {
@@ -210,6 +220,25 @@ TEST_CASE("a count is a base-10 integer within its minimum and 2^31-1") {
   CHECK(ParseError("workers", "99999999999999999999999") ==
         "expected a positive integer, got \"99999999999999999999999\"");
   CHECK(ParseError("backlog", "0x10") == "expected a positive integer, got \"0x10\"");
+}
+
+TEST_CASE("an octal mode reads as gunicorn reads a umask: a leading 0 or 0o is octal") {
+  CHECK(Parsed<std::int64_t>("umask", "022") == 022);
+  CHECK(Parsed<std::int64_t>("umask", "0o27") == 027);
+  CHECK(Parsed<std::int64_t>("umask", "0777") == 0777);
+  CHECK(Parsed<std::int64_t>("umask", "0") == 0);
+  CHECK(Parsed<std::int64_t>("umask", "18") == 022);  // decimal, as int("18", 0)
+  CHECK(Parsed<std::int64_t>("umask", "0x12") == 022);
+  const std::string expected = "expected an octal mode from 0 to 0777 (022, 0o22), got ";
+  CHECK(ParseError("umask", "01000") == expected + "\"01000\"");
+  CHECK(ParseError("umask", "09") == expected + "\"09\"");
+  CHECK(ParseError("umask", "-1") == expected + "\"-1\"");
+  CHECK(ParseError("umask", "0o") == expected + "\"0o\"");
+  CHECK(ParseError("umask", "") == expected + "\"\"");
+  CHECK(ParseError("umask", "22 ") == expected + "\"22 \"");
+  // Written back in octal, quoted so that no YAML reader takes 0022 for 22.
+  CHECK(FormatSettingValue(Row("umask"), std::int64_t{022}) == "\"0022\"");
+  CHECK(Parsed<std::int64_t>("umask", "0022") == 022);
 }
 
 TEST_CASE("seconds are a non-negative finite number, fractions allowed") {

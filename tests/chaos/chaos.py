@@ -261,6 +261,25 @@ def tree_pids(root):
     return pids
 
 
+def wait_exit(pid, deadline):
+    """Blocks until process pid (not necessarily a child) has exited, and
+    returns the time.monotonic() of that moment, taken as its pidfd turns
+    readable (a poll would see it late by its interval and the GIL's queue
+    of client threads). Raises AssertionError after `deadline` seconds."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return time.monotonic()  # gone already
+    try:
+        readable, _, _ = select.select([pidfd], [], [], deadline)
+        exited = time.monotonic()
+    finally:
+        os.close(pidfd)
+    if not readable:
+        raise AssertionError(f"pid {pid} still running after {deadline:g}s")
+    return exited
+
+
 def tree_rss_kib(root):
     """The summed VmRSS of root and its live descendants, in KiB."""
     total = 0

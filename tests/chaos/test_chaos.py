@@ -35,6 +35,7 @@ chaos.report). Targets:
   (measured and reported; the target is 100 ms).
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -222,9 +223,18 @@ class Run:
         """After the faults: every client is answered again; then the load
         stops and the run is counted and reported. Returns the record."""
         self.load.wait_progress(self.wait, calls=100)
+
+        def settled():
+            return len(self.workers()) == self.wanted
+        # Both at a moment with the wanted workers (under max_requests, a
+        # successor may be booting beside the worker it replaces).
+        self.wait_fast(settled, 10.0, f"{self.wanted} workers")
         rss_after = chaos.tree_rss_kib(self.root)
         self.load.stop()
         self.sampler.stop()
+        with contextlib.suppress(AssertionError):  # reported, then asserted
+            self.wait_fast(settled, 10.0, f"{self.wanted} workers")
+        workers_end = len(self.workers())
         counts, _ = self.load.snapshot()
         calls = counts["calls"]
         bound = None if graceful else self.faults * max_connections_per_worker(self.kind,
@@ -252,7 +262,7 @@ class Run:
             persistent=self.shape["persistent"], fresh=self.shape["fresh"],
             max_gap_ms=round(self.load.max_gap * 1000.0, 1),
             rss_before_kib=self.rss_before, rss_peak_kib=max(self.sampler.peak, rss_after),
-            rss_after_kib=rss_after, workers_end=len(self.workers()), workers_wanted=self.wanted,
+            rss_after_kib=rss_after, workers_end=workers_end, workers_wanted=self.wanted,
             restore_ms=None if self.restore_ms is None else round(self.restore_ms, 1),
             server_calls_access_log=server_access, server_calls_metrics=server_metrics,
             lost_bound=bound, failures=self.load.failures[:5], **self.extra)

@@ -95,6 +95,8 @@ class ChaosLoad:
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._done = threading.Event()
+        self._running = threading.Event()  # cleared while paused
+        self._running.set()
         self._threads = [threading.Thread(target=self._persistent_client, args=(i,),
                                           name=f"chaos-persistent-{i}", daemon=True)
                          for i in range(persistent)]
@@ -131,6 +133,27 @@ class ChaosLoad:
         with self._lock:
             self._gaps = True
             self._last_answer = time.monotonic()
+
+    def _end_gaps(self):
+        with self._lock:
+            if self._gaps:
+                self.max_gap = max(self.max_gap, time.monotonic() - self._last_answer)
+                self._gaps = False
+
+    def pause(self):
+        """Lets no client start another call (those under way finish); the
+        connections stay open, idle. The gap measure pauses too."""
+        self._running.clear()
+        self._end_gaps()
+
+    def resume(self):
+        self.mark_gaps()
+        self._running.set()
+
+    def _next_call(self):
+        """Waits while paused; False once stopping."""
+        self._running.wait()
+        return not self._done.is_set()
 
     # - the clients -
 
@@ -182,7 +205,7 @@ class ChaosLoad:
         connection = self._open(client)
         i = 0
         try:
-            while connection is not None and not self._done.is_set():
+            while connection is not None and self._next_call():
                 i += 1
                 failure = self._call(connection, i, client)
                 if failure is None:
@@ -202,7 +225,7 @@ class ChaosLoad:
 
     def _fresh_client(self, client):
         i = 0
-        while not self._done.is_set():
+        while self._next_call():
             connection = self._open(client)
             if connection is None:
                 return
@@ -235,11 +258,9 @@ class ChaosLoad:
     def stop(self):
         """Stops the clients after their current call (answered, failed or
         timed out: nothing goes uncounted); closes their connections."""
-        with self._lock:
-            if self._gaps:
-                self.max_gap = max(self.max_gap, time.monotonic() - self._last_answer)
-                self._gaps = False
+        self._end_gaps()
         self._done.set()
+        self._running.set()
         for thread in self._threads:
             thread.join(self.timeout + 30)
             if thread.is_alive():

@@ -544,7 +544,10 @@ def test_sync_hand_over_waits_behind_a_busy_worker(thriftd, port):
         (a_worker,) = [pid for pid in workers if harness.socket_inodes(pid) & a_inodes]
         os.kill(a_worker, signal.SIGTERM)
         server.wait(lambda: not harness.is_live(a_worker), 10.0, f"worker {a_worker} to exit")
-        server.wait_ready(port, workers=2)  # its replacement, idle
+        # Its replacement boots and takes A's connection (held for it by the
+        # master): no probe on a new connection, which no worker would be
+        # free for while A and B are both served.
+        server.wait_workers(2)
         assert b.client.add(3, 3) == 6
         try:
             answer = a.client.add(4, 4)

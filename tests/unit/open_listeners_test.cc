@@ -138,7 +138,8 @@ TEST_CASE("THRIFTD_LISTENERS names each listener's descriptor and key, and is ta
   std::string value = ListenersVariable(listeners);
   CHECK(value == std::to_string(listeners[0].fd.get()) + " 127.0.0.1:0\n" +
                      std::to_string(listeners[1].fd.get()) + " systemd:web\n");
-  REQUIRE(setenv(kListenersVariable, value.c_str(), 1) == 0);
+  thriftd_test::ScopedEnvironment environment;
+  environment.Set(kListenersVariable, value);
   std::vector<InheritedSocket> taken;
   REQUIRE(TakeUpgradeSockets(&taken).ok());
   CHECK(getenv(kListenersVariable) == nullptr);
@@ -150,16 +151,16 @@ TEST_CASE("THRIFTD_LISTENERS names each listener's descriptor and key, and is ta
 }
 
 TEST_CASE("a malformed THRIFTD_LISTENERS is an error naming the variable") {
+  thriftd_test::ScopedEnvironment environment;
   for (const char* value : {"x 127.0.0.1:1", "3", "3 ", "-1 a"}) {
     CAPTURE(value);
-    REQUIRE(setenv(kListenersVariable, value, 1) == 0);
+    environment.Set(kListenersVariable, value);
     std::vector<InheritedSocket> taken;
     Status status = TakeUpgradeSockets(&taken);
     REQUIRE_FALSE(status.ok());
     CHECK(status.message().rfind("THRIFTD_LISTENERS: expected lines of \"FD BIND\"", 0) == 0);
     for (InheritedSocket& socket : taken) socket.fd.Release();
   }
-  unsetenv(kListenersVariable);
 }
 
 }  // namespace

@@ -303,37 +303,11 @@ TEST_CASE("PosixProcessOps::Kill delivers the signal") {
   }
 }
 
-// The error log's level, found by asking (the log offers no getter).
-LogLevel CurrentLogLevel() {
-  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError})
-    if (log::Enabled(level)) return level;
-  return LogLevel::kCritical;
-}
-
-// The error log goes to a file of a fresh directory, at debug level, for
-// the test's lifetime; however the test ends, it goes back to stderr at the
-// level it had, and the directory goes.
-class CapturedLog {
- public:
-  CapturedLog() : level_(CurrentLogLevel()) {
-    REQUIRE(log::Configure(dir_.Join("error.log"), LogLevel::kDebug).ok());
-  }
-  ~CapturedLog() { (void)log::Configure("-", level_); }
-  CapturedLog(const CapturedLog&) = delete;
-  CapturedLog& operator=(const CapturedLog&) = delete;
-
-  std::string Text() const { return thriftd_test::ReadFile(dir_.Join("error.log")); }
-
- private:
-  thriftd_test::TempDir dir_;
-  LogLevel level_;
-};
-
 TEST_CASE("PosixProcessOps::Kill of a worker already gone is not an error") {
   Children children;
   pid_t pid = children.Spawn([](const WorkerSpec&, int) { _exit(0); });
   children.WaitExit(pid);
-  CapturedLog log;
+  thriftd_test::LogCapture log(LogLevel::kDebug);
   children.ops().Kill(pid, 0);  // ESRCH; signal 0, in case the pid was reused meanwhile
   CHECK(log.Text() == "");
 }
@@ -372,7 +346,7 @@ TEST_CASE("PosixProcessOps::Retire of a worker whose channel is full does not bl
   REQUIRE(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0);
   while (TrySendChannelMessage(fd, 'X', std::string(1024, 'x')).ok()) {
   }
-  CapturedLog log;
+  thriftd_test::LogCapture log(LogLevel::kDebug);
   double started = MonotonicSeconds();
   children.ops().Retire(pid);
   CHECK(MonotonicSeconds() - started < 0.5);  // a blocking send would wait the full second

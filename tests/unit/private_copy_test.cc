@@ -28,26 +28,6 @@ std::string Contents(int fd) {
   return thriftd_test::ReadFile("/proc/self/fd/" + std::to_string(fd));
 }
 
-// Sets an environment variable for one test, and puts it back.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    REQUIRE(setenv(name, value.c_str(), 1) == 0);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 TEST_CASE("a copy file is a memfd named after the plugin's file") {
   UniqueFd file;
   Status status = CreateCopyFile("libexample.so", &file);
@@ -58,7 +38,8 @@ TEST_CASE("a copy file is a memfd named after the plugin's file") {
 
 TEST_CASE("without memfd_create, a copy is an unlinked temporary file in $TMPDIR, and loads") {
   thriftd_test::TempDir tmp;
-  ScopedEnv env("TMPDIR", tmp.path());
+  thriftd_test::ScopedEnvironment env;
+  env.Set("TMPDIR", tmp.path());
   UniqueFd file;
   Status status = CreateTemporaryCopyFile("libgood_app.so", &file);
   REQUIRE_MESSAGE(status.ok(), status.message());

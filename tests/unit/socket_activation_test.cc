@@ -15,44 +15,21 @@
 #include <string>
 
 #include "src/base/unique_fd.h"
+#include "tests/unit/test_util.h"
 
 namespace thriftd {
 namespace {
 
 // The socket-activation variables, unset for the case and put back after
 // it: the test process may itself have been started with them.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment() {
-    for (const char* name : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) {
-      const char* value = std::getenv(name);
-      saved_[name] = value ? std::optional<std::string>(value) : std::nullopt;
-      REQUIRE(unsetenv(name) == 0);
-    }
-  }
-  ~ScopedEnvironment() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        unsetenv(name.c_str());
-      }
-    }
-  }
-  ScopedEnvironment(const ScopedEnvironment&) = delete;
-  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
-
-  void Set(const char* name, const std::string& value) {
-    REQUIRE(setenv(name, value.c_str(), 1) == 0);
-  }
+struct ScopedEnvironment : thriftd_test::ScopedEnvironment {
+  ScopedEnvironment()
+      : thriftd_test::ScopedEnvironment({"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) {}
   /// True when none of the three is set any longer.
   static bool AllUnset() {
     return std::getenv("LISTEN_PID") == nullptr && std::getenv("LISTEN_FDS") == nullptr &&
            std::getenv("LISTEN_FDNAMES") == nullptr;
   }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
 };
 
 // Descriptor 3 for the case's lifetime. Whatever the test process had there

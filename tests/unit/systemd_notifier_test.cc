@@ -24,33 +24,9 @@ namespace {
 
 // The variables systemd sets for a service: the test process may run under
 // one, and a case must neither see nor lose them.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment() {
-    for (const char* name : {"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}) {
-      const char* value = std::getenv(name);
-      saved_[name] = value ? std::optional<std::string>(value) : std::nullopt;
-      REQUIRE(unsetenv(name) == 0);
-    }
-  }
-  ~ScopedEnvironment() {
-    for (const auto& [name, value] : saved_) {
-      if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        unsetenv(name.c_str());
-      }
-    }
-  }
-  ScopedEnvironment(const ScopedEnvironment&) = delete;
-  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
-
-  void Set(const char* name, const std::string& value) {
-    REQUIRE(setenv(name, value.c_str(), 1) == 0);
-  }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
+struct ScopedEnvironment : thriftd_test::ScopedEnvironment {
+  ScopedEnvironment()
+      : thriftd_test::ScopedEnvironment({"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"}) {}
 };
 
 // systemd's end: a datagram socket bound in a fresh directory. An AF_UNIX
@@ -100,28 +76,17 @@ class NotifySocket {
   std::string path_;
 };
 
-// The error log's level, found by asking (the log offers no getter).
-LogLevel CurrentLogLevel() {
-  for (LogLevel level : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError})
-    if (log::Enabled(level)) return level;
-  return LogLevel::kCritical;
-}
-
-// The error log goes to a file for the test's lifetime, then back to stderr.
-class CapturedLog {
+// systemd running the test as a service: its variables, NOTIFY_SOCKET naming
+// this socket.
+class Systemd : public NotifySocket {
  public:
-  CapturedLog() : level_(CurrentLogLevel()) {
-    REQUIRE(log::Configure(dir_.Join("error.log"), LogLevel::kDebug).ok());
+  Systemd() { environment.Set("NOTIFY_SOCKET", path()); }
+  /// WatchdogSec=3s, for the process `pid` (systemd's WATCHDOG_PID).
+  void EnableWatchdog(pid_t pid) {
+    environment.Set("WATCHDOG_USEC", "3000000");
+    environment.Set("WATCHDOG_PID", std::to_string(pid));
   }
-  ~CapturedLog() { (void)log::Configure("-", level_); }
-  CapturedLog(const CapturedLog&) = delete;
-  CapturedLog& operator=(const CapturedLog&) = delete;
-
-  std::string Text() const { return thriftd_test::ReadFile(dir_.Join("error.log")); }
-
- private:
-  thriftd_test::TempDir dir_;
-  LogLevel level_;
+  ScopedEnvironment environment;
 };
 
 std::size_t Count(const std::string& text, const std::string& part) {
@@ -151,9 +116,7 @@ TEST_CASE("SystemdNotifier without NOTIFY_SOCKET sends nothing, even once it is 
 }
 
 TEST_CASE("SystemdNotifier::Ready sends READY=1 with the status") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
+  Systemd systemd;
   SystemdNotifier notifier;
   CHECK(notifier.enabled());
   CHECK_FALSE(notifier.watchdog_enabled());
@@ -165,9 +128,7 @@ TEST_CASE("SystemdNotifier::Ready sends READY=1 with the status") {
 }
 
 TEST_CASE("SystemdNotifier::Reloading sends RELOADING=1 with the monotonic time it was sent") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
+  Systemd systemd;
   SystemdNotifier notifier;
   std::int64_t before = MonotonicNanos() / 1000;
   notifier.Reloading("reloading");
@@ -185,18 +146,14 @@ TEST_CASE("SystemdNotifier::Reloading sends RELOADING=1 with the monotonic time 
 }
 
 TEST_CASE("SystemdNotifier::Stopping sends STOPPING=1 with the status") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
+  Systemd systemd;
   SystemdNotifier notifier;
   notifier.Stopping("stopping gracefully");
   CHECK(systemd.Receive() == "STOPPING=1\nSTATUS=stopping gracefully");
 }
 
 TEST_CASE("SystemdNotifier::Status sends a status only when it changed") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
+  Systemd systemd;
   SystemdNotifier notifier;
   notifier.Status("2 workers");
   CHECK(systemd.Receive() == "STATUS=2 workers");
@@ -214,20 +171,15 @@ TEST_CASE("SystemdNotifier::Status sends a status only when it changed") {
 }
 
 TEST_CASE("SystemdNotifier keeps a status on one line: a newline would start another assignment") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
+  Systemd systemd;
   SystemdNotifier notifier;
   notifier.Status("bad config\nSTOPPING=1");
   CHECK(systemd.Receive() == "STATUS=bad config STOPPING=1");
 }
 
 TEST_CASE("SystemdNotifier::MainPid hands the service over, and nothing is sent afterwards") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
-  environment.Set("WATCHDOG_USEC", "3000000");
-  environment.Set("WATCHDOG_PID", std::to_string(getpid()));
+  Systemd systemd;
+  systemd.EnableWatchdog(getpid());
   SystemdNotifier notifier;
   REQUIRE(notifier.watchdog_enabled());
   notifier.MainPid(4242);
@@ -244,11 +196,8 @@ TEST_CASE("SystemdNotifier::MainPid hands the service over, and nothing is sent 
 }
 
 TEST_CASE("SystemdNotifier::WatchdogTick pings once a third of WATCHDOG_USEC has passed") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
-  environment.Set("WATCHDOG_USEC", "3000000");  // a ping every second at least
-  environment.Set("WATCHDOG_PID", std::to_string(getpid()));
+  Systemd systemd;
+  systemd.EnableWatchdog(getpid());  // a ping every second at least
   SystemdNotifier notifier;
   REQUIRE(notifier.watchdog_enabled());
   notifier.WatchdogTick(100.0);  // the first tick pings: nothing says when the last one was
@@ -269,9 +218,7 @@ TEST_CASE("SystemdNotifier::WatchdogTick pings once a third of WATCHDOG_USEC has
 }
 
 TEST_CASE("SystemdNotifier's watchdog is off without WATCHDOG_USEC") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
+  Systemd systemd;
   SystemdNotifier notifier;
   CHECK_FALSE(notifier.watchdog_enabled());
   notifier.WatchdogTick(100);
@@ -280,11 +227,8 @@ TEST_CASE("SystemdNotifier's watchdog is off without WATCHDOG_USEC") {
 
 TEST_CASE("SystemdNotifier's watchdog is another process's when WATCHDOG_PID names it") {
   // As in a re-executed thriftd that inherited the old master's variables.
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
-  environment.Set("WATCHDOG_USEC", "3000000");
-  environment.Set("WATCHDOG_PID", std::to_string(getppid()));
+  Systemd systemd;
+  systemd.EnableWatchdog(getppid());
   SystemdNotifier other;
   CHECK_FALSE(other.watchdog_enabled());
   other.WatchdogTick(100);
@@ -292,11 +236,8 @@ TEST_CASE("SystemdNotifier's watchdog is another process's when WATCHDOG_PID nam
 }
 
 TEST_CASE("SystemdNotifier in a master that is not the main process yet sends statuses and pings") {
-  ScopedEnvironment environment;
-  NotifySocket systemd;
-  environment.Set("NOTIFY_SOCKET", systemd.path());
-  environment.Set("WATCHDOG_USEC", "3000000");
-  environment.Set("WATCHDOG_PID", std::to_string(getpid()));
+  Systemd systemd;
+  systemd.EnableWatchdog(getpid());
   SystemdNotifier notifier;
   CHECK(notifier.main_process());
   notifier.SetMainProcess(false);
@@ -320,7 +261,7 @@ TEST_CASE("SystemdNotifier logs a failed sd_notify once, and carries on") {
   thriftd_test::TempDir dir;
   environment.Set("NOTIFY_SOCKET", dir.Join("nobody-listens"));
   SystemdNotifier notifier;
-  CapturedLog log;
+  thriftd_test::LogCapture log(LogLevel::kDebug);
   notifier.Ready("ready");
   notifier.Status("serving");
   notifier.Stopping("stopping");

@@ -1,13 +1,21 @@
-// Helpers shared by the unit tests: a scratch directory and small file I/O.
+// Helpers shared by the unit tests: a scratch directory, small file I/O, the
+// environment and the error log for the length of one test.
 #ifndef THRIFTD_TESTS_UNIT_TEST_UTIL_H_
 #define THRIFTD_TESTS_UNIT_TEST_UTIL_H_
+
+#include <doctest/doctest.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+
+#include "src/base/log.h"
 
 namespace thriftd_test {
 
@@ -53,6 +61,74 @@ inline bool Exists(const std::string& path) {
   std::error_code ignored;
   return std::filesystem::exists(std::filesystem::symlink_status(path, ignored));
 }
+
+/// Environment variables for one test: those named are unset at the start
+/// (the test process may itself run under them), Set() sets any, and every
+/// one named or set goes back to what it was when the test ends.
+class ScopedEnvironment {
+ public:
+  explicit ScopedEnvironment(std::initializer_list<const char*> unset = {}) {
+    for (const char* name : unset) {
+      Save(name);
+      REQUIRE(unsetenv(name) == 0);
+    }
+  }
+  ~ScopedEnvironment() {
+    for (const auto& [name, value] : saved_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
+  }
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+
+  void Set(const char* name, const std::string& value) {
+    Save(name);
+    REQUIRE(setenv(name, value.c_str(), 1) == 0);
+  }
+
+ private:
+  void Save(const char* name) {
+    if (saved_.count(name)) return;
+    const char* value = std::getenv(name);
+    saved_[name] = value ? std::optional<std::string>(value) : std::nullopt;
+  }
+  std::map<std::string, std::optional<std::string>> saved_;
+};
+
+/// The error log goes to a file of its own at `level` while this lives (the
+/// unit tests' main turns it down to critical); then back to stderr at the
+/// level it had. Set up and torn down while no other thread logs: the log's
+/// sink is process-wide.
+class LogCapture {
+ public:
+  explicit LogCapture(thriftd::LogLevel level = thriftd::LogLevel::kWarning)
+      : previous_(CurrentLevel()) {
+    REQUIRE(thriftd::log::Configure(dir_.Join("error.log"), level).ok());
+  }
+  ~LogCapture() { (void)thriftd::log::Configure("-", previous_); }  // stderr cannot fail
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+
+  /// Everything logged so far.
+  std::string Text() const { return ReadFile(dir_.Join("error.log")); }
+
+ private:
+  // The log offers no getter: its level, found by asking.
+  static thriftd::LogLevel CurrentLevel() {
+    for (auto level : {thriftd::LogLevel::kDebug, thriftd::LogLevel::kInfo,
+                       thriftd::LogLevel::kWarning, thriftd::LogLevel::kError}) {
+      if (thriftd::log::Enabled(level)) return level;
+    }
+    return thriftd::LogLevel::kCritical;
+  }
+
+  TempDir dir_;
+  thriftd::LogLevel previous_;
+};
 
 }  // namespace thriftd_test
 

@@ -44,6 +44,7 @@
 #include "src/base/scoreboard.h"
 #include "src/base/unique_fd.h"
 #include "src/base/worker_settings.h"
+#include "tests/unit/test_util.h"
 #include "thriftd/app.h"
 #include "workers/connection_engine.h"
 #include "workers/fiber_scheduler.h"
@@ -690,51 +691,6 @@ class EngineRunner {
   std::atomic<int> probes_{0};
   std::atomic<std::size_t> probed_fibers_{0};
   std::atomic<std::size_t> probed_idle_{0};
-};
-
-/// Sends the error log to a file at `level` while it lives (the unit
-/// tests' main turns it down to critical). Set up and torn down while no
-/// other thread logs: the log's sink is process-wide.
-class LogCapture {
- public:
-  explicit LogCapture(thriftd::LogLevel level = thriftd::LogLevel::kWarning) {
-    char pattern[] = "/tmp/thriftd-worker-log-XXXXXX";
-    int fd = mkstemp(pattern);
-    REQUIRE(fd >= 0);
-    close(fd);
-    path_ = pattern;
-    for (auto kept : {thriftd::LogLevel::kDebug, thriftd::LogLevel::kInfo,
-                      thriftd::LogLevel::kWarning, thriftd::LogLevel::kError}) {
-      if (thriftd::log::Enabled(kept)) {
-        previous_ = kept;
-        break;
-      }
-    }
-    REQUIRE(thriftd::log::Configure(path_, level).ok());
-  }
-  ~LogCapture() {
-    // Back to stderr, which closes the file's descriptor.
-    thriftd::Status status = thriftd::log::Configure("-", previous_);
-    (void)status;  // stderr cannot fail to open
-    unlink(path_.c_str());
-  }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  /// Everything logged so far.
-  std::string Text() const {
-    std::string text;
-    thriftd::UniqueFd fd(open(path_.c_str(), O_RDONLY | O_CLOEXEC));
-    char chunk[4096];
-    ssize_t n;
-    while (fd.valid() && (n = read(fd.get(), chunk, sizeof chunk)) > 0)
-      text.append(chunk, static_cast<std::size_t>(n));
-    return text;
-  }
-
- private:
-  std::string path_;
-  thriftd::LogLevel previous_ = thriftd::LogLevel::kCritical;
 };
 
 }  // namespace thriftd_test

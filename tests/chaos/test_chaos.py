@@ -77,14 +77,6 @@ class LostCalls(AssertionError):
     """A graceful action cost a client a call (or a reconnect)."""
 
 
-# A thriftd bug the suite found (see test_sync_hand_over_waits_behind_a_busy_worker):
-# a sync worker stopped gracefully hands its connection to a worker that may
-# be busy with another persistent connection, where it waits until that one
-# closes. Under load it happens only when no other sync worker is free at the
-# moment of the hand-over, so the scenarios below lose a call in some runs
-# (worker_term about one in two; ttin_ttou two in eight before its storm
-# waited for booting workers, none in sixteen since): not strict, which would
-# fail the runs that do not hit it; only LostCalls is expected.
 # A thriftd bug (see test_ttou_right_after_ttin_closes_the_retired_workers_connections):
 # TTOU retires the oldest worker even while the TTIN-added ones still boot,
 # and a retiring worker's connections, with no other worker ready to take

@@ -36,9 +36,9 @@ from harness import PINGPONG_SO, REPO_DIR
 HAPROXY = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/sbin")
 EXAMPLE_CONFIG = REPO_DIR / "examples" / "haproxy" / "haproxy.cfg"
 # As the example's check (inter 1s, fall 1) takes at most about 2 s to see a
-# 503, thriftd's drain_delay must be above it; 5 s in the example, 2 s here to
+# 503, thriftd's drain_delay must be above it; 5 s in the example, 3 s here to
 # keep the test short.
-DRAIN_DELAY = 2.0
+DRAIN_DELAY = 3.0
 GRACEFUL_TIMEOUT = 5.0
 PERSISTENT_CLIENTS = 4
 FRESH_CLIENTS = 4

@@ -41,6 +41,11 @@ def test_as_pid_1_thriftd_serves_reaps_orphans_and_stops_on_term(tmp_path, port)
     """`unshare --pid --fork --mount-proc thriftd ...`, as a container runs it
     with no init: workers used to take getppid() == 1 for the master's death
     and exit at once."""
+    # A container runtime may forbid new PID namespaces: then nothing here runs.
+    allowed = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                             capture_output=True, text=True, timeout=30)
+    if allowed.returncode != 0:
+        pytest.skip(f"unshare --pid is not permitted here: {allowed.stderr.strip()}")
     orphan_done = tmp_path / "orphan.done"
     stderr = tmp_path / "thriftd.stderr"
     with open(stderr, "wb") as err:
@@ -53,8 +58,6 @@ def test_as_pid_1_thriftd_serves_reaps_orphans_and_stops_on_term(tmp_path, port)
         # unshare's one child is thriftd, PID 1 inside.
         master = wait_until(lambda: (harness.child_pids(unshare.pid) or [None])[0], 10.0,
                             lambda: f"thriftd under unshare; stderr: {stderr.read_text()}")
-        if unshare.poll() is not None and "Operation not permitted" in stderr.read_text():
-            pytest.skip("unshare --pid is not permitted here")
         wait_until(lambda: len(harness.child_pids(master)) == 2, 10.0,
                    lambda: f"2 workers; stderr: {stderr.read_text()}")
         wait_until(lambda: _serves(port), 10.0, lambda: f"a call; stderr: {stderr.read_text()}")
@@ -143,9 +146,10 @@ def test_ready_workers_killed_one_after_another_are_replaced_at_once(thriftd, po
         # report's one every half second.
         workers = [successor if p == victim else p for p in workers]
     assert "before it was ready" not in server.log()
-    # Each was replaced on the master's next turn; 1 s is far above that and
-    # far below the old back-off (0.1 + 0.2 + 0.4 + ... doubling to 5 s).
-    assert max(delays) < 1.0, delays
+    # Each was replaced on the master's next turn; 2 s is far above that (a
+    # sanitized build included) and below the old back-off by the sixth kill
+    # (0.1, 0.2, 0.4, ... doubling: 3.2 s).
+    assert max(delays) < 2.0, delays
     with py_client(port) as client:
         assert client.ping() == "pong"
 
@@ -191,5 +195,6 @@ def test_a_worker_out_of_descriptors_backs_off_without_spinning_and_recovers(thr
     finally:
         for sock in held:
             sock.close()
-    server.wait_ready(port)  # recovers once descriptors are free again
-    assert master == server.pid
+    recovered = server.wait_ready(port)  # once descriptors are free again
+    assert server.running()
+    assert worker not in recovered

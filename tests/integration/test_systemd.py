@@ -6,6 +6,7 @@ systemd-socket-activate."""
 import re
 import shutil
 import socket
+import struct
 import time
 
 import pytest
@@ -18,29 +19,38 @@ SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
 
 class NotifySocket:
     """The NOTIFY_SOCKET of a service manager: a datagram socket in
-    `directory` that collects what thriftd sends, one dict per message."""
+    `directory` that collects what thriftd sends, one dict per message, with
+    the sender's pid under "_pid" (SO_PASSCRED, as systemd tells senders
+    apart)."""
 
     def __init__(self, directory):
         self.path = str(directory / "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.sock.bind(self.path)
         self.sock.setblocking(False)
         self.messages = []
 
-    def _drain(self):
+    def drain(self):
+        """Reads every message sent so far (an AF_UNIX datagram is queued by
+        the time its send returns); returns them all."""
+        credentials = struct.calcsize("iII")
         while True:
             try:
-                data = self.sock.recv(4096)
+                data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(credentials))
             except BlockingIOError:
-                return
+                return self.messages
             fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                    fields["_pid"] = struct.unpack("iII", payload[:credentials])[0]
             self.messages.append(fields)
 
     def wait_for(self, predicate, what, deadline=10.0, since=0):
         """Waits for a message after index `since` that satisfies predicate;
         returns (index, message)."""
         def found():
-            self._drain()
+            self.drain()
             for index in range(since, len(self.messages)):
                 if predicate(self.messages[index]):
                     return index, self.messages[index]
@@ -123,21 +133,23 @@ def test_usr2_then_term_hands_the_service_to_the_new_master_with_mainpid(
     new = adopt(int(match.group(1)))
     # Until the old master is told to stop, it stays the main process: a
     # rollback would not have to hand that back.
-    assert not [m for m in notify_socket.messages if "MAINPID" in m]
+    assert not [m for m in notify_socket.drain() if "MAINPID" in m]
     mark = len(notify_socket.messages)
     server.signal("TERM")
     _, message = notify_socket.wait_for(lambda m: "MAINPID" in m, "MAINPID", since=mark)
+    assert message["_pid"] == server.pid
     assert int(message["MAINPID"]) == new.pid
     assert server.wait_exit(20) == 0
-    # The old master, no longer the main process, said nothing of stopping;
-    # the new one pings the watchdog (WATCHDOG_PID was pointed at it).
-    assert not [m for m in notify_socket.messages[mark:] if m.get("STOPPING") == "1"]
-    after_exit = len(notify_socket.messages)
-    notify_socket.wait_for(lambda m: m.get("WATCHDOG") == "1", "the new master's WATCHDOG=1",
-                           since=after_exit)
+    # The old master, no longer the main process, said nothing of stopping
+    # (all it sent is queued by now); the new one pings the watchdog
+    # (WATCHDOG_PID was pointed at it), and says STOPPING when it stops.
+    assert not [m for m in notify_socket.drain()
+                if m.get("_pid") == server.pid and m.get("STOPPING") == "1"]
+    notify_socket.wait_for(lambda m: m.get("_pid") == new.pid and m.get("WATCHDOG") == "1",
+                           "the new master's WATCHDOG=1")
     new.signal("TERM")
-    notify_socket.wait_for(lambda m: m.get("STOPPING") == "1", "the new master's STOPPING=1",
-                           since=after_exit)
+    notify_socket.wait_for(lambda m: m.get("_pid") == new.pid and m.get("STOPPING") == "1",
+                           "the new master's STOPPING=1")
     assert new.wait_exit(20) == 0
 
 

@@ -78,15 +78,16 @@ def test_a_stopped_worker_is_killed_within_a_second_of_the_timeout(thriftd, port
 
 
 def test_the_timeout_counts_from_the_start_of_the_blocking_call(thriftd, port):
-    """A call started long after the worker's last heartbeat (an idle
-    worker's) used to be killed timeout minus that gap into it."""
+    """A call used to be killed `timeout` after the worker's last heartbeat,
+    which may come up to half a second before the call (an idle sync
+    worker's): so up to that much early. The exact rule is
+    posix_process_ops_test's; here the worker's own report of how long the
+    call ran, end to end."""
     timeout = 2
     server = thriftd(BLOCKER_SO, "-w", "1", "-k", "sync", "-t", timeout,
                      "-b", f"127.0.0.1:{port}")
     (worker,) = server.wait_ready(port, service="blocker")
     with ThreadPoolExecutor(1) as pool:
-        # Idle for most of a second first: the heartbeat goes stale.
-        time.sleep(0.9)
         call, connection = harness.start_call(pool, port, "block", 10000, service="blocker",
                                               timeout=20)
         harness.wait_call_read(server, port, connection)
@@ -113,13 +114,18 @@ def test_a_ttin_ttou_storm_under_load_changes_the_count_once_per_signal(thriftd,
     with CallLoad(port, persistent=8, fresh=1) as load:
         load.wait_answered(100, server)
         mark = server.log_mark()
+        handled = lambda: re.findall(r"Handling signal: (ttin|ttou); workers: (\d+)",  # noqa: E731
+                                     server.log()[mark:])
         for i in range(30):
             name = "TTIN" if i % 3 != 2 else "TTOU"  # two up, one down: ends at 2 + 10
             server.signal(name)
             sent.append(name)
             time.sleep(0.1)  # the storm's own pace, not a wait for anything
-        handled = lambda: re.findall(r"Handling signal: (ttin|ttou); workers: (\d+)",  # noqa: E731
-                                     server.log()[mark:])
+            # Two of a kind pending at once are one to the kernel: a master
+            # off the CPU for longer than the pace would see fewer. The storm
+            # goes no faster than the master takes it.
+            server.wait(lambda: len(handled()) >= len(sent), 10.0,
+                        lambda: f"{len(sent)} signals handled (have {len(handled())})")
         server.wait(lambda: len(handled()) >= len(sent), 10.0,
                     lambda: f"{len(sent)} signals handled (have {len(handled())})")
         # Each once. Not necessarily in the order sent: two pending at once

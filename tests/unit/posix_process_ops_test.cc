@@ -389,6 +389,19 @@ TEST_CASE("PosixProcessOps::LastHeartbeat reads the worker's scoreboard slot") {
   children.WaitExit(pid);
 }
 
+TEST_CASE("regression: LastHeartbeat counts a call in flight from its start") {
+  // The heartbeat is written at most every few hundred ms: a call started
+  // since proves the loop ran then, and the timeout counts from there (a
+  // call was killed timeout minus that gap into it).
+  Children children;
+  ScoreboardSlot& slot = children.scoreboard().slot(3);
+  slot.heartbeat_ms.store(10000);
+  slot.call_started_ms.store(10900);
+  CHECK(children.ops().LastHeartbeat(3) == doctest::Approx(10.9));
+  slot.call_started_ms.store(0);  // between calls: the heartbeat alone
+  CHECK(children.ops().LastHeartbeat(3) == doctest::Approx(10.0));
+}
+
 TEST_CASE("a worker holds only stdio, the error log, its channel and the inherited sockets") {
   Children children;
   // Descriptors the master holds that no worker may: a pipe, a socket not

@@ -71,13 +71,17 @@ TEST_CASE("CheckWritable: an existing log file is appended to, a pidfile replace
   CHECK(WritableError(log, FileWrite::kAppend) == "ok");
   CHECK(WritableError(log, FileWrite::kReplace) == "ok");
   CHECK(thriftd_test::ReadFile(log) == "kept\n");
-  if (geteuid() == 0) return;  // root writes whatever the mode says
+  // Modes mean nothing to root: these run as nobody.
+  auto unprivileged = [](const std::string& path, FileWrite how) {
+    return thriftd_test::AsUnprivileged([&] { return WritableError(path, how); });
+  };
   REQUIRE(chmod(log.c_str(), 0444) == 0);
-  CHECK(WritableError(log, FileWrite::kAppend) == "cannot write " + log + ": Permission denied");
+  REQUIRE(chmod(dir.path().c_str(), 0777) == 0);
+  CHECK(unprivileged(log, FileWrite::kAppend) == "cannot write " + log + ": Permission denied");
   // Renamed over: the file's own mode does not matter, the directory's does.
-  CHECK(WritableError(log, FileWrite::kReplace) == "ok");
+  CHECK(unprivileged(log, FileWrite::kReplace) == "ok");
   REQUIRE(chmod(dir.path().c_str(), 0555) == 0);
-  CHECK(WritableError(dir.Join("new.pid"), FileWrite::kReplace) ==
+  CHECK(unprivileged(dir.Join("new.pid"), FileWrite::kReplace) ==
         "cannot write " + dir.Join("new.pid") + ": " + dir.path() + ": Permission denied");
   REQUIRE(chmod(dir.path().c_str(), 0755) == 0);
 }
@@ -87,6 +91,8 @@ TEST_CASE("CheckWritable: a bare name is in the working directory") {
         (access(".", W_OK) == 0 ? "ok"
                                 : "cannot write thriftd-start-checks-test-never-written.log: .: "
                                   "Permission denied"));
+  CHECK_FALSE(thriftd_test::Exists(
+      "thriftd-start-checks-test-never-written.log"));  // a check writes nothing
 }
 
 TEST_CASE("CheckLogFiles and CheckPidfileDirectory name the setting's origin") {

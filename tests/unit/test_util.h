@@ -4,10 +4,13 @@
 #define THRIFTD_TESTS_UNIT_TEST_UTIL_H_
 
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -60,6 +63,35 @@ inline std::string ReadFile(const std::string& path) {
 inline bool Exists(const std::string& path) {
   std::error_code ignored;
   return std::filesystem::exists(std::filesystem::symlink_status(path, ignored));
+}
+
+/// Runs `body` in a child process as user and group nobody (65534) when the
+/// test runs as root, as itself otherwise, and returns what it returned: a
+/// permission check means nothing to root, which may do anything.
+inline std::string AsUnprivileged(const std::function<std::string()>& body) {
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    if (getuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(2);
+    std::string result = body();
+    bool written =
+        write(pipe_fds[1], result.data(), result.size()) == static_cast<ssize_t>(result.size());
+    _exit(written ? 0 : 3);
+  }
+  close(pipe_fds[1]);
+  std::string result;
+  char chunk[4096];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], chunk, sizeof chunk)) > 0)
+    result.append(chunk, static_cast<std::size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), "the unprivileged child failed");
+  return result;
 }
 
 /// Environment variables for one test: those named are unset at the start

@@ -60,7 +60,8 @@ class Master::Impl {
         pidfile_(std::move(start.pidfile)),
         predecessor_(std::move(start.predecessor)),
         log_path_(start.config.errorlog),
-        log_level_(start.config.loglevel) {
+        log_level_(start.config.loglevel),
+        title_(MasterTitle(start.config)) {
     metrics_bind_ = start.config.metrics_bind;
     metrics_bind_origin_ = start.config.OriginOf("metrics_bind").Describe();
     pidfile_path_ = start.config.pidfile;
@@ -608,28 +609,47 @@ class Master::Impl {
       retired_.AddSlot(scoreboard_->slot(worker->second.spec.slot));
   }
 
-  // Master-wide settings (the error log; the liveness timeout is the
-  // arbiter's own) are those of the generation being served: a reload
-  // applies its own, an abandoned reload brings the previous ones back.
+  // Master-wide settings (the error log, umask, raw_env, the process title;
+  // the liveness timeout is the arbiter's own) are those of the generation
+  // being served: a reload applies its own, an abandoned reload brings the
+  // previous ones back.
   void FollowServingGeneration() {
     if (arbiter_->generation() == settings_generation_) return;
     auto config = configs_.find(arbiter_->generation());
     if (config == configs_.end()) return;
     // Once, whether it works or not: a failure is logged, not retried at
-    // every step (the log stays as it was).
-    settings_generation_ = config->first;
+    // every step (what was in force stays).
     Status status = UseMasterSettings(*config->second);
+    settings_generation_ = config->first;
     if (!status.ok()) THRIFTD_LOG(kError) << status.message();
   }
 
-  // Switches the error log to `config`'s; on an error (naming the setting's
-  // origin) the log stays as it was.
+  // Puts `config`'s master-wide settings in force: workers forked from now
+  // on inherit them. On an error (naming the setting's origin) everything
+  // stays as it was: the umask and raw_env, the one step that may fail
+  // after them, are put back.
   Status UseMasterSettings(const Config& config) {
-    if (config.errorlog == log_path_ && config.loglevel == log_level_) return Status::Ok();
-    Status status = log::Configure(config.errorlog, config.loglevel);
-    if (!status.ok()) return status.Prepend(config.OriginOf("errorlog").Describe());
-    log_path_ = config.errorlog;
-    log_level_ = config.loglevel;
+    Status status = ApplyUmaskAndEnvironment(config);
+    if (status.ok() && (config.errorlog != log_path_ || config.loglevel != log_level_)) {
+      status = log::Configure(config.errorlog, config.loglevel);
+      if (status.ok()) {
+        log_path_ = config.errorlog;
+        log_level_ = config.loglevel;
+      }
+      status.Prepend(config.OriginOf("errorlog").Describe());
+    }
+    if (!status.ok()) {
+      auto in_force = configs_.find(settings_generation_);
+      if (in_force != configs_.end()) (void)ApplyUmaskAndEnvironment(*in_force->second);
+      return status;
+    }
+    std::string title = MasterTitle(config);
+    if (title != title_) {
+      Status titled = SetProcessTitle(title);
+      if (!titled.ok())
+        THRIFTD_LOG(kWarning) << "cannot set the process title: " << titled.message();
+      title_ = title;
+    }
     return Status::Ok();
   }
 
@@ -728,18 +748,14 @@ class Master::Impl {
     if (fresh->chdir != running.chdir) {
       THRIFTD_LOG(kWarning) << "chdir changes take effect on restart; keeping the directory "
                             << (running.chdir.empty() ? command_.cwd : running.chdir);
+      // What is in force, which the next HUP reads its -c from.
+      fresh->chdir = running.chdir;
     }
     // Before the reload is committed, so that an error log that cannot be
-    // opened rejects it with the log as it was; and before the new workers
-    // fork, since they inherit the error log as it is then.
+    // opened rejects it with everything as it was; and before the new
+    // workers fork, since they inherit the error log, umask and environment
+    // as they are then.
     status = UseMasterSettings(*fresh);
-    // The new generation's workers fork after this and inherit both.
-    if (status.ok()) status = ApplyUmaskAndEnvironment(*fresh);
-    if (status.ok() && ProcessName(*fresh) != ProcessName(running)) {
-      Status titled = SetProcessTitle(MasterTitle(*fresh));
-      if (!titled.ok())
-        THRIFTD_LOG(kWarning) << "cannot set the process title: " << titled.message();
-    }
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
                           << status.message();
@@ -809,6 +825,7 @@ class Master::Impl {
   std::uint64_t settings_generation_ = 1;
   std::string log_path_;
   LogLevel log_level_;
+  std::string title_;  // the master's process title in force
   event_base* base_ = nullptr;
   std::unique_ptr<Scoreboard> scoreboard_;
   std::unique_ptr<PosixProcessOps> ops_;

@@ -81,6 +81,30 @@ def test_hup_reads_a_relative_config_file_from_the_start_directory_and_sets_the_
     assert server.wait_exit() == 0
 
 
+def test_an_abandoned_reload_puts_the_umask_and_title_back(thriftd, tmp_path, port):
+    """Regression: the umask and the process title of a reload whose workers
+    could not start stayed in force, and the kept generation's replacement
+    workers inherited them."""
+    config = tmp_path / "thriftd.yaml"
+    config.write_text(f"app: {PINGPONG_SO}\nbind: 127.0.0.1:{port}\numask: 0022\n"
+                      "proc_name: kept\n")
+    server = thriftd("-c", config)
+    (old,) = server.wait_ready(port)
+    config.write_text(f"app: {failing_app('start_throws_app')}\nbind: 127.0.0.1:{port}\n"
+                      "umask: 0077\nproc_name: abandoned\n")
+    mark = server.log_mark()
+    server.signal("HUP")
+    server.wait_for_log(r"Reload failed; keeping generation 1", since=mark)
+    wait_until(lambda: _umask(server.pid) == 0o022, 10.0, "the master's umask to go back")
+    wait_until(lambda: b"[kept]" in open(f"/proc/{server.pid}/cmdline", "rb").read(), 10.0,
+               "the master's title to go back")
+    # A replacement of the kept generation inherits what is in force again.
+    os.kill(old, 9)
+    (new,) = server.wait_ready(port)
+    assert new != old
+    assert _umask(new) == 0o022
+
+
 def test_the_pidfile_is_0644_under_any_umask_and_never_written_through_a_link(thriftd, tmp_path,
                                                                                port):
     target = tmp_path / "target"

@@ -198,7 +198,6 @@ Status AdoptListener(int fd, const BindAddress& address, Listener* listener) {
     listener->display = address.ToString() + " (" + BoundText(fd, "unix socket") + ")";
   }
   listener->port = SocketAddressPort(LocalAddressOf(fd));
-  listener->inherited = true;
   listener->owns_unix_path = false;
   listener->fd.Reset(fd);
   return Status::Ok();

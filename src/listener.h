@@ -21,7 +21,6 @@ struct Listener {
   int port = 0;         ///< TCP: the bound port (the kernel's choice when 0 was asked for)
   UniqueFd fd;          ///< non-blocking: workers race to accept and must not block on a loss
   bool owns_unix_path = false;  ///< unlink the path when done: this process created it
-  bool inherited = false;       ///< opened by another process (an older master, systemd)
 };
 
 /// Opens one listening socket: non-blocking and close-on-exec (workers

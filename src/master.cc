@@ -484,15 +484,18 @@ class Master::Impl {
       THRIFTD_LOG(kWarning) << "cannot tell the new master how we serve: " << status.message();
   }
 
+  // Whether this master removes its unix socket paths when it exits: not
+  // while another master (an upgrade's) serves on them. Only `unix:` binds
+  // have a path to remove: systemd's sockets (systemd:) and fd:// ones are
+  // their owners'.
+  void OwnUnixPaths(bool own) {
+    for (Listener& listener : listeners_)
+      listener.owns_unix_path = own && listener.address.kind == BindAddress::Kind::kUnix;
+  }
+
   void OnSuccessorReady() {
     successor_->ready = true;
-    // The unix socket paths are the new master's to remove now.
-    for (Listener& listener : listeners_) {
-      if (listener.owns_unix_path) {
-        listener.owns_unix_path = false;
-        handed_unix_paths_ = true;
-      }
-    }
+    OwnUnixPaths(false);  // the new master's to remove now
     THRIFTD_LOG(kInfo) << "Upgrade: the new master (pid " << successor_->pid
                        << ") is serving; send this master (pid " << getpid()
                        << ") TERM to finish (its idle connections go to the new master), WINCH "
@@ -514,12 +517,7 @@ class Master::Impl {
                             << (arbiter_->desired_workers() == 0 ? ": send it HUP to start workers"
                                                                  : "");
     }
-    if (handed_unix_paths_) {
-      for (Listener& listener : listeners_)
-        listener.owns_unix_path =
-            listener.address.kind == BindAddress::Kind::kUnix && !listener.inherited;
-      handed_unix_paths_ = false;
-    }
+    if (successor_->ready) OwnUnixPaths(true);
     successor_watch_.reset();
     successor_.reset();
   }
@@ -586,12 +584,7 @@ class Master::Impl {
     THRIFTD_LOG(kInfo) << "The old master (pid " << old_pid << ") has exited; this master (pid "
                        << getpid() << ") takes over";
     notifier_.SetMainProcess(true);
-    for (Listener& listener : listeners_) {
-      // Unix paths it created are this master's to remove now; systemd's stay systemd's.
-      if (listener.address.kind == BindAddress::Kind::kUnix &&
-          listener.key.rfind("systemd:", 0) != 0)
-        listener.owns_unix_path = true;
-    }
+    OwnUnixPaths(true);
     if (pidfile_path_.empty()) return;
     auto pidfile = std::make_unique<Pidfile>();
     Status status = pidfile->Create(pidfile_path_, getpid(), /*replacing=*/old_pid);
@@ -809,7 +802,6 @@ class Master::Impl {
   // master this one replaces (it was started by a USR2).
   std::optional<Successor> successor_;
   EventPtr successor_watch_;
-  bool handed_unix_paths_ = false;  // the successor owns our unix paths while it is ready
   std::optional<Predecessor> predecessor_;
   EventPtr predecessor_watch_;
   bool told_predecessor_ready_ = false;

@@ -215,3 +215,30 @@ def test_a_unix_socket_survives_the_upgrade_and_goes_with_the_last_master(thrift
     new.signal("TERM")
     assert new.wait_exit(20) == 0
     assert not path.exists()
+
+
+def test_a_master_that_took_over_still_removes_its_unix_path_after_a_rollback(thriftd, adopt,
+                                                                              tmp_path):
+    """Regression: a master that took a unix socket over from an older one,
+    then saw its own upgrade rolled back, never removed the path."""
+    path = tmp_path / "thriftd.sock"
+    pidfile = tmp_path / "thriftd.pid"
+    first = thriftd(PINGPONG_SO, "-b", f"unix:{path}", "-p", pidfile)
+    first.wait_ready(unix=str(path))
+    first.signal("USR2")
+    second = adopt(_new_master(first, pidfile))
+    first.signal("TERM")
+    assert first.wait_exit(20) == 0
+    wait_until(lambda: _pid_in(pidfile) == second.pid, 10.0, "the second master to take over")
+    mark = first.log_mark()  # one log: every master writes to the first one's stderr
+    second.signal("USR2")
+    match = first.wait_for_log(r"Upgrade: the new master \(pid (\d+)\) is serving", since=mark)
+    third = adopt(int(match.group(1)))
+    third.signal("TERM")  # the rollback
+    first.wait_for_log(rf"The new master \(pid {third.pid}\) exited with code 0", since=mark)
+    with py_client(str(path)) as client:
+        assert client.ping() == "pong"
+    second.signal("TERM")
+    assert second.wait_exit(20) == 0
+    assert not path.exists()
+

@@ -42,7 +42,25 @@ TEST_CASE("a bind entry adopts the inherited socket of the same key, not a new o
   CHECK(listeners[0].fd.get() == fd);
   CHECK(listeners[0].key == key);
   CHECK(listeners[0].port == port);
-  CHECK(listeners[0].inherited);
+}
+
+TEST_CASE("an adopted unix socket's path is not the adopter's to remove") {
+  // The master that created it (an older one, in an upgrade) still serves
+  // on it; the new one owns the path only once that one has gone.
+  thriftd_test::TempDir dir;
+  std::string key = "unix:" + dir.Join("x.sock");
+  BindAddress address;
+  REQUIRE(ParseBindAddress(key, &address));
+  Listener original;
+  REQUIRE(OpenListener(address, 16, &original).ok());
+  REQUIRE(original.owns_unix_path);
+  std::vector<InheritedSocket> inherited;
+  inherited.push_back({std::move(original.fd), key});
+  std::vector<Listener> listeners;
+  REQUIRE(OpenListeners({key}, false, 16, std::move(inherited), &listeners).ok());
+  CHECK_FALSE(listeners[0].owns_unix_path);
+  RemoveUnixSocketPaths(listeners);
+  CHECK(thriftd_test::Exists(dir.Join("x.sock")));
 }
 
 TEST_CASE("an ephemeral port is kept: the entry 127.0.0.1:0 adopts the socket it named") {

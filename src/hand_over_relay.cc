@@ -49,40 +49,38 @@ pid_t HandOverRelay::SendToFirst(const std::vector<std::pair<std::int64_t, pid_t
   return 0;
 }
 
+pid_t HandOverRelay::Place(Held& held, const std::map<pid_t, WorkerRecord>& workers,
+                           std::uint64_t generation, double now) {
+  std::vector<std::pair<std::int64_t, pid_t>> targets = Targets(workers, generation, held.from);
+  bool overdue = now >= held.until;
+  // Until its hold is over, only a worker with room: a full one would hold
+  // it unread (a sync worker reads its channel between connections only).
+  if (!overdue) {
+    while (!targets.empty() && targets.back().first <= 0) targets.pop_back();
+    if (targets.empty()) return kHeld;  // wait for room, or for a worker to be ready
+  }
+  pid_t target = SendToFirst(targets, held.connection.get(), held.carried);
+  // The client sees its connection closed between calls, as it would have
+  // without hand-over, and reconnects.
+  if (target == 0)
+    THRIFTD_LOG(kWarning) << "no worker could take a handed-over connection; closing it";
+  return target;
+}
+
 pid_t HandOverRelay::Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
                              pid_t from, UniqueFd connection, std::string_view carried,
                              double now) {
-  std::vector<std::pair<std::int64_t, pid_t>> targets = Targets(workers, generation, from);
-  if (targets.empty()) return 0;  // Closed as `connection` goes.
-  if (targets.front().first <= 0) {
-    // Every worker is full: wait for room rather than queue the connection
-    // behind a busy worker's client, and its next call with it.
-    held_.push_back({std::move(connection), std::string(carried), from, now + hold_});
-    return kHeld;
-  }
-  // Only those with room: a full one would hold it unread.
-  while (!targets.empty() && targets.back().first <= 0) targets.pop_back();
-  pid_t target = SendToFirst(targets, connection.get(), carried);
-  if (target != 0) return target;
-  // The client sees its connection closed between calls, as it would have
-  // without hand-over, and reconnects.
-  THRIFTD_LOG(kWarning) << "no worker could take a handed-over connection; closing it";
-  return 0;
+  Held held{std::move(connection), std::string(carried), from, now + hold_};
+  pid_t target = Place(held, workers, generation, now);
+  if (target == kHeld) held_.push_back(std::move(held));
+  return target;  // 0: closed as `held` goes
 }
 
 void HandOverRelay::RetryHeld(const std::map<pid_t, WorkerRecord>& workers,
                               std::uint64_t generation, double now) {
   while (!held_.empty()) {
-    Held& next = held_.front();
-    std::vector<std::pair<std::int64_t, pid_t>> targets = Targets(workers, generation, next.from);
-    bool room = !targets.empty() && targets.front().first > 0;
-    bool overdue = now >= next.until;
-    if (!room && !overdue && !targets.empty()) return;  // first come, first served
-    if (room) {
-      while (targets.back().first <= 0) targets.pop_back();
-    }
-    if (targets.empty() || SendToFirst(targets, next.connection.get(), next.carried) == 0)
-      THRIFTD_LOG(kWarning) << "no worker could take a handed-over connection; closing it";
+    if (Place(held_.front(), workers, generation, now) == kHeld)
+      return;           // first come, first served
     held_.pop_front();  // sent, or closed as it goes
   }
 }

@@ -11,8 +11,8 @@
 //      text, the descriptor riding along) to the ready worker of the
 //      serving generation with the most room, never back to the sender;
 //      when every such worker is full (sync workers, each busy with a
-//      connection) it holds the connection until one has room; with nobody
-//      to take it (thriftd is stopping), it closes it.
+//      connection) or none is ready, it holds the connection until one has
+//      room (30 s at most; the master's exit closes what it still holds).
 //   4. The adopting worker serves it as if it had accepted it, starting
 //      from the carried bytes.
 //
@@ -53,21 +53,22 @@ class HandOverRelay {
   /// to it and not yet adopted. Booting, retiring, stopping and other
   /// generations' workers get none. Never blocks: when that worker's
   /// channel is full (it is not reading it) or the send fails, the next
-  /// one by room is tried. Returns the pid it went to; 0 when it was closed
-  /// instead (nobody to take it, or no send succeeded, logged).
-  /// A worker with no room left gets one only when every worker is full
-  /// and has been for `hold` seconds: until then the connection is held
-  /// here (kHeld), and RetryHeld() sends it as soon as one has room. A
-  /// sync worker reads its channel only between connections: one sent to
-  /// it while it serves a persistent client would wait for that client to
-  /// leave.
+  /// one by room is tried. Returns the pid it went to.
+  /// When no worker has room (sync workers, each busy with a client) or
+  /// none is ready (the only one is being replaced), the connection is held
+  /// here (kHeld) and RetryHeld() sends it as soon as one has room; a full
+  /// worker gets it only once it has waited `hold` seconds (a sync worker
+  /// reads its channel between connections only: one sent to it while it
+  /// serves a persistent client waits for that client to leave). 0: closed
+  /// (past its hold with nobody at all, or no send succeeded; logged).
+  /// `now`: the loop's clock (ProcessOps::Now).
   pid_t Forward(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation, pid_t from,
-                UniqueFd connection, std::string_view carried, double now = 0);
+                UniqueFd connection, std::string_view carried, double now);
   static constexpr pid_t kHeld = -1;
 
-  /// Sends the held connections that a worker now has room for (and, past
-  /// their hold, to the worker with the most room, full or not). Call on
-  /// every step of the loop.
+  /// Sends the held connections, oldest first, as Forward() would now.
+  /// Call on every step of the loop; those still held when the master
+  /// exits are closed with it.
   void RetryHeld(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
                  double now);
   std::size_t held() const { return held_.size(); }
@@ -87,7 +88,7 @@ class HandOverRelay {
     UniqueFd connection;
     std::string carried;
     pid_t from = 0;
-    double until = 0;  // then it goes to a full worker rather than wait on
+    double until = 0;  // then it goes to a full worker, or is closed, rather than wait on
   };
   std::deque<Held> held_;
   double hold_ = 30;
@@ -95,6 +96,9 @@ class HandOverRelay {
   /// The candidates for a connection from `from`, the most room first.
   std::vector<std::pair<std::int64_t, pid_t>> Targets(const std::map<pid_t, WorkerRecord>& workers,
                                                       std::uint64_t generation, pid_t from) const;
+  /// Sends `held` as Forward() describes: the pid, kHeld, or 0 (closed).
+  pid_t Place(Held& held, const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
+              double now);
   /// Sends to the first target that takes it; the pid, or 0.
   pid_t SendToFirst(const std::vector<std::pair<std::int64_t, pid_t>>& targets, int connection,
                     std::string_view carried);

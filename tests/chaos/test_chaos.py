@@ -37,10 +37,11 @@ chaos.report). Targets:
   calls; the worker count is back within 1 s of the last worker's death
   (measured and reported; the target is 100 ms).
 
-Two thriftd bugs found by the suite are reproduced at the end of this file:
-a sync worker's hand-over waiting behind a busy sync worker (fixed: the
-master holds it until a worker has room; now a regression test), and
-TTOU_WHILE_BOOTING_BUG (a strict xfail).
+Two thriftd bugs found by the suite are reproduced at the end of this file,
+as regression tests since both are fixed (the master now holds a
+handed-over connection until a worker can take it): a sync worker's
+hand-over waiting behind a busy sync worker, and a TTOU right after a TTIN
+closing the retired worker's connections while the new one still booted.
 """
 
 import contextlib
@@ -77,15 +78,9 @@ class LostCalls(AssertionError):
     """A graceful action cost a client a call (or a reconnect)."""
 
 
-# A thriftd bug (see test_ttou_right_after_ttin_closes_the_retired_workers_connections):
-# TTOU retires the oldest worker even while the TTIN-added ones still boot,
-# and a retiring worker's connections, with no other worker ready to take
-# them, are closed. The scenarios send no TTOU while a worker boots, and
-# TERM no worker while fewer than the wanted ones are ready, so that only
-# a slow machine's timing (TSan) could not make them hit it by chance.
-TTOU_WHILE_BOOTING_BUG = (
-    "thriftd bug: TTOU right after TTIN retires a ready worker while the new one still boots, "
-    "and the master closes the retired worker's connections since no worker is ready to take them")
+# The scenarios send no TTOU while a worker boots, and TERM no worker while
+# fewer than the wanted ones are ready: what a TTOU or TERM does then is
+# test_ttou_right_after_ttin_hands_the_retired_workers_connections_over's.
 KINDS = ["sync", "thread", "fiber"]
 
 
@@ -428,7 +423,7 @@ def test_ttin_ttou_storms(chaos_run):
         run.wait(lambda: len(handled()) >= len(sent), 10.0,
                  lambda: f"the master to handle {len(sent)} signals (have {len(handled())})")
         if name == "TTOU":
-            run.wait_booted()  # see TTOU_WHILE_BOOTING_BUG
+            run.wait_booted()  # see the note above KINDS
         run.master.signal(name)
         last = time.monotonic()
         sent.append(name.lower())
@@ -447,7 +442,7 @@ def test_worker_term_every_second(chaos_run):
     victims = set()
     for _ in run.beats(1.0):
         # Never the last ready worker while its peer boots: see
-        # TTOU_WHILE_BOOTING_BUG (the same closing of its connections).
+        # the note above KINDS.
         run.wait_booted(exclude=victims, wanted=run.wanted)
         victim = run.random_ready_worker(exclude=victims)
         os.kill(victim, signal.SIGTERM)
@@ -550,16 +545,16 @@ def test_sync_hand_over_waits_behind_a_busy_worker(thriftd, port):
         assert answer == 8
 
 
-@pytest.mark.xfail(raises=LostCalls, strict=True, reason=TTOU_WHILE_BOOTING_BUG)
-def test_ttou_right_after_ttin_closes_the_retired_workers_connections(thriftd, port, kind_args):
-    """One worker, one persistent client; TTIN and TTOU sent back to back
-    (two signals, never merged; the kernel delivers TTIN, the lower number,
-    first). The master forks a worker for the TTIN and, usually before it is
-    ready, retires the oldest worker, the ready one holding the client, for
-    the TTOU: its connection is handed over, no worker is ready to take it,
-    and the master closes it. The client's next call finds it closed. (A
-    worker a little quicker to boot is ready first and takes the connection:
-    up to ten tries.)"""
+def test_ttou_right_after_ttin_hands_the_retired_workers_connections_over(thriftd, port,
+                                                                          kind_args):
+    """Regression: one worker, one persistent client; TTIN and TTOU sent
+    back to back (two signals, never merged; the kernel delivers TTIN, the
+    lower number, first). The master forks a worker for the TTIN and,
+    usually before it is ready, retires the oldest worker, the ready one
+    holding the client, for the TTOU: its connection is handed over while no
+    worker is ready to take it. The master closed it, and the client's next
+    call found it closed; now it holds it until the new worker is ready. (Up
+    to ten tries, each of which must keep the client's connection.)"""
     server = thriftd(PINGPONG_SO, *kind_args, "-w", "1", "-b", f"127.0.0.1:{port}")
     server.wait_ready(port, workers=1)
     with harness.Connection(port, timeout=5.0) as client:

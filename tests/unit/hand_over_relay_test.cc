@@ -64,7 +64,8 @@ class Workers {
     int pair[2];
     REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0);
     UniqueFd client_end(pair[0]);
-    pid_t to = relay_->Forward(workers_, /*generation=*/2, from, UniqueFd(pair[1]), carried);
+    pid_t to = relay_->Forward(workers_, /*generation=*/2, from, UniqueFd(pair[1]), carried,
+                               /*now=*/0);
     if (client != nullptr) *client = std::move(client_end);
     return to;
   }
@@ -153,13 +154,18 @@ TEST_CASE("only a ready worker of the serving generation adopts a connection") {
   for (pid_t other = 100; other <= 106; ++other) CHECK(workers.Received(other).kind == 0);
 }
 
-TEST_CASE("a handed-over connection nobody can adopt is closed") {
+TEST_CASE("a handed-over connection nobody can adopt is held, then closed past its hold") {
   Workers workers;
+  workers.relay().set_hold(5);
   workers.Add(100, WorkerState::kDraining, 0);
   workers.Add(101, WorkerState::kDraining, 0);
   UniqueFd client;
-  CHECK(workers.HandOver(100, "partial", &client) == 0);
+  // No worker is ready: one may be soon (the only one is being replaced).
+  CHECK(workers.HandOver(100, "partial", &client) == HandOverRelay::kHeld);
   char byte;
+  CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == -1);  // open, waiting
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/5);
+  CHECK(workers.relay().held() == 0);
   CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);  // end of file: closed
   CHECK(workers.Received(101).kind == 0);
 
@@ -229,17 +235,36 @@ TEST_CASE("a connection held past its hold goes to a full worker rather than wai
   CHECK(workers.Received(101).kind == kChannelConnection);
 }
 
-TEST_CASE("held connections are closed when nobody is left to take them") {
+TEST_CASE("a held connection waits for a worker to be ready, and goes to it") {
+  // A worker TERMed while the only other one boots: its connections wait
+  // for that one instead of being closed.
   Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);
+  workers.Add(101, WorkerState::kBooting, 0, /*limit=*/1);
+  UniqueFd client;
+  CHECK(workers.HandOver(100, "", &client) == HandOverRelay::kHeld);
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/1);
+  CHECK(workers.relay().held() == 1);
+  workers.SetState(101, WorkerState::kReady);
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/2);
+  CHECK(workers.relay().held() == 0);
+  CHECK(workers.Received(101).kind == kChannelConnection);
+}
+
+TEST_CASE("held connections are closed past their hold when nobody is left to take them") {
+  Workers workers;
+  workers.relay().set_hold(5);
   workers.Add(100, WorkerState::kDraining, 0);
   workers.Add(101, WorkerState::kReady, 1, /*limit=*/1);
   UniqueFd client;
   CHECK(workers.HandOver(100, "", &client) == HandOverRelay::kHeld);
   workers.SetState(101, WorkerState::kDraining);  // thriftd stops
   workers.relay().RetryHeld(workers.records(), 2, /*now=*/1);
+  CHECK(workers.relay().held() == 1);
+  workers.relay().RetryHeld(workers.records(), 2, /*now=*/5);
   CHECK(workers.relay().held() == 0);
   char byte;
-  CHECK(recv(client.get(), &byte, 1, 0) == 0);  // closed
+  CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);  // closed
 }
 
 }  // namespace

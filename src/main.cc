@@ -81,6 +81,19 @@ int CheckConfig(const Config& config) {
   return kExitOk;
 }
 
+// The metrics socket an older master passed for this metrics_bind (the
+// listeners take the rest of `inherited`); none without.
+UniqueFd TakeMetricsSocket(const Config& config, std::vector<InheritedSocket>* inherited) {
+  if (config.metrics_bind.empty()) return UniqueFd();
+  for (auto it = inherited->begin(); it != inherited->end(); ++it) {
+    if (it->key != MetricsSocketKey(config.metrics_bind)) continue;
+    UniqueFd fd = std::move(it->fd);
+    inherited->erase(it);
+    return fd;
+  }
+  return UniqueFd();
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::optional<Predecessor> predecessor;
@@ -137,6 +150,7 @@ int Main(int argc, char** argv) {
   std::vector<InheritedSocket> inherited;
   status = TakeInheritedSockets(&inherited);
   if (!status.ok()) return fail(kExitConfigError, status.message());
+  UniqueFd metrics_socket = TakeMetricsSocket(config, &inherited);
   std::vector<Listener> listeners;
   status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
                          std::move(inherited), &listeners, config.reuse_port);
@@ -167,6 +181,7 @@ int Main(int argc, char** argv) {
   start.config = std::move(config);
   start.listeners = std::move(listeners);
   start.pidfile = std::move(pidfile);
+  start.metrics_socket = std::move(metrics_socket);
   start.predecessor = std::move(predecessor);
   Master master(std::move(start));
   return master.Run();

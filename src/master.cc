@@ -58,6 +58,7 @@ class Master::Impl {
         command_(std::move(start.command)),
         listeners_(std::move(start.listeners)),
         pidfile_(std::move(start.pidfile)),
+        inherited_metrics_socket_(std::move(start.metrics_socket)),
         predecessor_(std::move(start.predecessor)),
         log_path_(start.config.errorlog),
         log_level_(start.config.loglevel),
@@ -86,19 +87,14 @@ class Master::Impl {
 
   int Run() {
     Status status = Scoreboard::Create(&scoreboard_);
-    if (!status.ok()) {
-      THRIFTD_LOG(kCritical) << status.message();
-      return 1;
-    }
+    if (!status.ok()) return FailStart(1, status.message());
     base_ = event_base_new();
     // Two priorities: signals (0) before everything else (1, the default).
     // A stop signal sent to the whole process group reaches the master
     // before its workers exit of it; handled first, it stops thriftd before
     // their exits (seen on their channels) could look like crashes to replace.
-    if (base_ == nullptr || event_base_priority_init(base_, 2) != 0) {
-      THRIFTD_LOG(kCritical) << "event_base_new failed";
-      return 1;
-    }
+    if (base_ == nullptr || event_base_priority_init(base_, 2) != 0)
+      return FailStart(1, "event_base_new failed");
     ops_ = std::make_unique<PosixProcessOps>(
         *scoreboard_,
         [this](const WorkerSpec& spec, PosixProcessOps::WorkerStart* start) {
@@ -121,14 +117,10 @@ class Master::Impl {
       THRIFTD_LOG(kInfo) << "Upgrading from the master with pid " << predecessor_->pid;
       status = Watch(predecessor_->channel.get(), &Impl::PredecessorThunk, &predecessor_watch_);
     }
-    if (!status.ok()) {
-      THRIFTD_LOG(kCritical) << status.message();
-      RemoveUnixSocketPaths(listeners_);
-      return 1;
-    }
-    if (!metrics_bind_.empty() && !StartMetricsServer()) {
-      RemoveUnixSocketPaths(listeners_);
-      return kExitConfigError;
+    if (!status.ok()) return FailStart(1, status.message());
+    if (!metrics_bind_.empty()) {
+      status = StartMetricsServer();
+      if (!status.ok()) return FailStart(kExitConfigError, status.message());
     }
 
     arbiter_->Start();
@@ -141,10 +133,21 @@ class Master::Impl {
       RemoveUnixSocketPaths(listeners_);
       return 1;
     }
-    TellPredecessorWeFailed();
+    TellPredecessorWeFailed(last_boot_error_.empty()
+                                ? "the new master stopped before it was ready"
+                                : "the new master's workers failed to boot: " + last_boot_error_);
     RemoveUnixSocketPaths(listeners_);
     THRIFTD_LOG(kInfo) << "Shutting down: Master";
     return arbiter_->exit_code();
+  }
+
+  // Ends a start that cannot go on: one line in the log, and in the old
+  // master's when this is a binary upgrade's new master.
+  int FailStart(int exit_code, const std::string& why) {
+    THRIFTD_LOG(kCritical) << why;
+    TellPredecessorWeFailed(why);
+    RemoveUnixSocketPaths(listeners_);
+    return exit_code;
   }
 
  private:
@@ -182,23 +185,31 @@ class Master::Impl {
     return Status::Ok();
   }
 
-  bool StartMetricsServer() {
+  // The error names the setting's origin.
+  Status StartMetricsServer() {
     BindAddress address;
     // Validated with the config already; checked all the same.
-    if (!ParseBindAddress(metrics_bind_, &address)) {
-      THRIFTD_LOG(kError) << metrics_bind_origin_ << ": not an address: " << metrics_bind_;
-      return false;
+    if (!ParseBindAddress(metrics_bind_, &address))
+      return Status::Error(metrics_bind_origin_ + ": not an address: " + metrics_bind_);
+    auto render = [this] { return RenderPrometheus(Snapshot()); };
+    auto health = [this] { return Health(); };
+    Status status;
+    if (inherited_metrics_socket_.valid()) {
+      // A binary upgrade: the old master still holds the port.
+      Listener listener;
+      status = AdoptListener(inherited_metrics_socket_.get(), address, &listener);
+      if (status.ok()) {
+        inherited_metrics_socket_.Release();  // the listener's now
+        status = MetricsServer::Serve(base_, std::move(listener), render, health, &metrics_server_);
+      }
+    } else {
+      status =
+          MetricsServer::Start(base_, address.host, address.port, render, health, &metrics_server_);
     }
-    Status status = MetricsServer::Start(
-        base_, address.host, address.port, [this] { return RenderPrometheus(Snapshot()); },
-        [this] { return Health(); }, &metrics_server_);
-    if (!status.ok()) {
-      THRIFTD_LOG(kError) << metrics_bind_origin_ << ": " << status.message();
-      return false;
-    }
+    if (!status.ok()) return status.Prepend(metrics_bind_origin_);
     THRIFTD_LOG(kInfo) << "Serving metrics at: http://" << address.host << ":"
                        << metrics_server_->port() << "/metrics";
-    return true;
+    return Status::Ok();
   }
 
   // PosixProcessOps hooks -------------------------------------------------
@@ -438,7 +449,12 @@ class Master::Impl {
     }
     THRIFTD_LOG(kInfo) << "Handling signal: usr2; upgrading: starting " << command_.argv[0];
     Successor successor;
-    Status status = StartSuccessor(command_, listeners_, &successor);
+    std::vector<PassedSocket> sockets;
+    for (const Listener& listener : listeners_)
+      sockets.push_back({listener.fd.get(), listener.key});
+    if (metrics_server_)
+      sockets.push_back({metrics_server_->fd(), MetricsSocketKey(metrics_bind_)});
+    Status status = StartSuccessor(command_, sockets, &successor);
     if (status.ok())
       status = Watch(successor.channel.get(), &Impl::SuccessorThunk, &successor_watch_);
     if (!status.ok()) {
@@ -549,11 +565,8 @@ class Master::Impl {
   }
 
   // At exit, before ever being ready: the old master logs why in one line.
-  void TellPredecessorWeFailed() {
+  void TellPredecessorWeFailed(const std::string& why) {
     if (!predecessor_ || told_predecessor_ready_) return;
-    std::string why = last_boot_error_.empty()
-                          ? "the new master stopped before it was ready"
-                          : "the new master's workers failed to boot: " + last_boot_error_;
     (void)TrySendChannelMessage(predecessor_->channel.get(), kChannelBootError, why);
   }
 
@@ -827,6 +840,7 @@ class Master::Impl {
   MetricsTotals retired_;  // counters of workers already reaped
   std::string metrics_bind_;
   std::string metrics_bind_origin_;
+  UniqueFd inherited_metrics_socket_;  // from the master this one upgrades, if it passed one
   std::unique_ptr<MetricsServer> metrics_server_;
   std::vector<std::unique_ptr<SignalBinding>> signal_bindings_;
   std::vector<EventPtr> signal_events_;

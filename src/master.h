@@ -30,6 +30,9 @@ struct MasterStart {
   ExecCommand command;  ///< what USR2 runs again
   Config config;
   std::vector<Listener> listeners;
+  /// The metrics endpoint's socket, when the master this one upgrades
+  /// passed one for the same metrics_bind.
+  UniqueFd metrics_socket;
   /// `config.pidfile`, written by main(); empty for a master started by a
   /// binary upgrade, which writes PIDFILE.2 once it serves and takes
   /// PIDFILE over when the old master exits.

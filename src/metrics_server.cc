@@ -49,6 +49,13 @@ Status MetricsServer::Start(event_base* base, const std::string& host, int port,
   Listener listener;
   Status status = OpenListener(address, kBacklog, &listener);
   if (!status.ok()) return status;
+  return Serve(base, std::move(listener), std::move(render_metrics), std::move(health), out);
+}
+
+Status MetricsServer::Serve(event_base* base, Listener listener,
+                            std::function<std::string()> render_metrics,
+                            std::function<HealthReport()> health,
+                            std::unique_ptr<MetricsServer>* out) {
   const std::string where = listener.display;
 
   std::unique_ptr<MetricsServer> server(

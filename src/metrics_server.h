@@ -8,6 +8,7 @@
 #include <string>
 
 #include "src/base/status.h"
+#include "src/listener.h"
 #include "src/metrics.h"
 
 struct event_base;
@@ -30,6 +31,11 @@ class MetricsServer {
   /// (PosixProcessOps). The error is OpenListener's ("cannot listen on
   /// 127.0.0.1:9100: bind: Address already in use").
   static Status Start(event_base* base, const std::string& host, int port,
+                      std::function<std::string()> render_metrics,
+                      std::function<HealthReport()> health, std::unique_ptr<MetricsServer>* out);
+  /// As Start(), on a socket already listening (one a binary upgrade's old
+  /// master passed, adopted with AdoptListener).
+  static Status Serve(event_base* base, Listener listener,
                       std::function<std::string()> render_metrics,
                       std::function<HealthReport()> health, std::unique_ptr<MetricsServer>* out);
   /// Closes the listening socket and any open connections.

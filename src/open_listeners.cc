@@ -49,10 +49,10 @@ Status OpenOne(const std::string& text, int backlog, bool reuse_port,
 
 }  // namespace
 
-std::string ListenersVariable(const std::vector<Listener>& listeners) {
+std::string ListenersVariable(const std::vector<PassedSocket>& sockets) {
   std::string value;
-  for (const Listener& listener : listeners)
-    value += std::to_string(listener.fd.get()) + " " + listener.key + "\n";
+  for (const PassedSocket& socket : sockets)
+    value += std::to_string(socket.fd) + " " + socket.key + "\n";
   return value;
 }
 

@@ -26,8 +26,21 @@ struct InheritedSocket {
 /// The variable a master sets for the master it execs in a binary upgrade.
 inline constexpr char kListenersVariable[] = "THRIFTD_LISTENERS";
 
-/// THRIFTD_LISTENERS's value for `listeners`: one "FD KEY" line each.
-std::string ListenersVariable(const std::vector<Listener>& listeners);
+/// A listening socket a master passes to the master it execs.
+struct PassedSocket {
+  int fd = -1;
+  std::string key;  ///< a listener's bind entry, or MetricsSocketKey()
+};
+
+/// THRIFTD_LISTENERS's value for `sockets`: one "FD KEY" line each.
+std::string ListenersVariable(const std::vector<PassedSocket>& sockets);
+
+/// The key the metrics endpoint's socket passes under, so that a new
+/// master with the same metrics_bind serves on it rather than bind again
+/// (the old master holds the port).
+inline std::string MetricsSocketKey(const std::string& metrics_bind) {
+  return "metrics:" + metrics_bind;
+}
 
 /// Takes the sockets an older master passed in THRIFTD_LISTENERS, and unsets
 /// it. An error names the variable and what is wrong with it.

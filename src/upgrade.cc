@@ -32,7 +32,7 @@ bool Named(const char* entry, const char* name) {
 
 // This process's environment for the new master: what belongs to this
 // master alone goes, the upgrade's own variables come.
-std::vector<std::string> SuccessorEnvironment(const std::vector<Listener>& listeners,
+std::vector<std::string> SuccessorEnvironment(const std::vector<PassedSocket>& sockets,
                                               int channel_fd) {
   static const char* const kDropped[] = {
       "LISTEN_FDS",       "LISTEN_PID",       "LISTEN_FDNAMES",    "WATCHDOG_PID",
@@ -45,7 +45,7 @@ std::vector<std::string> SuccessorEnvironment(const std::vector<Listener>& liste
     watchdog = watchdog || Named(*entry, "WATCHDOG_PID");
     if (!dropped) environment.emplace_back(*entry);
   }
-  environment.push_back(std::string(kListenersVariable) + "=" + ListenersVariable(listeners));
+  environment.push_back(std::string(kListenersVariable) + "=" + ListenersVariable(sockets));
   environment.push_back(std::string(kUpgradeFdVariable) + "=" + std::to_string(channel_fd));
   environment.push_back(std::string(kUpgradeFromVariable) + "=" + std::to_string(getpid()));
   // systemd's watchdog is meant for the main process; the new master will
@@ -102,7 +102,7 @@ ExecCommand CaptureExecCommand(int argc, char** argv) {
   return command;
 }
 
-Status StartSuccessor(const ExecCommand& command, const std::vector<Listener>& listeners,
+Status StartSuccessor(const ExecCommand& command, const std::vector<PassedSocket>& sockets,
                       Successor* successor) {
   if (command.argv.empty() || command.argv[0].empty())
     return Status::Error("cannot tell how thriftd was started (no argv[0])");
@@ -115,10 +115,10 @@ Status StartSuccessor(const ExecCommand& command, const std::vector<Listener>& l
   }
   int child_end = channel.worker_end.get();
   std::vector<int> passed{child_end};
-  for (const Listener& listener : listeners) passed.push_back(listener.fd.get());
+  for (const PassedSocket& socket : sockets) passed.push_back(socket.fd);
   // Everything the child needs is built here: after fork it only copies.
   const std::vector<int> keep = DescriptorsToKeep(passed);
-  std::vector<std::string> environment = SuccessorEnvironment(listeners, child_end);
+  std::vector<std::string> environment = SuccessorEnvironment(sockets, child_end);
 
   // Blocked across fork, as for a worker: the master's handlers are
   // libevent's, which would hand the child's signals to the master's loop.

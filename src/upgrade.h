@@ -19,7 +19,7 @@
 
 #include "src/base/status.h"
 #include "src/base/unique_fd.h"
-#include "src/listener.h"
+#include "src/open_listeners.h"
 
 namespace thriftd {
 
@@ -43,12 +43,11 @@ struct Successor {
 };
 
 /// Forks, and in the child execs `command` with the environment of this
-/// process, the listeners passed in THRIFTD_LISTENERS and one end of a new
-/// channel in THRIFTD_UPGRADE_FD. systemd's LISTEN_* are not passed (the
-/// sockets they named are listeners now, passed as such); WATCHDOG_PID,
-/// when set, names the child. A failed exec is said on the channel
-/// (kChannelBootError) before the child exits with 127.
-Status StartSuccessor(const ExecCommand& command, const std::vector<Listener>& listeners,
+/// process, `sockets` (the listeners, the metrics socket) passed in THRIFTD_LISTENERS and one end
+/// of a new channel in THRIFTD_UPGRADE_FD. systemd's LISTEN_* are not passed (the sockets they
+/// named are listeners now, passed as such); WATCHDOG_PID, when set, names the child. A failed exec
+/// is said on the channel (kChannelBootError) before the child exits with 127.
+Status StartSuccessor(const ExecCommand& command, const std::vector<PassedSocket>& sockets,
                       Successor* successor);
 
 /// The new master's side: the master it replaces.

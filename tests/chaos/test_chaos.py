@@ -462,9 +462,9 @@ def _pid_in(path):
 def test_usr2_upgrade_then_term_of_the_old_master(chaos_run, adopt, tmp_path):
     """Each round: USR2 to the master, wait for the new one to serve (its
     workers ready, PIDFILE.2), TERM the old one; the next round upgrades the
-    new one. /metrics is off: the new master could not bind its port while
-    the old one holds it; the access log, which every master's workers
-    append to, counts the calls instead."""
+    new one. /metrics is off: each master counts its own workers' calls
+    only; the access log, which every master's workers append to, counts
+    them all instead."""
     pidfile = tmp_path / "thriftd.pid"
     run = chaos_run("usr2", "-p", pidfile, metrics=False)
     start = time.monotonic()

@@ -242,3 +242,26 @@ def test_a_master_that_took_over_still_removes_its_unix_path_after_a_rollback(th
     assert second.wait_exit(20) == 0
     assert not path.exists()
 
+
+def test_usr2_with_a_metrics_endpoint_passes_its_socket_on(thriftd, adopt, tmp_path, port):
+    """Regression: the new master bound the metrics port again, which the
+    old one still held, and failed: with metrics_bind set, no binary upgrade
+    ever worked. The socket passes like the listeners'; the old master's
+    log said only "exited with code 2" before, and now says why."""
+    from test_observability import http_get
+    metrics_port = harness.free_port()
+    while metrics_port == port:  # free a moment ago, both: they may be one
+        metrics_port = harness.free_port()
+    pidfile = tmp_path / "thriftd.pid"
+    server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}", "-p", pidfile,
+                     "--metrics-bind", f"127.0.0.1:{metrics_port}")
+    server.wait_ready(port)
+    server.signal("USR2")
+    new = adopt(_new_master(server, pidfile))
+    server.signal("TERM")
+    assert server.wait_exit(20) == 0
+    assert re.search(rf"\[{new.pid}\] \[INFO\] Serving metrics at: http://127\.0\.0\.1:"
+                     rf"{metrics_port}/metrics", server.log()), server.log()
+    status, body = http_get(metrics_port, "/healthz")
+    assert status == 200 and '"status": "ok"' in body, body
+

@@ -153,7 +153,8 @@ TEST_CASE("THRIFTD_LISTENERS names each listener's descriptor and key, and is ta
   listeners[0].key = "127.0.0.1:0";
   listeners[1].fd = ListeningSocket(&port);
   listeners[1].key = "systemd:web";
-  std::string value = ListenersVariable(listeners);
+  std::string value = ListenersVariable(
+      {{listeners[0].fd.get(), listeners[0].key}, {listeners[1].fd.get(), listeners[1].key}});
   CHECK(value == std::to_string(listeners[0].fd.get()) + " 127.0.0.1:0\n" +
                      std::to_string(listeners[1].fd.get()) + " systemd:web\n");
   thriftd_test::ScopedEnvironment environment;

@@ -118,6 +118,12 @@ void Arbiter::HandleWinch(Handover handover) {
   for (auto& [pid, worker] : workers_) Retire(worker, handover, StopReason::kWinch);
 }
 
+int Arbiter::serving_workers() const {
+  int serving = 0;
+  for (const auto& [pid, worker] : workers_) serving += IsServing(worker.state) ? 1 : 0;
+  return serving;
+}
+
 bool Arbiter::all_ready() const {
   return !stopping_ && !reloading() && desired_ > 0 &&
          CountActive(generation_, /*ready_only=*/true) >= desired_;
@@ -229,10 +235,8 @@ void Arbiter::OnWorkerBootError(pid_t pid, const std::string& message) {
   // A replacement could not start (a transient failure in OnWorkerStart, a
   // resource gone): keep serving with the workers there are, and retry in
   // that slot with back-off.
-  int serving = 0;
-  for (const auto& [other, record] : workers_) serving += IsServing(record.state) ? 1 : 0;
-  THRIFTD_LOG(kWarning) << "Worker (pid:" << pid << ") could not start; " << serving << " of "
-                        << desired_ << " worker(s) serve; retrying";
+  THRIFTD_LOG(kWarning) << "Worker (pid:" << pid << ") could not start; " << serving_workers()
+                        << " of " << desired_ << " worker(s) serve; retrying";
 }
 
 void Arbiter::OnWorkerStopSignal(pid_t pid, const std::string& why) {

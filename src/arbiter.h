@@ -186,6 +186,8 @@ class Arbiter {
   /// The serving generation's workers are all ready (and some are wanted):
   /// no reload in flight, nothing booting in their place.
   bool all_ready() const;
+  /// Workers answering calls now (IsServing), of every generation.
+  int serving_workers() const;
 
   bool done() const { return done_; }
   int exit_code() const { return exit_code_; }

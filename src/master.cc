@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <functional>
 
 #include "src/arbiter.h"
 #include "src/base/channel.h"
@@ -408,20 +409,10 @@ class Master::Impl {
       case kChannelConnection:
         if (!message.passed.valid()) break;
         // This master stops (TERM) or keeps no workers (WINCH): the other
-        // master of an upgrade takes the connection, if its workers serve:
-        // the new one, or (a rollback) the old one.
-        if (arbiter_->stopping() || arbiter_->desired_workers() == 0) {
-          if (successor_ && successor_->ready) {
-            ForwardToMaster(successor_->channel.get(), successor_->pid, std::move(message.passed),
-                            message.text);
-            break;
-          }
-          if (predecessor_ && predecessor_serving_) {
-            ForwardToMaster(predecessor_->channel.get(), predecessor_->pid,
-                            std::move(message.passed), message.text);
-            break;
-          }
-        }
+        // master of an upgrade takes the connection, if its workers serve.
+        if ((arbiter_->stopping() || arbiter_->desired_workers() == 0) &&
+            ForwardToPeer(message.passed, message.text))
+          break;
         relay_->Forward(arbiter_->workers(), arbiter_->generation(), pid, std::move(message.passed),
                         message.text, ops_->Now());
         break;
@@ -464,24 +455,31 @@ class Master::Impl {
     }
     THRIFTD_LOG(kInfo) << "Upgrade: the new master has pid " << successor.pid;
     successor_ = std::move(successor);
+    peer_unreachable_ = false;
   }
 
   void DrainSuccessor() {
     if (!successor_) return;
-    for (;;) {
-      ChannelMessage message;
-      ChannelRead result = ReceiveChannelMessage(successor_->channel.get(), &message);
-      if (result == ChannelRead::kEmpty) return;
-      if (result == ChannelRead::kClosed) {
-        successor_watch_.reset();  // it is exiting: its reap follows
-        return;
-      }
+    bool open = DrainPeer(successor_->channel.get(), [this](const ChannelMessage& message) {
       if (message.kind == kChannelBootError) successor_->error = message.text;
       if (message.kind == kChannelUpgradeReady && !successor_->ready) OnSuccessorReady();
-      // A rollback: the new master, stopping, hands its connections back.
+    });
+    if (!open) successor_watch_.reset();  // it is exiting: its reap follows
+  }
+
+  // Reads what the other master of an upgrade sent: each connection goes to
+  // this master's workers (the old master's hand-over, or a rollback's from
+  // the new one), everything else to `on_message`. False at end of file.
+  bool DrainPeer(int channel, const std::function<void(const ChannelMessage&)>& on_message) {
+    for (;;) {
+      ChannelMessage message;
+      ChannelRead result = ReceiveChannelMessage(channel, &message);
+      if (result != ChannelRead::kMessage) return result == ChannelRead::kEmpty;
       if (message.kind == kChannelConnection && message.passed.valid()) {
         relay_->Forward(arbiter_->workers(), arbiter_->generation(), /*from=*/0,
                         std::move(message.passed), message.text, ops_->Now());
+      } else {
+        on_message(message);
       }
     }
   }
@@ -538,14 +536,32 @@ class Master::Impl {
     successor_.reset();
   }
 
-  // To the other master of an upgrade, on the channel they share.
-  void ForwardToMaster(int channel, pid_t master, UniqueFd connection, const std::string& carried) {
+  // The channel to the other master of an upgrade whose workers serve: the
+  // new one, or (a rollback) the old one; -1 when there is none.
+  int ServingPeerChannel() const {
+    if (peer_unreachable_) return -1;
+    if (successor_ && successor_->ready) return successor_->channel.get();
+    if (predecessor_ && predecessor_serving_) return predecessor_->channel.get();
+    return -1;
+  }
+
+  // Hands `connection` to the serving other master; false (the connection
+  // kept) when there is none, or the send failed.
+  bool ForwardToPeer(UniqueFd& connection, const std::string& carried) {
+    int channel = ServingPeerChannel();
+    if (channel < 0) return false;
     // May wait (SO_SNDTIMEO) for it to read: it reads in its loop.
     Status status = SendChannelMessage(channel, kChannelConnection, carried, connection.get());
-    if (!status.ok()) {
-      THRIFTD_LOG(kWarning) << "cannot hand a connection over to the master with pid " << master
-                            << ": " << status.message() << "; closing it";
+    if (status.ok()) {
+      connection.Reset();
+      return true;
     }
+    // Once, not per connection: each would wait out the timeout, and the
+    // loop with it. The rest go to this master's own workers, or wait.
+    THRIFTD_LOG(kWarning) << "cannot hand a connection over to the other master: "
+                          << status.message() << "; keeping its connections here";
+    peer_unreachable_ = true;
+    return false;
   }
 
   // Binary upgrade: the new master's side ------------------------------------
@@ -572,21 +588,11 @@ class Master::Impl {
 
   void DrainPredecessor() {
     if (!predecessor_) return;
-    for (;;) {
-      ChannelMessage message;
-      ChannelRead result = ReceiveChannelMessage(predecessor_->channel.get(), &message);
-      if (result == ChannelRead::kEmpty) return;
-      if (result == ChannelRead::kClosed) {
-        OnPredecessorGone();
-        return;
-      }
-      if (message.kind == kChannelConnection && message.passed.valid()) {
-        relay_->Forward(arbiter_->workers(), arbiter_->generation(), /*from=*/0,
-                        std::move(message.passed), message.text, ops_->Now());
-      }
+    bool open = DrainPeer(predecessor_->channel.get(), [this](const ChannelMessage& message) {
       if (message.kind == kChannelUpgradeReady) predecessor_serving_ = true;
       if (message.kind == kChannelUpgradeIdle) predecessor_serving_ = false;
-    }
+    });
+    if (!open) OnPredecessorGone();
   }
 
   // The old master exited: this one is thriftd's master now.
@@ -693,8 +699,7 @@ class Master::Impl {
   HealthReport Health() const {
     HealthSnapshot health;
     health.stopping = arbiter_->stopping();
-    for (const auto& [pid, worker] : arbiter_->workers())
-      health.workers_ready += IsServing(worker.state) ? 1 : 0;
+    health.workers_ready = arbiter_->serving_workers();
     health.workers_wanted = arbiter_->desired_workers();
     health.generation = arbiter_->generation();
     return RenderHealth(health);
@@ -705,8 +710,7 @@ class Master::Impl {
   // With the other master of an upgrade serving (the new one, or the old
   // one in a rollback), this one's idle connections go to it.
   Handover HandoverOnStop() const {
-    bool peer_serves = (successor_ && successor_->ready) || (predecessor_ && predecessor_serving_);
-    return peer_serves ? Handover::kToSuccessors : Handover::kNone;
+    return ServingPeerChannel() >= 0 ? Handover::kToSuccessors : Handover::kNone;
   }
   void OnTerm() {
     // The upgrade is committed: the new master is the service's main process
@@ -820,6 +824,7 @@ class Master::Impl {
   bool told_predecessor_ready_ = false;
   bool predecessor_serving_ = false;     // its workers are all ready (a rollback may go there)
   bool told_successor_serving_ = false;  // what the successor last heard from us
+  bool peer_unreachable_ = false;        // a send to the other master failed: none go there
   std::string last_boot_error_;
   SystemdNotifier notifier_;
   bool told_ready_ = false;

@@ -57,17 +57,16 @@ bool WantsHelp(const std::vector<std::string>& args) {
   return false;
 }
 
-// --check-config: what a start does, short of serving, in a start's order:
-// the log files, the listeners (bound, then closed), the pidfile's
-// directory, the metrics port, then the App, started in a child as a worker
+// --check-config: what a start does, short of serving: the log files, the
+// listeners and the metrics port (bound together, then closed), the
+// pidfile's directory, then the App, started in a child as a worker
 // starts it. Nothing it creates is left behind. The first failure is the
 // line a start would fail with, and its exit status.
 int CheckConfig(const Config& config) {
   std::vector<std::string> inherited;
   Status status = CheckLogFiles(config);
-  if (status.ok()) status = CheckBinds(config, &inherited);
+  if (status.ok()) status = CheckListeners(config, &inherited);
   if (status.ok()) status = CheckPidfileDirectory(config);
-  if (status.ok()) status = CheckMetricsBind(config);
   if (!status.ok()) return Fail(kExitConfigError, status.message());
   std::string app_name;
   status = TryApp(WorkerSettingsOf(config), config.timeout, &app_name);

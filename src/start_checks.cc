@@ -14,12 +14,11 @@ Status AtSetting(const Config& config, const std::string& name, Status status) {
   return status.Prepend(config.OriginOf(name).Describe());
 }
 
-// Listens on `address`, then closes the socket again.
-Status TryListening(const BindAddress& address, int backlog, bool reuse_port) {
-  std::vector<Listener> opened(1);
-  Status status = OpenListener(address, backlog, &opened[0], reuse_port);
-  RemoveUnixSocketPaths(opened);
-  return status;
+// Listens on `address`, held in *held until the check ends.
+Status TryListening(const BindAddress& address, int backlog, bool reuse_port,
+                    std::vector<Listener>* held) {
+  held->emplace_back();
+  return OpenListener(address, backlog, &held->back(), reuse_port);
 }
 
 }  // namespace
@@ -40,30 +39,35 @@ Status CheckPidfileDirectory(const Config& config) {
   return AtSetting(config, "pidfile", CheckWritable(config.pidfile, FileWrite::kReplace));
 }
 
-Status CheckBinds(const Config& config, std::vector<std::string>* inherited) {
+Status CheckListeners(const Config& config, std::vector<std::string>* inherited) {
+  std::vector<Listener> held;  // closed as it goes; the unix paths are removed below
+  Status status;
   for (const std::string& text : config.bind) {
     BindAddress address;
     // Validated with the config already; checked all the same.
-    if (!ParseBindAddress(text, &address))
-      return AtSetting(config, "bind", Status::Error("not an address: " + text));
+    if (!ParseBindAddress(text, &address)) {
+      status = AtSetting(config, "bind", Status::Error("not an address: " + text));
+      break;
+    }
     if (address.kind == BindAddress::Kind::kFd || address.kind == BindAddress::Kind::kSystemd) {
       inherited->push_back(text);
       continue;
     }
     // With reuse_port a port another thriftd of ours listens on is no conflict.
-    Status status = TryListening(address, static_cast<int>(config.backlog), config.reuse_port);
-    if (!status.ok()) return AtSetting(config, "bind", std::move(status));
+    status = AtSetting(
+        config, "bind",
+        TryListening(address, static_cast<int>(config.backlog), config.reuse_port, &held));
+    if (!status.ok()) break;
   }
-  return Status::Ok();
-}
-
-Status CheckMetricsBind(const Config& config) {
-  if (config.metrics_bind.empty()) return Status::Ok();
-  BindAddress address;
-  if (!ParseBindAddress(config.metrics_bind, &address))
-    return AtSetting(config, "metrics_bind", Status::Error("not an address"));
-  // As MetricsServer::Start opens it (its backlog does not matter here).
-  return AtSetting(config, "metrics_bind", TryListening(address, 64, false));
+  if (status.ok() && !config.metrics_bind.empty()) {
+    BindAddress address;
+    status = ParseBindAddress(config.metrics_bind, &address)
+                 ? TryListening(address, 64, false, &held)  // as MetricsServer::Start opens it
+                 : Status::Error("not an address");
+    status = AtSetting(config, "metrics_bind", std::move(status));
+  }
+  RemoveUnixSocketPaths(held);
+  return status;
 }
 
 }  // namespace thriftd

@@ -23,14 +23,13 @@ Status CheckLogFiles(const Config& config);
 /// The pidfile's directory takes the file (CheckWritable, kReplace).
 Status CheckPidfileDirectory(const Config& config);
 
-/// Every bind entry can be listened on: each is opened, then closed (and the
-/// socket file of a unix: entry removed), so nothing is left listening.
-/// fd:// and systemd: entries name sockets thriftd inherits, not binds: each
-/// is appended to *inherited, unchecked.
-Status CheckBinds(const Config& config, std::vector<std::string>* inherited);
-
-/// metrics_bind, when set, can be listened on; opened, then closed.
-Status CheckMetricsBind(const Config& config);
+/// Every bind entry, and metrics_bind when set, can be listened on, all at
+/// once as a start holds them (two entries for one port fail as they would
+/// there); then all are closed (and the socket file of a unix: entry
+/// removed), so nothing is left listening. fd:// and systemd: entries name
+/// sockets thriftd inherits, not binds: each is appended to *inherited,
+/// unchecked.
+Status CheckListeners(const Config& config, std::vector<std::string>* inherited);
 
 }  // namespace thriftd
 

@@ -113,13 +113,13 @@ TEST_CASE("CheckLogFiles and CheckPidfileDirectory name the setting's origin") {
                                                        ": No such file or directory");
 }
 
-TEST_CASE("CheckBinds binds and releases each entry, and notes the inherited ones") {
+TEST_CASE("CheckListeners binds and releases each entry, and notes the inherited ones") {
   thriftd_test::TempDir dir;
   std::string sock = dir.Join("s.sock");
   Config config =
       Resolve({"-b", "unix:" + sock, "-b", "127.0.0.1:0", "-b", "fd://3", "-b", "systemd:web"});
   std::vector<std::string> inherited;
-  Status status = CheckBinds(config, &inherited);
+  Status status = CheckListeners(config, &inherited);
   CHECK_MESSAGE(status.ok(), status.message());
   CHECK(inherited == std::vector<std::string>{"fd://3", "systemd:web"});
   CHECK_FALSE(thriftd_test::Exists(sock));
@@ -127,19 +127,38 @@ TEST_CASE("CheckBinds binds and releases each entry, and notes the inherited one
   HeldPort held;
   std::string in_use = "127.0.0.1:" + std::to_string(held.port);
   inherited.clear();
-  CHECK(CheckBinds(Resolve({"-b", "unix:" + sock, "-b", in_use}), &inherited).message() ==
+  CHECK(CheckListeners(Resolve({"-b", "unix:" + sock, "-b", in_use}), &inherited).message() ==
         "command line: --bind: cannot listen on " + in_use + ": bind: Address already in use");
   CHECK_FALSE(thriftd_test::Exists(sock));  // the first entry's file is gone again
 }
 
-TEST_CASE("CheckMetricsBind binds and releases metrics_bind") {
-  CHECK(CheckMetricsBind(Resolve({})).ok());
-  CHECK(CheckMetricsBind(Resolve({"--metrics-bind", "127.0.0.1:0"})).ok());
+TEST_CASE("CheckListeners binds and releases metrics_bind") {
+  std::vector<std::string> inherited;
+  CHECK(CheckListeners(Resolve({}), &inherited).ok());
+  CHECK(CheckListeners(Resolve({"--metrics-bind", "127.0.0.1:0"}), &inherited).ok());
   HeldPort held;
   std::string in_use = "127.0.0.1:" + std::to_string(held.port);
-  CHECK(CheckMetricsBind(Resolve({"--metrics-bind", in_use})).message() ==
+  CHECK(CheckListeners(Resolve({"--metrics-bind", in_use}), &inherited).message() ==
         "command line: --metrics-bind: cannot listen on " + in_use +
             ": bind: Address already in use");
+}
+
+TEST_CASE("regression: CheckListeners holds every socket at once, as a start does") {
+  // Each was opened and closed before the next: two binds of one port, or
+  // the metrics port on a bind's, passed the check and failed the start.
+  std::string port;
+  {
+    HeldPort free_now;
+    port = std::to_string(free_now.port);
+  }
+  std::string address = "127.0.0.1:" + port;
+  std::vector<std::string> inherited;
+  CHECK(CheckListeners(Resolve({"-b", address, "-b", address}), &inherited).message() ==
+        "command line: --bind: cannot listen on " + address + ": bind: Address already in use");
+  CHECK(CheckListeners(Resolve({"-b", address, "--metrics-bind", address}), &inherited).message() ==
+        "command line: --metrics-bind: cannot listen on " + address +
+            ": bind: Address already in use");
+  CHECK(CheckListeners(Resolve({"-b", address}), &inherited).ok());  // all released again
 }
 
 }  // namespace

@@ -7,18 +7,35 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
 
 #include "src/base/unique_fd.h"
 
 namespace thriftd {
 namespace {
 
-pid_t ReadPid(const std::string& path) {
-  std::ifstream file(path);
-  long pid = 0;
-  if (file >> pid) return static_cast<pid_t>(pid);
-  return 0;
+// The pid in the file at `path`, 0 when there is none or it holds none.
+// Opened once, never through a link (in a directory others may write to,
+// a link is how a root master would be made to report on a file it was
+// never meant to) and never waiting (a FIFO there would hang the start).
+Status ReadPid(const std::string& path, pid_t* pid) {
+  *pid = 0;
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT) return Status::Ok();
+    if (errno == ELOOP)
+      return Status::Error("pidfile " + path + " is a symbolic link; refusing to write through it");
+    return Status::FromErrno("open(" + path + ")", errno);
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Status::FromErrno("fstat(" + path + ")", errno);
+  if (!S_ISREG(st.st_mode)) return Status::Error("pidfile " + path + " is not a regular file");
+  char text[32] = {};
+  ssize_t n = read(fd.get(), text, sizeof text - 1);
+  if (n < 0) return Status::FromErrno("read(" + path + ")", errno);
+  long value = std::strtol(text, nullptr, 10);
+  if (value > 0) *pid = static_cast<pid_t>(value);
+  return Status::Ok();
 }
 
 // Creates `path` afresh with mode 0644 whatever the umask (readable by
@@ -43,14 +60,15 @@ Status WriteNewFile(const std::string& path, const std::string& text) {
 
 }  // namespace
 
+Status Pidfile::CheckPath(const std::string& path) {
+  pid_t ignored = 0;
+  return ReadPid(path, &ignored);
+}
+
 Status Pidfile::Create(const std::string& path, pid_t pid, pid_t replacing) {
-  // A link where the pidfile goes is refused, not read or replaced: in a
-  // directory others may write to, it is how a root master would be made
-  // to write, or to report on, a file it was never meant to.
-  struct stat st;
-  if (lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode))
-    return Status::Error("pidfile " + path + " is a symbolic link; refusing to write through it");
-  pid_t existing = ReadPid(path);
+  pid_t existing = 0;
+  Status status = ReadPid(path, &existing);
+  if (!status.ok()) return status;
   // EPERM: alive, and someone else's; only ESRCH means the process is gone.
   if (existing > 0 && existing != pid && existing != replacing &&
       (kill(existing, 0) == 0 || errno == EPERM)) {
@@ -58,7 +76,7 @@ Status Pidfile::Create(const std::string& path, pid_t pid, pid_t replacing) {
                          std::to_string(existing) + "); is thriftd already running?");
   }
   std::string temporary = path + ".tmp" + std::to_string(pid);
-  Status status = WriteNewFile(temporary, std::to_string(pid) + "\n");
+  status = WriteNewFile(temporary, std::to_string(pid) + "\n");
   if (!status.ok()) {
     unlink(temporary.c_str());
     return status;
@@ -75,7 +93,8 @@ Status Pidfile::Create(const std::string& path, pid_t pid, pid_t replacing) {
 
 void Pidfile::Remove() {
   if (path_.empty()) return;
-  if (ReadPid(path_) == pid_) unlink(path_.c_str());
+  pid_t holder = 0;
+  if (ReadPid(path_, &holder).ok() && holder == pid_) unlink(path_.c_str());
   path_.clear();
 }
 

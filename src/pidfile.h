@@ -22,6 +22,10 @@ class Pidfile {
   /// unless it is `replacing`: the master a binary upgrade replaces, which
   /// may not be reaped yet when it hands over.
   Status Create(const std::string& path, pid_t pid, pid_t replacing = 0);
+  /// What Create() refuses of a file already at `path` before it writes:
+  /// a symbolic link, something other than a regular file. For
+  /// --check-config, which must fail with the same line.
+  static Status CheckPath(const std::string& path);
   /// Removes the file if it still holds our pid.
   void Remove();
 

@@ -4,6 +4,7 @@
 
 #include "src/bind_address.h"
 #include "src/listener.h"
+#include "src/pidfile.h"
 #include "src/writable_file.h"
 
 namespace thriftd {
@@ -36,7 +37,9 @@ Status CheckLogFiles(const Config& config) {
 
 Status CheckPidfileDirectory(const Config& config) {
   if (config.pidfile.empty()) return Status::Ok();
-  return AtSetting(config, "pidfile", CheckWritable(config.pidfile, FileWrite::kReplace));
+  Status status = Pidfile::CheckPath(config.pidfile);
+  if (status.ok()) status = CheckWritable(config.pidfile, FileWrite::kReplace);
+  return AtSetting(config, "pidfile", std::move(status));
 }
 
 Status CheckListeners(const Config& config, std::vector<std::string>* inherited) {

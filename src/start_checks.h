@@ -20,7 +20,9 @@ namespace thriftd {
 /// there would only be logged, leaving thriftd serving without one.
 Status CheckLogFiles(const Config& config);
 
-/// The pidfile's directory takes the file (CheckWritable, kReplace).
+/// The pidfile can be written as Create() writes it: nothing it refuses
+/// is there (Pidfile::CheckPath), and its directory takes the file
+/// (CheckWritable, kReplace).
 Status CheckPidfileDirectory(const Config& config);
 
 /// Every bind entry, and metrics_bind when set, can be listened on, all at

@@ -191,5 +191,26 @@ TEST_CASE("Remove leaves a pidfile that another master has taken over") {
   CHECK(thriftd_test::ReadFile(path) == std::to_string(getppid()) + "\n");
 }
 
+TEST_CASE("regression: a FIFO at the pidfile's path is refused, not waited on") {
+  // Reading it hung the start until a writer came.
+  thriftd_test::TempDir dir;
+  std::string path = dir.Join("thriftd.pid");
+  REQUIRE(mkfifo(path.c_str(), 0600) == 0);
+  Pidfile pidfile;
+  Status status = pidfile.Create(path, getpid());
+  CHECK(status.message() == "pidfile " + path + " is not a regular file");
+  CHECK(Pidfile::CheckPath(path).message() == status.message());
+}
+
+TEST_CASE("CheckPath refuses what Create refuses, and accepts a missing or regular file") {
+  thriftd_test::TempDir dir;
+  CHECK(Pidfile::CheckPath(dir.Join("missing.pid")).ok());
+  CHECK(Pidfile::CheckPath(dir.Write("old.pid", "42\n")).ok());
+  std::string link = dir.Join("link.pid");
+  REQUIRE(symlink(dir.Join("old.pid").c_str(), link.c_str()) == 0);
+  CHECK(Pidfile::CheckPath(link).message() ==
+        "pidfile " + link + " is a symbolic link; refusing to write through it");
+}
+
 }  // namespace
 }  // namespace thriftd

@@ -14,10 +14,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "src/arbiter.h"
 #include "src/base/channel.h"
 #include "src/base/clock.h"
 #include "src/base/exit_codes.h"
 #include "src/base/unique_fd.h"
+#include "src/close_descriptors.h"
 #include "workers/app_start.h"
 
 namespace thriftd {
@@ -36,16 +38,6 @@ namespace {
                             : SendChannelMessage(channel_fd, kChannelBootError, status.message());
   if (!sent.ok()) _exit(kWorkerExitBootError);  // the parent reads "no report"
   _exit(status.ok() ? kWorkerExitOk : kWorkerExitBootError);
-}
-
-// How a child that sent no report ended.
-std::string Ending(int wait_status) {
-  if (WIFSIGNALED(wait_status)) {
-    int signo = WTERMSIG(wait_status);
-    const char* name = sigabbrev_np(signo);
-    return std::string("killed by SIG") + (name != nullptr ? name : std::to_string(signo).c_str());
-  }
-  return "exited with status " + std::to_string(WEXITSTATUS(wait_status));
 }
 
 // Waits up to `timeout` seconds (forever when <= 0) for the child behind
@@ -80,12 +72,14 @@ Status TryApp(const WorkerSettings& settings, double timeout, std::string* app_n
   Status status = OpenChannel(&channel);
   if (!status.ok()) return status;
   pid_t parent = getpid();
+  const std::vector<int> keep = DescriptorsToKeep({channel.worker_end.get()});
   // Output still buffered would be written twice if the App exit()s in the child.
   (void)std::fflush(nullptr);  // nothing to do about a failed flush of the operator's terminal
   pid_t pid = fork();
   if (pid < 0) return Status::FromErrno("fork", errno);
   if (pid == 0) {
-    channel.master_end.Reset();
+    // As a worker: nothing of the checking process but stdio and its channel.
+    CloseAllBut(keep);
     RunTrial(settings, channel.worker_end.get(), parent);
   }
   channel.worker_end.Reset();
@@ -113,7 +107,7 @@ Status TryApp(const WorkerSettings& settings, double timeout, std::string* app_n
   }
   ChannelMessage report;
   if (ReceiveChannelMessage(channel.master_end.get(), &report) != ChannelRead::kMessage) {
-    return Status::Error("App failed to start in worker: the worker " + Ending(wait_status));
+    return Status::Error("App failed to start in worker: the worker " + DescribeExit(wait_status));
   }
   if (report.kind == kChannelBootError) return Status::Error(report.text);
   *app_name = report.text;

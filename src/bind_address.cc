@@ -53,7 +53,9 @@ bool ParseBindAddress(const std::string& text, BindAddress* address) {
   if (text.rfind("systemd:", 0) == 0) {
     parsed.kind = BindAddress::Kind::kSystemd;
     parsed.name = text.substr(8);
-    // systemd's own rule for FileDescriptorName=: printable ASCII, no colon.
+    // FileDescriptorName= is printable ASCII without a colon (systemd's
+    // rule); thriftd refuses a space as well, so that a bind entry stays one
+    // word in the logs and on a command line.
     if (parsed.name.empty() || parsed.name.size() > 255) return false;
     for (char c : parsed.name)
       if (!std::isprint(static_cast<unsigned char>(c)) || c == ':' || c == ' ') return false;

@@ -99,7 +99,7 @@ double PosixProcessOps::Now() { return MonotonicSeconds(); }
 
 double PosixProcessOps::LastHeartbeat(int slot) {
   const ScoreboardSlot& stamps = scoreboard_.slot(slot);
-  // The heartbeat is written at most every kProgressHeartbeatMs; a call
+  // A worker writes its heartbeat at most every few hundred ms; a call
   // that started since proves the loop ran then.
   std::int64_t last = std::max(stamps.heartbeat_ms.load(), stamps.call_started_ms.load());
   return static_cast<double>(last) / 1000.0;

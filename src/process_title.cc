@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "src/base/plugin_loader.h"
+
 namespace thriftd {
 namespace {
 
@@ -29,7 +31,9 @@ void InitProcessTitle(int argc, char** argv) {
 
 std::string ProcessName(const Config& config) {
   if (!config.proc_name.empty()) return config.proc_name;
-  return config.app.substr(config.app.rfind('/') + 1);
+  // The file's name, without the directory or a :NAME choosing an App in it.
+  std::string path = ParsePluginSpec(config.app).path;
+  return path.substr(path.rfind('/') + 1);
 }
 
 std::string MasterTitle(const Config& config) {

@@ -1,6 +1,5 @@
 #include "src/socket_activation.h"
 
-#include <fcntl.h>
 #include <systemd/sd-daemon.h>
 
 #include <algorithm>
@@ -76,18 +75,10 @@ Status TakeActivatedSockets(std::vector<ActivatedSocket>* sockets) {
   Names names;
   int count = sd_listen_fds_with_names(1, &names.list);
   if (count < 0) return Status::Error(Refusal(pid, fds, fd_names, -count));
-  for (int i = 0; i < count; ++i) {
-    int fd = SD_LISTEN_FDS_START + i;
-    // libsystemd sets it as well (sd_listen_fds(3)); said here since we rely
-    // on it: a binary upgrade's exec must pass on only what it means to.
-    int flags = fcntl(fd, F_GETFD);
-    if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) != 0) {
-      int err = errno;
-      sockets->clear();
-      return Status::FromErrno("fcntl(" + std::to_string(fd) + ", F_SETFD, FD_CLOEXEC)", err);
-    }
-    sockets->push_back(ActivatedSocket{fd, names.list[i]});
-  }
+  // Close-on-exec already (sd_listen_fds(3) sets it): a binary upgrade's
+  // exec passes on only what it means to; AdoptListener makes sure again.
+  for (int i = 0; i < count; ++i)
+    sockets->push_back(ActivatedSocket{SD_LISTEN_FDS_START + i, names.list[i]});
   return Status::Ok();
 }
 

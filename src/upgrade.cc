@@ -30,27 +30,24 @@ bool Named(const char* entry, const char* name) {
   return std::strncmp(entry, name, length) == 0 && entry[length] == '=';
 }
 
-// This process's environment for the new master: what belongs to this
-// master alone goes, the upgrade's own variables come.
+// This process's environment for the new master, with the upgrade's own
+// variables. LISTEN_* and THRIFTD_* were taken (and unset) at start;
+// WATCHDOG_PID names this process and goes: the child names itself
+// (*watchdog says whether to).
 std::vector<std::string> SuccessorEnvironment(const std::vector<PassedSocket>& sockets,
-                                              int channel_fd) {
-  static const char* const kDropped[] = {
-      "LISTEN_FDS",       "LISTEN_PID",       "LISTEN_FDNAMES",    "WATCHDOG_PID",
-      kListenersVariable, kUpgradeFdVariable, kUpgradeFromVariable};
+                                              int channel_fd, bool* watchdog) {
   std::vector<std::string> environment;
-  bool watchdog = false;
+  *watchdog = false;
   for (char** entry = environ; *entry != nullptr; ++entry) {
-    bool dropped = false;
-    for (const char* name : kDropped) dropped = dropped || Named(*entry, name);
-    watchdog = watchdog || Named(*entry, "WATCHDOG_PID");
-    if (!dropped) environment.emplace_back(*entry);
+    if (Named(*entry, "WATCHDOG_PID")) {
+      *watchdog = true;
+    } else {
+      environment.emplace_back(*entry);
+    }
   }
   environment.push_back(std::string(kListenersVariable) + "=" + ListenersVariable(sockets));
   environment.push_back(std::string(kUpgradeFdVariable) + "=" + std::to_string(channel_fd));
   environment.push_back(std::string(kUpgradeFromVariable) + "=" + std::to_string(getpid()));
-  // systemd's watchdog is meant for the main process; the new master will
-  // be that. Room for the child's pid, written in once it has one.
-  if (watchdog) environment.push_back("WATCHDOG_PID=" + std::string(12, ' '));
   return environment;
 }
 
@@ -68,18 +65,20 @@ std::vector<char*> Pointers(std::vector<std::string>& strings) {
   _exit(127);
 }
 
-// In the child, after fork: never returns.
+// In the child, after fork: never returns. It may allocate: the master is
+// single-threaded, so no lock was held by another thread at the fork.
 [[noreturn]] void ExecSuccessor(const ExecCommand& command, const std::vector<int>& keep,
                                 const std::vector<int>& passed, int channel_fd,
-                                std::vector<std::string>& environment) {
+                                std::vector<std::string>& environment, bool watchdog) {
   CloseAllBut(keep);
   for (int fd : passed) {
     int flags = fcntl(fd, F_GETFD);
     if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
       ChildFails(channel_fd, "fcntl(" + std::to_string(fd) + ")", errno);
   }
-  std::string& last = environment.back();
-  if (last.rfind("WATCHDOG_PID=", 0) == 0) last = "WATCHDOG_PID=" + std::to_string(getpid());
+  // systemd's watchdog is meant for the main process, which the new master
+  // will be; execve keeps this pid.
+  if (watchdog) environment.push_back("WATCHDOG_PID=" + std::to_string(getpid()));
   if (!command.cwd.empty() && chdir(command.cwd.c_str()) != 0)
     ChildFails(channel_fd, "chdir(" + command.cwd + ")", errno);
   std::vector<std::string> argv = command.argv;
@@ -116,9 +115,9 @@ Status StartSuccessor(const ExecCommand& command, const std::vector<PassedSocket
   int child_end = channel.worker_end.get();
   std::vector<int> passed{child_end};
   for (const PassedSocket& socket : sockets) passed.push_back(socket.fd);
-  // Everything the child needs is built here: after fork it only copies.
   const std::vector<int> keep = DescriptorsToKeep(passed);
-  std::vector<std::string> environment = SuccessorEnvironment(sockets, child_end);
+  bool watchdog = false;
+  std::vector<std::string> environment = SuccessorEnvironment(sockets, child_end, &watchdog);
 
   // Blocked across fork, as for a worker: the master's handlers are
   // libevent's, which would hand the child's signals to the master's loop.
@@ -126,7 +125,7 @@ Status StartSuccessor(const ExecCommand& command, const std::vector<PassedSocket
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &previous);
   pid_t child = fork();
-  if (child == 0) ExecSuccessor(command, keep, passed, child_end, environment);
+  if (child == 0) ExecSuccessor(command, keep, passed, child_end, environment, watchdog);
   sigprocmask(SIG_SETMASK, &previous, nullptr);
   if (child < 0) return Status::FromErrno("fork", errno);
   successor->pid = child;

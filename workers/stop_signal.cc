@@ -130,7 +130,7 @@ void OnHung(int) {
 void NoteSender(int signo, const siginfo_t* info) {
   pid_t sender = info != nullptr ? info->si_pid : 0;
   if (handled_master_pid == 0 || sender == handled_master_pid) return;
-  if (!handled_stop->NoteOutsideStop(signo, sender) || handled_channel_fd < 0) return;
+  if (!handled_stop->NoteOutsideStop(signo) || handled_channel_fd < 0) return;
   SignalLine line;
   line.text[0] = kChannelStopSignal;
   line.size = 1;
@@ -174,7 +174,7 @@ Status StopSignal::Open() {
   return Status::Ok();
 }
 
-bool StopSignal::NoteOutsideStop(int signo, pid_t /*sender*/) {
+bool StopSignal::NoteOutsideStop(int signo) {
   int none = 0;
   return outside_signal_.compare_exchange_strong(none, signo, std::memory_order_acq_rel);
 }

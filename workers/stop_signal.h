@@ -37,9 +37,9 @@ class StopSignal {
   /// True once after each RequestReopen() (whichever thread asks first).
   bool TakeReopenRequest() { return reopen_.exchange(0) != 0; }
   /// The stop came from another process than the master (an operator's
-  /// kill, a process-group signal): records the first such signal and its
-  /// sender; false when one was recorded already. Async-signal-safe.
-  bool NoteOutsideStop(int signo, pid_t sender);
+  /// kill, a process-group signal): records the first such signal; false
+  /// when one was recorded already. Async-signal-safe.
+  bool NoteOutsideStop(int signo);
   /// That signal (0 when the stop, if any, came from the master).
   int outside_signal() const { return outside_signal_.load(std::memory_order_acquire); }
 

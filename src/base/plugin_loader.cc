@@ -3,7 +3,6 @@
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <cctype>
 #include <cerrno>
@@ -79,9 +78,6 @@ Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** h
   // must not hang the open (it is refused below).
   UniqueFd file(open(spec.path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (!file.valid()) return fail(std::strerror(errno));
-  struct stat st;
-  if (fstat(file.get(), &st) != 0) return fail(std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) return fail("is a directory");
   // dlopen() of the file itself would map it, and `cp new.so` over it
   // (truncating and rewriting that inode) would crash the code running
   // from it: the object is loaded from the process's own copy instead.

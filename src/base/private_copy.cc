@@ -103,10 +103,12 @@ Status CreateCopyFile(const std::string& name, UniqueFd* file) {
     file->Reset(fd);
     return Status::Ok();
   }
-  // memfd_create came with Linux 3.17, and a seccomp filter may refuse it
-  // (EPERM). A file no one can reach by name is as private; it costs a disk
-  // write where $TMPDIR is not a tmpfs.
-  if (errno == ENOSYS || errno == EPERM) return CreateTemporaryCopyFile(name, file);
+  // memfd_create came with Linux 3.17, a seccomp filter may refuse it
+  // (EPERM), and vm.memfd_noexec=2 (Linux 6.3) refuses an executable one
+  // (EACCES). A file no one can reach by name is as private; it costs a
+  // disk write where $TMPDIR is not a tmpfs.
+  if (errno == ENOSYS || errno == EPERM || errno == EACCES)
+    return CreateTemporaryCopyFile(name, file);
   return Status::FromErrno("memfd_create", errno);
 }
 
@@ -135,6 +137,7 @@ Status PrivateCopyOf(int source, const std::string& path, std::string* load_path
   for (int attempt = 0; attempt < kCopyAttempts; ++attempt) {
     struct stat before;
     if (fstat(source, &before) != 0) return Status::FromErrno("fstat", errno);
+    if (S_ISDIR(before.st_mode)) return Status::Error("is a directory");
     if (!S_ISREG(before.st_mode)) return Status::Error("is not a regular file");
     FileVersion version = VersionOf(before);
     auto made = std::find_if(own.begin(), own.end(),

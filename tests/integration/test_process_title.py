@@ -30,7 +30,8 @@ def test_titles_name_the_master_and_each_worker(thriftd, port):
 
 
 def test_the_default_name_is_the_apps_file_name(thriftd, port):
-    server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}")
+    # Without the ":NAME" that chooses the App inside the file.
+    server = thriftd(f"{PINGPONG_SO}:PingPongApp", "-b", f"127.0.0.1:{port}")
     (worker,) = server.wait_ready(port)
     assert _cmdline(server.pid) == f"thriftd: master [{PINGPONG_SO.name}]"
     assert _cmdline(worker) == f"thriftd: worker [{PINGPONG_SO.name}] sync 0"

@@ -81,7 +81,7 @@ class LostCalls(AssertionError):
 # The scenarios send no TTOU while a worker boots, and TERM no worker while
 # fewer than the wanted ones are ready: what a TTOU or TERM does then is
 # test_ttou_right_after_ttin_hands_the_retired_workers_connections_over's.
-KINDS = ["sync", "thread", "fiber"]
+KINDS = harness.KINDS
 
 
 def max_connections_per_worker(kind, shape):

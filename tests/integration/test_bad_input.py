@@ -158,6 +158,17 @@ def test_huge_string_length_inside_a_valid_frame_does_not_allocate_it(thriftd, p
     _attack(server, workers, port, struct.pack(">I", len(STRING_2GIB)) + STRING_2GIB, "framed")
 
 
+def test_huge_method_name_length_in_a_header_protocol_frame_does_not_allocate_it(thriftd, port,
+                                                                                 kind_args):
+    # A 56-byte header frame (binary inside) whose method name claims 1.6 GB:
+    # THeaderProtocol's inner protocol had no limit, and a worker allocated
+    # and zeroed it (found by tests/fuzz/connection_header).
+    server, workers = _start(thriftd, port, kind_args, "header", "header")
+    frame = bytes.fromhex("000000340fff000000000000000100000000800100016000fffe6563686f000000000b"
+                          "00010000000e68656c6c6f2c2074687a6b66746400")
+    _attack(server, workers, port, frame, "header", "header")
+
+
 # echo()'s argument struct holding 100 lists, each the only element of the
 # one around it: past Thrift's recursion limit of 64.
 NESTED = _call("echo", b"\x0f" + struct.pack(">h", 1) + (b"\x0f" + struct.pack(">i", 1)) * 100 +

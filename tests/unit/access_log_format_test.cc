@@ -25,8 +25,8 @@ TEST_CASE("a template's fields and literal braces") {
 TEST_CASE("a method name a client chose cannot break the line or its quotes") {
   // The name an unknown method was asked by is logged as it came: found by
   // the access_log_format fuzz target (tests/fuzz), which wants one line.
-  std::string line = LineFor("{peer} \"{service}.{method}\" {seqid}",
-                             "Ping.x\n127.0.0.1:1 \"Ping.ok\" 1\x7f\\");
+  std::string line =
+      LineFor("{peer} \"{service}.{method}\" {seqid}", "Ping.x\n127.0.0.1:1 \"Ping.ok\" 1\x7f\\");
   CHECK(line == "127.0.0.1:5555 \"Ping.x\\x0A127.0.0.1:1 \\x22Ping.ok\\x22 1\\x7F\\x5C\" 3\n");
   CHECK(LineFor("{method}", "\tmethod\r") == "\\x09method\\x0D\n");
 }

@@ -36,6 +36,7 @@ share=$((total / ${#targets[@]}))
 # headers (ubsan.supp).
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:suppressions=$PWD/tests/fuzz/ubsan.supp
 export ASAN_OPTIONS=detect_leaks=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp
 status=0
 for target in "${targets[@]}"; do
   mkdir -p "$work/$target/corpus" "$work/$target/crashes"

@@ -78,11 +78,18 @@ po::options_description CommandLineOptions() {
   return options;
 }
 
+// "--workers" -> "workers"; "-" and "--" (an option named by dashes alone,
+// as in "-=3") -> "".
+std::string WithoutDashes(std::string name) {
+  name.erase(0, name.find_first_not_of('-'));
+  return name;
+}
+
 Status CommandLineError(const std::string& source, const po::error& error) {
   if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&error)) {
     std::string name = unknown->get_option_name();
     name = name.substr(0, name.find('='));  // --wrokers=3 names --wrokers
-    std::string bare = name.substr(name.find_first_not_of('-'));
+    std::string bare = WithoutDashes(name);
     std::string suggestion = SuggestName(bare, /*flags=*/true);
     std::string message = source + ": unknown option " + name;
     if (!suggestion.empty()) message += " (did you mean --" + suggestion + "?)";
@@ -94,7 +101,7 @@ Status CommandLineError(const std::string& source, const po::error& error) {
   if (const auto* syntax = dynamic_cast<const po::invalid_command_line_syntax*>(&error)) {
     if (syntax->kind() == po::invalid_command_line_syntax::missing_parameter) {
       std::string name = syntax->get_option_name();
-      const Setting* setting = FindSettingByFlag(name.substr(name.find_first_not_of('-')));
+      const Setting* setting = FindSettingByFlag(WithoutDashes(name));
       return Status::Error(source + ": " + name + ": expected " +
                            (setting ? ExpectedText(*setting) : std::string("a value")) +
                            ", got nothing");

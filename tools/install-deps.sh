@@ -17,7 +17,8 @@ if [ "${1:-}" = "--tests" ]; then
   tests=true
   # systemd for systemd-socket-activate (installing it in a container starts
   # no init, and on a host it is there already), util-linux for unshare.
-  packages="$packages doctest-dev python3-pytest systemd util-linux"
+  # clang and its runtimes (libFuzzer, the sanitizers) for tests/fuzz/run.sh.
+  packages="$packages doctest-dev python3-pytest systemd util-linux clang libclang-rt-14-dev"
 fi
 export DEBIAN_FRONTEND=noninteractive
 

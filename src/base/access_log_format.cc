@@ -50,6 +50,23 @@ void AppendJsonString(std::string* out, std::string_view text) {
   out->push_back('"');
 }
 
+// A field a client chose (the method name it asked for) in a text line:
+// a control byte, a quote or a backslash as \xHH, as nginx logs a request
+// line. Otherwise a name with a newline in it would forge a line of its
+// own, and one with a quote would end the default format's quoted field.
+void AppendEscaped(std::string* out, std::string_view text) {
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f || c == '"' || c == '\\') {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02X", byte);
+      out->append(escaped);
+    } else {
+      out->push_back(c);
+    }
+  }
+}
+
 }  // namespace
 
 Status AccessLogFormat::Parse(const std::string& format, AccessLogFormat* out) {
@@ -135,13 +152,13 @@ std::string AccessLogFormat::Format(const CallRecord& call, std::int64_t unix_ti
         AppendTime(&line, unix_time_us);
         break;
       case Field::kPeer:
-        line.append(call.peer);
+        AppendEscaped(&line, call.peer);
         break;
       case Field::kService:
-        line.append(service);
+        AppendEscaped(&line, service);
         break;
       case Field::kMethod:
-        line.append(method);
+        AppendEscaped(&line, method);
         break;
       case Field::kSeqid:
         line.append(std::to_string(call.seqid));

@@ -4,6 +4,10 @@
 //
 //   {time} {peer} {service} {method} {seqid} {outcome} {duration_us}
 //   {bytes_in} {bytes_out} {pid}          {{ and }} stand for braces
+//
+// In a template's line, the peer, service and method show control bytes,
+// quotes and backslashes as \xHH: the method is whatever name a client
+// asked for, and must not break the line (or the default format's quotes).
 #ifndef THRIFTD_SRC_BASE_ACCESS_LOG_FORMAT_H_
 #define THRIFTD_SRC_BASE_ACCESS_LOG_FORMAT_H_
 

@@ -147,12 +147,33 @@ def run_thriftd(*args, cwd=None, env=None, deadline=20.0):
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
+def _vm_status_kib(pid, field):
+    """A memory figure of pid in KiB (VmRSS, VmHWM) from /proc/<pid>/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for pid {pid}")
+
+
 def vm_rss_kib(pid):
     """The resident set size of pid in KiB, from /proc/<pid>/status."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")
+    return _vm_status_kib(pid, "VmRSS")
+
+
+def reset_peak_rss(pids):
+    """Starts measuring each pid's peak RSS afresh (writing 5 to its
+    /proc/PID/clear_refs sets VmHWM to the RSS now); returns {pid: VmRSS
+    KiB now}, for peak_rss_growth_kib. A peak, not the RSS afterwards: a
+    worker that buffered a large frame and freed it at the close is back
+    to its old RSS by the time a test looks, but not to its old peak."""
+    for pid in pids:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    return {pid: vm_rss_kib(pid) for pid in pids}
+
+
+def peak_rss_growth_kib(before):
+    """{pid: KiB its peak RSS rose above before[pid]}, since reset_peak_rss."""
+    return {pid: _vm_status_kib(pid, "VmHWM") - kib for pid, kib in before.items()}
 
 
 def _proc_stat(pid):

@@ -317,6 +317,13 @@ TEST_CASE("command line: an unknown option is an error with a suggestion when on
   CHECK(ResolveError({"--banana"}) == "command line: unknown option --banana");
 }
 
+TEST_CASE("command line: an option named by dashes alone is an unknown option, not a crash") {
+  // Found by the command_line fuzz target (tests/fuzz): the name's dashes
+  // were cut with substr(npos), which threw past the error's message.
+  CHECK(ResolveError({"-=workers=3"}) == "command line: unknown option -");
+  CHECK(ResolveError({"app.so"}, "-=3") == "THRIFTD_CMD_ARGS: unknown option -");
+}
+
 TEST_CASE("command line: a prefix of an option is not guessed") {
   CHECK(ResolveError({"--work", "3"}) == "command line: unknown option --work");
 }

@@ -36,7 +36,8 @@ Status Resolve(const Schema& schema, const std::string& text, bool multiplexed, 
   if (colon != std::string::npos) {
     target->multiplexed = rest.substr(0, colon);
     rest = rest.substr(colon + 1);
-    if (target->multiplexed.empty()) return Status::Error(text + ": empty multiplexed name before ':'");
+    if (target->multiplexed.empty())
+      return Status::Error(text + ": empty multiplexed name before ':'");
   }
   size_t dot = rest.rfind('.');
   if (dot == std::string::npos || dot == 0 || dot + 1 == rest.size())
@@ -48,8 +49,8 @@ Status Resolve(const Schema& schema, const std::string& text, bool multiplexed, 
     std::string known;
     for (const Service* service : schema.Services())
       known += (known.empty() ? "" : ", ") + schema.DisplayName(service->name);
-    return Status::Error("no service " + service_name + " in the IDL (it has: " +
-                         (known.empty() ? "none" : known) + ")");
+    return Status::Error("no service " + service_name +
+                         " in the IDL (it has: " + (known.empty() ? "none" : known) + ")");
   }
   target->method = schema.FindMethod(*target->service, method_name);
   if (target->method == nullptr)
@@ -92,7 +93,8 @@ Status ParseArguments(const std::string& text, Json* arguments) {
     // bracketed id means nothing to a user.
     std::string message = e.what();
     size_t bracket = message.find("] ");
-    if (message.front() == '[' && bracket != std::string::npos) message = message.substr(bracket + 2);
+    if (message.front() == '[' && bracket != std::string::npos)
+      message = message.substr(bracket + 2);
     return Status::Error("the arguments are not JSON: " + message);
   }
   return Status::Ok();
@@ -101,7 +103,8 @@ Status ParseArguments(const std::string& text, Json* arguments) {
 // Prints a call's outcome; returns its exit status.
 int Report(const Outcome& outcome, const std::string& prefix) {
   if (!outcome.json.empty()) std::cout << outcome.json << std::endl;
-  if (!outcome.error.empty()) std::fprintf(stderr, "thriftd call: %s%s\n", prefix.c_str(), outcome.error.c_str());
+  if (!outcome.error.empty())
+    std::fprintf(stderr, "thriftd call: %s%s\n", prefix.c_str(), outcome.error.c_str());
   return outcome.exit_status;
 }
 
@@ -116,9 +119,9 @@ int CallEachLine(Caller* caller, const Target& target) {
     std::string prefix = "stdin:" + std::to_string(number) + ": ";
     Json arguments;
     Status status = ParseArguments(line, &arguments);
-    int exit_status = status.ok()
-                          ? Report(caller->Call(*target.method, target.multiplexed, arguments), prefix)
-                          : Fail(kCallExitUsage, prefix + status.message());
+    int exit_status =
+        status.ok() ? Report(caller->Call(*target.method, target.multiplexed, arguments), prefix)
+                    : Fail(kCallExitUsage, prefix + status.message());
     if (first_failure == kCallExitOk) first_failure = exit_status;
     if (exit_status == kCallExitTransport) break;
   }

@@ -8,7 +8,8 @@ namespace thriftd::call {
 
 const char* CallUsage() {
   return "usage: thriftd call [OPTIONS] ADDRESS [MUX:]SERVICE.METHOD [JSON]\n"
-         "       thriftd call [OPTIONS] ADDRESS [MUX:]SERVICE.METHOD -d @   (one JSON object a line)\n"
+         "       thriftd call [OPTIONS] ADDRESS [MUX:]SERVICE.METHOD -d @   (one JSON object a "
+         "line)\n"
          "       thriftd call --idl FILE --list | --describe SERVICE.METHOD\n"
          "       thriftd call [OPTIONS] ADDRESS --probe [SERVICE.METHOD]\n"
          "Calls a method of a live Thrift service with arguments in JSON and prints the reply\n"
@@ -106,10 +107,12 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
     }
     if (!status.ok()) return status;
   }
-  if (list + describe + probe > 1) return Status::Error("--list, --describe and --probe exclude each other");
+  if (list + describe + probe > 1)
+    return Status::Error("--list, --describe and --probe exclude each other");
   if (list || describe) {
     options->mode = list ? Mode::kList : Mode::kDescribe;
-    if (options->idl.empty()) return Status::Error((list ? "--list" : "--describe") + std::string(" needs --idl"));
+    if (options->idl.empty())
+      return Status::Error((list ? "--list" : "--describe") + std::string(" needs --idl"));
     // An address before them is allowed (the same line with --list added), and ignored.
     if (operands.size() > 1) return Status::Error("unexpected operand " + operands[1]);
     return Status::Ok();
@@ -121,14 +124,16 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
     if (operands.size() > 1) options->target = operands[1];
     if (operands.size() > 2) return Status::Error("unexpected operand " + operands[2]);
     if (!options->target.empty() && options->idl.empty())
-      return Status::Error("--probe " + options->target + " needs --idl (without a method it does not)");
+      return Status::Error("--probe " + options->target +
+                           " needs --idl (without a method it does not)");
     return Status::Ok();
   }
   options->mode = Mode::kCall;
   if (operands.size() < 2) return Status::Error("no SERVICE.METHOD given (thriftd call --help)");
   options->target = operands[1];
   if (operands.size() > 2) {
-    if (options->data_given) return Status::Error("arguments given twice: as an operand and with -d");
+    if (options->data_given)
+      return Status::Error("arguments given twice: as an operand and with -d");
     options->data = operands[2];
     options->data_given = true;
   }

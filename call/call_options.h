@@ -18,8 +18,8 @@ struct CallOptions {
   StackOptions stack;                     ///< address, transport, protocol, timeout, verbose
   std::string idl;                        ///< --idl: a .thrift IDL or a .json schema
   std::vector<std::string> include_dirs;  ///< -I
-  std::string target;        ///< [MUX:]Service.method (a call, --describe, --probe METHOD)
-  std::string data;          ///< the arguments: JSON, or "@" for one object per stdin line
+  std::string target;  ///< [MUX:]Service.method (a call, --describe, --probe METHOD)
+  std::string data;    ///< the arguments: JSON, or "@" for one object per stdin line
   bool data_given = false;
   bool multiplexed = false;  ///< --multiplexed: the service's name is the multiplexed name
   bool pretty = false;       ///< --pretty: indented replies

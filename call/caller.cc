@@ -22,18 +22,40 @@ namespace T = apache::thrift::protocol;
 
 const char* ApplicationErrorName(TApplicationException::TApplicationExceptionType type) {
   switch (type) {
-    case TApplicationException::UNKNOWN_METHOD: return "UNKNOWN_METHOD";
-    case TApplicationException::INVALID_MESSAGE_TYPE: return "INVALID_MESSAGE_TYPE";
-    case TApplicationException::WRONG_METHOD_NAME: return "WRONG_METHOD_NAME";
-    case TApplicationException::BAD_SEQUENCE_ID: return "BAD_SEQUENCE_ID";
-    case TApplicationException::MISSING_RESULT: return "MISSING_RESULT";
-    case TApplicationException::INTERNAL_ERROR: return "INTERNAL_ERROR";
-    case TApplicationException::PROTOCOL_ERROR: return "PROTOCOL_ERROR";
-    case TApplicationException::INVALID_TRANSFORM: return "INVALID_TRANSFORM";
-    case TApplicationException::INVALID_PROTOCOL: return "INVALID_PROTOCOL";
-    case TApplicationException::UNSUPPORTED_CLIENT_TYPE: return "UNSUPPORTED_CLIENT_TYPE";
-    default: return "UNKNOWN";
+    case TApplicationException::UNKNOWN_METHOD:
+      return "UNKNOWN_METHOD";
+    case TApplicationException::INVALID_MESSAGE_TYPE:
+      return "INVALID_MESSAGE_TYPE";
+    case TApplicationException::WRONG_METHOD_NAME:
+      return "WRONG_METHOD_NAME";
+    case TApplicationException::BAD_SEQUENCE_ID:
+      return "BAD_SEQUENCE_ID";
+    case TApplicationException::MISSING_RESULT:
+      return "MISSING_RESULT";
+    case TApplicationException::INTERNAL_ERROR:
+      return "INTERNAL_ERROR";
+    case TApplicationException::PROTOCOL_ERROR:
+      return "PROTOCOL_ERROR";
+    case TApplicationException::INVALID_TRANSFORM:
+      return "INVALID_TRANSFORM";
+    case TApplicationException::INVALID_PROTOCOL:
+      return "INVALID_PROTOCOL";
+    case TApplicationException::UNSUPPORTED_CLIENT_TYPE:
+      return "UNSUPPORTED_CLIENT_TYPE";
+    default:
+      return "UNKNOWN";
   }
+}
+
+// What a transport error means when the server hung up mid-call: most
+// often a client speaking another transport or protocol than the server's.
+std::string Explained(const TTransportException& e, const StackOptions& options) {
+  std::string text = e.what();
+  if (e.getType() == TTransportException::END_OF_FILE) {
+    text += " (the server closed the connection: does it serve --thrift-transport-factory " +
+            options.transport + " --thrift-protocol-factory " + options.protocol + "?)";
+  }
+  return text;
 }
 
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
@@ -114,8 +136,7 @@ TMessageType Caller::Exchange(const std::string& method_name, const std::string&
   return type;
 }
 
-Outcome Caller::Call(const Method& method, const std::string& multiplexed,
-                     const Json& arguments) {
+Outcome Caller::Call(const Method& method, const std::string& multiplexed, const Json& arguments) {
   // A dry run into memory: a bad argument is found before anything is sent.
   {
     auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
@@ -185,7 +206,7 @@ Outcome Caller::Call(const Method& method, const std::string& multiplexed,
     }
     return outcome;
   } catch (const TTransportException& e) {
-    return Failed(kCallExitTransport, where + ": " + e.what());
+    return Failed(kCallExitTransport, where + ": " + Explained(e, options_));
   } catch (const TProtocolException& e) {
     return Failed(kCallExitTransport, where + ": the reply does not decode: " + e.what());
   } catch (const TException& e) {
@@ -219,6 +240,8 @@ Outcome Caller::Probe(const std::string& method_name, const std::string& multipl
       std::fprintf(stderr, "thriftd call: %s answered %s in %.3f ms\n", options_.address.c_str(),
                    detail.c_str(), MillisecondsSince(start));
     return Outcome();
+  } catch (const TTransportException& e) {
+    return Failed(kCallExitTransport, options_.address + ": no answer: " + Explained(e, options_));
   } catch (const TException& e) {
     return Failed(kCallExitTransport, options_.address + ": no answer: " + e.what());
   }

@@ -47,8 +47,10 @@ class TapTransport : public TVirtualTransport<TapTransport> {
     for (uint32_t row = 0; row < len; row += 16) {
       std::fprintf(stderr, "%s %08x ", direction, row);
       for (uint32_t i = row; i < row + 16; ++i) {
-        if (i < len) std::fprintf(stderr, " %02x", buf[i]);
-        else std::fputs("   ", stderr);
+        if (i < len)
+          std::fprintf(stderr, " %02x", buf[i]);
+        else
+          std::fputs("   ", stderr);
       }
       std::fputs("  |", stderr);
       for (uint32_t i = row; i < row + 16 && i < len; ++i)
@@ -89,11 +91,14 @@ Status MakeClientStack(const StackOptions& options, ClientStack* stack) {
   const std::string& t = options.transport;
   const std::string& p = options.protocol;
   if (t != "buffered" && t != "framed" && t != "header" && t != "zlib")
-    return Status::Error("--thrift-transport-factory " + t + ": expected buffered, framed, header or zlib");
+    return Status::Error("--thrift-transport-factory " + t +
+                         ": expected buffered, framed, header or zlib");
   if (p != "binary" && p != "compact" && p != "json" && p != "header")
-    return Status::Error("--thrift-protocol-factory " + p + ": expected binary, compact, json or header");
+    return Status::Error("--thrift-protocol-factory " + p +
+                         ": expected binary, compact, json or header");
   if (p == "header" && t != "header")
-    return Status::Error("--thrift-protocol-factory header needs --thrift-transport-factory header");
+    return Status::Error(
+        "--thrift-protocol-factory header needs --thrift-transport-factory header");
   std::shared_ptr<TSocket> socket;
   Status status = MakeSocket(options, &socket);
   if (!status.ok()) return status;

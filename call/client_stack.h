@@ -15,11 +15,11 @@
 namespace thriftd::call {
 
 struct StackOptions {
-  std::string address;            ///< HOST:PORT, [IPv6]:PORT or unix:PATH
+  std::string address;                 ///< HOST:PORT, [IPv6]:PORT or unix:PATH
   std::string transport = "buffered";  ///< buffered, framed, header, zlib
   std::string protocol = "binary";     ///< binary, compact, json, header
-  int timeout_ms = 10000;         ///< connect, send and receive, each
-  bool verbose = false;           ///< hex-dump the bytes to stderr
+  int timeout_ms = 10000;              ///< connect, send and receive, each
+  bool verbose = false;                ///< hex-dump the bytes to stderr
 };
 
 struct ClientStack {

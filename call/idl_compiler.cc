@@ -25,9 +25,10 @@ class TempDir {
  public:
   Status Create() {
     const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base != nullptr && *base ? base : "/tmp") +
-                          "/thriftd-call.XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) return Status::FromErrno("mkdtemp(" + pattern + ")", errno);
+    std::string pattern =
+        std::string(base != nullptr && *base ? base : "/tmp") + "/thriftd-call.XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr)
+      return Status::FromErrno("mkdtemp(" + pattern + ")", errno);
     path_ = pattern;
     return Status::Ok();
   }
@@ -93,7 +94,8 @@ std::string OneLine(const std::string& text) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
     std::string part = text.substr(start, end - start);
-    if (part.find_first_not_of(" \t\r") != std::string::npos) line += (line.empty() ? "" : " ") + part;
+    if (part.find_first_not_of(" \t\r") != std::string::npos)
+      line += (line.empty() ? "" : " ") + part;
     start = end + 1;
   }
   return line;

@@ -43,6 +43,11 @@ Type ParseType(const std::string& program, const std::string& type_id, const jso
     type.kind = base->second;
     return type;
   }
+  static const char* const kComposite[] = {"struct", "union", "exception", "enum",
+                                           "list",   "set",   "map"};
+  bool known = false;
+  for (const char* composite : kComposite) known = known || type_id == composite;
+  if (!known) throw SchemaError{"unknown typeId \"" + type_id + "\""};
   if (spec == nullptr) throw SchemaError{"type " + type_id + " without its \"type\" object"};
   if (type_id == "struct" || type_id == "union" || type_id == "exception" || type_id == "enum") {
     type.kind = type_id == "enum" ? Kind::kEnum : Kind::kStruct;
@@ -54,8 +59,6 @@ Type ParseType(const std::string& program, const std::string& type_id, const jso
     type.kind = Kind::kMap;
     type.key = ParseSubtype(program, *spec, "keyTypeId", "keyType");
     type.element = ParseSubtype(program, *spec, "valueTypeId", "valueType");
-  } else {
-    throw SchemaError{"unknown typeId \"" + type_id + "\""};
   }
   return type;
 }
@@ -213,19 +216,31 @@ std::string Schema::DisplayName(const std::string& qualified) const {
 
 std::string TypeName(const Schema& schema, const Type& type) {
   switch (type.kind) {
-    case Kind::kVoid: return "void";
-    case Kind::kBool: return "bool";
-    case Kind::kByte: return "i8";
-    case Kind::kI16: return "i16";
-    case Kind::kI32: return "i32";
-    case Kind::kI64: return "i64";
-    case Kind::kDouble: return "double";
-    case Kind::kString: return "string";
-    case Kind::kBinary: return "binary";
+    case Kind::kVoid:
+      return "void";
+    case Kind::kBool:
+      return "bool";
+    case Kind::kByte:
+      return "i8";
+    case Kind::kI16:
+      return "i16";
+    case Kind::kI32:
+      return "i32";
+    case Kind::kI64:
+      return "i64";
+    case Kind::kDouble:
+      return "double";
+    case Kind::kString:
+      return "string";
+    case Kind::kBinary:
+      return "binary";
     case Kind::kEnum:
-    case Kind::kStruct: return schema.DisplayName(type.name);
-    case Kind::kList: return "list<" + TypeName(schema, *type.element) + ">";
-    case Kind::kSet: return "set<" + TypeName(schema, *type.element) + ">";
+    case Kind::kStruct:
+      return schema.DisplayName(type.name);
+    case Kind::kList:
+      return "list<" + TypeName(schema, *type.element) + ">";
+    case Kind::kSet:
+      return "set<" + TypeName(schema, *type.element) + ">";
     case Kind::kMap:
       return "map<" + TypeName(schema, *type.key) + ", " + TypeName(schema, *type.element) + ">";
   }

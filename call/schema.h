@@ -37,8 +37,8 @@ enum class Kind {
 /// resolved by the compiler.
 struct Type {
   Kind kind = Kind::kVoid;
-  std::string name;                 ///< kEnum, kStruct: the qualified name
-  std::shared_ptr<const Type> key;  ///< kMap: the key type
+  std::string name;                     ///< kEnum, kStruct: the qualified name
+  std::shared_ptr<const Type> key;      ///< kMap: the key type
   std::shared_ptr<const Type> element;  ///< kList, kSet: the element; kMap: the value
 };
 

@@ -21,8 +21,8 @@ std::string FieldList(const Schema& schema, const std::vector<Field>& fields) {
 
 std::string Signature(const Schema& schema, const Method& method, const std::string& service) {
   std::string text = method.oneway ? "oneway " : "";
-  text += TypeName(schema, method.result) + " " + (service.empty() ? "" : service + ".") + method.name + "(" +
-          FieldList(schema, method.arguments) + ")";
+  text += TypeName(schema, method.result) + " " + (service.empty() ? "" : service + ".") +
+          method.name + "(" + FieldList(schema, method.arguments) + ")";
   if (!method.exceptions.empty()) text += " throws (" + FieldList(schema, method.exceptions) + ")";
   return text;
 }

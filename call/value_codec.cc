@@ -85,19 +85,19 @@ Status WriteMap(TProtocol* out, const Schema& schema, const Type& type, const Js
     for (const auto& [key, item] : value.items()) pairs.emplace_back(Json(key), &item);
   } else if (value.is_array()) {
     for (const Json& pair : value) {
-      if (!pair.is_array() || pair.size() != 2)
-        return Expected(path, "[key, value] pairs", pair);
+      if (!pair.is_array() || pair.size() != 2) return Expected(path, "[key, value] pairs", pair);
       pairs.emplace_back(pair[0], &pair[1]);
     }
   } else {
-    return Expected(path, KeysAreText(type) ? "an object or [[key, value], ...]"
-                                            : "[[key, value], ...]",
+    return Expected(path,
+                    KeysAreText(type) ? "an object or [[key, value], ...]" : "[[key, value], ...]",
                     value);
   }
   out->writeMapBegin(WireType(*type.key), WireType(*type.element),
                      static_cast<uint32_t>(pairs.size()));
   for (const auto& [key, item] : pairs) {
-    std::string key_path = path + "[" + (key.is_string() ? key.get<std::string>() : key.dump()) + "]";
+    std::string key_path =
+        path + "[" + (key.is_string() ? key.get<std::string>() : key.dump()) + "]";
     // An enum key in an object's form may be a number written as a string.
     Json key_value = key;
     if (type.key->kind == Kind::kEnum && key.is_string() && !key.get<std::string>().empty() &&
@@ -114,18 +114,30 @@ Status WriteMap(TProtocol* out, const Schema& schema, const Type& type, const Js
 
 std::string Describe(TType type) {
   switch (type) {
-    case T::T_BOOL: return "bool";
-    case T::T_BYTE: return "byte";
-    case T::T_I16: return "i16";
-    case T::T_I32: return "i32";
-    case T::T_I64: return "i64";
-    case T::T_DOUBLE: return "double";
-    case T::T_STRING: return "string";
-    case T::T_STRUCT: return "struct";
-    case T::T_MAP: return "map";
-    case T::T_SET: return "set";
-    case T::T_LIST: return "list";
-    default: return "type " + std::to_string(static_cast<int>(type));
+    case T::T_BOOL:
+      return "bool";
+    case T::T_BYTE:
+      return "byte";
+    case T::T_I16:
+      return "i16";
+    case T::T_I32:
+      return "i32";
+    case T::T_I64:
+      return "i64";
+    case T::T_DOUBLE:
+      return "double";
+    case T::T_STRING:
+      return "string";
+    case T::T_STRUCT:
+      return "struct";
+    case T::T_MAP:
+      return "map";
+    case T::T_SET:
+      return "set";
+    case T::T_LIST:
+      return "list";
+    default:
+      return "type " + std::to_string(static_cast<int>(type));
   }
 }
 
@@ -141,20 +153,32 @@ void CheckElement(TType wire, const Type& expected, const char* where) {
 
 TType WireType(const Type& type) {
   switch (type.kind) {
-    case Kind::kVoid: return T::T_VOID;
-    case Kind::kBool: return T::T_BOOL;
-    case Kind::kByte: return T::T_BYTE;
-    case Kind::kI16: return T::T_I16;
+    case Kind::kVoid:
+      return T::T_VOID;
+    case Kind::kBool:
+      return T::T_BOOL;
+    case Kind::kByte:
+      return T::T_BYTE;
+    case Kind::kI16:
+      return T::T_I16;
     case Kind::kI32:
-    case Kind::kEnum: return T::T_I32;
-    case Kind::kI64: return T::T_I64;
-    case Kind::kDouble: return T::T_DOUBLE;
+    case Kind::kEnum:
+      return T::T_I32;
+    case Kind::kI64:
+      return T::T_I64;
+    case Kind::kDouble:
+      return T::T_DOUBLE;
     case Kind::kString:
-    case Kind::kBinary: return T::T_STRING;
-    case Kind::kStruct: return T::T_STRUCT;
-    case Kind::kList: return T::T_LIST;
-    case Kind::kSet: return T::T_SET;
-    case Kind::kMap: return T::T_MAP;
+    case Kind::kBinary:
+      return T::T_STRING;
+    case Kind::kStruct:
+      return T::T_STRUCT;
+    case Kind::kList:
+      return T::T_LIST;
+    case Kind::kSet:
+      return T::T_SET;
+    case Kind::kMap:
+      return T::T_MAP;
   }
   return T::T_VOID;
 }
@@ -171,7 +195,7 @@ Status WriteValue(TProtocol* out, const Schema& schema, const Type& type, const 
       out->writeBool(value.get<bool>());
       return Status::Ok();
     case Kind::kByte:
-      status = IntegerOf(value, INT8_MIN, INT8_MAX, "byte", path, &number);
+      status = IntegerOf(value, INT8_MIN, INT8_MAX, "i8", path, &number);
       if (status.ok()) out->writeByte(static_cast<int8_t>(number));
       return status;
     case Kind::kI16:
@@ -232,8 +256,8 @@ Status WriteValue(TProtocol* out, const Schema& schema, const Type& type, const 
       type.kind == Kind::kList ? out->writeListBegin(element, size)
                                : out->writeSetBegin(element, size);
       for (size_t i = 0; i < value.size(); ++i) {
-        status = WriteValue(out, schema, *type.element, value[i],
-                            path + "[" + std::to_string(i) + "]");
+        status =
+            WriteValue(out, schema, *type.element, value[i], path + "[" + std::to_string(i) + "]");
         if (!status.ok()) return status;
       }
       type.kind == Kind::kList ? out->writeListEnd() : out->writeSetEnd();
@@ -269,9 +293,9 @@ Status WriteStruct(TProtocol* out, const Schema& schema, const std::vector<Field
     auto item = object.find(field.name);
     if (item == object.end() || item->is_null()) {
       if (field.required != Requiredness::kRequired) continue;
-      return arguments ? Status::Error("missing required argument " + field.name)
-                       : Status::Error(path + ": missing required field " + field.name + " of " +
-                                       name);
+      return arguments
+                 ? Status::Error("missing required argument " + field.name)
+                 : Status::Error(path + ": missing required field " + field.name + " of " + name);
     }
     ++set;
     out->writeFieldBegin(field.name.c_str(), WireType(field.type), field.id);
@@ -290,7 +314,8 @@ Status WriteStruct(TProtocol* out, const Schema& schema, const std::vector<Field
 
 Json ReadValue(TProtocol* in, const Schema& schema, const Type& type) {
   switch (type.kind) {
-    case Kind::kVoid: return nullptr;
+    case Kind::kVoid:
+      return nullptr;
     case Kind::kBool: {
       bool value = false;
       in->readBool(value);
@@ -350,8 +375,7 @@ Json ReadValue(TProtocol* in, const Schema& schema, const Type& type) {
     case Kind::kSet: {
       TType element = T::T_STOP;
       uint32_t size = 0;
-      type.kind == Kind::kList ? in->readListBegin(element, size)
-                               : in->readSetBegin(element, size);
+      type.kind == Kind::kList ? in->readListBegin(element, size) : in->readSetBegin(element, size);
       if (size > 0) CheckElement(element, *type.element, "list or set element");
       Json array = Json::array();
       for (uint32_t i = 0; i < size; ++i) array.push_back(ReadValue(in, schema, *type.element));
@@ -408,15 +432,20 @@ Json ReadStruct(TProtocol* in, const Schema& schema, const std::vector<Field>& f
 
 Json TemplateOf(const Schema& schema, const Type& type, int depth) {
   switch (type.kind) {
-    case Kind::kVoid: return nullptr;
-    case Kind::kBool: return false;
+    case Kind::kVoid:
+      return nullptr;
+    case Kind::kBool:
+      return false;
     case Kind::kByte:
     case Kind::kI16:
     case Kind::kI32:
-    case Kind::kI64: return 0;
-    case Kind::kDouble: return 0.0;
+    case Kind::kI64:
+      return 0;
+    case Kind::kDouble:
+      return 0.0;
     case Kind::kString:
-    case Kind::kBinary: return "";
+    case Kind::kBinary:
+      return "";
     case Kind::kEnum: {
       const EnumDef* def = schema.FindEnum(type.name);
       if (def == nullptr || def->members.empty()) return 0;
@@ -434,7 +463,8 @@ Json TemplateOf(const Schema& schema, const Type& type, int depth) {
       return object;
     }
     case Kind::kList:
-    case Kind::kSet: return Json::array({TemplateOf(schema, *type.element, depth + 1)});
+    case Kind::kSet:
+      return Json::array({TemplateOf(schema, *type.element, depth + 1)});
     case Kind::kMap:
       if (KeysAreText(type)) {
         Json key = TemplateOf(schema, *type.key, depth + 1);

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <thrift/protocol/TProtocol.h>
+#include <nlohmann/json.hpp>
 
 #include "call/schema.h"
 #include "src/base/status.h"

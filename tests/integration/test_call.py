@@ -307,3 +307,13 @@ def test_timeout(tmp_path):
                                    "Everything.nothing"), EXIT_TRANSPORT)
         assert time.monotonic() - start < 5
         assert line.startswith(f"{address}: nothing: ")
+
+
+def test_a_protocol_the_server_does_not_speak_is_explained(thriftd, port):
+    thriftd(EVERYTHING_SO, "-b", f"127.0.0.1:{port}", "-w", "1").wait_workers(1)
+    address = f"127.0.0.1:{port}"
+    harness.wait_until(lambda: call(address, "--probe").returncode == 0, message="the probe")
+    line = one_error_line(call(address, "--idl", EVERYTHING_IDL, "Everything.nothing",
+                               "--thrift-transport-factory", "framed"), EXIT_TRANSPORT)
+    assert line.endswith("(the server closed the connection: does it serve "
+                         "--thrift-transport-factory framed --thrift-protocol-factory binary?)")

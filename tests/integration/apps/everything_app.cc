@@ -35,9 +35,7 @@ class EverythingHandler : public everything::EverythingIf {
   void echoList(std::vector<Point>& reply, const std::vector<Point>& value) override {
     reply = value;
   }
-  void echoSet(std::set<int64_t>& reply, const std::set<int64_t>& value) override {
-    reply = value;
-  }
+  void echoSet(std::set<int64_t>& reply, const std::set<int64_t>& value) override { reply = value; }
   void echoMap(std::map<int32_t, std::string>& reply,
                const std::map<int32_t, std::string>& value) override {
     reply = value;

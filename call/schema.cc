@@ -102,28 +102,25 @@ Status Schema::LoadFileOnce(const std::string& path, std::vector<std::string>* s
   if (!in) return Status::Error(path + ": cannot be read");
   std::stringstream text;
   text << in.rdbuf();
-  Status status = LoadText(text.str(), path);
+  std::vector<std::string> includes;
+  Status status = LoadText(text.str(), path, &includes);
   if (!status.ok()) return status;
-  // The includes this program names, each from its own JSON beside it.
-  json includes;
-  try {
-    includes = json::parse(text.str()).value("includes", json::array());
-  } catch (const json::exception&) {
-    return Status::Ok();  // LoadText parsed it already
-  }
-  for (const json& include : includes) {
-    if (!include.is_string()) continue;
-    std::string included = DirectoryOf(path) + "/" + include.get<std::string>() + ".json";
-    status = LoadFileOnce(included, seen);
-    if (!status.ok()) return status.Prepend(path + ": include " + include.get<std::string>());
+  for (const std::string& include : includes) {
+    status = LoadFileOnce(DirectoryOf(path) + "/" + include + ".json", seen);
+    if (!status.ok()) return status.Prepend(path + ": include " + include);
   }
   return Status::Ok();
 }
 
-Status Schema::LoadText(const std::string& text, const std::string& origin) {
+Status Schema::LoadText(const std::string& text, const std::string& origin,
+                        std::vector<std::string>* includes) {
   try {
     json root = json::parse(text);
     std::string program = root.at("name").get<std::string>();
+    if (includes != nullptr) {
+      for (const json& include : root.value("includes", json::array()))
+        includes->push_back(include.get<std::string>());
+    }
     if (main_program_.empty()) main_program_ = program;
     for (const json& object : root.value("enums", json::array())) {
       EnumDef def;

@@ -83,8 +83,10 @@ class Schema {
   /// includes from FILE's directory (INCLUDE.json: what `thrift -r` writes).
   /// The first program read is the main one, whose names need no prefix.
   Status LoadFile(const std::string& path);
-  /// Reads one program's JSON text. `origin` names it in errors.
-  Status LoadText(const std::string& text, const std::string& origin);
+  /// Reads one program's JSON text. `origin` names it in errors; the names
+  /// of the programs it includes go to `includes` when given.
+  Status LoadText(const std::string& text, const std::string& origin,
+                  std::vector<std::string>* includes = nullptr);
 
   const StructDef* FindStruct(const std::string& qualified) const;
   const EnumDef* FindEnum(const std::string& qualified) const;

@@ -53,10 +53,6 @@ Json ReadValue(TProtocol* in, const Schema& schema, const Type& type);
 /// skipped, as generated code does.
 Json ReadStruct(TProtocol* in, const Schema& schema, const std::vector<Field>& fields);
 
-/// A JSON value that fills in `type`: zeros, empty strings, the first enum
-/// member, nested templates of structs (for --describe).
-Json TemplateOf(const Schema& schema, const Type& type, int depth = 0);
-
 }  // namespace thriftd::call
 
 #endif  // THRIFTD_CALL_VALUE_CODEC_H_

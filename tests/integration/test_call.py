@@ -358,3 +358,18 @@ def test_zlib_transport_against_a_python_server():
         thread.join(5)
         listener.close()
         assert not thread.is_alive()
+
+
+def test_includes_are_found_through_include_dirs(tmp_path):
+    main, shared = tmp_path / "main", tmp_path / "shared"
+    main.mkdir()
+    shared.mkdir()
+    (main / "everything.thrift").write_text(EVERYTHING_IDL.read_text())
+    (shared / "everything_shared.thrift").write_text(
+        (EVERYTHING_IDL.parent / "everything_shared.thrift").read_text())
+    without = call("--idl", main / "everything.thrift", "--list")
+    assert without.returncode == EXIT_USAGE and "everything_shared.thrift" in without.stderr
+    for flags in (["-I", shared], [f"-I{shared}"], ["--include-dir", shared]):
+        listing = call("--idl", main / "everything.thrift", *flags, "--list")
+        assert listing.returncode == 0, listing.stderr
+        assert "  string ping()" in listing.stdout.splitlines()

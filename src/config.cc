@@ -372,7 +372,8 @@ std::string PrintConfig(const Config& config) {
 
 std::string HelpText() {
   std::ostringstream out;
-  out << "usage: thriftd [OPTIONS] [PATH.so[:NAME]]\n\n"
+  out << "usage: thriftd [OPTIONS] [PATH.so[:NAME]]\n"
+         "       thriftd call ...   (call a live Thrift service: thriftd call --help)\n\n"
          "Serves the Thrift App in PATH.so with a supervised pool of worker processes.\n";
   std::string section;
   for (const Setting& setting : Settings()) {

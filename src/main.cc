@@ -8,6 +8,7 @@
 
 #include <thrift/config.h>
 
+#include "call/call_command.h"
 #include "src/app_trial.h"
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
@@ -191,6 +192,9 @@ int Main(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    // `thriftd call ...` is a client (call/call_command.h), not a server.
+    if (argc > 1 && std::string(argv[1]) == "call")
+      return thriftd::call::RunCallCommand(std::vector<std::string>(argv + 2, argv + argc));
     return thriftd::Main(argc, argv);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "thriftd: internal error: %s\n", error.what());

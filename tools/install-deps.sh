@@ -10,6 +10,7 @@ packages="
   libthrift-dev thrift-compiler
   libevent-dev libyaml-cpp-dev libsystemd-dev
   libboost-program-options-dev libboost-context-dev
+  nlohmann-json3-dev
   python3 python3-thrift
 "
 tests=false

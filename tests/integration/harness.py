@@ -33,6 +33,9 @@ TEST_APPS_DIR = BUILD_DIR / "tests" / "integration"
 # The Blocker App (apps/blocker.thrift): block(ms) blocks its thread.
 BLOCKER_SO = TEST_APPS_DIR / "libblocker_app.so"
 BLOCKER_GEN_PY_DIR = TEST_APPS_DIR / "gen-py"
+# The Everything App (apps/everything.thrift): echoes every Thrift type.
+EVERYTHING_SO = TEST_APPS_DIR / "libeverything_app.so"
+EVERYTHING_IDL = REPO_DIR / "tests" / "integration" / "apps" / "everything.thrift"
 # The example custom worker kind (examples/custom_worker/).
 CUSTOM_WORKER_SO = BUILD_DIR / "examples" / "custom_worker" / "libcustom_worker.so"
 
@@ -123,20 +126,22 @@ def failing_app(name):
     return TEST_APPS_DIR / f"lib{name}.so"
 
 
-def run_thriftd(*args, cwd=None, env=None, deadline=20.0):
+def run_thriftd(*args, cwd=None, env=None, deadline=20.0, input=None):
     """Runs thriftd to completion (for runs that must end by themselves: bad
-    configs, --check-config, --version); returns the CompletedProcess (text).
+    configs, --check-config, --version, `thriftd call`), with `input` (text)
+    on its stdin if given; returns the CompletedProcess (text).
     A run still going after `deadline` seconds is killed with its whole
     process group and fails the test."""
     full_env = dict(os.environ)
     full_env.pop("THRIFTD_CMD_ARGS", None)
     full_env.update(env or {})
     argv = [str(THRIFTD_BIN), *[str(a) for a in args]]
-    proc = subprocess.Popen(argv, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, cwd=cwd, env=full_env,
+                            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        stdout, stderr = proc.communicate(timeout=deadline)
+        stdout, stderr = proc.communicate(input=input, timeout=deadline)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal_module.SIGKILL)

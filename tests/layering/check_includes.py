@@ -6,10 +6,12 @@ The layers, lowest first, and what each may include of thriftd's own code
   include/thriftd/  the public API: only itself
   src/base/         base: itself and the public API
   workers/          the worker layer: itself, base, the public API
-  src/              the master: itself, workers, base, the public API
+  call/             `thriftd call`, a client: itself and base
+  src/              the master: itself, call, workers, base, the public API
 
-A worker must never reach into the master, the base layer into either, and
-the public API into anything private. Usage: check_includes.py SOURCE_ROOT.
+A worker must never reach into the master, the base layer into either, the
+client (call/) into the master or the workers, and the public API into
+anything private. Usage: check_includes.py SOURCE_ROOT.
 """
 
 import re
@@ -24,14 +26,15 @@ ALLOWED = {
     "public": {"public"},
     "base": {"base", "public"},
     "workers": {"workers", "base", "public"},
-    "master": {"master", "workers", "base", "public"},
+    "call": {"call", "base"},
+    "master": {"master", "call", "workers", "base", "public"},
 }
 
 
 # Where each layer's files live, most specific first: an #include names a
 # file by the same path, relative to the source root.
 PREFIXES = (("include/thriftd/", "public"), ("thriftd/", "public"), ("src/base/", "base"),
-            ("workers/", "workers"), ("src/", "master"))
+            ("workers/", "workers"), ("call/", "call"), ("src/", "master"))
 
 
 def layer_of(path):
@@ -45,7 +48,7 @@ def layer_of(path):
 
 def violations(root):
     found = []
-    for folder in ("include/thriftd", "src", "workers"):
+    for folder in ("include/thriftd", "src", "workers", "call"):
         for path in sorted((root / folder).rglob("*")):
             if path.suffix not in (".h", ".cc") or not path.is_file():
                 continue
@@ -70,6 +73,10 @@ def self_test():
         "src/base/c.cc": ('#include "src/arbiter.h"', True),         # base -> master
         "include/thriftd/p.h": ('#include "src/base/log.h"', True),  # public -> private
         "src/m.cc": ('#include "workers/registry.h"', False),        # master -> workers
+        "call/c.cc": ('#include "src/config.h"', True),              # call -> master
+        "call/w.cc": ('#include "workers/connection.h"', True),      # call -> workers
+        "call/ok.cc": ('#include "src/base/status.h"', False),       # call -> base
+        "src/main.cc": ('#include "call/call_command.h"', False),    # master -> call
         "workers/ok.cc": ('#include "src/base/log.h"', False),       # workers -> base
         "src/base/ok.h": ("#include <thriftd/app.h>", False),         # base -> public
     }

@@ -1,0 +1,134 @@
+#include "call/idl_compiler.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "src/base/unique_fd.h"
+
+namespace thriftd::call {
+namespace {
+
+bool EndsWith(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A directory of the compiler's output, removed with its files (it holds
+// flat files only: -out writes no subdirectory for the json generator).
+class TempDir {
+ public:
+  Status Create() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(base != nullptr && *base ? base : "/tmp") + "/thriftd-call.XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr)
+      return Status::FromErrno("mkdtemp(" + pattern + ")", errno);
+    path_ = pattern;
+    return Status::Ok();
+  }
+  ~TempDir() {
+    if (path_.empty()) return;
+    if (DIR* dir = opendir(path_.c_str())) {
+      while (dirent* entry = readdir(dir)) {
+        std::string name = entry->d_name;
+        if (name != "." && name != "..") (void)unlink((path_ + "/" + name).c_str());
+      }
+      closedir(dir);
+    }
+    (void)rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Runs argv with stdout and stderr into one pipe; *output gets what it
+// said, *exit_status its exit status (127: it could not be run).
+Status Run(const std::vector<std::string>& argv, std::string* output, int* exit_status) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe2", errno);
+  UniqueFd read_end(fds[0]), write_end(fds[1]);
+  pid_t pid = fork();
+  if (pid < 0) return Status::FromErrno("fork", errno);
+  if (pid == 0) {
+    // The child: only async-signal-safe calls until exec.
+    std::vector<char*> args;
+    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    if (dup2(write_end.get(), 1) < 0 || dup2(write_end.get(), 2) < 0) _exit(126);
+    execvp(args[0], args.data());
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  write_end.Reset();
+  char buffer[4096];
+  while (true) {
+    ssize_t n = read(read_end.get(), buffer, sizeof buffer);
+    if (n > 0) {
+      output->append(buffer, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      break;  // the status below still says how the compiler ended
+    }
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Status::FromErrno("waitpid(thrift)", errno);
+  }
+  *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return Status::Ok();
+}
+
+// The compiler's message, on one line: its lines joined, blank ones dropped.
+std::string OneLine(const std::string& text) {
+  std::string line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string part = text.substr(start, end - start);
+    if (part.find_first_not_of(" \t\r") != std::string::npos)
+      line += (line.empty() ? "" : " ") + part;
+    start = end + 1;
+  }
+  return line;
+}
+
+}  // namespace
+
+Status LoadSchema(const std::string& idl, const std::vector<std::string>& include_dirs,
+                  Schema* schema) {
+  if (EndsWith(idl, ".json")) return schema->LoadFile(idl);
+  if (access(idl.c_str(), R_OK) != 0) return Status::FromErrno("--idl " + idl, errno);
+  TempDir out;
+  Status status = out.Create();
+  if (!status.ok()) return status;
+  std::vector<std::string> argv = {"thrift", "-r", "--gen", "json", "-out", out.path()};
+  for (const std::string& dir : include_dirs) {
+    argv.push_back("-I");
+    argv.push_back(dir);
+  }
+  argv.push_back(idl);
+  std::string output;
+  int exit_status = 0;
+  status = Run(argv, &output, &exit_status);
+  if (!status.ok()) return status;
+  if (exit_status == 127) {
+    return Status::Error(
+        "the Thrift compiler `thrift` is not on PATH (Debian: apt install thrift-compiler); "
+        "or give --idl a .json schema (thrift --gen json)");
+  }
+  if (exit_status != 0) return Status::Error("thrift --gen json " + idl + ": " + OneLine(output));
+  std::string base = idl.substr(idl.rfind('/') == std::string::npos ? 0 : idl.rfind('/') + 1);
+  if (EndsWith(base, ".thrift")) base.resize(base.size() - 7);
+  return schema->LoadFile(out.path() + "/" + base + ".json");
+}
+
+}  // namespace thriftd::call

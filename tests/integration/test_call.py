@@ -1,0 +1,375 @@
+"""`thriftd call` against the real thriftd serving the Everything App
+(apps/everything.thrift): every Thrift type round-trips from JSON through the
+call and back to the same JSON, over every transport x protocol pair thriftd
+serves; errors are one line and the documented exit status (0 ok, 1 a
+declared exception, 2 usage / IDL / JSON, 3 a TApplicationException, 4 the
+transport)."""
+
+import base64
+import contextlib
+import json
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import harness
+from harness import EVERYTHING_IDL, EVERYTHING_SO, PAIRS, run_thriftd
+
+EXIT_OK, EXIT_DECLARED, EXIT_USAGE, EXIT_SERVER, EXIT_TRANSPORT = 0, 1, 2, 3, 4
+
+BIG = 2**53 + 1  # a double would round it to 2**53
+
+# Every field of AllTypes, in the JSON thriftd call reads and prints. Sets,
+# and maps printed as [[key, value], ...], are in key order: the server's
+# std::set and std::map give them back so.
+ALL = {
+    "flag": True,
+    "tiny": -128,
+    "small": -32768,
+    "medium": 2147483647,
+    "large": BIG,
+    "real": 3.141592653589793,
+    "text": "h\u00e9llo \"w\u00f6rld\"\n\t\\",
+    "blob": base64.b64encode(bytes(range(256))).decode(),
+    "color": 7,
+    "user": -(2**63),
+    "point": {"x": 1, "y": -2},
+    "path": [{"x": 0, "y": 0}, {"x": 3, "y": 4}],
+    "numbers": [3, -1, 0, 3],
+    "tags": ["", "a", "b"],
+    "counts": {"max": 2**63 - 1, "": 0, "big": BIG},
+    "names": [[-5, "minus five"], [1, "one"]],
+    "places": [[-1, {"x": 9, "y": 9}], [2**40, {"x": 1, "y": 1}]],
+    "nested": [{"k": [{"x": 1, "y": 2}], "empty": []}, {}],
+    "colors": [1, 2],
+    "weights": [[1, 0.5], [7, -2.25]],
+    "blobs": ["", base64.b64encode(b"\x00\xff").decode()],
+    "choice": {"point": {"x": 5, "y": 6}},
+    "maybe": "here",
+    "must": "required",
+}
+
+
+def call(*args, input=None):
+    return run_thriftd("call", *[str(a) for a in args], input=input)
+
+
+def reply(result):
+    """The JSON a successful call printed (one line)."""
+    assert result.returncode == EXIT_OK, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, result.stdout
+    return json.loads(lines[0])
+
+
+def one_error_line(result, status):
+    assert result.returncode == status, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("thriftd call: ")
+    return lines[0][len("thriftd call: "):]
+
+
+@pytest.fixture(scope="module", params=PAIRS, ids=lambda pair: "-".join(pair))
+def server(request, tmp_path_factory):
+    """One thriftd serving Everything with one (transport, protocol) pair,
+    shared by that pair's tests: the arguments that reach it."""
+    transport, protocol = request.param
+    cwd = tmp_path_factory.mktemp("-".join(request.param))
+    port = harness.free_port()
+    thriftd = harness.Thriftd(
+        [EVERYTHING_SO, "-b", f"127.0.0.1:{port}", "-w", "1",
+         "--thrift-transport-factory", transport, "--thrift-protocol-factory", protocol], cwd)
+    try:
+        thriftd.wait_workers(1)
+        flags = ["--thrift-transport-factory", transport, "--thrift-protocol-factory", protocol]
+        thriftd.wait(lambda: call(f"127.0.0.1:{port}", "--probe", *flags).returncode == 0,
+                     message="thriftd call --probe to answer")
+        yield [f"127.0.0.1:{port}", "--idl", EVERYTHING_IDL, *flags]
+    finally:
+        thriftd.stop()
+
+
+def test_every_type_round_trips(server):
+    assert reply(call(*server, "Everything.echoAll", json.dumps({"value": ALL}))) == ALL
+
+
+@pytest.mark.parametrize("method, value", [
+    ("echoBool", False), ("echoByte", 127), ("echoI16", 32767), ("echoI32", -2147483648),
+    ("echoI64", BIG), ("echoI64", 2**63 - 1), ("echoDouble", -0.1), ("echoDouble", 1e308),
+    ("echoDouble", "NaN"), ("echoDouble", "-Infinity"), ("echoString", ""),
+    ("echoString", "\u2603"), ("echoBinary", base64.b64encode(b"\x00\x01\xfe").decode()),
+    ("echoEnum", 2), ("echoTypedef", -BIG), ("echoUnion", {"text": "t"}),
+    ("echoList", [{"x": 1, "y": 2}]), ("echoSet", [-BIG, 0, BIG]),
+    ("echoMap", [[-1, "a"], [2, "b"]]), ("echoMap", []),
+])
+def test_each_type_round_trips(server, method, value):
+    assert reply(call(*server, f"Everything.{method}", json.dumps({"value": value}))) == value
+
+
+def test_void_oneway_inherited_and_declared_exception(server):
+    assert reply(call(*server, "Everything.nothing")) is None
+    assert reply(call(*server, "Everything.ping")) == "pong"  # from the included SharedBase
+    assert reply(call(*server, "Everything.add", '{"a": 40, "b": 2}')) == 42
+    fired = reply(call(*server, "Everything.fired"))
+    oneway = call(*server, "Everything.fire", '{"note": "n"}')
+    assert (oneway.returncode, oneway.stdout, oneway.stderr) == (0, "", "")
+    # A oneway call has no reply: it has arrived once fired() counts it.
+    address = server[0]
+    harness.wait_until(lambda: reply(call(*server, "Everything.fired")) == fired + 1,
+                       message=f"the oneway call to reach {address}")
+    thrown = call(*server, "Everything.fail", '{"code": 7, "message": "no"}')
+    assert thrown.returncode == EXIT_DECLARED and thrown.stderr == ""
+    assert json.loads(thrown.stdout) == {"exception": "Oops", "field": "oops",
+                                         "value": {"code": 7, "message": "no"}}
+
+
+def test_stdin_makes_one_call_a_line(server):
+    result = call(*server, "Everything.add", "-d", "@",
+                  input='{"a": 1, "b": 2}\n\n{"a": 1}\n{"a": -1, "b": -2}\n')
+    assert result.returncode == EXIT_USAGE
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [3, -3]
+    assert result.stderr == "thriftd call: stdin:3: missing required argument b\n"
+
+
+def test_verbose_shows_the_bytes_and_the_time(server):
+    result = call(*server, "Everything.echoString", '{"value": "look-for-me"}', "--verbose")
+    assert result.returncode == EXIT_OK and json.loads(result.stdout) == "look-for-me"
+    assert ">> 00000000" in result.stderr and "<< 00000000" in result.stderr
+    assert "answered in" in result.stderr
+    # The dump is the bytes: the argument's UTF-8 is in what was sent, and
+    # the reply's in what came back.
+    assert b"look-for-me" in dumped(result.stderr, ">>")
+    assert b"look-for-me" in dumped(result.stderr, "<<")
+
+
+def dumped(stderr, direction):
+    """The bytes of the hex-dump lines ("DIR OFFSET  HEX...  |TEXT|") for one direction."""
+    data = bytearray()
+    for line in stderr.splitlines():
+        parts = line.split("  |")[0].split()
+        if len(parts) > 2 and parts[0] == direction and len(parts[1]) == 8:
+            data += bytes.fromhex("".join(parts[2:]))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ('{"a": 1,', "the arguments are not JSON: parse error at line 1, column 9"),
+    ('{"a": "x", "b": 1}', 'argument a: expected i32, got "x"'),
+    ('{"a": 2147483648, "b": 1}', "argument a: 2147483648 is out of range for i32"),
+    ('{"a": 1.5, "b": 1}', "argument a: expected i32, got 1.5"),
+    ('{"b": 1}', "missing required argument a"),
+    ('{"a": 1, "b": 2, "c": 3}', 'unknown argument "c" of add_args'),
+    ('[1, 2]', "the arguments must be a JSON object, got [1,2]"),
+])
+def test_bad_arguments_are_one_line_and_status_2(server, arguments, message):
+    line = one_error_line(call(*server, "Everything.add", arguments), EXIT_USAGE)
+    assert line.startswith(message), line
+
+
+def test_a_wrong_nested_type_names_its_path(server):
+    value = dict(ALL, path=[{"x": 1, "y": 2}, {"x": "one", "y": 2}])
+    line = one_error_line(call(*server, "Everything.echoAll", json.dumps({"value": value})),
+                          EXIT_USAGE)
+    assert line == 'argument value.path[1].x: expected i32, got "one"'
+    value = {k: v for k, v in ALL.items() if k != "must"}
+    line = one_error_line(call(*server, "Everything.echoAll", json.dumps({"value": value})),
+                          EXIT_USAGE)
+    assert line == "argument value: missing required field must of AllTypes"
+
+
+def test_unknown_method_is_a_usage_error(server):
+    line = one_error_line(call(*server, "Everything.nope"), EXIT_USAGE)
+    assert line == "service Everything has no method nope (thriftd call --list)"
+
+
+def test_unknown_method_on_the_server_is_a_tapplicationexception(server, tmp_path):
+    # An IDL newer than the server: the server answers UNKNOWN_METHOD.
+    idl = tmp_path / "newer.thrift"
+    idl.write_text("service Everything { i32 addedLater() }\n")
+    line = one_error_line(call(server[0], "--idl", idl, *server[3:], "Everything.addedLater"),
+                          EXIT_SERVER)
+    assert line.startswith(f"{server[0]}: addedLater: TApplicationException UNKNOWN_METHOD")
+
+
+def test_probe_with_a_method(server):
+    result = call(*server, "--probe", "Everything.nothing")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+# --- without a server, or with one shared setup --------------------------------
+
+
+def test_a_dead_server_is_one_line_and_status_4():
+    port = harness.free_port()
+    line = one_error_line(call(f"127.0.0.1:{port}", "--idl", EVERYTHING_IDL, "Everything.nothing"),
+                          EXIT_TRANSPORT)
+    assert line.startswith(f"127.0.0.1:{port}: cannot connect: ")
+    assert "refused" in line
+    line = one_error_line(call(f"127.0.0.1:{port}", "--probe"), EXIT_TRANSPORT)
+    assert line.startswith(f"127.0.0.1:{port}: cannot connect: ")
+
+
+def test_list_and_describe():
+    listing = call("--idl", EVERYTHING_IDL, "--list")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0] == "service Everything extends everything_shared.SharedBase"
+    assert "  i32 add(1: required i32 a, 2: required i32 b)" in lines
+    assert "  oneway void fire(1: string note)" in lines
+    assert "  void fail(1: i32 code, 2: string message) throws (1: Oops oops)" in lines
+    assert "service everything_shared.SharedBase" in lines
+    described = call("--idl", EVERYTHING_IDL, "--describe", "Everything.echoAll")
+    assert described.returncode == 0, described.stderr
+    first, _, template = described.stdout.partition("\n")
+    assert first == "AllTypes Everything.echoAll(1: AllTypes value)"
+    template = json.loads(template)["value"]
+    assert set(template) == set(ALL)
+    assert template["point"] == {"x": 0, "y": 0} and template["choice"] == {"number": 0}
+    assert template["counts"] == {"": 0} and template["names"] == [[0, ""]]
+
+
+def test_bad_idl_and_missing_compiler(tmp_path):
+    idl = tmp_path / "bad.thrift"
+    idl.write_text("service Broken {\n  i32 f(1: NoSuchType x)\n}\n")
+    line = one_error_line(call("--idl", idl, "--list"), EXIT_USAGE)
+    assert line.startswith(f"thrift --gen json {idl}: ") and "NoSuchType" in line
+    env = {"PATH": str(tmp_path)}  # no `thrift` there
+    result = run_thriftd("call", "--idl", EVERYTHING_IDL, "--list", env=env)
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.startswith("thriftd call: the Thrift compiler `thrift` is not on PATH")
+
+
+def test_json_schema_with_enum_types_reads_and_prints_names(tmp_path, thriftd, port):
+    """A .json schema given directly, as newer Thrift compilers write it (an
+    enum field's type names its enum; Debian 12's 0.17 writes i32, so this
+    schema is that output with the enum fields' types filled in)."""
+    subprocess.check_call(["thrift", "-r", "--gen", "json", "-out", str(tmp_path),
+                           str(EVERYTHING_IDL)])
+    schema_path = tmp_path / "everything.json"
+    schema = json.loads(schema_path.read_text())
+    color = {"typeId": "enum", "class": "Color"}
+
+    def as_enum(field):
+        field.update(typeId="enum", type=dict(color))
+    structs = {s["name"]: s for s in schema["structs"]}
+    fields = {f["name"]: f for f in structs["AllTypes"]["fields"]}
+    as_enum(fields["color"])
+    fields["colors"]["type"]["elemTypeId"] = "enum"
+    fields["colors"]["type"]["elemType"] = dict(color)
+    fields["weights"]["type"]["keyTypeId"] = "enum"
+    fields["weights"]["type"]["keyType"] = dict(color)
+    functions = {f["name"]: f for f in schema["services"][0]["functions"]}
+    as_enum(functions["echoEnum"]["arguments"][0])
+    functions["echoEnum"]["returnTypeId"] = "enum"
+    functions["echoEnum"]["returnType"] = dict(color)
+    schema_path.write_text(json.dumps(schema))
+
+    thriftd(EVERYTHING_SO, "-b", f"127.0.0.1:{port}", "-w", "1").wait_workers(1)
+    address = f"127.0.0.1:{port}"
+    harness.wait_until(lambda: call(address, "--probe").returncode == 0, message="the probe")
+    for given in ("BLUE", 7):
+        assert reply(call(address, "--idl", schema_path, "Everything.echoEnum",
+                          json.dumps({"value": given}))) == "BLUE"
+    value = dict(ALL, color="GREEN", colors=["RED", "GREEN"], weights={"RED": 0.5, "BLUE": -2.25})
+    assert reply(call(address, "--idl", schema_path, "Everything.echoAll",
+                      json.dumps({"value": value}))) == value
+    line = one_error_line(call(address, "--idl", schema_path, "Everything.echoEnum",
+                               '{"value": "PURPLE"}'), EXIT_USAGE)
+    assert line == 'argument value: "PURPLE" is not a member of enum Color'
+
+
+def test_multiplexed_and_unix_socket(tmp_path, thriftd):
+    socket_path = tmp_path / "everything.sock"
+    server = thriftd(EVERYTHING_SO, "-b", f"unix:{socket_path}", "-w", "1",
+                     "--app-config", "multiplexed=Things")
+    server.wait_workers(1)
+    address = f"unix:{socket_path}"
+    harness.wait_until(lambda: call(address, "--probe").returncode == 0, message="the probe")
+    assert reply(call(address, "--idl", EVERYTHING_IDL, "Things:Everything.add",
+                      '{"a": 1, "b": 2}')) == 3
+    # --multiplexed names the service by its own name, which this server does not know.
+    line = one_error_line(call(address, "--idl", EVERYTHING_IDL, "--multiplexed",
+                               "Everything.add", '{"a": 1, "b": 2}'), EXIT_SERVER)
+    assert "TApplicationException" in line
+
+
+def test_timeout():
+    # A listener that never answers: the call gives up after --timeout (not the default 10 s).
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = "127.0.0.1:%d" % listener.getsockname()[1]
+        start = time.monotonic()
+        line = one_error_line(call(address, "--idl", EVERYTHING_IDL, "--timeout", "0.3",
+                                   "Everything.nothing"), EXIT_TRANSPORT)
+        if not harness.SANITIZED:
+            assert time.monotonic() - start < 5
+        assert line.startswith(f"{address}: nothing: ") and "timed out" in line, line
+
+
+def test_a_protocol_the_server_does_not_speak_is_explained(thriftd, port):
+    thriftd(EVERYTHING_SO, "-b", f"127.0.0.1:{port}", "-w", "1").wait_workers(1)
+    address = f"127.0.0.1:{port}"
+    harness.wait_until(lambda: call(address, "--probe").returncode == 0, message="the probe")
+    line = one_error_line(call(address, "--idl", EVERYTHING_IDL, "Everything.nothing",
+                               "--thrift-transport-factory", "framed"), EXIT_TRANSPORT)
+    assert line.endswith("(the server closed the connection: does it serve "
+                         "--thrift-transport-factory framed --thrift-protocol-factory binary?)")
+
+
+def test_zlib_transport_against_a_python_server():
+    """thriftd serves no zlib transport; Thrift's Python TZlibTransport does:
+    a PingPong server on it, in this process, answers thriftd call."""
+    from pingpong import PingPong
+    from thrift.protocol import TBinaryProtocol
+    from thrift.server import TServer
+    from thrift.transport import TSocket, TZlibTransport
+
+    class Handler:
+        def add(self, a, b):
+            return a + b
+
+    port = harness.free_port()
+    listener = TSocket.TServerSocket(host="127.0.0.1", port=port)  # serve() listens
+    server = TServer.TSimpleServer(PingPong.Processor(Handler()), listener,
+                                   TZlibTransport.TZlibTransportFactory(),
+                                   TBinaryProtocol.TBinaryProtocolFactory())
+    def serve():
+        with contextlib.suppress(OSError):  # the shutdown below ends accept()
+            server.serve()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        zlib = ("--thrift-transport-factory", "zlib")
+        harness.wait_until(lambda: call(f"127.0.0.1:{port}", "--probe", *zlib).returncode == 0,
+                           message="the Python zlib server to answer a probe")
+        idl = harness.REPO_DIR / "examples" / "pingpong" / "pingpong.thrift"
+        result = call(f"127.0.0.1:{port}", "--idl", idl, "--thrift-transport-factory", "zlib",
+                      "PingPong.add", '{"a": 40, "b": 2}')
+        assert reply(result) == 42
+    finally:
+        if listener.handle is not None:
+            listener.handle.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        thread.join(5)
+        listener.close()
+        assert not thread.is_alive()
+
+
+def test_includes_are_found_through_include_dirs(tmp_path):
+    main, shared = tmp_path / "main", tmp_path / "shared"
+    main.mkdir()
+    shared.mkdir()
+    (main / "everything.thrift").write_text(EVERYTHING_IDL.read_text())
+    (shared / "everything_shared.thrift").write_text(
+        (EVERYTHING_IDL.parent / "everything_shared.thrift").read_text())
+    without = call("--idl", main / "everything.thrift", "--list")
+    assert without.returncode == EXIT_USAGE and "everything_shared.thrift" in without.stderr
+    for flags in (["-I", shared], [f"-I{shared}"], ["--include-dir", shared]):
+        listing = call("--idl", main / "everything.thrift", *flags, "--list")
+        assert listing.returncode == 0, listing.stderr
+        assert "  string ping()" in listing.stdout.splitlines()

@@ -27,9 +27,12 @@ import pytest
 import harness
 from harness import BLOCKER_SO, KINDS, PINGPONG_SO, py_client
 
-# The bound for "calls ran at once": two sleep(400) in a row take 800 ms.
+# "Calls ran at once": no call took as long as two sleep(400) in a row, so
+# none waited for another's. Each call's own time, not the batch's: starting
+# 100 client threads on a loaded machine (or under a sanitizer) takes a
+# while, which says nothing about the server.
 SLEEP_MS = 400
-AT_ONCE_LIMIT = 0.75
+AT_ONCE_LIMIT = 2 * SLEEP_MS / 1000
 
 
 def _concurrent_sleeps(port, count, ms=SLEEP_MS):
@@ -69,9 +72,9 @@ def test_thread_kind_serves_as_many_calls_at_once_as_it_has_threads(thriftd, por
     server = thriftd(PINGPONG_SO, "-w", "1", "-k", "thread", "--threads", "8",
                      "-b", f"127.0.0.1:{port}")
     (worker,) = server.wait_ready(port)
-    elapsed, took = _concurrent_sleeps(port, 8)
+    _, took = _concurrent_sleeps(port, 8)
     assert min(took) >= SLEEP_MS / 1000, took
-    assert elapsed < AT_ONCE_LIMIT, f"8 sleep({SLEEP_MS}) on 8 threads took {elapsed:.3f}s"
+    assert max(took) < AT_ONCE_LIMIT, f"8 sleep({SLEEP_MS}) on 8 threads: {sorted(took)[-3:]}"
     assert server.worker_pids() == [worker]  # one process did it all
 
 
@@ -91,9 +94,9 @@ def test_thread_kind_with_one_thread_serves_one_call_at_a_time(thriftd, port):
 def test_fiber_kind_serves_100_sleeping_calls_at_once_in_one_process(thriftd, port):
     server = thriftd(PINGPONG_SO, "-w", "1", "-k", "fiber", "-b", f"127.0.0.1:{port}")
     (worker,) = server.wait_ready(port)
-    elapsed, took = _concurrent_sleeps(port, 100)
+    _, took = _concurrent_sleeps(port, 100)
     assert min(took) >= SLEEP_MS / 1000, sorted(took)[:5]
-    assert elapsed < AT_ONCE_LIMIT, f"100 sleep({SLEEP_MS}) on fibers took {elapsed:.3f}s"
+    assert max(took) < AT_ONCE_LIMIT, f"100 sleep({SLEEP_MS}) on fibers: {sorted(took)[-3:]}"
     assert server.worker_pids() == [worker]
 
 

@@ -62,14 +62,16 @@ bool WantsHelp(const std::vector<std::string>& args) {
 // pidfile's directory, then the App, started in a child as a worker
 // starts it. Nothing it creates is left behind. The first failure is the
 // line a start would fail with, and its exit status.
-int CheckConfig(const Config& config) {
+int CheckConfig(const Config& config, const std::optional<Credentials>& credentials) {
   std::vector<std::string> inherited;
   Status status = CheckLogFiles(config);
   if (status.ok()) status = CheckListeners(config, &inherited);
   if (status.ok()) status = CheckPidfileDirectory(config);
   if (!status.ok()) return Fail(kExitConfigError, status.message());
   std::string app_name;
-  status = TryApp(WorkerSettingsOf(config), config.timeout, &app_name);
+  // As the workers would run it: an App that cannot read its files as
+  // `user` fails here, not at the first fork.
+  status = TryApp(WorkerSettingsOf(config), config.timeout, credentials, &app_name);
   if (!status.ok()) return Fail(kExitAppError, status.message());
   for (const std::string& bind : inherited) {
     std::printf("thriftd: bind %s not checked: an inherited socket, not one thriftd binds\n",
@@ -128,6 +130,10 @@ int Main(int argc, char** argv) {
   // the binds are found from the new directory, as a start and a check do.
   status = ApplyChdir(config);
   if (status.ok()) status = ApplyUmaskAndEnvironment(config);
+  std::optional<Credentials> credentials;
+  if (status.ok()) status = ResolveWorkerCredentials(config, &credentials);
+  UnixSocketAccess unix_access;
+  if (status.ok()) status = ResolveUnixSocketAccess(config, &unix_access);
   if (!status.ok()) return fail(kExitConfigError, status.message());
   // A custom kind is loaded here once, so a bad one fails before anything starts.
   std::unique_ptr<Worker> kind;
@@ -135,7 +141,7 @@ int Main(int argc, char** argv) {
   if (!status.ok()) return fail(kExitAppError, status.message());
   log::CaptureThriftOutput();
   // Before the error log is opened: a check leaves no file behind.
-  if (config.check_config) return CheckConfig(config);
+  if (config.check_config) return CheckConfig(config, credentials);
   // The access log too: the workers open it, where a failure would only be
   // logged and thriftd would serve without one.
   status = CheckLogFiles(config);
@@ -144,6 +150,8 @@ int Main(int argc, char** argv) {
   if (!status.ok()) {
     return fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());
   }
+  status = GiveLogFilesToWorkers(config, credentials);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
 
   signal(SIGPIPE, SIG_IGN);
   std::vector<InheritedSocket> inherited;
@@ -152,7 +160,7 @@ int Main(int argc, char** argv) {
   UniqueFd metrics_socket = TakeMetricsSocket(config, &inherited);
   std::vector<Listener> listeners;
   status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
-                         std::move(inherited), &listeners, config.reuse_port);
+                         std::move(inherited), &listeners, config.reuse_port, unix_access);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
   // A new master (binary upgrade) writes PIDFILE.2 once it serves, and takes

@@ -13,6 +13,7 @@
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "src/config.h"
+#include "src/daemon.h"
 #include "src/listener.h"
 #include "src/master.h"
 #include "src/open_listeners.h"
@@ -134,6 +135,8 @@ int Main(int argc, char** argv) {
   if (status.ok()) status = ResolveWorkerCredentials(config, &credentials);
   UnixSocketAccess unix_access;
   if (status.ok()) status = ResolveUnixSocketAccess(config, &unix_access);
+  // The new master of a binary upgrade is started by a daemon already.
+  if (status.ok() && !predecessor) status = CheckDaemonAllowed(config);
   if (!status.ok()) return fail(kExitConfigError, status.message());
   // A custom kind is loaded here once, so a bad one fails before anything starts.
   std::unique_ptr<Worker> kind;
@@ -163,6 +166,22 @@ int Main(int argc, char** argv) {
                          std::move(inherited), &listeners, config.reuse_port, unix_access);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
+  // Detached after everything a start can fail on at the terminal (the
+  // config, the logs, the binds) and before the pidfile, which must hold
+  // the daemon's pid; the terminal process waits for its word.
+  UniqueFd daemon_started;
+  if (config.daemon && !predecessor) {
+    if (config.errorlog == "-") {
+      std::fprintf(stderr,
+                   "thriftd: daemon: the error log is stderr, which a daemon closes; set "
+                   "--error-logfile to keep its lines\n");
+    }
+    status = Daemonize(kExitConfigError, &daemon_started);
+    if (!status.ok()) {
+      RemoveUnixSocketPaths(listeners);
+      return fail(kExitConfigError, status.message());
+    }
+  }
   // A new master (binary upgrade) writes PIDFILE.2 once it serves, and takes
   // PIDFILE over when the old one exits (Master).
   auto pidfile = std::make_unique<Pidfile>();
@@ -174,9 +193,13 @@ int Main(int argc, char** argv) {
     }
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
+      if (daemon_started.valid()) THRIFTD_LOG(kError) << status.message();
+      ReportStarted(&daemon_started, status.message());
       return fail(kExitConfigError, status.message());
     }
   }
+  // Before any worker forks: one holding the pipe would keep the terminal waiting.
+  ReportStarted(&daemon_started, "");
   // Last: argv has been copied (args, command), and is the title's space now.
   InitProcessTitle(argc, argv);
   status = SetProcessTitle(MasterTitle(config));

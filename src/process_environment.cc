@@ -118,13 +118,22 @@ Status ResolveWorkerCredentials(const Config& config, std::optional<Credentials>
 }
 
 std::string DescribeWorkerCredentials(const std::optional<Credentials>& credentials) {
-  if (!credentials) {
-    return "Workers run as user " + std::to_string(geteuid()) + " (the master's), group " +
-           std::to_string(getegid());
+  Credentials described;
+  if (credentials) {
+    described = *credentials;
+  } else {
+    // No change: the master's own, named as a change would be.
+    described.uid = geteuid();
+    described.gid = getegid();
+    gid_t primary;
+    if (!LookUpUser(std::to_string(described.uid), &described.uid, &primary, &described.user_name)
+             .ok())
+      described.user_name = std::to_string(described.uid);
+    if (!LookUpGroup(std::to_string(described.gid), &described.gid, &described.group_name).ok())
+      described.group_name = std::to_string(described.gid);
   }
-  return "Workers run as user " + credentials->user_name + " (uid " +
-         std::to_string(credentials->uid) + "), group " + credentials->group_name + " (gid " +
-         std::to_string(credentials->gid) + ")";
+  return "Workers run as user " + described.user_name + " (uid " + std::to_string(described.uid) +
+         "), group " + described.group_name + " (gid " + std::to_string(described.gid) + ")";
 }
 
 Status GiveLogFilesToWorkers(const Config& config, const std::optional<Credentials>& credentials) {

@@ -128,6 +128,8 @@ using StringMap = std::map<std::string, std::string>;
     "set this variable in the environment of the master and the workers (repeatable)") \
   X(proc_name, "name", 'n', kString, std::string, "", (), 0, "NAME", "Process", kMaster, \
     "the name in the process titles: thriftd: master [NAME], thriftd: worker [NAME] KIND N (unset: the App's file name)") \
+  X(daemon, "daemon", 'D', kBool, bool, false, (), 0, "", "Process", kMaster, \
+    "detach from the terminal once the listeners are open; the daemon writes the pidfile") \
   X(user, "user", 'u', kString, std::string, "", (), 0, "USER", "Process", kMaster, \
     "run the workers as this user, a name or id (the master binds and opens files as started; unset: as the master)") \
   X(group, "group", 'g', kString, std::string, "", (), 0, "GROUP", "Process", kMaster, \

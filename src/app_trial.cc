@@ -32,14 +32,23 @@ namespace {
                            pid_t parent) {
   // The check may be interrupted (^C, a timeout); the trial must not outlive it.
   (void)prctl(PR_SET_PDEATHSIG, SIGKILL);  // cannot fail with a valid signal
-  Status status = credentials ? TakeCredentials(*credentials, SIGKILL) : Status::Ok();
+  // preload_app: loaded as the master loads it, as the master's user.
+  LoadedApp preloaded;
+  Status status = settings.preload_app ? LoadApp(settings.app, &preloaded) : Status::Ok();
+  if (!status.ok()) {
+    (void)SendChannelMessage(channel_fd, kChannelBootError, status.message());
+    _exit(kWorkerExitBootError);
+  }
+  status = credentials ? TakeCredentials(*credentials, SIGKILL) : Status::Ok();
   if (!status.ok()) {
     status.Prepend("cannot run the worker as user " + credentials->user_name + ", group " +
                    credentials->group_name);
   }
   if (getppid() != parent) _exit(kWorkerExitOk);
   StartedApp app;
-  if (status.ok()) status = StartApp(settings, /*worker_index=*/0, &app);
+  if (status.ok())
+    status =
+        StartApp(settings, /*worker_index=*/0, &app, settings.preload_app ? &preloaded : nullptr);
   if (status.ok()) status = StopApp(app);
   Status sent = status.ok() ? SendChannelMessage(channel_fd, kChannelReady, app.loaded.name)
                             : SendChannelMessage(channel_fd, kChannelBootError, status.message());

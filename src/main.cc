@@ -166,6 +166,19 @@ int Main(int argc, char** argv) {
                          std::move(inherited), &listeners, config.reuse_port, unix_access);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
+  // preload_app: the App's constructor runs once, here, before the master
+  // forks; the loop is not running yet, so nothing of the App can hold it up.
+  // Before detaching: a failure is the terminal's one line.
+  std::unique_ptr<LoadedApp> preloaded;
+  if (config.preload_app) {
+    preloaded = std::make_unique<LoadedApp>();
+    status = LoadApp(config.app, preloaded.get());
+    if (!status.ok()) {
+      RemoveUnixSocketPaths(listeners);
+      return fail(kExitAppError, status.message());
+    }
+    THRIFTD_LOG(kInfo) << "Preloaded App " << preloaded->name << " in the master";
+  }
   // Detached after everything a start can fail on at the terminal (the
   // config, the logs, the binds) and before the pidfile, which must hold
   // the daemon's pid; the terminal process waits for its word.
@@ -213,6 +226,7 @@ int Main(int argc, char** argv) {
   start.pidfile = std::move(pidfile);
   start.metrics_socket = std::move(metrics_socket);
   start.predecessor = std::move(predecessor);
+  start.preloaded = std::move(preloaded);
   Master master(std::move(start));
   return master.Run();
 }

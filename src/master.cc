@@ -61,6 +61,7 @@ class Master::Impl {
         pidfile_(std::move(start.pidfile)),
         inherited_metrics_socket_(std::move(start.metrics_socket)),
         predecessor_(std::move(start.predecessor)),
+        preloaded_(std::move(start.preloaded)),
         log_path_(start.config.errorlog),
         log_level_(start.config.loglevel),
         title_(MasterTitle(start.config)) {
@@ -232,6 +233,7 @@ class Master::Impl {
     launch->slot = spec.slot;
     launch->settings = WorkerSettingsOf(config);
     launch->master_pid = getpid();  // taken before fork: the worker compares, never guesses
+    launch->preloaded = preloaded_.get();
     // Looked up at each fork: a user removed since start fails this worker's
     // start (logged, retried), not a worker running as whoever has the id now.
     Status status = ResolveWorkerCredentials(config, &launch->credentials);
@@ -783,6 +785,13 @@ class Master::Impl {
       workers_run_as_ = run_as;
       THRIFTD_LOG(kInfo) << run_as << " from this reload on";
     }
+    if (preloaded_ && (fresh->app != running.app || !fresh->preload_app)) {
+      THRIFTD_LOG(kWarning) << "the App was preloaded: app and preload_app changes take effect "
+                               "on restart (or USR2); the workers keep its code";
+    }
+    if (preloaded_)
+      THRIFTD_LOG(kInfo) << "preload_app: the new workers start from the App "
+                         << "loaded at start, not from the file on disk";
     if (fresh->chdir != running.chdir) {
       THRIFTD_LOG(kWarning) << "chdir changes take effect on restart; keeping the directory "
                             << (running.chdir.empty() ? command_.cwd : running.chdir);
@@ -863,8 +872,9 @@ class Master::Impl {
   std::uint64_t settings_generation_ = 1;
   std::string log_path_;
   LogLevel log_level_;
-  std::string title_;           // the master's process title in force
-  std::string workers_run_as_;  // the last "Workers run as ..." logged
+  std::string title_;                     // the master's process title in force
+  std::string workers_run_as_;            // the last "Workers run as ..." logged
+  std::unique_ptr<LoadedApp> preloaded_;  // preload_app: what every worker starts from
   event_base* base_ = nullptr;
   std::unique_ptr<Scoreboard> scoreboard_;
   std::unique_ptr<PosixProcessOps> ops_;

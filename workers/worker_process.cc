@@ -74,7 +74,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   if (getppid() != launch.master_pid) _exit(kWorkerExitOk);
 
   StartedApp app;
-  status = StartApp(launch.settings, launch.index, &app);
+  status = StartApp(launch.settings, launch.index, &app, launch.preloaded);
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
   WorkerRuntime runtime(RuntimeOptions(launch, app, &stop));
   slot.pid.store(getpid(), std::memory_order_relaxed);

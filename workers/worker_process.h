@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "src/base/app_loader.h"
 #include "src/base/credentials.h"
 #include "src/base/scoreboard.h"
 #include "src/base/worker_settings.h"
@@ -33,6 +34,9 @@ struct WorkerLaunch {
   /// The user and group to run as (the `user` and `group` settings),
   /// taken on right after fork, before the App is loaded; none: the master's.
   std::optional<Credentials> credentials;
+  /// preload_app: the App the master loaded before fork (this process's
+  /// copy of it); nullptr: the worker loads the App itself.
+  LoadedApp* preloaded = nullptr;
 };
 
 /// Runs in the worker process right after fork(); never returns. Takes on

@@ -94,6 +94,8 @@ using StringMap = std::map<std::string, std::string>;
     "thread worker: the threads serving calls in each worker") \
   X(worker_connections, "worker-connections", 0, kCount, std::int64_t, 1000, (), 1, "INT", "Worker processes", kWorker, \
     "thread and fiber workers: the most connections one worker holds") \
+  X(preload_app, "preload", 0, kBool, bool, false, (), 0, "", "Worker processes", kWorker, \
+    "load the App once in the master before forking the workers (HUP then keeps the old code)") \
   X(max_requests, "max-requests", 0, kCount, std::int64_t, 0, (), 0, "INT", "Worker processes", kWorker, \
     "recycle a worker after this many calls (0: never)") \
   X(max_requests_jitter, "max-requests-jitter", 0, kCount, std::int64_t, 0, (), 0, "INT", "Worker processes", kWorker, \

@@ -27,12 +27,28 @@ namespace {
 
 // The child: what a worker does with its App, reported as a worker reports
 // it (kChannelReady, here with the App's name, or kChannelBootError).
-[[noreturn]] void RunTrial(const WorkerSettings& settings, int channel_fd, pid_t parent) {
+[[noreturn]] void RunTrial(const WorkerSettings& settings,
+                           const std::optional<Credentials>& credentials, int channel_fd,
+                           pid_t parent) {
   // The check may be interrupted (^C, a timeout); the trial must not outlive it.
   (void)prctl(PR_SET_PDEATHSIG, SIGKILL);  // cannot fail with a valid signal
+  // preload_app: loaded as the master loads it, as the master's user.
+  LoadedApp preloaded;
+  Status status = settings.preload_app ? LoadApp(settings.app, &preloaded) : Status::Ok();
+  if (!status.ok()) {
+    (void)SendChannelMessage(channel_fd, kChannelBootError, status.message());
+    _exit(kWorkerExitBootError);
+  }
+  status = credentials ? TakeCredentials(*credentials, SIGKILL) : Status::Ok();
+  if (!status.ok()) {
+    status.Prepend("cannot run the worker as user " + credentials->user_name + ", group " +
+                   credentials->group_name);
+  }
   if (getppid() != parent) _exit(kWorkerExitOk);
   StartedApp app;
-  Status status = StartApp(settings, /*worker_index=*/0, &app);
+  if (status.ok())
+    status =
+        StartApp(settings, /*worker_index=*/0, &app, settings.preload_app ? &preloaded : nullptr);
   if (status.ok()) status = StopApp(app);
   Status sent = status.ok() ? SendChannelMessage(channel_fd, kChannelReady, app.loaded.name)
                             : SendChannelMessage(channel_fd, kChannelBootError, status.message());
@@ -67,7 +83,8 @@ std::string SecondsText(double seconds) {
 
 }  // namespace
 
-Status TryApp(const WorkerSettings& settings, double timeout, std::string* app_name) {
+Status TryApp(const WorkerSettings& settings, double timeout,
+              const std::optional<Credentials>& credentials, std::string* app_name) {
   ChannelPair channel;
   Status status = OpenChannel(&channel);
   if (!status.ok()) return status;
@@ -80,7 +97,7 @@ Status TryApp(const WorkerSettings& settings, double timeout, std::string* app_n
   if (pid == 0) {
     // As a worker: nothing of the checking process but stdio and its channel.
     CloseAllBut(keep);
-    RunTrial(settings, channel.worker_end.get(), parent);
+    RunTrial(settings, credentials, channel.worker_end.get(), parent);
   }
   channel.worker_end.Reset();
   // The child, not the channel, says when the trial is over: an App may

@@ -7,8 +7,10 @@
 #ifndef THRIFTD_SRC_APP_TRIAL_H_
 #define THRIFTD_SRC_APP_TRIAL_H_
 
+#include <optional>
 #include <string>
 
+#include "src/base/credentials.h"
 #include "src/base/status.h"
 #include "src/base/worker_settings.h"
 
@@ -19,8 +21,10 @@ namespace thriftd {
 /// the master would before killing a worker that has not reported; the child
 /// is then killed. On success *app_name is the App's name. The error is the
 /// one line the worker would report ("App StartThrowsApp failed to start in
-/// worker: ..."), or says how the child ended without one.
-Status TryApp(const WorkerSettings& settings, double timeout, std::string* app_name);
+/// worker: ..."), or says how the child ended without one. With
+/// `credentials` the child takes them on first, as a worker does.
+Status TryApp(const WorkerSettings& settings, double timeout,
+              const std::optional<Credentials>& credentials, std::string* app_name);
 
 }  // namespace thriftd
 

@@ -229,9 +229,17 @@ Status ParseYamlConfig(const std::string& text, const std::string& source, Confi
     return Status::Error(source + ":" + std::to_string(root.Mark().line + 1) +
                          ": expected a mapping of settings (key: value)");
   }
+  // yaml-cpp keeps the last of two equal keys silently; a second `workers:`
+  // further down a long file is a mistake the operator should hear about.
+  std::map<std::string, int> seen;  // key -> its line
   for (const auto& pair : root) {
     Origin origin{source, pair.first.Mark().line + 1, pair.first.Scalar()};
     const std::string& key = pair.first.Scalar();
+    auto [first, inserted] = seen.emplace(key, origin.line);
+    if (!inserted) {
+      return AtOrigin(origin, Status::Error("duplicate key (first set at line " +
+                                            std::to_string(first->second) + ")"));
+    }
     const Setting* setting = FindSetting(key);
     if (setting == nullptr || setting->command_line_only()) {
       std::string message = "unknown setting";

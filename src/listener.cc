@@ -89,7 +89,8 @@ Status ClearStaleUnixPath(const BindAddress& address, const sockaddr_un& sun) {
   return Status::Ok();
 }
 
-Status OpenUnix(const BindAddress& address, int backlog, Listener* listener) {
+Status OpenUnix(const BindAddress& address, int backlog, const UnixSocketAccess& access,
+                Listener* listener) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
   if (address.path.size() >= sizeof sun.sun_path) return Failed(address, "bind", ENAMETOOLONG);
@@ -98,9 +99,27 @@ Status OpenUnix(const BindAddress& address, int backlog, Listener* listener) {
   if (!status.ok()) return status;
   UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Failed(address, "socket", errno);
-  if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun) < 0)
-    return Failed(address, "bind", errno);
+  // bind() creates the file with 0777 & ~umask, and AF_UNIX has no fchmod
+  // before bind: bound under 0777 the file has no permission bits until
+  // fchmodat sets them, so it is never, even briefly, more open than asked
+  // (under the default umask 0 it would be connectable by anyone). The
+  // umask is this process's; the master binds before any thread starts.
+  mode_t old_mask = umask(0777);
+  int bound = bind(fd.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof sun);
+  int bind_errno = errno;
+  umask(old_mask);
+  if (bound < 0) return Failed(address, "bind", bind_errno);
   listener->owns_unix_path = true;
+  // AT_SYMLINK_NOFOLLOW: a link put in place of the socket meanwhile is
+  // not followed (fails instead) by a master that may be root.
+  if ((access.group != static_cast<gid_t>(-1) &&
+       fchownat(AT_FDCWD, address.path.c_str(), static_cast<uid_t>(-1), access.group,
+                AT_SYMLINK_NOFOLLOW) != 0) ||
+      fchmodat(AT_FDCWD, address.path.c_str(), access.mode, AT_SYMLINK_NOFOLLOW) != 0) {
+    int err = errno;
+    unlink(address.path.c_str());
+    return Failed(address, access.group != static_cast<gid_t>(-1) ? "chown/chmod" : "chmod", err);
+  }
   if (listen(fd.get(), backlog) < 0) {
     int err = errno;
     unlink(address.path.c_str());
@@ -146,7 +165,8 @@ std::string BoundText(int fd, const std::string& fallback) {
 
 }  // namespace
 
-Status OpenListener(const BindAddress& address, int backlog, Listener* listener, bool reuse_port) {
+Status OpenListener(const BindAddress& address, int backlog, Listener* listener, bool reuse_port,
+                    const UnixSocketAccess& unix_access) {
   listener->address = address;
   Status status;
   switch (address.kind) {
@@ -154,7 +174,7 @@ Status OpenListener(const BindAddress& address, int backlog, Listener* listener,
       status = OpenTcp(address, backlog, reuse_port, listener);
       break;
     case BindAddress::Kind::kUnix:
-      status = OpenUnix(address, backlog, listener);
+      status = OpenUnix(address, backlog, unix_access, listener);
       break;
     case BindAddress::Kind::kFd:
       return AdoptListener(address.fd, address, listener);

@@ -3,6 +3,8 @@
 #ifndef THRIFTD_SRC_LISTENER_H_
 #define THRIFTD_SRC_LISTENER_H_
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -23,14 +25,24 @@ struct Listener {
   bool owns_unix_path = false;  ///< unlink the path when done: this process created it
 };
 
+/// Who may connect to a unix socket thriftd creates (the
+/// unix_socket_mode and unix_socket_group settings).
+struct UnixSocketAccess {
+  mode_t mode = 0660;
+  gid_t group = static_cast<gid_t>(-1);  ///< -1: the creating process's
+};
+
 /// Opens one listening socket: non-blocking and close-on-exec (workers
 /// inherit it by fork, which close-on-exec does not affect; a program the
 /// master or a worker execs does not).
 /// The error names the address and the failing call ("cannot listen on
 /// 127.0.0.1:9090: bind: Address already in use"). `reuse_port` sets
 /// SO_REUSEPORT on a TCP socket (unix sockets have no such option).
+/// A unix socket's file gets `unix_access`: it is bound under umask 0777
+/// (no one but root may connect while it is set up), then given its group
+/// and mode, so it is never more open than asked, not even for a moment.
 Status OpenListener(const BindAddress& address, int backlog, Listener* listener,
-                    bool reuse_port = false);
+                    bool reuse_port = false, const UnixSocketAccess& unix_access = {});
 
 /// Adopts `fd`, a listening socket another process opened (the master this
 /// one replaces, or systemd), for `address`. Checks that it is a listening

@@ -14,6 +14,7 @@
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "src/config.h"
+#include "src/daemon.h"
 #include "src/listener.h"
 #include "src/master.h"
 #include "src/open_listeners.h"
@@ -63,14 +64,16 @@ bool WantsHelp(const std::vector<std::string>& args) {
 // pidfile's directory, then the App, started in a child as a worker
 // starts it. Nothing it creates is left behind. The first failure is the
 // line a start would fail with, and its exit status.
-int CheckConfig(const Config& config) {
+int CheckConfig(const Config& config, const std::optional<Credentials>& credentials) {
   std::vector<std::string> inherited;
   Status status = CheckLogFiles(config);
   if (status.ok()) status = CheckListeners(config, &inherited);
   if (status.ok()) status = CheckPidfileDirectory(config);
   if (!status.ok()) return Fail(kExitConfigError, status.message());
   std::string app_name;
-  status = TryApp(WorkerSettingsOf(config), config.timeout, &app_name);
+  // As the workers would run it: an App that cannot read its files as
+  // `user` fails here, not at the first fork.
+  status = TryApp(WorkerSettingsOf(config), config.timeout, credentials, &app_name);
   if (!status.ok()) return Fail(kExitAppError, status.message());
   for (const std::string& bind : inherited) {
     std::printf("thriftd: bind %s not checked: an inherited socket, not one thriftd binds\n",
@@ -129,6 +132,12 @@ int Main(int argc, char** argv) {
   // the binds are found from the new directory, as a start and a check do.
   status = ApplyChdir(config);
   if (status.ok()) status = ApplyUmaskAndEnvironment(config);
+  std::optional<Credentials> credentials;
+  if (status.ok()) status = ResolveWorkerCredentials(config, &credentials);
+  UnixSocketAccess unix_access;
+  if (status.ok()) status = ResolveUnixSocketAccess(config, &unix_access);
+  // The new master of a binary upgrade is started by a daemon already.
+  if (status.ok() && !predecessor) status = CheckDaemonAllowed(config);
   if (!status.ok()) return fail(kExitConfigError, status.message());
   // A custom kind is loaded here once, so a bad one fails before anything starts.
   std::unique_ptr<Worker> kind;
@@ -136,7 +145,7 @@ int Main(int argc, char** argv) {
   if (!status.ok()) return fail(kExitAppError, status.message());
   log::CaptureThriftOutput();
   // Before the error log is opened: a check leaves no file behind.
-  if (config.check_config) return CheckConfig(config);
+  if (config.check_config) return CheckConfig(config, credentials);
   // The access log too: the workers open it, where a failure would only be
   // logged and thriftd would serve without one.
   status = CheckLogFiles(config);
@@ -145,6 +154,8 @@ int Main(int argc, char** argv) {
   if (!status.ok()) {
     return fail(kExitConfigError, config.OriginOf("errorlog").Describe() + ": " + status.message());
   }
+  status = GiveLogFilesToWorkers(config, credentials);
+  if (!status.ok()) return fail(kExitConfigError, status.message());
 
   signal(SIGPIPE, SIG_IGN);
   std::vector<InheritedSocket> inherited;
@@ -153,9 +164,38 @@ int Main(int argc, char** argv) {
   UniqueFd metrics_socket = TakeMetricsSocket(config, &inherited);
   std::vector<Listener> listeners;
   status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
-                         std::move(inherited), &listeners, config.reuse_port);
+                         std::move(inherited), &listeners, config.reuse_port, unix_access);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
+  // preload_app: the App's constructor runs once, here, before the master
+  // forks; the loop is not running yet, so nothing of the App can hold it up.
+  // Before detaching: a failure is the terminal's one line.
+  std::unique_ptr<LoadedApp> preloaded;
+  if (config.preload_app) {
+    preloaded = std::make_unique<LoadedApp>();
+    status = LoadApp(config.app, preloaded.get());
+    if (!status.ok()) {
+      RemoveUnixSocketPaths(listeners);
+      return fail(kExitAppError, status.message());
+    }
+    THRIFTD_LOG(kInfo) << "Preloaded App " << preloaded->name << " in the master";
+  }
+  // Detached after everything a start can fail on at the terminal (the
+  // config, the logs, the binds) and before the pidfile, which must hold
+  // the daemon's pid; the terminal process waits for its word.
+  UniqueFd daemon_started;
+  if (config.daemon && !predecessor) {
+    if (config.errorlog == "-") {
+      std::fprintf(stderr,
+                   "thriftd: daemon: the error log is stderr, which a daemon closes; set "
+                   "--error-logfile to keep its lines\n");
+    }
+    status = Daemonize(kExitConfigError, &daemon_started);
+    if (!status.ok()) {
+      RemoveUnixSocketPaths(listeners);
+      return fail(kExitConfigError, status.message());
+    }
+  }
   // A new master (binary upgrade) writes PIDFILE.2 once it serves, and takes
   // PIDFILE over when the old one exits (Master).
   auto pidfile = std::make_unique<Pidfile>();
@@ -167,9 +207,13 @@ int Main(int argc, char** argv) {
     }
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
+      if (daemon_started.valid()) THRIFTD_LOG(kError) << status.message();
+      ReportStarted(&daemon_started, status.message());
       return fail(kExitConfigError, status.message());
     }
   }
+  // Before any worker forks: one holding the pipe would keep the terminal waiting.
+  ReportStarted(&daemon_started, "");
   // Last: argv has been copied (args, command), and is the title's space now.
   InitProcessTitle(argc, argv);
   status = SetProcessTitle(MasterTitle(config));
@@ -183,6 +227,7 @@ int Main(int argc, char** argv) {
   start.pidfile = std::move(pidfile);
   start.metrics_socket = std::move(metrics_socket);
   start.predecessor = std::move(predecessor);
+  start.preloaded = std::move(preloaded);
   Master master(std::move(start));
   return master.Run();
 }

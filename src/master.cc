@@ -61,6 +61,7 @@ class Master::Impl {
         pidfile_(std::move(start.pidfile)),
         inherited_metrics_socket_(std::move(start.metrics_socket)),
         predecessor_(std::move(start.predecessor)),
+        preloaded_(std::move(start.preloaded)),
         log_path_(start.config.errorlog),
         log_level_(start.config.loglevel),
         title_(MasterTitle(start.config)) {
@@ -110,6 +111,11 @@ class Master::Impl {
     for (const Listener& listener : listeners_)
       THRIFTD_LOG(kInfo) << "Listening at: " << listener.display << " (" << getpid() << ")";
     THRIFTD_LOG(kInfo) << "Using worker: " << configs_[1]->worker_class;
+    std::optional<Credentials> credentials;
+    status = ResolveWorkerCredentials(*configs_[1], &credentials);
+    if (!status.ok()) return FailStart(1, status.message());
+    workers_run_as_ = DescribeWorkerCredentials(credentials);
+    THRIFTD_LOG(kInfo) << workers_run_as_;
     status = WatchSignalsAndTimer();
     // Beside the old master, this one is not systemd's main process until
     // the old one says so (MAINPID) and goes.
@@ -227,7 +233,11 @@ class Master::Impl {
     launch->slot = spec.slot;
     launch->settings = WorkerSettingsOf(config);
     launch->master_pid = getpid();  // taken before fork: the worker compares, never guesses
-    Status status = CreateWorker(config.worker_class, &launch->kind);
+    launch->preloaded = preloaded_.get();
+    // Looked up at each fork: a user removed since start fails this worker's
+    // start (logged, retried), not a worker running as whoever has the id now.
+    Status status = ResolveWorkerCredentials(config, &launch->credentials);
+    if (status.ok()) status = CreateWorker(config.worker_class, &launch->kind);
     if (!status.ok()) return status;
     launch->scoreboard = scoreboard_.get();
     for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
@@ -730,6 +740,14 @@ class Master::Impl {
     THRIFTD_LOG(kInfo) << "Handling signal: usr1; reopening log files";
     Status status = log::Reopen();
     if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
+    // A file logrotate's move left for the master to create is root's: the
+    // workers, told to reopen next, must be able to.
+    const Config& serving = *configs_.at(arbiter_->generation());
+    std::optional<Credentials> credentials;
+    status = ResolveWorkerCredentials(serving, &credentials);
+    if (status.ok()) status = GiveLogFilesToWorkers(serving, credentials);
+    if (!status.ok())
+      THRIFTD_LOG(kError) << "cannot give the workers their log files: " << status.message();
     arbiter_->SignalAll(SIGUSR1);
   }
 
@@ -745,6 +763,9 @@ class Master::Impl {
     // As at start: an access log the new workers could not open would only be
     // logged by each, and they would serve without one.
     if (status.ok()) status = CheckLogFiles(*fresh);
+    std::optional<Credentials> credentials;
+    if (status.ok()) status = ResolveWorkerCredentials(*fresh, &credentials);
+    if (status.ok()) status = GiveLogFilesToWorkers(*fresh, credentials);
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "Reload failed, keeping the running configuration: "
                           << status.message();
@@ -755,6 +776,22 @@ class Master::Impl {
       THRIFTD_LOG(kWarning) << "bind changes take effect on restart; keeping " << listeners_.size()
                             << " listener(s)";
     }
+    if (fresh->unix_socket_mode != running.unix_socket_mode ||
+        fresh->unix_socket_group != running.unix_socket_group) {
+      THRIFTD_LOG(kWarning) << "unix_socket_mode and unix_socket_group changes take effect on "
+                               "restart; the sockets keep theirs";
+    }
+    if (std::string run_as = DescribeWorkerCredentials(credentials); run_as != workers_run_as_) {
+      workers_run_as_ = run_as;
+      THRIFTD_LOG(kInfo) << run_as << " from this reload on";
+    }
+    if (preloaded_ && (fresh->app != running.app || !fresh->preload_app)) {
+      THRIFTD_LOG(kWarning) << "the App was preloaded: app and preload_app changes take effect "
+                               "on restart (or USR2); the workers keep its code";
+    }
+    if (preloaded_)
+      THRIFTD_LOG(kInfo) << "preload_app: the new workers start from the App "
+                         << "loaded at start, not from the file on disk";
     if (fresh->chdir != running.chdir) {
       THRIFTD_LOG(kWarning) << "chdir changes take effect on restart; keeping the directory "
                             << (running.chdir.empty() ? command_.cwd : running.chdir);
@@ -835,7 +872,9 @@ class Master::Impl {
   std::uint64_t settings_generation_ = 1;
   std::string log_path_;
   LogLevel log_level_;
-  std::string title_;  // the master's process title in force
+  std::string title_;                     // the master's process title in force
+  std::string workers_run_as_;            // the last "Workers run as ..." logged
+  std::unique_ptr<LoadedApp> preloaded_;  // preload_app: what every worker starts from
   event_base* base_ = nullptr;
   std::unique_ptr<Scoreboard> scoreboard_;
   std::unique_ptr<PosixProcessOps> ops_;

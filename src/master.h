@@ -9,9 +9,11 @@
 
 #include <map>
 #include <memory>
+
 #include <optional>
 #include <string>
 #include <vector>
+#include "src/base/app_loader.h"
 
 #include "src/config.h"
 #include "src/listener.h"
@@ -38,6 +40,10 @@ struct MasterStart {
   /// PIDFILE over when the old master exits.
   std::unique_ptr<Pidfile> pidfile;
   std::optional<Predecessor> predecessor;
+  /// preload_app: the App, loaded and constructed by main() before the
+  /// master forks anything; every worker of every generation starts from
+  /// it (HUP does not load it again). nullptr without preload_app.
+  std::unique_ptr<LoadedApp> preloaded;
 };
 
 class Master {

@@ -23,7 +23,8 @@ std::string NamesOf(const std::vector<InheritedSocket>& inherited) {
 
 // The listener for `text`: the inherited socket of that key, or a new one.
 Status OpenOne(const std::string& text, int backlog, bool reuse_port,
-               std::vector<InheritedSocket>& inherited, Listener* listener) {
+               const UnixSocketAccess& unix_access, std::vector<InheritedSocket>& inherited,
+               Listener* listener) {
   BindAddress address;
   // Validated with the config already; checked all the same.
   if (!ParseBindAddress(text, &address)) return Status::Error("not an address: " + text);
@@ -42,7 +43,7 @@ Status OpenOne(const std::string& text, int backlog, bool reuse_port,
                          (names.empty() ? " (it passed none: LISTEN_FDS is not set)"
                                         : " (LISTEN_FDNAMES: " + names + ")"));
   }
-  Status status = OpenListener(address, backlog, listener, reuse_port);
+  Status status = OpenListener(address, backlog, listener, reuse_port, unix_access);
   listener->key = text;
   return status;
 }
@@ -79,7 +80,7 @@ Status TakeUpgradeSockets(std::vector<InheritedSocket>* sockets) {
 
 Status OpenListeners(const std::vector<std::string>& binds, bool binds_are_default, int backlog,
                      std::vector<InheritedSocket> inherited, std::vector<Listener>* listeners,
-                     bool reuse_port) {
+                     bool reuse_port, const UnixSocketAccess& unix_access) {
   std::vector<std::string> entries = binds;
   // As gunicorn does under systemd: sockets passed and no bind asked for
   // means serve those.
@@ -92,7 +93,7 @@ Status OpenListeners(const std::vector<std::string>& binds, bool binds_are_defau
   std::vector<Listener> opened;
   for (const std::string& text : entries) {
     Listener listener;
-    Status status = OpenOne(text, backlog, reuse_port, inherited, &listener);
+    Status status = OpenOne(text, backlog, reuse_port, unix_access, inherited, &listener);
     if (!status.ok()) {
       RemoveUnixSocketPaths(opened);
       return status;

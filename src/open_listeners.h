@@ -52,10 +52,12 @@ Status TakeUpgradeSockets(std::vector<InheritedSocket>* sockets);
 /// the default and systemd passed sockets, those sockets are the listeners
 /// instead. Inherited sockets no entry uses are closed, with a warning. On
 /// an error, what was opened is closed and its unix paths removed.
-/// `reuse_port`: SO_REUSEPORT on the TCP listeners opened here.
+/// `reuse_port`: SO_REUSEPORT on the TCP listeners opened here;
+/// `unix_access`: the mode and group of the unix sockets created here (an
+/// adopted socket keeps what it has).
 Status OpenListeners(const std::vector<std::string>& binds, bool binds_are_default, int backlog,
                      std::vector<InheritedSocket> inherited, std::vector<Listener>* listeners,
-                     bool reuse_port = false);
+                     bool reuse_port = false, const UnixSocketAccess& unix_access = {});
 
 }  // namespace thriftd
 

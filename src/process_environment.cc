@@ -1,10 +1,14 @@
 #include "src/process_environment.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <utility>
+
+#include "src/base/unique_fd.h"
 
 namespace thriftd {
 
@@ -29,6 +33,130 @@ Status ApplyUmaskAndEnvironment(const Config& config) {
     }
   }
   return Status::Ok();
+}
+
+}  // namespace thriftd
+
+namespace thriftd {
+namespace {
+
+Status AtSetting(const Config& config, const std::string& name, Status status) {
+  return status.Prepend(config.OriginOf(name).Describe());
+}
+
+Status GiveFile(const std::string& path, const Credentials& credentials) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    int err = errno;
+    if (err == ELOOP)
+      return Status::Error("cannot give " + path + " to the workers' user: it is a symbolic link");
+    return Status::FromErrno("open(" + path + ")", err);
+  }
+  if (fchown(fd.get(), credentials.uid, credentials.gid) != 0)
+    return Status::FromErrno("chown(" + path + ")", errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ResolveWorkerCredentials(const Config& config, std::optional<Credentials>* credentials) {
+  credentials->reset();
+  const uid_t my_uid = geteuid();
+  const gid_t my_gid = getegid();
+  Credentials wanted;
+  wanted.uid = my_uid;
+  wanted.gid = my_gid;
+  gid_t user_gid = static_cast<gid_t>(-1);
+  if (!config.user.empty()) {
+    Status status = LookUpUser(config.user, &wanted.uid, &user_gid, &wanted.user_name);
+    if (!status.ok()) return AtSetting(config, "user", std::move(status));
+    wanted.has_user_entry = user_gid != static_cast<gid_t>(-1);
+  }
+  if (!config.group.empty()) {
+    Status status = LookUpGroup(config.group, &wanted.gid, &wanted.group_name);
+    if (!status.ok()) return AtSetting(config, "group", std::move(status));
+  } else if (user_gid != static_cast<gid_t>(-1)) {
+    wanted.gid = user_gid;
+    gid_t same;
+    if (!LookUpGroup(std::to_string(user_gid), &same, &wanted.group_name).ok())
+      wanted.group_name = std::to_string(user_gid);
+  }
+  bool changes = wanted.uid != my_uid || wanted.gid != my_gid;
+  if (changes && my_uid != 0) {
+    // gunicorn ignores what it cannot do and runs the workers as itself;
+    // a service that believes its workers are confined, and is not, is
+    // worse than one that does not start.
+    bool group_only = wanted.uid == my_uid && !config.group.empty();
+    std::string target = group_only             ? "with group " + config.group
+                         : wanted.uid != my_uid ? "as user " + config.user
+                                                : "with user " + config.user + "'s group";
+    return AtSetting(config, group_only ? "group" : "user",
+                     Status::Error("thriftd runs as uid " + std::to_string(my_uid) +
+                                   ", not root: it cannot run the workers " + target +
+                                   " (start it as root, or unset the setting)"));
+  }
+  if (config.refuse_root_workers && wanted.uid == 0) {
+    return AtSetting(config, "refuse_root_workers",
+                     Status::Error("the workers would run as root (set user to another user)"));
+  }
+  if (!changes) return Status::Ok();
+  if (wanted.user_name.empty()) {
+    uid_t uid;
+    gid_t gid;
+    if (!LookUpUser(std::to_string(wanted.uid), &uid, &gid, &wanted.user_name).ok())
+      wanted.user_name = std::to_string(wanted.uid);
+    // The master's own user: its supplementary groups are root's; drop them.
+    wanted.has_user_entry = false;
+  }
+  if (wanted.group_name.empty()) {
+    gid_t gid;
+    if (!LookUpGroup(std::to_string(wanted.gid), &gid, &wanted.group_name).ok())
+      wanted.group_name = std::to_string(wanted.gid);
+  }
+  *credentials = wanted;
+  return Status::Ok();
+}
+
+std::string DescribeWorkerCredentials(const std::optional<Credentials>& credentials) {
+  Credentials described;
+  if (credentials) {
+    described = *credentials;
+  } else {
+    // No change: the master's own, named as a change would be.
+    described.uid = geteuid();
+    described.gid = getegid();
+    gid_t primary;
+    if (!LookUpUser(std::to_string(described.uid), &described.uid, &primary, &described.user_name)
+             .ok())
+      described.user_name = std::to_string(described.uid);
+    if (!LookUpGroup(std::to_string(described.gid), &described.gid, &described.group_name).ok())
+      described.group_name = std::to_string(described.gid);
+  }
+  return "Workers run as user " + described.user_name + " (uid " + std::to_string(described.uid) +
+         "), group " + described.group_name + " (gid " + std::to_string(described.gid) + ")";
+}
+
+Status GiveLogFilesToWorkers(const Config& config, const std::optional<Credentials>& credentials) {
+  if (!credentials) return Status::Ok();
+  const std::pair<const char*, const std::string*> logs[] = {{"errorlog", &config.errorlog},
+                                                             {"accesslog", &config.accesslog}};
+  for (const auto& [name, path] : logs) {
+    if (path->empty() || *path == "-") continue;
+    Status status = GiveFile(*path, *credentials);
+    if (!status.ok()) return AtSetting(config, name, std::move(status));
+  }
+  return Status::Ok();
+}
+
+Status ResolveUnixSocketAccess(const Config& config, UnixSocketAccess* access) {
+  access->mode = static_cast<mode_t>(config.unix_socket_mode);
+  access->group = static_cast<gid_t>(-1);
+  const char* name = !config.unix_socket_group.empty() ? "unix_socket_group" : "group";
+  const std::string& text =
+      !config.unix_socket_group.empty() ? config.unix_socket_group : config.group;
+  if (text.empty()) return Status::Ok();
+  std::string group_name;
+  return AtSetting(config, name, LookUpGroup(text, &access->group, &group_name));
 }
 
 }  // namespace thriftd

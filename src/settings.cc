@@ -68,6 +68,13 @@ std::string FormatSeconds(double seconds) {
   return text;
 }
 
+// A mode as it is usually written: 0 and 022 rather than 18.
+std::string OctalText(std::int64_t mode) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04llo", static_cast<unsigned long long>(mode));
+  return mode == 0 ? "0" : text;
+}
+
 // The default as --help shows it and as it would be typed: "" when unset.
 std::string DefaultText(const SettingValue& value) {
   struct Visitor {
@@ -92,7 +99,9 @@ std::string DefaultText(const SettingValue& value) {
 Setting Row(const char* name, const char* flag, char short_flag, SettingType type,
             SettingValue default_value, std::vector<const char*> choices, std::int64_t min_value,
             const char* metavar, const char* section, SettingScope scope, const char* help) {
-  std::string default_text = DefaultText(default_value);
+  // A mode reads as it is written (0660), not as its decimal value.
+  std::string default_text = type == T::kOctal ? OctalText(std::get<std::int64_t>(default_value))
+                                               : DefaultText(default_value);
   return Setting{name,
                  flag,
                  short_flag,
@@ -166,13 +175,6 @@ long long ParseGunicornInt(const std::string& text) {
   long long n = std::strtoll(text.c_str() + start, &end, base);
   if (*end != '\0' || errno == ERANGE) return -1;
   return n;
-}
-
-// A mode as it is usually written: 0 and 022 rather than 18.
-std::string OctalText(std::int64_t mode) {
-  char text[16];
-  std::snprintf(text, sizeof text, "%04llo", static_cast<unsigned long long>(mode));
-  return mode == 0 ? "0" : text;
 }
 
 Status Expected(const Setting& setting, const std::string& got) {

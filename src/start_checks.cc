@@ -5,6 +5,7 @@
 #include "src/bind_address.h"
 #include "src/listener.h"
 #include "src/pidfile.h"
+#include "src/process_environment.h"
 #include "src/writable_file.h"
 
 namespace thriftd {
@@ -17,9 +18,9 @@ Status AtSetting(const Config& config, const std::string& name, Status status) {
 
 // Listens on `address`, held in *held until the check ends.
 Status TryListening(const BindAddress& address, int backlog, bool reuse_port,
-                    std::vector<Listener>* held) {
+                    const UnixSocketAccess& unix_access, std::vector<Listener>* held) {
   held->emplace_back();
-  return OpenListener(address, backlog, &held->back(), reuse_port);
+  return OpenListener(address, backlog, &held->back(), reuse_port, unix_access);
 }
 
 }  // namespace
@@ -44,7 +45,9 @@ Status CheckPidfileDirectory(const Config& config) {
 
 Status CheckListeners(const Config& config, std::vector<std::string>* inherited) {
   std::vector<Listener> held;  // closed as it goes; the unix paths are removed below
-  Status status;
+  UnixSocketAccess unix_access;
+  Status status = ResolveUnixSocketAccess(config, &unix_access);
+  if (!status.ok()) return status;
   for (const std::string& text : config.bind) {
     BindAddress address;
     // Validated with the config already; checked all the same.
@@ -57,15 +60,15 @@ Status CheckListeners(const Config& config, std::vector<std::string>* inherited)
       continue;
     }
     // With reuse_port a port another thriftd of ours listens on is no conflict.
-    status = AtSetting(
-        config, "bind",
-        TryListening(address, static_cast<int>(config.backlog), config.reuse_port, &held));
+    status = AtSetting(config, "bind",
+                       TryListening(address, static_cast<int>(config.backlog), config.reuse_port,
+                                    unix_access, &held));
     if (!status.ok()) break;
   }
   if (status.ok() && !config.metrics_bind.empty()) {
     BindAddress address;
     status = ParseBindAddress(config.metrics_bind, &address)
-                 ? TryListening(address, 64, false, &held)  // as MetricsServer::Start opens it
+                 ? TryListening(address, 64, false, {}, &held)  // as MetricsServer::Start opens it
                  : Status::Error("not an address");
     status = AtSetting(config, "metrics_bind", std::move(status));
   }

@@ -7,9 +7,15 @@
 
 namespace thriftd {
 
-Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app) {
-  Status status = LoadApp(settings.app, &app->loaded);
-  if (!status.ok()) return status;
+Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app,
+                LoadedApp* preloaded) {
+  if (preloaded != nullptr) {
+    // The fork's copy: the master's own stays in the master.
+    app->loaded = std::move(*preloaded);
+  } else {
+    Status status = LoadApp(settings.app, &app->loaded);
+    if (!status.ok()) return status;
+  }
   app->context.worker_index = worker_index;
   app->context.pid = getpid();
   app->context.app_config = settings.app_config;

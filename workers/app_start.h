@@ -28,8 +28,11 @@ struct StartedApp {
 /// and takes its processor factory. Each failure is the one line a worker
 /// reports: LoadApp's, "App NAME failed to start in worker: what()" (the
 /// hook or ProcessorFactory() threw), "App NAME returned no processor
-/// factory".
-Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app);
+/// factory". With `preloaded` (preload_app: loaded and constructed in the
+/// master before fork), this process's copy of it is taken over instead of
+/// loading: OnWorkerStart and the factory still run here, per worker.
+Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app,
+                LoadedApp* preloaded = nullptr);
 
 /// Runs the App's OnWorkerExit(). An exception from it is the error ("App
 /// NAME worker exit hook threw: what()"): the worker is done either way.

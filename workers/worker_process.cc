@@ -55,6 +55,16 @@ void RunWorkerProcess(WorkerLaunch launch) {
   // behind; one that died before this line is caught by the check below.
   (void)prctl(PR_SET_PDEATHSIG, SIGTERM);  // cannot fail with a valid signal
   signal(SIGCHLD, SIG_DFL);                // the App may run children of its own
+  // Before anything of the App runs; the death signal is set again inside
+  // (a change of credentials clears it), and checked below.
+  if (launch.credentials) {
+    Status dropped = TakeCredentials(*launch.credentials, SIGTERM);
+    if (!dropped.ok()) {
+      BootFailed(launch.channel_fd, "cannot run the worker as user " +
+                                        launch.credentials->user_name + ", group " +
+                                        launch.credentials->group_name + ": " + dropped.message());
+    }
+  }
   StopSignal stop;
   Status status = stop.Open();
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
@@ -64,7 +74,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   if (getppid() != launch.master_pid) _exit(kWorkerExitOk);
 
   StartedApp app;
-  status = StartApp(launch.settings, launch.index, &app);
+  status = StartApp(launch.settings, launch.index, &app, launch.preloaded);
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
   WorkerRuntime runtime(RuntimeOptions(launch, app, &stop));
   slot.pid.store(getpid(), std::memory_order_relaxed);

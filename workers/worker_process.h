@@ -6,8 +6,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "src/base/app_loader.h"
+#include "src/base/credentials.h"
 #include "src/base/scoreboard.h"
 #include "src/base/worker_settings.h"
 #include "thriftd/worker.h"
@@ -28,9 +31,16 @@ struct WorkerLaunch {
   /// process by the time it starts has lost its master (and as PID 1 in a
   /// container, the master's parent pid is 0, not 1: compare, do not guess).
   pid_t master_pid = 0;
+  /// The user and group to run as (the `user` and `group` settings),
+  /// taken on right after fork, before the App is loaded; none: the master's.
+  std::optional<Credentials> credentials;
+  /// preload_app: the App the master loaded before fork (this process's
+  /// copy of it); nullptr: the worker loads the App itself.
+  LoadedApp* preloaded = nullptr;
 };
 
-/// Runs in the worker process right after fork(); never returns. Loads and
+/// Runs in the worker process right after fork(); never returns. Takes on
+/// the launch's credentials (a failure is a boot error), then loads and
 /// starts the App, reports "ready" (or the boot error, then exits with
 /// kWorkerExitBootError) over the channel, and serves until stopped.
 [[noreturn]] void RunWorkerProcess(WorkerLaunch launch);

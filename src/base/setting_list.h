@@ -81,6 +81,10 @@ using StringMap = std::map<std::string, std::string>;
     "the maximum number of pending connections (listen() backlog)") \
   X(reuse_port, "reuse-port", 0, kBool, bool, false, (), 0, "", "Server socket", kMaster, \
     "set SO_REUSEPORT on TCP listeners, so that other processes may listen on the same port") \
+  X(unix_socket_mode, "unix-socket-mode", 0, kOctal, std::int64_t, 0660, (), 0, "MODE", "Server socket", kMaster, \
+    "the permissions of a unix: socket thriftd creates, in octal (connecting needs write permission)") \
+  X(unix_socket_group, "unix-socket-group", 0, kString, std::string, "", (), 0, "GROUP", "Server socket", kMaster, \
+    "the group of a unix: socket thriftd creates, a name or id (unset: the workers' group when group is set, else the master's)") \
   \
   X(workers, "workers", 'w', kCount, std::int64_t, 1, (), 1, "INT", "Worker processes", kMaster, \
     "the number of worker processes") \
@@ -90,6 +94,8 @@ using StringMap = std::map<std::string, std::string>;
     "thread worker: the threads serving calls in each worker") \
   X(worker_connections, "worker-connections", 0, kCount, std::int64_t, 1000, (), 1, "INT", "Worker processes", kWorker, \
     "thread and fiber workers: the most connections one worker holds") \
+  X(preload_app, "preload", 0, kBool, bool, false, (), 0, "", "Worker processes", kWorker, \
+    "load the App once in the master before forking the workers (HUP then keeps the old code)") \
   X(max_requests, "max-requests", 0, kCount, std::int64_t, 0, (), 0, "INT", "Worker processes", kWorker, \
     "recycle a worker after this many calls (0: never)") \
   X(max_requests_jitter, "max-requests-jitter", 0, kCount, std::int64_t, 0, (), 0, "INT", "Worker processes", kWorker, \
@@ -124,6 +130,14 @@ using StringMap = std::map<std::string, std::string>;
     "set this variable in the environment of the master and the workers (repeatable)") \
   X(proc_name, "name", 'n', kString, std::string, "", (), 0, "NAME", "Process", kMaster, \
     "the name in the process titles: thriftd: master [NAME], thriftd: worker [NAME] KIND N (unset: the App's file name)") \
+  X(daemon, "daemon", 'D', kBool, bool, false, (), 0, "", "Process", kMaster, \
+    "detach from the terminal once the listeners are open; the daemon writes the pidfile") \
+  X(user, "user", 'u', kString, std::string, "", (), 0, "USER", "Process", kMaster, \
+    "run the workers as this user, a name or id (the master binds and opens files as started; unset: as the master)") \
+  X(group, "group", 'g', kString, std::string, "", (), 0, "GROUP", "Process", kMaster, \
+    "run the workers with this group, a name or id (unset: the user's own group, or the master's)") \
+  X(refuse_root_workers, "refuse-root-workers", 0, kBool, bool, false, (), 0, "", "Process", kMaster, \
+    "refuse to start when the workers would run as root (set user to another user)") \
   X(metrics_bind, "metrics-bind", 0, kString, std::string, "", (), 0, "HOST:PORT", "Process", kMaster, \
     "serve Prometheus /metrics and /healthz on this address (unset: off)") \
   X(pidfile, "pid", 'p', kFile, std::string, "", (), 0, "FILE", "Process", kMaster, \

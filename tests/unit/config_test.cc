@@ -840,3 +840,17 @@ TEST_CASE("RequireApp: one wording for a start and a reload without an App") {
 
 }  // namespace
 }  // namespace thriftd
+
+namespace thriftd {
+namespace {
+
+TEST_CASE("a key given twice in a config file is refused, naming both lines") {
+  CHECK(YamlError("workers: 2\ntimeout: 5\nworkers: 3\n") ==
+        "f.yaml:3: workers: duplicate key (first set at line 1)");
+  // Even when the first one keeps the default (`key:` with no value).
+  CHECK(YamlError("workers:\nworkers: 3\n") ==
+        "f.yaml:2: workers: duplicate key (first set at line 1)");
+}
+
+}  // namespace
+}  // namespace thriftd

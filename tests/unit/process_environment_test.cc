@@ -60,3 +60,55 @@ TEST_CASE("chdir changes the directory; a missing one is one line naming the set
 
 }  // namespace
 }  // namespace thriftd
+
+namespace thriftd {
+namespace {
+
+TEST_CASE("a user and a group are found by name or id; an unknown name is one line") {
+  uid_t uid = 1;
+  gid_t gid = 1;
+  std::string name;
+  REQUIRE(LookUpUser("root", &uid, &gid, &name).ok());
+  CHECK((uid == 0 && gid == 0 && name == "root"));
+  REQUIRE(LookUpUser("0", &uid, &gid, &name).ok());
+  CHECK((uid == 0 && name == "root"));
+  // An id with no passwd entry is taken as is (containers run with any uid).
+  REQUIRE(LookUpUser("3999999", &uid, &gid, &name).ok());
+  CHECK((uid == 3999999 && gid == static_cast<gid_t>(-1) && name == "3999999"));
+  CHECK(LookUpUser("no-such-user-x", &uid, &gid, &name).message() ==
+        "no such user \"no-such-user-x\"");
+  REQUIRE(LookUpGroup("0", &gid, &name).ok());
+  CHECK((gid == 0 && name == "root"));
+  CHECK(LookUpGroup("no-such-group-x", &gid, &name).message() ==
+        "no such group \"no-such-group-x\"");
+}
+
+TEST_CASE("naming the user and group thriftd runs as asks for no change") {
+  Config config = Resolved({"-u", std::to_string(geteuid()), "-g", std::to_string(getegid())});
+  std::optional<Credentials> credentials;
+  Status status = ResolveWorkerCredentials(config, &credentials);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(!credentials.has_value());
+}
+
+TEST_CASE("refuse_root_workers refuses a root start without a user") {
+  if (geteuid() != 0) return;  // the integration tests cover it as root; nothing to refuse here
+  std::optional<Credentials> credentials;
+  CHECK(ResolveWorkerCredentials(Resolved({"--refuse-root-workers"}), &credentials).message() ==
+        "command line: --refuse-root-workers: the workers would run as root (set user to "
+        "another user)");
+}
+
+TEST_CASE("the unix sockets' group is unix_socket_group, else group, else none") {
+  UnixSocketAccess access;
+  REQUIRE(ResolveUnixSocketAccess(Resolved({}), &access).ok());
+  CHECK((access.mode == 0660 && access.group == static_cast<gid_t>(-1)));
+  REQUIRE(
+      ResolveUnixSocketAccess(Resolved({"-g", "0", "--unix-socket-mode", "0600"}), &access).ok());
+  CHECK((access.mode == 0600 && access.group == 0));
+  CHECK(ResolveUnixSocketAccess(Resolved({"--unix-socket-group", "no-such-group-x"}), &access)
+            .message() == "command line: --unix-socket-group: no such group \"no-such-group-x\"");
+}
+
+}  // namespace
+}  // namespace thriftd

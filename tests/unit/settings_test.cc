@@ -87,6 +87,7 @@ TEST_CASE("every setting's default is of its type and its text parses back to it
 TEST_CASE("the default text is what --help has always shown") {
   CHECK(Row("bind").default_text == "127.0.0.1:8000");
   CHECK(Row("graceful_timeout").default_text == "30");
+  CHECK(Row("unix_socket_mode").default_text == "0660");  // as a mode is written, not 432
   CHECK(Row("fiber_check_interval").default_text == "1");
   CHECK(Row("worker_class").default_text == "sync");
   CHECK(Row("loglevel").default_text == "info");

@@ -85,4 +85,9 @@ void HandOverRelay::RetryHeld(const std::map<pid_t, WorkerRecord>& workers,
   }
 }
 
+void HandOverRelay::SendHeld(
+    const std::function<bool(UniqueFd& connection, const std::string& carried)>& send) {
+  while (!held_.empty() && send(held_.front().connection, held_.front().carried)) held_.pop_front();
+}
+
 }  // namespace thriftd

@@ -12,7 +12,10 @@
 //      serving generation with the most room, never back to the sender;
 //      when every such worker is full (sync workers, each busy with a
 //      connection) or none is ready, it holds the connection until one has
-//      room (30 s at most; the master's exit closes what it still holds).
+//      room (30 s at most). A master that keeps no workers (stopping, or
+//      WINCH) during a binary upgrade gives what it holds to the other
+//      master once that one's workers serve, and at its exit; what is
+//      still held then is closed.
 //   4. The adopting worker serves it as if it had accepted it, starting
 //      from the carried bytes.
 //
@@ -72,6 +75,10 @@ class HandOverRelay {
   void RetryHeld(const std::map<pid_t, WorkerRecord>& workers, std::uint64_t generation,
                  double now);
   std::size_t held() const { return held_.size(); }
+  /// Offers the held connections, oldest first, to `send` (another master
+  /// of a binary upgrade, when this one keeps no workers); each it takes
+  /// (returns true) is no longer held. Stops at the first it refuses.
+  void SendHeld(const std::function<bool(UniqueFd& connection, const std::string& carried)>& send);
   /// How long a connection may be held for want of room.
   void set_hold(double seconds) { hold_ = seconds; }
 

@@ -59,12 +59,12 @@ class Master::Impl {
         command_(std::move(start.command)),
         listeners_(std::move(start.listeners)),
         pidfile_(std::move(start.pidfile)),
-        inherited_metrics_socket_(std::move(start.metrics_socket)),
         predecessor_(std::move(start.predecessor)),
         preloaded_(std::move(start.preloaded)),
         log_path_(start.config.errorlog),
         log_level_(start.config.loglevel),
-        title_(MasterTitle(start.config)) {
+        title_(MasterTitle(start.config)),
+        inherited_metrics_socket_(std::move(start.metrics_socket)) {
     metrics_bind_ = start.config.metrics_bind;
     metrics_bind_origin_ = start.config.OriginOf("metrics_bind").Describe();
     pidfile_path_ = start.config.pidfile;
@@ -139,6 +139,12 @@ class Master::Impl {
       THRIFTD_LOG(kCritical) << "the event loop failed (event_base_dispatch); exiting";
       RemoveUnixSocketPaths(listeners_);
       return 1;
+    }
+    // The other master's last word may still be unread: whether its
+    // workers serve decides where held connections go.
+    if (relay_->held() > 0) {
+      DrainPredecessor();
+      DrainSuccessor();
     }
     TellPredecessorWeFailed(last_boot_error_.empty()
                                 ? "the new master stopped before it was ready"
@@ -474,6 +480,7 @@ class Master::Impl {
       if (message.kind == kChannelBootError) successor_->error = message.text;
       if (message.kind == kChannelUpgradeReady && !successor_->ready) OnSuccessorReady();
     });
+    ForwardHeldToPeer();
     if (!open) successor_watch_.reset();  // it is exiting: its reap follows
   }
 
@@ -574,6 +581,18 @@ class Master::Impl {
     return false;
   }
 
+  // A master that keeps no workers (stopping, or after WINCH) may hold
+  // connections its workers handed over before it knew the other master's
+  // workers serve (a TERM is handled before the other master's word that
+  // they do, which may wait in its channel): they go there now, not close
+  // with this master.
+  void ForwardHeldToPeer() {
+    if (relay_->held() == 0 || !(arbiter_->stopping() || arbiter_->desired_workers() == 0)) return;
+    relay_->SendHeld([this](UniqueFd& connection, const std::string& carried) {
+      return ForwardToPeer(connection, carried);
+    });
+  }
+
   // Binary upgrade: the new master's side ------------------------------------
 
   // Once, when the first generation is all ready: the old master may stop
@@ -602,6 +621,7 @@ class Master::Impl {
       if (message.kind == kChannelUpgradeReady) predecessor_serving_ = true;
       if (message.kind == kChannelUpgradeIdle) predecessor_serving_ = false;
     });
+    ForwardHeldToPeer();
     if (!open) OnPredecessorGone();
   }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "src/base/channel.h"
 #include "src/base/clock.h"
@@ -265,6 +266,40 @@ TEST_CASE("held connections are closed past their hold when nobody is left to ta
   CHECK(workers.relay().held() == 0);
   char byte;
   CHECK(recv(client.get(), &byte, 1, MSG_DONTWAIT) == 0);  // closed
+}
+
+TEST_CASE(
+    "held connections go, oldest first, to whoever SendHeld's caller names, until it refuses") {
+  // A stopping master whose held connections go to the other master of a
+  // binary upgrade rather than close with it.
+  Workers workers;
+  workers.Add(100, WorkerState::kDraining, 0);
+  UniqueFd first_client, second_client, third_client;
+  CHECK(workers.HandOver(100, "first", &first_client) == HandOverRelay::kHeld);
+  CHECK(workers.HandOver(100, "second", &second_client) == HandOverRelay::kHeld);
+  CHECK(workers.HandOver(100, "third", &third_client) == HandOverRelay::kHeld);
+  std::vector<std::string> taken;
+  std::vector<UniqueFd> kept;
+  workers.relay().SendHeld([&](UniqueFd& connection, const std::string& carried) {
+    if (taken.size() == 2) return false;
+    taken.push_back(carried);
+    kept.push_back(std::move(connection));
+    return true;
+  });
+  CHECK(taken == std::vector<std::string>{"first", "second"});
+  CHECK(workers.relay().held() == 1);
+  // The taken ones are the clients' connections, open and intact.
+  REQUIRE(send(first_client.get(), "x", 1, 0) == 1);
+  char byte = 0;
+  CHECK(recv(kept[0].get(), &byte, 1, MSG_DONTWAIT) == 1);
+  CHECK(byte == 'x');
+  // The one refused stays held, and is offered again next time.
+  workers.relay().SendHeld([&](UniqueFd&, const std::string& carried) {
+    taken.push_back(carried);
+    return true;
+  });
+  CHECK(taken.back() == "third");
+  CHECK(workers.relay().held() == 0);
 }
 
 }  // namespace

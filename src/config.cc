@@ -339,7 +339,7 @@ Status ResolveConfig(const std::vector<std::string>& args,
 WorkerSettings WorkerSettingsOf(const Config& config) {
   WorkerSettings settings;
 #define THRIFTD_COPY_WORKER_FIELD(name, flag, short_flag, kind, type, default_value, choices, \
-                                  min_value, metavar, section, scope, help)                   \
+                                  range, metavar, section, scope, help)                   \
   THRIFTD_IF_WORKER_SCOPE(scope, settings.name = config.name;)
   THRIFTD_SETTINGS(THRIFTD_COPY_WORKER_FIELD)
 #undef THRIFTD_COPY_WORKER_FIELD
@@ -357,7 +357,7 @@ std::optional<SettingValue> FieldValue(const Config& config, std::string_view se
 std::optional<SettingValue> FieldValue(const WorkerSettings& settings,
                                        std::string_view setting_name) {
 #define THRIFTD_WORKER_FIELD_VALUE(name, flag, short_flag, kind, type, default_value, choices, \
-                                   min_value, metavar, section, scope, help)                   \
+                                   range, metavar, section, scope, help)                   \
   THRIFTD_IF_WORKER_SCOPE(scope,                                                               \
                           if (setting_name == #name) return ToSettingValue<type>(settings.name);)
   THRIFTD_SETTINGS(THRIFTD_WORKER_FIELD_VALUE)

@@ -96,8 +96,15 @@ std::string DefaultText(const SettingValue& value) {
   return std::visit(Visitor(), value);
 }
 
+// A setting's range of accepted values, as its row in THRIFTD_SETTINGS
+// writes it: (MIN) or (MIN, MAX).
+struct CountRange {
+  std::int64_t min = 0;
+  std::int64_t max = INT32_MAX;
+};
+
 Setting Row(const char* name, const char* flag, char short_flag, SettingType type,
-            SettingValue default_value, std::vector<const char*> choices, std::int64_t min_value,
+            SettingValue default_value, std::vector<const char*> choices, CountRange range,
             const char* metavar, const char* section, SettingScope scope, const char* help) {
   // A mode reads as it is written (0660), not as its decimal value.
   std::string default_text = type == T::kOctal ? OctalText(std::get<std::int64_t>(default_value))
@@ -109,7 +116,8 @@ Setting Row(const char* name, const char* flag, char short_flag, SettingType typ
                  std::move(default_value),
                  std::move(default_text),
                  std::move(choices),
-                 min_value,
+                 range.min,
+                 range.max,
                  metavar,
                  section,
                  help,
@@ -118,10 +126,11 @@ Setting Row(const char* name, const char* flag, char short_flag, SettingType typ
 
 #define THRIFTD_BRACED(...) \
   { __VA_ARGS__ }
-#define THRIFTD_TABLE_ROW(name, flag, short_flag, kind, type, default_value, choices, min_value, \
-                          metavar, section, scope, help)                                         \
-  Row(#name, flag, short_flag, T::kind, ToSettingValue<type>(default_value),                     \
-      THRIFTD_BRACED choices, min_value, metavar, section, SettingScope::scope, help),
+#define THRIFTD_TABLE_ROW(name, flag, short_flag, kind, type, default_value, choices, range, \
+                          metavar, section, scope, help)                                     \
+  Row(#name, flag, short_flag, T::kind, ToSettingValue<type>(default_value),                 \
+      THRIFTD_BRACED choices, CountRange THRIFTD_BRACED range, metavar, section,             \
+      SettingScope::scope, help),
 
 const std::vector<Setting>& Table() {
   static const std::vector<Setting> table = {THRIFTD_SETTINGS(THRIFTD_TABLE_ROW)};
@@ -264,9 +273,11 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
       errno = 0;
       char* end = nullptr;
       long long n = std::strtoll(text.c_str(), &end, 10);
-      if (!AllDigits(text) || *end != '\0' || errno == ERANGE || n < setting.min_value ||
-          n > INT32_MAX) {
-        return Expected(setting, text);
+      if (!AllDigits(text) || *end != '\0' || n < setting.min_value) return Expected(setting, text);
+      // Too large: the message says how large may be.
+      if (errno == ERANGE || n > setting.max_value) {
+        return Status::Error("expected " + ExpectedText(setting) + " up to " +
+                             std::to_string(setting.max_value) + ", got " + QuotedText(text));
       }
       *value = static_cast<std::int64_t>(n);
       return Status::Ok();

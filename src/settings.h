@@ -32,7 +32,7 @@ enum class SettingType {
   kFile,    ///< a file; "" (unset) and "-" (a standard stream, for the logs) name none
   kPlugin,  ///< a shared object: PATH.so[:NAME]
   kBool,
-  kCount,        ///< integer >= min_value
+  kCount,        ///< integer from min_value to max_value
   kOctal,        ///< a file mode bit mask, 0 to 0777, as gunicorn reads one: 022, 0o22 or 18
   kSeconds,      ///< number of seconds (fractions allowed), >= 0
   kChoice,       ///< one of `choices`
@@ -65,7 +65,8 @@ struct Setting {
   SettingValue default_value;
   std::string default_text;  ///< the default as the user would write it; "" = unset
   std::vector<const char*> choices;
-  std::int64_t min_value;  ///< kCount only
+  std::int64_t min_value;  ///< kCount only: the smallest accepted value
+  std::int64_t max_value;  ///< kCount only: the largest
   const char* metavar;     ///< placeholder in --help ("INT", "ADDRESS")
   const char* section;
   const char* help;  ///< one line

@@ -19,7 +19,7 @@ namespace thriftd {
 
 struct WorkerSettings {
 #define THRIFTD_WORKER_SETTINGS_FIELD(name, flag, short_flag, kind, type, default_value, choices, \
-                                      min_value, metavar, section, scope, help)                   \
+                                      range, metavar, section, scope, help)                   \
   THRIFTD_IF_WORKER_SCOPE(scope, type name = default_value;)
   THRIFTD_SETTINGS(THRIFTD_WORKER_SETTINGS_FIELD)
 #undef THRIFTD_WORKER_SETTINGS_FIELD

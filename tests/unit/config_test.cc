@@ -817,7 +817,7 @@ TEST_CASE("HelpText lists every flag with its metavar, and the App") {
     if (setting.short_flag) spelling = std::string("-") + setting.short_flag + ", " + spelling;
     CHECK(help.find("  " + spelling) != std::string::npos);
   }
-  CHECK(help.find("the number of worker processes [1]") != std::string::npos);
+  CHECK(help.find("the number of worker processes (at most 512) [1]") != std::string::npos);
   CHECK(help.find("\nWorker processes:\n") != std::string::npos);
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <type_traits>
 
+#include "src/base/scoreboard.h"
+
 namespace thriftd {
 namespace {
 
@@ -207,9 +209,9 @@ TEST_CASE("SuggestName never offers a command-line-only setting as a YAML key") 
   CHECK(SuggestName("confg", true) == "config");
 }
 
-TEST_CASE("a count is a base-10 integer within its minimum and 2^31-1") {
-  CHECK(Parsed<std::int64_t>("workers", "4") == 4);
-  CHECK(Parsed<std::int64_t>("workers", "2147483647") == 2147483647);
+TEST_CASE("a count is a base-10 integer within its range; too large says the maximum") {
+  CHECK(Parsed<std::int64_t>("backlog", "4") == 4);
+  CHECK(Parsed<std::int64_t>("backlog", "2147483647") == 2147483647);
   CHECK(ParseError("workers", "0") == "expected a positive integer, got \"0\"");
   CHECK(ParseError("workers", "-1") == "expected a positive integer, got \"-1\"");
   CHECK(ParseError("workers", "abc") == "expected a positive integer, got \"abc\"");
@@ -217,10 +219,19 @@ TEST_CASE("a count is a base-10 integer within its minimum and 2^31-1") {
   CHECK(ParseError("workers", "2.5") == "expected a positive integer, got \"2.5\"");
   CHECK(ParseError("workers", "4 ") == "expected a positive integer, got \"4 \"");
   CHECK(ParseError("workers", "") == "expected a positive integer, got \"\"");
-  CHECK(ParseError("workers", "2147483648") == "expected a positive integer, got \"2147483648\"");
-  CHECK(ParseError("workers", "99999999999999999999999") ==
-        "expected a positive integer, got \"99999999999999999999999\"");
+  CHECK(ParseError("backlog", "2147483648") ==
+        "expected a positive integer up to 2147483647, got \"2147483648\"");
+  CHECK(ParseError("backlog", "99999999999999999999999") ==
+        "expected a positive integer up to 2147483647, got \"99999999999999999999999\"");
+  CHECK(ParseError("max_requests", "2147483648") ==
+        "expected a non-negative integer up to 2147483647, got \"2147483648\"");
   CHECK(ParseError("backlog", "0x10") == "expected a positive integer, got \"0x10\"");
+  // A reload starts the new generation beside the old one in the
+  // scoreboard's slots: twice the workers must fit.
+  CHECK(Parsed<std::int64_t>("workers", "512") == 512);
+  CHECK(2 * 512 <= Scoreboard::kMaxSlots);
+  CHECK(ParseError("workers", "1000000") ==
+        "expected a positive integer up to 512, got \"1000000\"");
 }
 
 TEST_CASE("an octal mode reads as gunicorn reads a umask: a leading 0 or 0o is octal") {

@@ -216,6 +216,11 @@ std::string Origin::Describe() const {
 
 const Origin& Config::OriginOf(const std::string& name) const { return resolved.at(name).origin; }
 
+std::string AppOriginPrefix(const Config& config) {
+  const Origin& origin = config.OriginOf("app");
+  return origin.line > 0 ? origin.Describe() + ": " : "";
+}
+
 Status ParseYamlConfig(const std::string& text, const std::string& source, ConfigLayer* layer) {
   YAML::Node root;
   try {
@@ -339,7 +344,7 @@ Status ResolveConfig(const std::vector<std::string>& args,
 WorkerSettings WorkerSettingsOf(const Config& config) {
   WorkerSettings settings;
 #define THRIFTD_COPY_WORKER_FIELD(name, flag, short_flag, kind, type, default_value, choices, \
-                                  range, metavar, section, scope, help)                   \
+                                  range, metavar, section, scope, help)                       \
   THRIFTD_IF_WORKER_SCOPE(scope, settings.name = config.name;)
   THRIFTD_SETTINGS(THRIFTD_COPY_WORKER_FIELD)
 #undef THRIFTD_COPY_WORKER_FIELD
@@ -357,7 +362,7 @@ std::optional<SettingValue> FieldValue(const Config& config, std::string_view se
 std::optional<SettingValue> FieldValue(const WorkerSettings& settings,
                                        std::string_view setting_name) {
 #define THRIFTD_WORKER_FIELD_VALUE(name, flag, short_flag, kind, type, default_value, choices, \
-                                   range, metavar, section, scope, help)                   \
+                                   range, metavar, section, scope, help)                       \
   THRIFTD_IF_WORKER_SCOPE(scope,                                                               \
                           if (setting_name == #name) return ToSettingValue<type>(settings.name);)
   THRIFTD_SETTINGS(THRIFTD_WORKER_FIELD_VALUE)

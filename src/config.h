@@ -64,6 +64,11 @@ struct Config {
   const Origin& OriginOf(const std::string& name) const;
 };
 
+/// How an error about the App begins when a config file named it
+/// ("thriftd.yaml:2: app: "); "" when the command line did, where the path
+/// says enough.
+std::string AppOriginPrefix(const Config& config);
+
 /// Resolves the configuration from the command line (without argv[0]) and
 /// the value of THRIFTD_CMD_ARGS (nullopt when unset); reads the config file.
 Status ResolveConfig(const std::vector<std::string>& args,

@@ -74,7 +74,7 @@ int CheckConfig(const Config& config, const std::optional<Credentials>& credenti
   // As the workers would run it: an App that cannot read its files as
   // `user` fails here, not at the first fork.
   status = TryApp(WorkerSettingsOf(config), config.timeout, credentials, &app_name);
-  if (!status.ok()) return Fail(kExitAppError, status.message());
+  if (!status.ok()) return Fail(kExitAppError, AppOriginPrefix(config) + status.message());
   for (const std::string& bind : inherited) {
     std::printf("thriftd: bind %s not checked: an inherited socket, not one thriftd binds\n",
                 bind.c_str());

@@ -412,10 +412,17 @@ class Master::Impl {
       case kChannelReady:
         arbiter_->OnWorkerReady(pid);
         break;
-      case kChannelBootError:
-        last_boot_error_ = message.text;
-        arbiter_->OnWorkerBootError(pid, message.text);
+      case kChannelBootError: {
+        // The worker knows the App's path; the config knows who named it.
+        auto worker = arbiter_->workers().find(pid);
+        auto config = worker == arbiter_->workers().end()
+                          ? configs_.end()
+                          : configs_.find(worker->second.spec.generation);
+        last_boot_error_ =
+            (config == configs_.end() ? "" : AppOriginPrefix(*config->second)) + message.text;
+        arbiter_->OnWorkerBootError(pid, last_boot_error_);
         break;
+      }
       case kChannelRetire:
         arbiter_->OnWorkerRetiring(pid);
         break;

@@ -89,10 +89,25 @@ def test_app_that_fails_to_start_stops_thriftd_with_exit_1_under_every_kind(
 def test_check_config_with_an_app_that_fails_to_load_exits_1(tmp_path, name, make_path,
                                                               expected):
     path = make_path(tmp_path)
-    result = run_thriftd("--check-config", path, cwd=tmp_path)
+    result = run_thriftd("--check-config", "-b", "127.0.0.1:0", path, cwd=tmp_path)
     assert result.returncode == EXIT_APP_ERROR, result.stderr
     assert result.stderr.splitlines() == [f"thriftd: {expected(path)}"]
     assert "OK" not in result.stdout
+
+
+def test_an_app_a_config_file_names_fails_with_the_files_name_and_line(thriftd, tmp_path, port):
+    _, make_path, expected = LOAD_FAILURES[0]
+    path = make_path(tmp_path)
+    config = tmp_path / "thriftd.yaml"
+    config.write_text(f"bind: ['127.0.0.1:{port}']\napp: {path}\n")
+    line = f"{config}:2: app: {expected(path)}"
+    result = run_thriftd("--check-config", "-c", config, cwd=tmp_path)
+    assert result.returncode == EXIT_APP_ERROR, result.stderr
+    assert result.stderr.splitlines() == [f"thriftd: {line}"]
+    server = thriftd("-c", config)
+    assert server.wait_exit(deadline=10) == EXIT_APP_ERROR, server.log()
+    errors = _error_lines(server.log())
+    assert errors and all(error.endswith(f"[ERROR] {line}") for error in errors), server.log()
 
 
 def test_check_config_with_a_good_app_prints_ok_and_exits_0(tmp_path):
@@ -125,7 +140,8 @@ def test_app_named_after_the_path_is_loaded(thriftd, port):
 
 
 def test_app_name_that_the_object_does_not_export_is_refused(tmp_path):
-    result = run_thriftd("--check-config", f"{PINGPONG_SO}:NoSuchApp", cwd=tmp_path)
+    result = run_thriftd("--check-config", "-b", "127.0.0.1:0", f"{PINGPONG_SO}:NoSuchApp",
+                         cwd=tmp_path)
     assert result.returncode == EXIT_APP_ERROR
     assert result.stderr.splitlines() == [
         f"thriftd: cannot load app {PINGPONG_SO}: no App named NoSuchApp "

@@ -185,7 +185,7 @@ std::uint64_t Arbiter::Reload(const ArbiterOptions& options) {
   backoff_.clear();  // new code, or a fixed resource: no reason to wait
   desired_ = std::max(1, options.workers);
   THRIFTD_LOG(kInfo) << "Reloading: starting generation " << generation_ << " with " << desired_
-                     << " workers";
+                     << (desired_ == 1 ? " worker" : " workers");
   ManageWorkers();
   return generation_;
 }

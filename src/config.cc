@@ -130,9 +130,30 @@ void Overlay(const ConfigLayer& higher, std::map<std::string, ConfigLayer::Entry
 
 using Values = std::map<std::string, ConfigLayer::Entry>;
 
+// The quote left open at the end of `text` (0: none), as split_unix reads
+// quotes and backslashes: either quote character opens or closes a quoted
+// part. split_unix takes an open quote to run to the end ("-w \"2" gives
+// -w 2), where a shell refuses the line.
+char OpenQuote(const std::string& text) {
+  char open = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\\') {
+      ++i;  // the next character is taken as it is
+    } else if (c == '"' || c == '\'') {
+      open = open == 0 ? c : 0;
+    }
+  }
+  return open;
+}
+
 // THRIFTD_CMD_ARGS, split as a shell would, then parsed as a command line.
 Status ParseEnvironment(const std::optional<std::string>& env_args, ConfigLayer* layer) {
   if (!env_args) return Status::Ok();
+  if (char quote = OpenQuote(*env_args); quote != 0) {
+    return Status::Error(std::string("THRIFTD_CMD_ARGS: a ") + quote + " quote is not closed in " +
+                         QuotedText(*env_args));
+  }
   std::vector<std::string> words;
   try {
     words = po::split_unix(*env_args);

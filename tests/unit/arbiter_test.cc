@@ -15,6 +15,7 @@
 
 #include "src/base/exit_codes.h"
 #include "src/metrics.h"
+#include "tests/unit/test_util.h"
 
 namespace thriftd {
 namespace {
@@ -449,6 +450,17 @@ TEST_CASE("TERM with a new master ready hands every worker's connections over") 
 }
 
 // --- WINCH: the master stays, its workers go -----------------------------------
+
+TEST_CASE("a reload says how many workers it starts, one as one") {
+  thriftd_test::LogCapture log(LogLevel::kInfo);
+  FakeProcessOps ops;
+  Arbiter arbiter(ops, Options(1));
+  arbiter.Start();
+  arbiter.Reload(Options(1));
+  arbiter.Reload(Options(3));
+  CHECK(log.Text().find("Reloading: starting generation 2 with 1 worker\n") != std::string::npos);
+  CHECK(log.Text().find("Reloading: starting generation 3 with 3 workers\n") != std::string::npos);
+}
 
 TEST_CASE("WINCH stops every worker, replaces none, and HUP starts them again") {
   FakeProcessOps ops;

@@ -143,6 +143,15 @@ TEST_CASE("THRIFTD_CMD_ARGS is split as a shell would") {
   CHECK(config.workers == 3);
 }
 
+TEST_CASE("THRIFTD_CMD_ARGS with a quote left open is refused, as a shell would") {
+  CHECK(ResolveError({}, "-w \"2") == "THRIFTD_CMD_ARGS: a \" quote is not closed in \"-w \\\"2\"");
+  CHECK(ResolveError({}, "--app-config 'a=b") ==
+        "THRIFTD_CMD_ARGS: a ' quote is not closed in \"--app-config 'a=b\"");
+  // Closed or escaped: fine.
+  CHECK(Resolve({}, "--app-config 'a=b c' -w 2").app_config == StringMap{{"a", "b c"}});
+  CHECK(Resolve({}, "--app-config a=\\\"b").app_config == StringMap{{"a", "\"b"}});
+}
+
 TEST_CASE("app_config is merged key by key across file, THRIFTD_CMD_ARGS and command line") {
   thriftd_test::TempDir dir;
   std::string file = dir.Write("thriftd.yaml",

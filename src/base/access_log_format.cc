@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -21,6 +22,25 @@ void AppendTime(std::string* out, std::int64_t unix_time_us) {
   localtime_r(&seconds, &tm);
   char text[64];
   size_t n = strftime(text, sizeof text, "%d/%b/%Y:%H:%M:%S %z", &tm);
+  out->append(text, n);
+}
+
+// ISO 8601 with milliseconds and the UTC offset
+// (2026-11-30T19:53:14.123+01:00), as log collectors parse a JSON line's
+// time; the text format keeps the common log format's.
+void AppendIsoTime(std::string* out, std::int64_t unix_time_us) {
+  time_t seconds = static_cast<time_t>(unix_time_us / 1000000);
+  struct tm tm;
+  localtime_r(&seconds, &tm);
+  char text[64];
+  size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+  long offset = tm.tm_gmtoff;
+  char sign = offset < 0 ? '-' : '+';
+  offset = offset < 0 ? -offset : offset;
+  int written = std::snprintf(text + n, sizeof text - n, ".%03d%c%02ld:%02ld",
+                              static_cast<int>(unix_time_us % 1000000 / 1000), sign, offset / 3600,
+                              offset % 3600 / 60);
+  if (written > 0) n += std::min(static_cast<size_t>(written), sizeof text - n - 1);
   out->append(text, n);
 }
 
@@ -126,7 +146,7 @@ std::string AccessLogFormat::Format(const CallRecord& call, std::int64_t unix_ti
   if (json_) {
     line.append("{\"time\":");
     std::string time;
-    AppendTime(&time, unix_time_us);
+    AppendIsoTime(&time, unix_time_us);
     AppendJsonString(&line, time);
     line.append(",\"peer\":");
     AppendJsonString(&line, call.peer);

@@ -13,6 +13,7 @@
 The fiber watchdog (--fiber-check-interval) is tested in test_worker_kinds.py.
 """
 
+import datetime
 import json
 import os
 import random
@@ -443,7 +444,10 @@ def test_access_log_has_a_line_per_call_with_its_outcome(thriftd, tmp_path, fmt)
                 assert record["service"] == want["service"], f"service of {where}"
             else:  # an unknown method names no known service
                 assert record["service"] in ("-", "KeyValue"), f"service of {where}"
-            assert record["time"], where
+            # JSON: ISO 8601; text: the common log format's. Each with its offset.
+            parsed = (datetime.datetime.fromisoformat(record["time"]) if fmt == "json" else
+                      datetime.datetime.strptime(record["time"], "%d/%b/%Y:%H:%M:%S %z"))
+            assert parsed.utcoffset() is not None, where
             # The worker's duration is within what the client measured (give
             # or take the worker's own work after the reply went out, which
             # is counted in too: tens of microseconds, or a few hundred on

@@ -3,19 +3,25 @@
 
 #include <doctest/doctest.h>
 
+#include <time.h>
+
+#include <cstdint>
 #include <string>
+
+#include "tests/unit/test_util.h"
 
 namespace thriftd {
 namespace {
 
-std::string LineFor(const std::string& format, std::string_view method) {
+std::string LineFor(const std::string& format, std::string_view method,
+                    std::int64_t unix_time_us = 0) {
   AccessLogFormat parsed;
   REQUIRE(AccessLogFormat::Parse(format, &parsed).ok());
   CallRecord call;
   call.peer = "127.0.0.1:5555";
   call.method = method;
   call.seqid = 3;
-  return parsed.Format(call, 0);
+  return parsed.Format(call, unix_time_us);
 }
 
 TEST_CASE("a template's fields and literal braces") {
@@ -35,6 +41,31 @@ TEST_CASE("json lines escape what a client chose as JSON does") {
   std::string line = LineFor("json", "Ping.a\nb\"");
   CHECK(line.find("\"method\":\"a\\nb\\\"\"") != std::string::npos);
   CHECK(line.find('\n') == line.size() - 1);
+}
+
+TEST_CASE("a json line's time is ISO 8601 with milliseconds and the offset") {
+  struct ResetZone {
+    ~ResetZone() { tzset(); }  // after TZ is put back
+  } reset_zone;
+  thriftd_test::ScopedEnvironment environment;
+  // POSIX zone strings, which need no tzdata. 2026-11-30 19:53:14.123456 UTC
+  const std::int64_t when = 1796068394123456;
+  environment.Set("TZ", "UTC");
+  tzset();
+  CHECK(LineFor("json", "Ping.ping", when).find("{\"time\":\"2026-11-30T19:53:14.123+00:00\"") ==
+        0);
+  environment.Set("TZ", "EST5EDT");  // no DST at the end of November: UTC-5
+  tzset();
+  CHECK(LineFor("json", "Ping.ping", when).find("{\"time\":\"2026-11-30T14:53:14.123-05:00\"") ==
+        0);
+  environment.Set("TZ", "IST-5:30");
+  tzset();
+  CHECK(LineFor("json", "Ping.ping", when).find("\"time\":\"2026-12-01T01:23:14.123+05:30\"") !=
+        std::string::npos);
+  // The text format keeps the common log format's time.
+  environment.Set("TZ", "UTC");
+  tzset();
+  CHECK(LineFor("{time}", "Ping.ping", when) == "30/Nov/2026:19:53:14 +0000\n");
 }
 
 }  // namespace

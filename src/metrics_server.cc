@@ -25,9 +25,14 @@ Status Failed(const std::string& where, const char* why) {
 
 void Reply(evhttp_request* request, int code, const char* reason, const char* content_type,
            const std::string& body) {
-  evhttp_add_header(evhttp_request_get_output_headers(request), "Content-Type", content_type);
+  evkeyvalq* headers = evhttp_request_get_output_headers(request);
+  evhttp_add_header(headers, "Content-Type", content_type);
+  // HEAD (a load balancer's check, curl -I): the headers a GET gets, with
+  // its length, and no body (evhttp would send the one it is given).
+  bool head = evhttp_request_get_command(request) == EVHTTP_REQ_HEAD;
+  if (head) evhttp_add_header(headers, "Content-Length", std::to_string(body.size()).c_str());
   std::unique_ptr<evbuffer, decltype(&evbuffer_free)> buffer(evbuffer_new(), &evbuffer_free);
-  if (!buffer || evbuffer_add(buffer.get(), body.data(), body.size()) != 0) {
+  if (!buffer || (!head && evbuffer_add(buffer.get(), body.data(), body.size()) != 0)) {
     evhttp_send_error(request, HTTP_INTERNAL, nullptr);
     return;
   }
@@ -94,9 +99,9 @@ void MetricsServer::Handle(evhttp_request* request) {
     Reply(request, HTTP_NOTFOUND, "Not Found", kTextType, "not found\n");
     return;
   }
-  // Not even HEAD: evhttp would send the body with the headers.
-  if (evhttp_request_get_command(request) != EVHTTP_REQ_GET) {
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", "GET");
+  evhttp_cmd_type method = evhttp_request_get_command(request);
+  if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+    evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", "GET, HEAD");
     Reply(request, HTTP_BADMETHOD, "Method Not Allowed", kTextType, "method not allowed\n");
     return;
   }

@@ -156,10 +156,21 @@ TEST_CASE("other paths are 404 and other methods 405") {
   CHECK(fixture.Send("GET /metricsx HTTP/1.0\r\n\r\n").status == 404);
   Response post = fixture.Send("POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
   CHECK(post.status == 405);
-  CHECK(HasHeader(post, "Allow: GET"));
+  CHECK(HasHeader(post, "Allow: GET, HEAD"));
   CHECK(fixture.Send("DELETE /healthz HTTP/1.0\r\n\r\n").status == 405);
   CHECK(fixture.Send("PATCH /metrics HTTP/1.0\r\n\r\n").status == 405);
-  CHECK(fixture.Send("HEAD /metrics HTTP/1.0\r\n\r\n").status == 405);
+}
+
+TEST_CASE("HEAD answers as GET would, with the length and no body") {
+  // A load balancer's check, or curl -I.
+  ServerFixture fixture;
+  Response head = fixture.Send("HEAD /metrics HTTP/1.0\r\n\r\n");
+  CHECK(head.status == 200);
+  CHECK(HasHeader(head, "Content-Length: 22"));  // "thriftd_connections 3\n"
+  CHECK(head.body.empty());
+  Response health = fixture.Send("HEAD /healthz HTTP/1.0\r\n\r\n");
+  CHECK(health.status == 200);
+  CHECK(health.body.empty());
 }
 
 TEST_CASE("a failing render answers 500 and the server keeps serving") {

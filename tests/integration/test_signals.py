@@ -311,7 +311,9 @@ def test_hup_whose_new_app_fails_to_start_keeps_the_old_generation(
         write_config(config, port, app=path, workers=new_workers)
         mark = server.log_mark()
         server.signal("HUP")
-        server.wait_for_log(r"\[ERROR\] " + error.format(path=path), since=mark)
+        # Named by the config file that named the App.
+        server.wait_for_log(rf"\[ERROR\] {re.escape(str(config))}:\d+: app: " +
+                            error.format(path=path), since=mark)
         server.wait_for_log(r"Reload failed; keeping generation 1", since=mark)
         # Every worker of the failed generation goes; the old ones stay and serve.
         failed = [int(pid) for pid in

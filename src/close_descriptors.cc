@@ -1,10 +1,14 @@
 #include "src/close_descriptors.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstdlib>
+#include <memory>
 
 #include "src/base/log.h"
 
@@ -26,6 +30,25 @@ void CloseRange(unsigned first, unsigned last) {
 }
 
 }  // namespace
+
+Status OpenDescriptors(std::vector<int>* fds) {
+  struct CloseDir {
+    void operator()(DIR* dir) const { (void)closedir(dir); }  // read-only: nothing to lose
+  };
+  std::unique_ptr<DIR, CloseDir> dir(opendir("/proc/self/fd"));
+  if (!dir) return Status::FromErrno("opendir(/proc/self/fd)", errno);
+  int own = dirfd(dir.get());
+  fds->clear();
+  errno = 0;
+  while (dirent* entry = readdir(dir.get())) {
+    if (entry->d_name[0] == '.') continue;
+    int fd = std::atoi(entry->d_name);
+    if (fd != own) fds->push_back(fd);
+  }
+  if (errno != 0) return Status::FromErrno("readdir(/proc/self/fd)", errno);
+  std::sort(fds->begin(), fds->end());
+  return Status::Ok();
+}
 
 std::vector<int> DescriptorsToKeep(std::vector<int> keep) {
   keep.insert(keep.end(), {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, log::Fd()});

@@ -7,7 +7,12 @@
 
 #include <vector>
 
+#include "src/base/status.h"
+
 namespace thriftd {
+
+/// The descriptors open in this process now, sorted (from /proc/self/fd).
+Status OpenDescriptors(std::vector<int>* fds);
 
 /// `keep` plus stdin, stdout, stderr and the error log's descriptor:
 /// sorted, unique, none negative. Call before fork: the child allocates nothing.

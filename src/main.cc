@@ -2,9 +2,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
+#include <vector>
 
 #include <thrift/config.h>
 
@@ -13,6 +16,7 @@
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
+#include "src/close_descriptors.h"
 #include "src/config.h"
 #include "src/daemon.h"
 #include "src/listener.h"
@@ -171,13 +175,23 @@ int Main(int argc, char** argv) {
   // forks; the loop is not running yet, so nothing of the App can hold it up.
   // Before detaching: a failure is the terminal's one line.
   std::unique_ptr<LoadedApp> preloaded;
+  std::vector<int> preloaded_fds;
   if (config.preload_app) {
     preloaded = std::make_unique<LoadedApp>();
-    status = LoadApp(config.app, preloaded.get());
+    // What the App opens as it loads, workers keep (they close the rest of
+    // the master's): its objects use those descriptors in every worker.
+    std::vector<int> before;
+    status = OpenDescriptors(&before);
+    if (status.ok()) status = LoadApp(config.app, preloaded.get());
+    if (status.ok()) status = OpenDescriptors(&preloaded_fds);
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
-      return fail(kExitAppError, status.message());
+      return fail(kExitAppError, AppOriginPrefix(config) + status.message());
     }
+    std::vector<int> opened;
+    std::set_difference(preloaded_fds.begin(), preloaded_fds.end(), before.begin(), before.end(),
+                        std::back_inserter(opened));
+    preloaded_fds = std::move(opened);
     THRIFTD_LOG(kInfo) << "Preloaded App " << preloaded->name << " in the master";
   }
   // Detached after everything a start can fail on at the terminal (the
@@ -228,6 +242,7 @@ int Main(int argc, char** argv) {
   start.metrics_socket = std::move(metrics_socket);
   start.predecessor = std::move(predecessor);
   start.preloaded = std::move(preloaded);
+  start.preloaded_fds = std::move(preloaded_fds);
   Master master(std::move(start));
   return master.Run();
 }

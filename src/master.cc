@@ -60,10 +60,11 @@ class Master::Impl {
         listeners_(std::move(start.listeners)),
         pidfile_(std::move(start.pidfile)),
         predecessor_(std::move(start.predecessor)),
-        preloaded_(std::move(start.preloaded)),
         log_path_(start.config.errorlog),
         log_level_(start.config.loglevel),
         title_(MasterTitle(start.config)),
+        preloaded_(std::move(start.preloaded)),
+        preloaded_fds_(std::move(start.preloaded_fds)),
         inherited_metrics_socket_(std::move(start.metrics_socket)) {
     metrics_bind_ = start.config.metrics_bind;
     metrics_bind_origin_ = start.config.OriginOf("metrics_bind").Describe();
@@ -248,6 +249,8 @@ class Master::Impl {
     launch->scoreboard = scoreboard_.get();
     for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
     start->inherited_fds = launch->listen_fds;
+    start->inherited_fds.insert(start->inherited_fds.end(), preloaded_fds_.begin(),
+                                preloaded_fds_.end());
     // Built here: after fork the worker only copies it into place.
     std::string title = WorkerTitle(config, spec.index);
     start->run = [launch, title](int channel_fd) {
@@ -902,6 +905,7 @@ class Master::Impl {
   std::string title_;                     // the master's process title in force
   std::string workers_run_as_;            // the last "Workers run as ..." logged
   std::unique_ptr<LoadedApp> preloaded_;  // preload_app: what every worker starts from
+  std::vector<int> preloaded_fds_;        // what the preloaded App opened: workers keep them
   event_base* base_ = nullptr;
   std::unique_ptr<Scoreboard> scoreboard_;
   std::unique_ptr<PosixProcessOps> ops_;

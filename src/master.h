@@ -44,6 +44,10 @@ struct MasterStart {
   /// master forks anything; every worker of every generation starts from
   /// it (HUP does not load it again). nullptr without preload_app.
   std::unique_ptr<LoadedApp> preloaded;
+  /// preload_app: the descriptors the App opened as it loaded (its
+  /// constructor's files and sockets), which every worker keeps: the App's
+  /// objects in the worker still use them.
+  std::vector<int> preloaded_fds;
 };
 
 class Master {

@@ -40,6 +40,21 @@ def test_the_app_is_constructed_once_in_the_master_and_every_worker_serves_it(
     assert server.wait_exit() == 0
 
 
+def test_what_the_preloaded_app_opened_stays_open_in_every_worker(thriftd, tmp_path, port):
+    # The App's objects use the descriptors its constructor opened: a worker
+    # that closed them (as it closes the master's own) would leave the App
+    # writing into whatever reused the number, a client's connection even.
+    constructed = tmp_path / "constructed"
+    server = thriftd("--preload", PRELOAD_SO, "-w", "2", "-b", f"127.0.0.1:{port}",
+                     env={"THRIFTD_TEST_CONSTRUCTED": str(constructed)})
+    server.wait_ready(port, workers=2)
+    for _ in range(10):
+        with harness.py_client(port) as client:
+            assert client.echo(b"fd").decode() == str(constructed)
+    server.signal("TERM")
+    assert server.wait_exit() == 0
+
+
 def test_without_preload_each_worker_constructs_its_own(thriftd, tmp_path, port):
     constructed = tmp_path / "constructed"
     server = thriftd(PRELOAD_SO, "-w", "2", "-b", f"127.0.0.1:{port}",

@@ -44,13 +44,26 @@ Status AtSetting(const Config& config, const std::string& name, Status status) {
   return status.Prepend(config.OriginOf(name).Describe());
 }
 
+// The master is root and the workers' user may write where the logs are:
+// only a plain file of its own is given away. Not a link (a symbolic one,
+// or a hard link to a file of root's, which chown would hand over), not a
+// FIFO (whose open would hang the master without O_NONBLOCK).
 Status GiveFile(const std::string& path, const Credentials& credentials) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+  UniqueFd fd(open(path.c_str(),
+                   O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644));
   if (!fd.valid()) {
     int err = errno;
     if (err == ELOOP)
       return Status::Error("cannot give " + path + " to the workers' user: it is a symbolic link");
     return Status::FromErrno("open(" + path + ")", err);
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Status::FromErrno("fstat(" + path + ")", errno);
+  if (!S_ISREG(st.st_mode))
+    return Status::Error("cannot give " + path + " to the workers' user: not a regular file");
+  if (st.st_nlink != 1) {
+    return Status::Error("cannot give " + path + " to the workers' user: it has " +
+                         std::to_string(st.st_nlink) + " hard links");
   }
   if (fchown(fd.get(), credentials.uid, credentials.gid) != 0)
     return Status::FromErrno("chown(" + path + ")", errno);
@@ -71,6 +84,13 @@ Status ResolveWorkerCredentials(const Config& config, std::optional<Credentials>
     Status status = LookUpUser(config.user, &wanted.uid, &user_gid, &wanted.user_name);
     if (!status.ok()) return AtSetting(config, "user", std::move(status));
     wanted.has_user_entry = user_gid != static_cast<gid_t>(-1);
+  }
+  if (!config.user.empty() && !wanted.has_user_entry && config.group.empty() &&
+      wanted.uid != my_uid) {
+    // Its group would be the master's (root's): not what dropping to it means.
+    return AtSetting(config, "user",
+                     Status::Error("user " + config.user +
+                                   " has no passwd entry to take a group from: set group too"));
   }
   if (!config.group.empty()) {
     Status status = LookUpGroup(config.group, &wanted.gid, &wanted.group_name);

@@ -99,6 +99,47 @@ TEST_CASE("refuse_root_workers refuses a root start without a user") {
         "another user)");
 }
 
+TEST_CASE("a user with no passwd entry and no group is refused, not run in root's group") {
+  if (geteuid() != 0) return;  // not root: any other user is refused anyway
+  std::optional<Credentials> credentials;
+  CHECK(ResolveWorkerCredentials(Resolved({"-u", "3999999"}), &credentials).message() ==
+        "command line: --user: user 3999999 has no passwd entry to take a group from: set group "
+        "too");
+  Status status =
+      ResolveWorkerCredentials(Resolved({"-u", "3999999", "-g", "3999999"}), &credentials);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK((credentials && credentials->uid == 3999999 && credentials->gid == 3999999));
+}
+
+TEST_CASE("only a plain log file of its own is given to the workers' user") {
+  if (geteuid() != 0) return;  // fchown to another user needs root
+  thriftd_test::TempDir dir;
+  std::optional<Credentials> credentials;
+  REQUIRE(
+      ResolveWorkerCredentials(Resolved({"-u", "3999999", "-g", "3999999"}), &credentials).ok());
+  const std::string log = dir.Join("error.log");
+  Config plain = Resolved({"--error-logfile", log});
+  REQUIRE(GiveLogFilesToWorkers(plain, credentials).ok());
+  struct stat st;
+  REQUIRE(stat(log.c_str(), &st) == 0);
+  CHECK(st.st_uid == 3999999);
+  // A hard link to a file the workers must not own (root's, elsewhere).
+  const std::string secret = dir.Join("secret");
+  const std::string linked = dir.Join("linked.log");
+  dir.Write("secret", "root's\n");
+  REQUIRE(link(secret.c_str(), linked.c_str()) == 0);
+  CHECK(GiveLogFilesToWorkers(Resolved({"--error-logfile", linked}), credentials).message() ==
+        "command line: --error-logfile: cannot give " + linked +
+            " to the workers' user: it has 2 hard links");
+  REQUIRE(stat(secret.c_str(), &st) == 0);
+  CHECK(st.st_uid == 0);
+  // A FIFO: refused at once, where a blocking open would hang the master.
+  const std::string fifo = dir.Join("fifo.log");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(GiveLogFilesToWorkers(Resolved({"--error-logfile", fifo}), credentials).message() ==
+        "command line: --error-logfile: open(" + fifo + "): No such device or address");
+}
+
 TEST_CASE("the unix sockets' group is unix_socket_group, else group, else none") {
   UnixSocketAccess access;
   REQUIRE(ResolveUnixSocketAccess(Resolved({}), &access).ok());

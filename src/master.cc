@@ -768,16 +768,21 @@ class Master::Impl {
   void OnChild() {}  // Step() reaps.
   void OnUsr1() {
     THRIFTD_LOG(kInfo) << "Handling signal: usr1; reopening log files";
-    Status status = log::Reopen();
-    if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
     // A file logrotate's move left for the master to create is root's: the
-    // workers, told to reopen next, must be able to.
+    // workers, told to reopen next, must be able to. Given to them first:
+    // where their user may write, the path may have become a link since,
+    // and the master (root) does not reopen through one.
     const Config& serving = *configs_.at(arbiter_->generation());
     std::optional<Credentials> credentials;
-    status = ResolveWorkerCredentials(serving, &credentials);
+    Status status = ResolveWorkerCredentials(serving, &credentials);
     if (status.ok()) status = GiveLogFilesToWorkers(serving, credentials);
-    if (!status.ok())
-      THRIFTD_LOG(kError) << "cannot give the workers their log files: " << status.message();
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << "cannot give the workers their log files: " << status.message()
+                          << "; the logs stay as they were";
+      return;
+    }
+    status = log::Reopen();
+    if (!status.ok()) THRIFTD_LOG(kError) << "cannot reopen the error log: " << status.message();
     arbiter_->SignalAll(SIGUSR1);
   }
 

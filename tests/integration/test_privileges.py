@@ -98,6 +98,30 @@ def test_workers_run_as_user_and_group_and_the_master_stays_root(thriftd, open_d
     assert server.wait_exit() == 0
 
 
+def test_usr1_does_not_follow_a_link_the_workers_user_left_at_a_log_path(thriftd, open_dir,
+                                                                         port):
+    # The workers' user may write in the log directory: it could replace its
+    # log with a link to a file of root's, for the master to reopen (root).
+    error_log = open_dir / "error.log"
+    secret = open_dir / "secret"
+    secret.write_text("root's\n")
+    server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}", "-u", "nobody", "-g", "nogroup",
+                     "--error-logfile", error_log)
+    server.wait_ready(port)
+    wait_until(lambda: "is ready" in error_log.read_text(), 10.0, "the worker ready")
+    os.rename(error_log, open_dir / "error.log.1")
+    os.symlink(secret, error_log)
+    server.signal("USR1")
+    wait_until(lambda: "the logs stay as they were" in (open_dir / "error.log.1").read_text(),
+               10.0, "the refusal, in the log still open")
+    assert "symbolic link" in (open_dir / "error.log.1").read_text()
+    assert secret.read_text() == "root's\n"
+    assert (secret.stat().st_uid, secret.lstat().st_uid) == (0, 0)
+    probe(port)
+    server.signal("TERM")
+    assert server.wait_exit() == 0
+
+
 def test_a_user_alone_brings_its_own_group(thriftd, port):
     server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}", "--user", str(NOBODY))
     (worker,) = server.wait_ready(port)

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <new>
 
 #include <thrift/TApplicationException.h>
 #include <thrift/protocol/TBinaryProtocol.h>
@@ -211,6 +212,9 @@ Outcome Caller::Call(const Method& method, const std::string& multiplexed, const
     return Failed(kCallExitTransport, where + ": the reply does not decode: " + e.what());
   } catch (const TException& e) {
     return Failed(kCallExitTransport, where + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    // A reply claiming more than this process can hold: the server's fault.
+    return Failed(kCallExitTransport, where + ": the reply claims more memory than there is");
   }
 }
 
@@ -244,6 +248,9 @@ Outcome Caller::Probe(const std::string& method_name, const std::string& multipl
     return Failed(kCallExitTransport, options_.address + ": no answer: " + Explained(e, options_));
   } catch (const TException& e) {
     return Failed(kCallExitTransport, options_.address + ": no answer: " + e.what());
+  } catch (const std::bad_alloc&) {
+    return Failed(kCallExitTransport,
+                  options_.address + ": the reply claims more memory than there is");
   }
 }
 

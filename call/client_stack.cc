@@ -126,12 +126,17 @@ Status MakeClientStack(const StackOptions& options, ClientStack* stack) {
                                          : T_BINARY_PROTOCOL);
     stack->transport = header;
   }
+  // A string or container a hostile server claims is refused past this
+  // (Thrift's readers make room for the claimed size before reading it).
+  constexpr std::int32_t kLimit = kMaxReplyBytes;
   if (p == "compact") {
-    stack->protocol = std::make_shared<TCompactProtocol>(stack->transport);
+    stack->protocol = std::make_shared<TCompactProtocol>(stack->transport, kLimit, kLimit);
   } else if (p == "json") {
     stack->protocol = std::make_shared<TJSONProtocol>(stack->transport);
   } else {
-    stack->protocol = std::make_shared<TBinaryProtocol>(stack->transport);
+    stack->protocol =
+        std::make_shared<TBinaryProtocol>(stack->transport, kLimit, kLimit,
+                                          /*strict_read=*/false, /*strict_write=*/true);
   }
   return Status::Ok();
 }

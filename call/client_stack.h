@@ -4,6 +4,7 @@
 #ifndef THRIFTD_CALL_CLIENT_STACK_H_
 #define THRIFTD_CALL_CLIENT_STACK_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -13,6 +14,11 @@
 #include "src/base/status.h"
 
 namespace thriftd::call {
+
+/// The largest string or container a reply may claim (binary and compact;
+/// the header and JSON protocols are bounded by the transport's 100 MiB
+/// message limit): as thriftd's own default thrift_max_message_size.
+constexpr std::int32_t kMaxReplyBytes = 100 * 1024 * 1024;
 
 struct StackOptions {
   std::string address;                 ///< HOST:PORT, [IPv6]:PORT or unix:PATH

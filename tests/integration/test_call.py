@@ -204,6 +204,37 @@ def test_probe_with_a_method(server):
 # --- without a server, or with one shared setup --------------------------------
 
 
+def test_a_reply_claiming_a_2_gib_string_is_refused_not_allocated():
+    # A hostile (or broken) server: a strict binary reply to echoString whose
+    # string claims 2 GiB. The client refuses the length; it does not make
+    # room for it first.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+
+        def answer():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)  # the call (buffered: it arrives whole)
+                name = b"echoString"
+                connection.sendall(
+                    (0x80010002).to_bytes(4, "big") + len(name).to_bytes(4, "big") + name +
+                    (0).to_bytes(4, "big") +          # seqid
+                    bytes([11]) + (0).to_bytes(2, "big") +  # field 0 (success): string
+                    (0x7FFFFFFF).to_bytes(4, "big") + b"x" * 64)
+                connection.recv(1)  # until the client closes
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        start = time.monotonic()
+        line = one_error_line(call(f"127.0.0.1:{port}", "--idl", EVERYTHING_IDL,
+                                   "Everything.echoString", '{"value": "a"}'), EXIT_TRANSPORT)
+        assert "does not decode" in line and "size limit" in line.lower(), line
+        assert time.monotonic() - start < 10  # no 2 GiB zeroed first
+        server.join(timeout=10)
+
+
 def test_a_dead_server_is_one_line_and_status_4():
     port = harness.free_port()
     line = one_error_line(call(f"127.0.0.1:{port}", "--idl", EVERYTHING_IDL, "Everything.nothing"),

@@ -13,6 +13,8 @@
 #include <thrift/transport/TVirtualTransport.h>
 #include <thrift/transport/TZlibTransport.h>
 
+#include "src/base/bind_address.h"
+
 namespace thriftd::call {
 namespace {
 
@@ -62,23 +64,17 @@ class TapTransport : public TVirtualTransport<TapTransport> {
 };
 
 Status MakeSocket(const StackOptions& options, std::shared_ptr<TSocket>* socket) {
-  const std::string& address = options.address;
-  if (address.rfind("unix:", 0) == 0) {
-    if (address.size() == 5) return Status::Error("address unix: names no path");
-    *socket = std::make_shared<TSocket>(address.substr(5));
-  } else {
-    size_t colon = address.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == address.size())
-      return Status::Error("address " + address + ": expected HOST:PORT or unix:PATH");
-    std::string host = address.substr(0, colon);
-    if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-      host = host.substr(1, host.size() - 2);
-    char* end = nullptr;
-    long port = std::strtol(address.c_str() + colon + 1, &end, 10);
-    if (*end != '\0' || port < 1 || port > 65535)
-      return Status::Error("address " + address + ": the port must be 1-65535");
-    *socket = std::make_shared<TSocket>(host, static_cast<int>(port));
+  // Spelled as thriftd's own binds are; a client connects to a port, a path.
+  BindAddress address;
+  if (!ParseBindAddress(options.address, &address) ||
+      (address.kind == BindAddress::Kind::kTcp && (address.host.empty() || address.port == 0)) ||
+      address.kind == BindAddress::Kind::kFd || address.kind == BindAddress::Kind::kSystemd) {
+    return Status::Error("address " + options.address +
+                         ": expected HOST:PORT, [IPv6]:PORT or unix:PATH (a port of 1-65535)");
   }
+  *socket = address.kind == BindAddress::Kind::kUnix
+                ? std::make_shared<TSocket>(address.path)
+                : std::make_shared<TSocket>(address.host, address.port);
   (*socket)->setConnTimeout(options.timeout_ms);
   (*socket)->setRecvTimeout(options.timeout_ms);
   (*socket)->setSendTimeout(options.timeout_ms);

@@ -12,7 +12,7 @@
 
 #include <boost/program_options.hpp>
 #include "src/base/access_log_format.h"
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 #include "src/setting_paths.h"
 
 namespace thriftd {

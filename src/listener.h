@@ -10,7 +10,7 @@
 
 #include "src/base/status.h"
 #include "src/base/unique_fd.h"
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 
 namespace thriftd {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "src/base/log.h"
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 #include "src/listener.h"
 
 namespace thriftd {

@@ -11,7 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 
 namespace thriftd {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 #include "src/listener.h"
 #include "src/pidfile.h"
 #include "src/process_environment.h"

@@ -16,32 +16,32 @@ std::pair<std::string_view, std::string_view> SplitMethod(std::string_view full)
   return {full.substr(0, dot), full.substr(dot + 1)};
 }
 
-void AppendTime(std::string* out, std::int64_t unix_time_us) {
+struct tm LocalTime(std::int64_t unix_time_us) {
   time_t seconds = static_cast<time_t>(unix_time_us / 1000000);
   struct tm tm;
   localtime_r(&seconds, &tm);
+  return tm;
+}
+
+// The common log format's time (30/Nov/2026:19:53:14 +0000).
+void AppendTime(std::string* out, std::int64_t unix_time_us) {
+  struct tm tm = LocalTime(unix_time_us);
   char text[64];
-  size_t n = strftime(text, sizeof text, "%d/%b/%Y:%H:%M:%S %z", &tm);
-  out->append(text, n);
+  out->append(text, strftime(text, sizeof text, "%d/%b/%Y:%H:%M:%S %z", &tm));
 }
 
 // ISO 8601 with milliseconds and the UTC offset
 // (2026-11-30T19:53:14.123+01:00), as log collectors parse a JSON line's
 // time; the text format keeps the common log format's.
 void AppendIsoTime(std::string* out, std::int64_t unix_time_us) {
-  time_t seconds = static_cast<time_t>(unix_time_us / 1000000);
-  struct tm tm;
-  localtime_r(&seconds, &tm);
+  struct tm tm = LocalTime(unix_time_us);
   char text[64];
-  size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-  long offset = tm.tm_gmtoff;
-  char sign = offset < 0 ? '-' : '+';
-  offset = offset < 0 ? -offset : offset;
-  int written = std::snprintf(text + n, sizeof text - n, ".%03d%c%02ld:%02ld",
-                              static_cast<int>(unix_time_us % 1000000 / 1000), sign, offset / 3600,
-                              offset % 3600 / 60);
-  if (written > 0) n += std::min(static_cast<size_t>(written), sizeof text - n - 1);
-  out->append(text, n);
+  out->append(text, strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm));
+  long offset = tm.tm_gmtoff < 0 ? -tm.tm_gmtoff : tm.tm_gmtoff;
+  int n = std::snprintf(text, sizeof text, ".%03d%c%02ld:%02ld",
+                        static_cast<int>(unix_time_us % 1000000 / 1000),
+                        tm.tm_gmtoff < 0 ? '-' : '+', offset / 3600, offset % 3600 / 60);
+  if (n > 0) out->append(text, std::min(static_cast<size_t>(n), sizeof text - 1));
 }
 
 void AppendJsonString(std::string* out, std::string_view text) {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -199,12 +199,18 @@ def test_a_second_usr2_during_an_upgrade_is_ignored(thriftd, adopt, tmp_path, po
     assert len(server.worker_pids()) == 2
 
 
-def test_a_unix_socket_survives_the_upgrade_and_goes_with_the_last_master(thriftd, adopt,
-                                                                          tmp_path):
+def _ready_on_a_unix_path(thriftd, tmp_path):
+    """thriftd serving on a unix socket, with a pidfile: (server, path, pidfile)."""
     path = tmp_path / "thriftd.sock"
     pidfile = tmp_path / "thriftd.pid"
     server = thriftd(PINGPONG_SO, "-b", f"unix:{path}", "-p", pidfile)
     server.wait_ready(unix=str(path))
+    return server, path, pidfile
+
+
+def test_a_unix_socket_survives_the_upgrade_and_goes_with_the_last_master(thriftd, adopt,
+                                                                          tmp_path):
+    server, path, pidfile = _ready_on_a_unix_path(thriftd, tmp_path)
     server.signal("USR2")
     new = adopt(_new_master(server, pidfile))
     server.signal("TERM")
@@ -221,10 +227,7 @@ def test_a_master_that_took_over_still_removes_its_unix_path_after_a_rollback(th
                                                                               tmp_path):
     """Regression: a master that took a unix socket over from an older one,
     then saw its own upgrade rolled back, never removed the path."""
-    path = tmp_path / "thriftd.sock"
-    pidfile = tmp_path / "thriftd.pid"
-    first = thriftd(PINGPONG_SO, "-b", f"unix:{path}", "-p", pidfile)
-    first.wait_ready(unix=str(path))
+    first, path, pidfile = _ready_on_a_unix_path(thriftd, tmp_path)
     first.signal("USR2")
     second = adopt(_new_master(first, pidfile))
     first.signal("TERM")

@@ -1,5 +1,5 @@
 // Bind addresses as the operator writes them.
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "src/bind_address.h"
+#include "src/base/bind_address.h"
 
 #include <cctype>
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // Bind addresses as the operator writes them: HOST:PORT, :PORT, [V6]:PORT,
 // unix:PATH, fd://N, systemd:NAME.
-#ifndef THRIFTD_SRC_BIND_ADDRESS_H_
-#define THRIFTD_SRC_BIND_ADDRESS_H_
+#ifndef THRIFTD_SRC_BASE_BIND_ADDRESS_H_
+#define THRIFTD_SRC_BASE_BIND_ADDRESS_H_
 
 #include <string>
 
@@ -25,4 +25,4 @@ struct BindAddress {
 
 }  // namespace thriftd
 
-#endif  // THRIFTD_SRC_BIND_ADDRESS_H_
+#endif  // THRIFTD_SRC_BASE_BIND_ADDRESS_H_

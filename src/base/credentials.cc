@@ -1,8 +1,10 @@
 #include "src/base/credentials.h"
 
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +44,36 @@ Status Find(Lookup lookup, Entry* entry, std::vector<char>* buffer, bool* found)
     *found = result != nullptr;
     return Status::Ok();
   }
+}
+
+// The capabilities the process still holds in any set but the bounding one.
+Status HeldCapabilities(bool* any) {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return Status::FromErrno("capget", errno);
+  *any = false;
+  for (const auto& word : data) *any = *any || word.effective || word.permitted || word.inheritable;
+  return Status::Ok();
+}
+
+// A change of uid from root clears the capabilities, unless the securebits
+// say otherwise (SECBIT_KEEP_CAPS, SECBIT_NO_SETUID_FIXUP, set by whoever
+// started thriftd): then a worker "running as nobody" could still bind low
+// ports, read any file or kill any process. Clears every set and checks.
+Status DropCapabilities() {
+  bool any = false;
+  if (Status held = HeldCapabilities(&any); !held.ok()) return held;
+  if (!any) return Status::Ok();
+  // Ambient capabilities go with the permitted ones; clear them first all the
+  // same, so a kernel that kept them cannot hand them to an exec'd program.
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return Status::FromErrno("prctl(PR_CAP_AMBIENT_CLEAR_ALL)", errno);
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capset, &header, none) != 0) return Status::FromErrno("capset", errno);
+  if (Status held = HeldCapabilities(&any); !held.ok()) return held;
+  if (any) return Status::Error("capabilities remained after dropping them");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -120,6 +152,9 @@ Status TakeCredentials(const Credentials& credentials, int pdeath_signal) {
   if (ruid != credentials.uid || euid != credentials.uid || suid != credentials.uid ||
       rgid != credentials.gid || egid != credentials.gid || sgid != credentials.gid) {
     return Status::Error("the user and group did not change as asked");
+  }
+  if (credentials.uid != 0) {
+    if (Status dropped = DropCapabilities(); !dropped.ok()) return dropped;
   }
   // The drop must be for good: a way back to root would undo it.
   if (credentials.uid != 0 && setuid(0) == 0)

@@ -37,7 +37,9 @@ Status LookUpGroup(const std::string& text, gid_t* gid, std::string* name);
 /// App is loaded: sets the supplementary groups (initgroups for a user with
 /// an entry, none otherwise), then the gid, then the uid, each checked, and
 /// verifies the change took: the ids read back, and for a uid other than
-/// root, setuid(0) fails. Also sets PR_SET_PDEATHSIG to `pdeath_signal`
+/// root, setuid(0) fails and no capability is left (securebits such as
+/// SECBIT_NO_SETUID_FIXUP keep them through the uid change: they are cleared
+/// here). Also sets PR_SET_PDEATHSIG to `pdeath_signal`
 /// again: the kernel clears it when the credentials change. The error names
 /// the failing call.
 Status TakeCredentials(const Credentials& credentials, int pdeath_signal);

@@ -129,6 +129,26 @@ def test_a_user_alone_brings_its_own_group(thriftd, port):
     assert "Workers run as user nobody (uid" in server.log()
 
 
+def _capabilities(pid):
+    """The CapInh, CapPrm, CapEff and CapAmb masks of /proc/PID/status."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status") if ":" in line)
+    return {name: int(fields[name], 16) for name in ("CapInh", "CapPrm", "CapEff", "CapAmb")}
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv (util-linux) is missing")
+def test_workers_keep_no_capability_even_when_the_securebits_say_keep_them(thriftd, port):
+    """Started with SECBIT_NO_SETUID_FIXUP (by setpriv here; a container
+    runtime or a unit file can do the same), the change of uid would leave a
+    worker "running as nobody" with every capability of root."""
+    server = thriftd("--securebits", "+no_setuid_fixup", "--", THRIFTD_BIN, PINGPONG_SO, "-b",
+                     f"127.0.0.1:{port}", "-u", "nobody", binary=shutil.which("setpriv"))
+    (worker,) = server.wait_ready(port)
+    assert _capabilities(server.pid)["CapEff"] != 0  # the master: root, as started
+    assert _runs_as(worker, NOBODY, pwd.getpwnam("nobody").pw_gid)
+    assert _capabilities(worker) == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}
+    probe(port)
+
+
 def test_an_unknown_user_or_group_is_one_line_at_start_and_at_check(tmp_path, port):
     for check in ([], ["--check-config"]):
         result = run_thriftd(*check, "-u", "no-such-user-x", "-b", f"127.0.0.1:{port}",

@@ -22,12 +22,19 @@ namespace {
   }
   // EOF with nothing said is a start (ReportStarted closes the pipe), or a
   // daemon that died before it could say anything: 'ok' then needs the "."
-  // ReportStarted writes.
+  // ReportStarted writes. A report is ".", or ".CODE MESSAGE" from the
+  // daemon; the intermediate child's failures have no ".".
   if (error == ".") _exit(0);
+  int code = failure_code;
   if (error.empty()) error = "the daemon exited before it started serving; see the error log";
-  if (error.front() == '.') error.erase(0, 1);
+  if (error.front() == '.') {
+    std::size_t space = error.find(' ');
+    int reported = std::atoi(error.substr(1, space - 1).c_str());
+    if (space != std::string::npos && reported > 0 && reported < 256) code = reported;
+    error.erase(0, space == std::string::npos ? 1 : space + 1);
+  }
   std::fprintf(stderr, "thriftd: %s\n", error.c_str());
-  _exit(failure_code);
+  _exit(code);
 }
 
 }  // namespace
@@ -82,10 +89,10 @@ Status Daemonize(int failure_code, UniqueFd* started) {
   return Status::Ok();
 }
 
-void ReportStarted(UniqueFd* started, const std::string& error) {
+void ReportStarted(UniqueFd* started, const std::string& error, int exit_code) {
   if (!started->valid()) return;
   // A leading "." tells a report from a daemon that died silently.
-  std::string report = "." + error;
+  std::string report = error.empty() ? "." : "." + std::to_string(exit_code) + " " + error;
   (void)!write(started->get(), report.data(), report.size());  // the terminal went: no one to tell
   started->Reset();
 }

@@ -25,14 +25,17 @@ Status CheckDaemonAllowed(const Config& config);
 /// directory and umask stay as they are (gunicorn keeps the directory;
 /// chdir and umask are settings of their own). The calling process waits
 /// for the daemon's word on *started (ReportStarted), prints an error it
-/// sends as its one line, and exits with `failure_code`, or 0 once the
-/// daemon has started; it never returns. The error (fork, setsid, pipe)
+/// sends as its one line, and exits with the status the daemon names
+/// (`failure_code` when it names none), or 0 once the daemon's workers all
+/// serve; it never returns. The error (fork, setsid, pipe)
 /// is for the caller to print while it still has the terminal.
 Status Daemonize(int failure_code, UniqueFd* started);
 
 /// In the daemon: tells the waiting terminal process that the start
-/// succeeded (`error` empty) or why it did not, and closes *started.
-void ReportStarted(UniqueFd* started, const std::string& error);
+/// succeeded (`error` empty) or why it did not, and the status to exit
+/// with then; closes *started. Does nothing once *started is closed, so
+/// the first word is the one the terminal gets.
+void ReportStarted(UniqueFd* started, const std::string& error, int exit_code = 1);
 
 }  // namespace thriftd
 

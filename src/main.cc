@@ -222,12 +222,10 @@ int Main(int argc, char** argv) {
     if (!status.ok()) {
       RemoveUnixSocketPaths(listeners);
       if (daemon_started.valid()) THRIFTD_LOG(kError) << status.message();
-      ReportStarted(&daemon_started, status.message());
+      ReportStarted(&daemon_started, status.message(), kExitConfigError);
       return fail(kExitConfigError, status.message());
     }
   }
-  // Before any worker forks: one holding the pipe would keep the terminal waiting.
-  ReportStarted(&daemon_started, "");
   // Last: argv has been copied (args, command), and is the title's space now.
   InitProcessTitle(argc, argv);
   status = SetProcessTitle(MasterTitle(config));
@@ -243,6 +241,7 @@ int Main(int argc, char** argv) {
   start.predecessor = std::move(predecessor);
   start.preloaded = std::move(preloaded);
   start.preloaded_fds = std::move(preloaded_fds);
+  start.daemon_started = std::move(daemon_started);
   Master master(std::move(start));
   return master.Run();
 }

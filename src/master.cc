@@ -14,6 +14,7 @@
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "src/base/scoreboard.h"
+#include "src/daemon.h"
 #include "src/hand_over_relay.h"
 #include "src/metrics.h"
 #include "src/metrics_server.h"
@@ -65,6 +66,7 @@ class Master::Impl {
         title_(MasterTitle(start.config)),
         preloaded_(std::move(start.preloaded)),
         preloaded_fds_(std::move(start.preloaded_fds)),
+        daemon_started_(std::move(start.daemon_started)),
         inherited_metrics_socket_(std::move(start.metrics_socket)) {
     metrics_bind_ = start.config.metrics_bind;
     metrics_bind_origin_ = start.config.OriginOf("metrics_bind").Describe();
@@ -150,6 +152,10 @@ class Master::Impl {
     TellPredecessorWeFailed(last_boot_error_.empty()
                                 ? "the new master stopped before it was ready"
                                 : "the new master's workers failed to boot: " + last_boot_error_);
+    ReportStarted(&daemon_started_,
+                  last_boot_error_.empty() ? "thriftd stopped before its workers were ready"
+                                           : "the workers failed to boot: " + last_boot_error_,
+                  arbiter_->exit_code() != 0 ? arbiter_->exit_code() : 1);
     RemoveUnixSocketPaths(listeners_);
     THRIFTD_LOG(kInfo) << "Shutting down: Master";
     return arbiter_->exit_code();
@@ -160,6 +166,7 @@ class Master::Impl {
   int FailStart(int exit_code, const std::string& why) {
     THRIFTD_LOG(kCritical) << why;
     TellPredecessorWeFailed(why);
+    ReportStarted(&daemon_started_, why, exit_code);
     RemoveUnixSocketPaths(listeners_);
     return exit_code;
   }
@@ -325,6 +332,8 @@ class Master::Impl {
     relay_->RetryHeld(arbiter_->workers(), arbiter_->generation(), ops_->Now());
     FollowServingGeneration();
     TellPredecessorWhenReady();
+    // daemon: the terminal's "started" means serving, as systemd's READY=1.
+    if (arbiter_->all_ready()) ReportStarted(&daemon_started_, "");
     TellSuccessorWhetherWeServe();
     NotifySystemd();
     if (arbiter_->done()) event_base_loopbreak(base_);
@@ -911,6 +920,7 @@ class Master::Impl {
   std::string workers_run_as_;            // the last "Workers run as ..." logged
   std::unique_ptr<LoadedApp> preloaded_;  // preload_app: what every worker starts from
   std::vector<int> preloaded_fds_;        // what the preloaded App opened: workers keep them
+  UniqueFd daemon_started_;               // daemon: the terminal waits for our word
   event_base* base_ = nullptr;
   std::unique_ptr<Scoreboard> scoreboard_;
   std::unique_ptr<PosixProcessOps> ops_;

@@ -48,6 +48,10 @@ struct MasterStart {
   /// constructor's files and sockets), which every worker keeps: the App's
   /// objects in the worker still use them.
   std::vector<int> preloaded_fds;
+  /// daemon: the pipe to the terminal process waiting for the start's word
+  /// (src/daemon.h). The master reports once its first generation is all
+  /// ready, or why it stopped before; workers do not inherit it.
+  UniqueFd daemon_started;
 };
 
 class Master {

@@ -11,7 +11,8 @@ import signal
 
 import pytest
 
-from harness import PINGPONG_SO, THRIFTD_BIN, is_live, probe, run_thriftd, wait_until
+from harness import (PINGPONG_SO, THRIFTD_BIN, failing_app, is_live, probe, run_thriftd,
+                     wait_until)
 
 
 def _stop_daemon(pidfile):
@@ -41,21 +42,14 @@ def test_a_daemon_writes_its_pidfile_serves_and_stops_on_term(tmp_path, port):
         for fd in (0, 1, 2):
             assert os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
         assert os.readlink(f"/proc/{pid}/cwd") == str(tmp_path)  # kept, as gunicorn keeps it
-        wait_until(lambda: _answers(port), 10.0, "a call to the daemon")
+        # "Started" means serving: the workers answer as soon as the terminal returns.
+        probe(port)
         os.kill(pid, signal.SIGTERM)
         wait_until(lambda: not is_live(pid), 15.0, "the daemon to stop")
         assert not pidfile.exists()
         assert "Shutting down: Master" in error_log.read_text()
     finally:
         _stop_daemon(pidfile)
-
-
-def _answers(port):
-    try:
-        probe(port)
-        return True
-    except Exception:  # not ready yet
-        return False
 
 
 def test_a_failure_before_detaching_is_one_line_at_the_terminal(tmp_path, port):
@@ -74,6 +68,24 @@ def test_a_failure_before_detaching_is_one_line_at_the_terminal(tmp_path, port):
         result = run_thriftd("-D", "-b", f"127.0.0.1:{busy}", PINGPONG_SO, cwd=tmp_path)
     assert result.returncode == 2
     assert "Address already in use" in result.stderr
+
+
+def test_workers_that_fail_to_boot_are_one_line_at_the_terminal(tmp_path, port):
+    """The terminal waits for the workers, as systemd's READY=1 does: an App
+    that cannot start is not a daemon reported started that is gone."""
+    pidfile = tmp_path / "thriftd.pid"
+    error_log = tmp_path / "error.log"
+    try:
+        result = run_thriftd("-D", "-p", pidfile, "--error-logfile", error_log, "-b",
+                             f"127.0.0.1:{port}", failing_app("start_throws_app"), cwd=tmp_path)
+        assert result.returncode == 1, result.stderr  # as without -D
+        assert result.stderr == ("thriftd: the workers failed to boot: App StartThrowsApp failed "
+                                 "to start in worker: start_throws_app: cannot reach the "
+                                 "database\n")
+        wait_until(lambda: "Shutting down: Master" in error_log.read_text(), 10.0,
+                   "the daemon to stop")
+    finally:
+        _stop_daemon(pidfile)
 
 
 def test_daemon_is_refused_under_systemd(tmp_path, port):

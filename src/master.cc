@@ -118,6 +118,7 @@ class Master::Impl {
     status = ResolveWorkerCredentials(*configs_[1], &credentials);
     if (!status.ok()) return FailStart(1, status.message());
     workers_run_as_ = DescribeWorkerCredentials(credentials);
+    credentials_[1] = std::move(credentials);
     THRIFTD_LOG(kInfo) << workers_run_as_;
     status = WatchSignalsAndTimer();
     // Beside the old master, this one is not systemd's main process until
@@ -248,10 +249,11 @@ class Master::Impl {
     launch->settings = WorkerSettingsOf(config);
     launch->master_pid = getpid();  // taken before fork: the worker compares, never guesses
     launch->preloaded = preloaded_.get();
-    // Looked up at each fork: a user removed since start fails this worker's
-    // start (logged, retried), not a worker running as whoever has the id now.
-    Status status = ResolveWorkerCredentials(config, &launch->credentials);
-    if (status.ok()) status = CreateWorker(config.worker_class, &launch->kind);
+    // Looked up with the configuration (start, HUP), not at each fork: the
+    // user database may be LDAP or NIS, and a lookup that hangs here would
+    // stop the master's loop, the watchdog and every restart with it.
+    launch->credentials = credentials_.at(spec.generation);
+    Status status = CreateWorker(config.worker_class, &launch->kind);
     if (!status.ok()) return status;
     launch->scoreboard = scoreboard_.get();
     for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
@@ -782,9 +784,7 @@ class Master::Impl {
     // where their user may write, the path may have become a link since,
     // and the master (root) does not reopen through one.
     const Config& serving = *configs_.at(arbiter_->generation());
-    std::optional<Credentials> credentials;
-    Status status = ResolveWorkerCredentials(serving, &credentials);
-    if (status.ok()) status = GiveLogFilesToWorkers(serving, credentials);
+    Status status = GiveLogFilesToWorkers(serving, credentials_.at(arbiter_->generation()));
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "cannot give the workers their log files: " << status.message()
                           << "; the logs stay as they were";
@@ -854,6 +854,7 @@ class Master::Impl {
     }
     std::uint64_t generation = arbiter_->next_generation();
     configs_[generation] = fresh;
+    credentials_[generation] = credentials;
     settings_generation_ = generation;
     notifier_.Reloading("Reloading: starting generation " + std::to_string(generation));
     reload_notified_ = true;
@@ -886,6 +887,7 @@ class Master::Impl {
       bool used = it->first == arbiter_->generation();
       for (const auto& [pid, worker] : arbiter_->workers())
         used = used || worker.spec.generation == it->first;
+      if (!used) credentials_.erase(it->first);
       it = used ? std::next(it) : configs_.erase(it);
     }
   }
@@ -912,6 +914,8 @@ class Master::Impl {
   bool told_stopping_ = false;
   bool reload_notified_ = false;                              // RELOADING=1 sent; READY=1 ends it
   std::map<std::uint64_t, std::shared_ptr<Config>> configs_;  // by generation
+  // The workers' user and group, by generation: looked up with its config.
+  std::map<std::uint64_t, std::optional<Credentials>> credentials_;
   // The master-wide settings in force, and the generation they came from.
   std::uint64_t settings_generation_ = 1;
   std::string log_path_;

@@ -149,6 +149,32 @@ def test_workers_keep_no_capability_even_when_the_securebits_say_keep_them(thrif
     probe(port)
 
 
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is missing")
+def test_a_replacement_worker_needs_no_user_database_lookup(thriftd, tmp_path, port):
+    """The user is looked up with the configuration (start, HUP), not at each
+    fork: with LDAP or NIS behind NSS, a lookup that hangs would stop the
+    master's loop, so its watchdog and every restart."""
+    server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}", "-u", "nobody")
+    (worker,) = server.wait_ready(port)
+    trace = tmp_path / "master.strace"
+    tracer = subprocess.Popen(["strace", "-q", "-e", "trace=openat,connect,epoll_wait", "-o",
+                               trace, "-p", str(server.pid)], stderr=subprocess.DEVNULL)
+    try:
+        # The master's timer wakes its loop each second: a line once attached.
+        wait_until(lambda: trace.exists() and "epoll_wait" in trace.read_text(), 10.0,
+                   "strace to attach")
+        os.kill(worker, 9)
+        wait_until(lambda: (lambda pids: pids and worker not in pids)(server.worker_pids()),
+                   10.0, "the replacement worker")
+        server.wait_ready(port)
+    finally:
+        tracer.terminate()
+        tracer.wait(timeout=10)
+    traced = trace.read_text()
+    for database in ("/etc/passwd", "/etc/group", "/etc/nsswitch.conf", "nscd"):
+        assert database not in traced, traced
+
+
 def test_an_unknown_user_or_group_is_one_line_at_start_and_at_check(tmp_path, port):
     for check in ([], ["--check-config"]):
         result = run_thriftd(*check, "-u", "no-such-user-x", "-b", f"127.0.0.1:{port}",

@@ -1,7 +1,10 @@
 #include "call/call_command.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include <thrift/TOutput.h>
@@ -21,6 +24,14 @@ constexpr char kProbeMethod[] = "__thriftd_probe__";
 int Fail(int exit_status, const std::string& message) {
   std::fprintf(stderr, "thriftd call: %s\n", message.c_str());
   return exit_status;
+}
+
+// Writes `text` to stdout and flushes it: a reply that did not reach a
+// full disk or a closed pipe must not exit 0.
+int Print(const std::string& text) {
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+    return Fail(kCallExitOutput, std::string("stdout: ") + std::strerror(errno));
+  return kCallExitOk;
 }
 
 // Where a call goes: "[MUX:]Service.method" resolved in the schema.
@@ -63,22 +74,24 @@ Status Resolve(const Schema& schema, const std::string& text, bool multiplexed, 
   return Status::Ok();
 }
 
-void List(const Schema& schema) {
+int List(const Schema& schema) {
+  std::ostringstream out;
   for (const Service* service : schema.Services()) {
-    std::cout << "service " << schema.DisplayName(service->name);
-    if (!service->extends.empty()) std::cout << " extends " << schema.DisplayName(service->extends);
-    std::cout << "\n";
-    for (const Method& method : service->methods)
-      std::cout << "  " << Signature(schema, method) << "\n";
+    out << "service " << schema.DisplayName(service->name);
+    if (!service->extends.empty()) out << " extends " << schema.DisplayName(service->extends);
+    out << "\n";
+    for (const Method& method : service->methods) out << "  " << Signature(schema, method) << "\n";
   }
+  return Print(out.str());
 }
 
-void Describe(const Schema& schema, const Target& target) {
-  std::cout << Signature(schema, *target.method, schema.DisplayName(target.service->name)) << "\n";
+int Describe(const Schema& schema, const Target& target) {
+  std::string text =
+      Signature(schema, *target.method, schema.DisplayName(target.service->name)) + "\n";
   Json arguments = Json::object();
   for (const Field& field : target.method->arguments)
     arguments[field.name] = TemplateOf(schema, field.type);
-  std::cout << arguments.dump(2) << "\n";
+  return Print(text + arguments.dump(2) + "\n");
 }
 
 Status ParseArguments(const std::string& text, Json* arguments) {
@@ -102,7 +115,7 @@ Status ParseArguments(const std::string& text, Json* arguments) {
 
 // Prints a call's outcome; returns its exit status.
 int Report(const Outcome& outcome, const std::string& prefix) {
-  if (!outcome.json.empty()) std::cout << outcome.json << std::endl;
+  if (!outcome.json.empty() && Print(outcome.json + "\n") != kCallExitOk) return kCallExitOutput;
   if (!outcome.error.empty())
     std::fprintf(stderr, "thriftd call: %s%s\n", prefix.c_str(), outcome.error.c_str());
   return outcome.exit_status;
@@ -123,7 +136,7 @@ int CallEachLine(Caller* caller, const Target& target) {
         status.ok() ? Report(caller->Call(*target.method, target.multiplexed, arguments), prefix)
                     : Fail(kCallExitUsage, prefix + status.message());
     if (first_failure == kCallExitOk) first_failure = exit_status;
-    if (exit_status == kCallExitTransport) break;
+    if (exit_status == kCallExitTransport || exit_status == kCallExitOutput) break;
   }
   return first_failure;
 }
@@ -137,18 +150,14 @@ int RunCallCommand(const std::vector<std::string>& args) {
   Status status = ParseCallOptions(args, &options);
   if (!status.ok()) return Fail(kCallExitUsage, status.message());
   if (options.mode == Mode::kHelp) {
-    std::fputs(CallUsage(), stdout);
-    return kCallExitOk;
+    return Print(CallUsage());
   }
   Schema schema;
   if (!options.idl.empty()) {
     status = LoadSchema(options.idl, options.include_dirs, &schema);
     if (!status.ok()) return Fail(kCallExitUsage, status.message());
   }
-  if (options.mode == Mode::kList) {
-    List(schema);
-    return kCallExitOk;
-  }
+  if (options.mode == Mode::kList) return List(schema);
   if (options.mode == Mode::kProbe && options.target.empty()) {
     Caller caller(nullptr, options.stack, false);
     return Report(caller.Probe(kProbeMethod, ""), "");
@@ -156,10 +165,7 @@ int RunCallCommand(const std::vector<std::string>& args) {
   Target target;
   status = Resolve(schema, options.target, options.multiplexed, &target);
   if (!status.ok()) return Fail(kCallExitUsage, status.message());
-  if (options.mode == Mode::kDescribe) {
-    Describe(schema, target);
-    return kCallExitOk;
-  }
+  if (options.mode == Mode::kDescribe) return Describe(schema, target);
   Caller caller(&schema, options.stack, options.pretty);
   if (options.mode == Mode::kProbe) {
     // The method must answer as declared (a result, not an exception);

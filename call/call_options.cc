@@ -31,7 +31,8 @@ const char* CallUsage() {
          "  -v, --verbose         hex-dump the bytes exchanged and time the call (stderr)\n"
          "Exit status: 0 ok, 1 the method threw a declared exception (printed as JSON),\n"
          "2 a usage, IDL or JSON error, 3 the server answered with a TApplicationException,\n"
-         "4 a transport error (refused, closed, timed out, a reply that does not decode).\n";
+         "4 a transport error (refused, closed, timed out, a reply that does not decode),\n"
+         "5 stdout could not be written (a full disk, a closed pipe).\n";
 }
 
 Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* options) {

@@ -5,7 +5,6 @@
 
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
-#include <thrift/protocol/THeaderProtocol.h>
 #include <thrift/protocol/TJSONProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/THeaderTransport.h>
@@ -14,6 +13,7 @@
 #include <thrift/transport/TZlibTransport.h>
 
 #include "src/base/bind_address.h"
+#include "src/base/limited_header_protocol.h"
 
 namespace thriftd::call {
 namespace {
@@ -103,8 +103,9 @@ Status MakeClientStack(const StackOptions& options, ClientStack* stack) {
 
   if (p == "header") {
     stack->transport = wire;
-    // THeaderProtocol frames with its own THeaderTransport.
-    stack->protocol = std::make_shared<THeaderProtocol>(wire);
+    // THeaderProtocol frames with its own THeaderTransport; the inner
+    // protocol it makes per reply gets the limit below too.
+    stack->protocol = std::make_shared<LimitedHeaderProtocol>(wire, kMaxReplyBytes);
     return Status::Ok();
   }
   if (t == "buffered") {

@@ -15,9 +15,10 @@
 
 namespace thriftd::call {
 
-/// The largest string or container a reply may claim (binary and compact;
-/// the header and JSON protocols are bounded by the transport's 100 MiB
-/// message limit): as thriftd's own default thrift_max_message_size.
+/// The largest string or container a reply may claim (binary and compact,
+/// also inside the header protocol; the JSON protocol is bounded by the
+/// transport's 100 MiB message limit): as thriftd's own default
+/// thrift_max_message_size.
 constexpr std::int32_t kMaxReplyBytes = 100 * 1024 * 1024;
 
 struct StackOptions {

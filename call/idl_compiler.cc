@@ -126,8 +126,10 @@ Status LoadSchema(const std::string& idl, const std::vector<std::string>& includ
         "or give --idl a .json schema (thrift --gen json)");
   }
   if (exit_status != 0) return Status::Error("thrift --gen json " + idl + ": " + OneLine(output));
+  // The compiler names a program after its file, up to the last dot,
+  // whatever the extension ("svc.idl" is program svc, written svc.json).
   std::string base = idl.substr(idl.rfind('/') == std::string::npos ? 0 : idl.rfind('/') + 1);
-  if (EndsWith(base, ".thrift")) base.resize(base.size() - 7);
+  if (base.rfind('.') != std::string::npos) base.resize(base.rfind('.'));
   return schema->LoadFile(out.path() + "/" + base + ".json");
 }
 

@@ -34,7 +34,7 @@ ALL = {
     "real": 3.141592653589793,
     "text": "h\u00e9llo \"w\u00f6rld\"\n\t\\",
     "blob": base64.b64encode(bytes(range(256))).decode(),
-    "color": 7,
+    "color": "BLUE",
     "user": -(2**63),
     "point": {"x": 1, "y": -2},
     "path": [{"x": 0, "y": 0}, {"x": 3, "y": 4}],
@@ -44,8 +44,8 @@ ALL = {
     "names": [[-5, "minus five"], [1, "one"]],
     "places": [[-1, {"x": 9, "y": 9}], [2**40, {"x": 1, "y": 1}]],
     "nested": [{"k": [{"x": 1, "y": 2}], "empty": []}, {}],
-    "colors": [1, 2],
-    "weights": [[1, 0.5], [7, -2.25]],
+    "colors": ["RED", "GREEN"],
+    "weights": {"RED": 0.5, "BLUE": -2.25},
     "blobs": ["", base64.b64encode(b"\x00\xff").decode()],
     "choice": {"point": {"x": 5, "y": 6}},
     "maybe": "here",
@@ -103,12 +103,24 @@ def test_every_type_round_trips(server):
     ("echoI64", BIG), ("echoI64", 2**63 - 1), ("echoDouble", -0.1), ("echoDouble", 1e308),
     ("echoDouble", "NaN"), ("echoDouble", "-Infinity"), ("echoString", ""),
     ("echoString", "\u2603"), ("echoBinary", base64.b64encode(b"\x00\x01\xfe").decode()),
-    ("echoEnum", 2), ("echoTypedef", -BIG), ("echoUnion", {"text": "t"}),
+    ("echoEnum", "GREEN"), ("echoTypedef", -BIG), ("echoUnion", {"text": "t"}),
     ("echoList", [{"x": 1, "y": 2}]), ("echoSet", [-BIG, 0, BIG]),
     ("echoMap", [[-1, "a"], [2, "b"]]), ("echoMap", []),
 ])
 def test_each_type_round_trips(server, method, value):
     assert reply(call(*server, f"Everything.{method}", json.dumps({"value": value}))) == value
+
+
+def test_enums_by_name_and_number_from_a_thrift_idl(server):
+    """Debian's Thrift 0.17 writes enum fields as i32 in its JSON; the enum
+    types are restored from its XML (call/enum_types.h), so names work."""
+    assert reply(call(*server, "Everything.echoEnum", '{"value": 7}')) == "BLUE"
+    assert reply(call(*server, "Everything.echoEnum", '{"value": 5}')) == 5  # no name: a number
+    value = dict(ALL, colors=[2, "RED"], weights=[[7, 1.0]])
+    echoed = reply(call(*server, "Everything.echoAll", json.dumps({"value": value})))
+    assert (echoed["colors"], echoed["weights"]) == (["RED", "GREEN"], {"BLUE": 1.0})  # a set
+    line = one_error_line(call(*server, "Everything.echoEnum", '{"value": "PURPLE"}'), EXIT_USAGE)
+    assert line == 'argument value: "PURPLE" is not a member of enum Color'
 
 
 def test_void_oneway_inherited_and_declared_exception(server):

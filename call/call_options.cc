@@ -1,5 +1,7 @@
 #include "call/call_options.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -26,6 +28,12 @@ const char* CallUsage() {
          "  --multiplexed         name the call SERVICE:METHOD (TMultiplexedProtocol); MUX:\n"
          "                        before SERVICE names another multiplexed name\n"
          "  --timeout SECONDS     connect, send and receive timeout (default 10)\n"
+         "  --tls                 TLS (1.2 or later), checking the server's certificate and\n"
+         "                        name against the system's CAs; implied by the next four\n"
+         "  --cacert FILE         the CA certificates (PEM) to check the server's against\n"
+         "  --cert FILE           a client certificate (PEM; holding its key, or see --key)\n"
+         "  --key FILE            the client certificate's private key (PEM)\n"
+         "  -k, --insecure        no check of the server's certificate or name\n"
          "  --list                the services, methods and signatures in the IDL\n"
          "  --describe S.M        a method's signature and a JSON template of its arguments\n"
          "  --probe [S.M]         exit 0 when the service answers (without S.M: a call to an\n"
@@ -90,6 +98,20 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
       status = take(&options->stack.transport);
     } else if (arg == "--thrift-protocol-factory" || arg == "--protocol") {
       status = take(&options->stack.protocol);
+    } else if (arg == "--tls") {
+      options->stack.tls.enabled = true;
+    } else if (arg == "--cacert" || arg == "--cert" || arg == "--key") {
+      TlsOptions& tls = options->stack.tls;
+      status = take(arg == "--cacert" ? &tls.cacert : arg == "--cert" ? &tls.cert : &tls.key);
+      tls.enabled = true;
+      const std::string& path = arg == "--cacert" ? tls.cacert
+                                : arg == "--cert" ? tls.cert
+                                                  : tls.key;
+      if (status.ok() && access(path.c_str(), R_OK) != 0)
+        return Status::FromErrno(arg + " " + path, errno);
+    } else if (arg == "--insecure" || arg == "-k") {
+      options->stack.tls.insecure = true;
+      options->stack.tls.enabled = true;
     } else if (arg == "--multiplexed") {
       options->multiplexed = true;
     } else if (arg == "--timeout") {
@@ -131,6 +153,8 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
   if (!options->idl.empty()) options->schema_from.clear();  // over THRIFTD_SCHEMA_FROM
   bool has_schema = !options->idl.empty() || !options->schema_from.empty();
   if (!options->output.empty() && !emit) return Status::Error("-o goes with --emit-schema only");
+  if (!options->stack.tls.key.empty() && options->stack.tls.cert.empty())
+    return Status::Error("--key " + options->stack.tls.key + " needs --cert");
   if (list || describe || emit) {
     options->mode = list ? Mode::kList : describe ? Mode::kDescribe : Mode::kEmitSchema;
     if (!has_schema) {

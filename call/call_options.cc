@@ -12,7 +12,7 @@ const char* CallUsage() {
   return "usage: thriftd call [OPTIONS] ADDRESS [MUX:]SERVICE.METHOD [JSON]\n"
          "       thriftd call [OPTIONS] ADDRESS [MUX:]SERVICE.METHOD -d @   (one JSON object a "
          "line)\n"
-         "       thriftd call --idl FILE --list | --describe SERVICE.METHOD\n"
+         "       thriftd call --idl FILE|--schema-from HOST:PORT --list | --describe S.M\n"
          "       thriftd call [OPTIONS] ADDRESS --probe [SERVICE.METHOD]\n"
          "       thriftd call --idl FILE --emit-schema json|cc\n"
          "Calls a method of a live Thrift service with arguments in JSON and prints the reply\n"

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 
+#include "src/app_schema.h"
 #include "src/arbiter.h"
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
@@ -16,7 +17,6 @@
 #include "src/base/scoreboard.h"
 #include "src/hand_over_relay.h"
 #include "src/metrics.h"
-#include "src/app_schema.h"
 #include "src/metrics_server.h"
 #include "src/posix_process_ops.h"
 #include "src/process_environment.h"
@@ -240,8 +240,7 @@ class Master::Impl {
       THRIFTD_LOG(kWarning) << "cannot serve the App's schema at /schema: " << status.message();
       schema.reset();
     } else if (schema) {
-      THRIFTD_LOG(kInfo) << "Serving the App's schema at /schema (" << schema->size()
-                         << " bytes)";
+      THRIFTD_LOG(kInfo) << "Serving the App's schema at /schema (" << schema->size() << " bytes)";
     }
     metrics_server_->SetSchema(std::move(schema), config.app);
   }

@@ -6,8 +6,8 @@
 #include <exception>
 #include <string_view>
 
-#include "src/base/bind_address.h"
 #include "src/base/log.h"
+#include "src/base/bind_address.h"
 #include "src/listener.h"
 
 namespace thriftd {

@@ -1,5 +1,7 @@
 #include "call/schema_fetch.h"
 
+#include <cstdio>
+
 #include <thrift/transport/TSocket.h>
 #include <thrift/transport/TTransportException.h>
 

@@ -1,5 +1,7 @@
 #include "call/call_options.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -10,12 +12,15 @@ const char* CallUsage() {
   return "usage: thriftd call [OPTIONS] ADDRESS [MUX:]SERVICE.METHOD [JSON]\n"
          "       thriftd call [OPTIONS] ADDRESS [MUX:]SERVICE.METHOD -d @   (one JSON object a "
          "line)\n"
-         "       thriftd call --idl FILE --list | --describe SERVICE.METHOD\n"
+         "       thriftd call --idl FILE|--schema-from HOST:PORT --list | --describe S.M\n"
          "       thriftd call [OPTIONS] ADDRESS --probe [SERVICE.METHOD]\n"
+         "       thriftd call --idl FILE --emit-schema json|cc\n"
          "Calls a method of a live Thrift service with arguments in JSON and prints the reply\n"
          "as JSON. ADDRESS is HOST:PORT, [IPv6]:PORT or unix:PATH.\n"
          "  --idl FILE            the service's IDL (.thrift, read with `thrift --gen json`)\n"
          "                        or the compiler's JSON for it (.json)\n"
+         "  --schema-from HOST:PORT  without --idl: the schema a thriftd serves at /schema on\n"
+         "                        its metrics endpoint (default: $THRIFTD_SCHEMA_FROM)\n"
          "  -I DIR                a directory the IDL's includes are searched in (repeatable)\n"
          "  -d JSON|@             the arguments (instead of the JSON operand); @: stdin\n"
          "  --thrift-transport-factory NAME  buffered (default), framed, header or zlib\n"
@@ -23,20 +28,30 @@ const char* CallUsage() {
          "  --multiplexed         name the call SERVICE:METHOD (TMultiplexedProtocol); MUX:\n"
          "                        before SERVICE names another multiplexed name\n"
          "  --timeout SECONDS     connect, send and receive timeout (default 10)\n"
+         "  --tls                 TLS (1.2 or later), checking the server's certificate and\n"
+         "                        name against the system's CAs; implied by the next four\n"
+         "  --cacert FILE         the CA certificates (PEM) to check the server's against\n"
+         "  --cert FILE           a client certificate (PEM; holding its key, or see --key)\n"
+         "  --key FILE            the client certificate's private key (PEM)\n"
+         "  -k, --insecure        no check of the server's certificate or name\n"
          "  --list                the services, methods and signatures in the IDL\n"
          "  --describe S.M        a method's signature and a JSON template of its arguments\n"
          "  --probe [S.M]         exit 0 when the service answers (without S.M: a call to an\n"
          "                        unknown method, answered by UNKNOWN_METHOD; no IDL needed)\n"
+         "  --emit-schema json|cc the IDL as the schema an App embeds (json), or the C++\n"
+         "                        source embedding it with THRIFTD_SCHEMA (cc), on stdout\n"
+         "  -o FILE               --emit-schema writes FILE instead of stdout\n"
          "  --pretty              indent the reply\n"
          "  -v, --verbose         hex-dump the bytes exchanged and time the call (stderr)\n"
          "Exit status: 0 ok, 1 the method threw a declared exception (printed as JSON),\n"
          "2 a usage, IDL or JSON error, 3 the server answered with a TApplicationException,\n"
-         "4 a transport error (refused, closed, timed out, a reply that does not decode).\n";
+         "4 a transport error (refused, closed, timed out, a reply that does not decode),\n"
+         "5 stdout could not be written (a full disk, a closed pipe).\n";
 }
 
 Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* options) {
   std::vector<std::string> operands;
-  bool probe = false, list = false, describe = false;
+  bool probe = false, list = false, describe = false, schema_from_flag = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     std::string value;
@@ -61,6 +76,15 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
       return Status::Ok();
     } else if (arg == "--idl") {
       status = take(&options->idl);
+    } else if (arg == "--schema-from") {
+      status = take(&options->schema_from);
+      schema_from_flag = true;
+    } else if (arg == "--emit-schema") {
+      status = take(&options->emit_format);
+      if (status.ok() && options->emit_format != "json" && options->emit_format != "cc")
+        return Status::Error("--emit-schema " + options->emit_format + ": expected json or cc");
+    } else if (arg == "-o" || arg == "--output") {
+      status = take(&options->output);
     } else if (arg == "-I" || arg == "--include-dir") {
       std::string dir;
       status = take(&dir);
@@ -74,6 +98,20 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
       status = take(&options->stack.transport);
     } else if (arg == "--thrift-protocol-factory" || arg == "--protocol") {
       status = take(&options->stack.protocol);
+    } else if (arg == "--tls") {
+      options->stack.tls.enabled = true;
+    } else if (arg == "--cacert" || arg == "--cert" || arg == "--key") {
+      TlsOptions& tls = options->stack.tls;
+      status = take(arg == "--cacert" ? &tls.cacert : arg == "--cert" ? &tls.cert : &tls.key);
+      tls.enabled = true;
+      const std::string& path = arg == "--cacert" ? tls.cacert
+                                : arg == "--cert" ? tls.cert
+                                                  : tls.key;
+      if (status.ok() && access(path.c_str(), R_OK) != 0)
+        return Status::FromErrno(arg + " " + path, errno);
+    } else if (arg == "--insecure" || arg == "-k") {
+      options->stack.tls.insecure = true;
+      options->stack.tls.enabled = true;
     } else if (arg == "--multiplexed") {
       options->multiplexed = true;
     } else if (arg == "--timeout") {
@@ -107,12 +145,24 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
     }
     if (!status.ok()) return status;
   }
-  if (list + describe + probe > 1)
-    return Status::Error("--list, --describe and --probe exclude each other");
-  if (list || describe) {
-    options->mode = list ? Mode::kList : Mode::kDescribe;
-    if (options->idl.empty())
-      return Status::Error((list ? "--list" : "--describe") + std::string(" needs --idl"));
+  bool emit = !options->emit_format.empty();
+  if (list + describe + probe + emit > 1)
+    return Status::Error("--list, --describe, --probe and --emit-schema exclude each other");
+  if (schema_from_flag && !options->idl.empty())
+    return Status::Error("--idl and --schema-from exclude each other");
+  if (!options->idl.empty()) options->schema_from.clear();  // over THRIFTD_SCHEMA_FROM
+  bool has_schema = !options->idl.empty() || !options->schema_from.empty();
+  if (!options->output.empty() && !emit) return Status::Error("-o goes with --emit-schema only");
+  if (!options->stack.tls.key.empty() && options->stack.tls.cert.empty())
+    return Status::Error("--key " + options->stack.tls.key + " needs --cert");
+  if (list || describe || emit) {
+    options->mode = list ? Mode::kList : describe ? Mode::kDescribe : Mode::kEmitSchema;
+    if (!has_schema) {
+      return Status::Error((list       ? "--list"
+                            : describe ? "--describe"
+                                       : "--emit-schema") +
+                           std::string(" needs --idl FILE or --schema-from HOST:PORT"));
+    }
     // An address before them is allowed (the same line with --list added), and ignored.
     if (operands.size() > 1) return Status::Error("unexpected operand " + operands[1]);
     return Status::Ok();
@@ -123,9 +173,9 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
     options->mode = Mode::kProbe;
     if (operands.size() > 1) options->target = operands[1];
     if (operands.size() > 2) return Status::Error("unexpected operand " + operands[2]);
-    if (!options->target.empty() && options->idl.empty())
+    if (!options->target.empty() && !has_schema)
       return Status::Error("--probe " + options->target +
-                           " needs --idl (without a method it does not)");
+                           " needs --idl or --schema-from (without a method it does not)");
     return Status::Ok();
   }
   options->mode = Mode::kCall;
@@ -138,8 +188,12 @@ Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* optio
     options->data_given = true;
   }
   if (operands.size() > 3) return Status::Error("unexpected operand " + operands[3]);
-  if (options->idl.empty())
-    return Status::Error("a call needs --idl FILE (the service's .thrift, or its .json schema)");
+  if (!has_schema) {
+    return Status::Error(
+        "a call needs --idl FILE (the service's .thrift, or its .json schema) or --schema-from "
+        "HOST:PORT (a thriftd's metrics endpoint serving the App's schema; or " +
+        std::string(kSchemaFromEnv) + ")");
+  }
   return Status::Ok();
 }
 

@@ -11,12 +11,17 @@
 namespace thriftd::call {
 
 /// What `thriftd call` was asked to do.
-enum class Mode { kCall, kList, kDescribe, kProbe, kHelp };
+enum class Mode { kCall, kList, kDescribe, kProbe, kEmitSchema, kHelp };
 
 struct CallOptions {
   Mode mode = Mode::kCall;
-  StackOptions stack;                     ///< address, transport, protocol, timeout, verbose
-  std::string idl;                        ///< --idl: a .thrift IDL or a .json schema
+  StackOptions stack;  ///< address, transport, protocol, timeout, verbose
+  std::string idl;     ///< --idl: a .thrift IDL or a .json schema
+  /// --schema-from (or THRIFTD_SCHEMA_FROM, set before parsing): the metrics
+  /// endpoint whose /schema is the IDL, when no --idl is given.
+  std::string schema_from;
+  std::string emit_format;                ///< --emit-schema: "json" or "cc"
+  std::string output;                     ///< -o: where --emit-schema writes (empty: stdout)
   std::vector<std::string> include_dirs;  ///< -I
   std::string target;  ///< [MUX:]Service.method (a call, --describe, --probe METHOD)
   std::string data;    ///< the arguments: JSON, or "@" for one object per stdin line
@@ -25,7 +30,11 @@ struct CallOptions {
   bool pretty = false;       ///< --pretty: indented replies
 };
 
-/// Parses argv after "call". A usage error names the argument.
+/// The environment variable a default --schema-from is read from.
+constexpr char kSchemaFromEnv[] = "THRIFTD_SCHEMA_FROM";
+
+/// Parses argv after "call" into `options` (whose schema_from may hold the
+/// environment's default). A usage error names the argument.
 Status ParseCallOptions(const std::vector<std::string>& args, CallOptions* options);
 
 /// The --help text.

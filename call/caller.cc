@@ -134,6 +134,13 @@ TMessageType Caller::Exchange(const std::string& method_name, const std::string&
   TMessageType type = T::T_CALL;
   int32_t seqid = 0;
   stack_.protocol->readMessageBegin(name, type, seqid);
+  // Another call's reply (a server out of step) must not pass for this
+  // one's. An exception with seqid 0 is a server's that failed before it
+  // read the call's (THeaderProtocol's unknown-protocol answer, for one).
+  if (seqid != seqid_ && !(type == T::T_EXCEPTION && seqid == 0)) {
+    throw TException("the reply's seqid " + std::to_string(seqid) + " is not the call's " +
+                     std::to_string(seqid_));
+  }
   return type;
 }
 

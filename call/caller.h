@@ -18,6 +18,7 @@ inline constexpr int kCallExitDeclaredException = 1;  ///< printed as JSON on st
 inline constexpr int kCallExitUsage = 2;              ///< usage, IDL, schema or JSON error
 inline constexpr int kCallExitServerError = 3;        ///< a TApplicationException
 inline constexpr int kCallExitTransport = 4;          ///< refused, closed, timed out, undecodable
+inline constexpr int kCallExitOutput = 5;  ///< stdout could not be written (full, closed)
 
 /// How one call ended: the status, the JSON to print (the result, a
 /// declared exception; empty for a oneway call) and, on failure, one line.

@@ -3,17 +3,19 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include <openssl/ssl.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
-#include <thrift/protocol/THeaderProtocol.h>
 #include <thrift/protocol/TJSONProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/THeaderTransport.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 #include <thrift/transport/TVirtualTransport.h>
 #include <thrift/transport/TZlibTransport.h>
 
 #include "src/base/bind_address.h"
+#include "src/base/limited_header_protocol.h"
 
 namespace thriftd::call {
 namespace {
@@ -63,7 +65,61 @@ class TapTransport : public TVirtualTransport<TapTransport> {
   std::shared_ptr<TTransport> inner_;
 };
 
-Status MakeSocket(const StackOptions& options, std::shared_ptr<TSocket>* socket) {
+// The factory's context, for what TSSLSocketFactory has no call for.
+class TlsFactory : public TSSLSocketFactory {
+ public:
+  TlsFactory() : TSSLSocketFactory(SSLTLS) {}
+  SSL_CTX* context() { return ctx_->get(); }
+};
+
+// --insecure: whatever the server's certificate names.
+class AllowAnyPeer : public AccessManager {
+ public:
+  Decision verify(const sockaddr_storage&) noexcept override { return ALLOW; }
+};
+
+// A TLS client context as `tls` says, checking the server's certificate
+// and name (an IP address or host name in its subjectAltName) unless
+// --insecure. TLS 1.2 at least, as thriftd's own TLS listeners.
+Status MakeTlsFactory(const TlsOptions& tls, std::shared_ptr<TSSLSocketFactory>* out) {
+  std::string step;
+  try {
+    auto factory = std::make_shared<TlsFactory>();
+    if (SSL_CTX_set_min_proto_version(factory->context(), TLS1_2_VERSION) != 1)
+      return Status::Error("TLS: cannot require TLS 1.2");
+    factory->authenticate(!tls.insecure);
+    if (tls.insecure) {
+      // Thrift checks the chain's result and the name after any handshake,
+      // even unauthenticated: the chain's errors are cleared as they are
+      // found, and any peer is allowed.
+      SSL_CTX_set_verify(factory->context(), SSL_VERIFY_NONE, [](int, X509_STORE_CTX* store) {
+        X509_STORE_CTX_set_error(store, X509_V_OK);
+        return 1;
+      });
+      factory->access(std::make_shared<AllowAnyPeer>());
+    }
+    step = "--cacert " + tls.cacert;
+    if (!tls.cacert.empty()) {
+      factory->loadTrustedCertificates(tls.cacert.c_str());
+    } else if (SSL_CTX_set_default_verify_paths(factory->context()) != 1) {
+      return Status::Error("TLS: cannot load the system's CA certificates (give --cacert)");
+    }
+    if (!tls.cert.empty()) {
+      step = "--cert " + tls.cert;
+      factory->loadCertificate(tls.cert.c_str());
+      const std::string& key = tls.key.empty() ? tls.cert : tls.key;
+      step = "--key " + key;
+      factory->loadPrivateKey(key.c_str());
+    }
+    *out = std::move(factory);
+  } catch (const apache::thrift::TException& e) {
+    return Status::Error(step + ": " + e.what());
+  }
+  return Status::Ok();
+}
+
+Status MakeSocket(const StackOptions& options, std::shared_ptr<TSocket>* socket,
+                  std::shared_ptr<TSSLSocketFactory>* tls) {
   // Spelled as thriftd's own binds are; a client connects to a port, a path.
   BindAddress address;
   if (!ParseBindAddress(options.address, &address) ||
@@ -72,9 +128,18 @@ Status MakeSocket(const StackOptions& options, std::shared_ptr<TSocket>* socket)
     return Status::Error("address " + options.address +
                          ": expected HOST:PORT, [IPv6]:PORT or unix:PATH (a port of 1-65535)");
   }
-  *socket = address.kind == BindAddress::Kind::kUnix
-                ? std::make_shared<TSocket>(address.path)
-                : std::make_shared<TSocket>(address.host, address.port);
+  if (options.tls.enabled) {
+    // Thrift's TLS sockets are TCP only.
+    if (address.kind == BindAddress::Kind::kUnix)
+      return Status::Error("address " + options.address + ": --tls needs HOST:PORT");
+    Status status = MakeTlsFactory(options.tls, tls);
+    if (!status.ok()) return status;
+    *socket = (*tls)->createSocket(address.host, address.port);
+  } else {
+    *socket = address.kind == BindAddress::Kind::kUnix
+                  ? std::make_shared<TSocket>(address.path)
+                  : std::make_shared<TSocket>(address.host, address.port);
+  }
   (*socket)->setConnTimeout(options.timeout_ms);
   (*socket)->setRecvTimeout(options.timeout_ms);
   (*socket)->setSendTimeout(options.timeout_ms);
@@ -96,15 +161,16 @@ Status MakeClientStack(const StackOptions& options, ClientStack* stack) {
     return Status::Error(
         "--thrift-protocol-factory header needs --thrift-transport-factory header");
   std::shared_ptr<TSocket> socket;
-  Status status = MakeSocket(options, &socket);
+  Status status = MakeSocket(options, &socket, &stack->tls);
   if (!status.ok()) return status;
   std::shared_ptr<TTransport> wire = socket;
   if (options.verbose) wire = std::make_shared<TapTransport>(socket);
 
   if (p == "header") {
     stack->transport = wire;
-    // THeaderProtocol frames with its own THeaderTransport.
-    stack->protocol = std::make_shared<THeaderProtocol>(wire);
+    // THeaderProtocol frames with its own THeaderTransport; the inner
+    // protocol it makes per reply gets the limit below too.
+    stack->protocol = std::make_shared<LimitedHeaderProtocol>(wire, kMaxReplyBytes);
     return Status::Ok();
   }
   if (t == "buffered") {

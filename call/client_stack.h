@@ -13,12 +13,27 @@
 
 #include "src/base/status.h"
 
+namespace apache::thrift::transport {
+class TSSLSocketFactory;
+}
+
 namespace thriftd::call {
 
-/// The largest string or container a reply may claim (binary and compact;
-/// the header and JSON protocols are bounded by the transport's 100 MiB
-/// message limit): as thriftd's own default thrift_max_message_size.
+/// The largest string or container a reply may claim (binary and compact,
+/// also inside the header protocol; the JSON protocol is bounded by the
+/// transport's 100 MiB message limit): as thriftd's own default
+/// thrift_max_message_size.
 constexpr std::int32_t kMaxReplyBytes = 100 * 1024 * 1024;
+
+/// TLS for `thriftd call` (--tls and the options that imply it).
+struct TlsOptions {
+  bool enabled = false;
+  std::string cacert;     ///< --cacert: the CAs (PEM) the server's certificate is checked
+                          ///< against; empty: the system's (/etc/ssl/certs)
+  std::string cert;       ///< --cert: a client certificate (PEM, may hold its key too)
+  std::string key;        ///< --key: its private key; empty: in `cert`
+  bool insecure = false;  ///< --insecure: no check of the server's certificate or name
+};
 
 struct StackOptions {
   std::string address;                 ///< HOST:PORT, [IPv6]:PORT or unix:PATH
@@ -26,9 +41,13 @@ struct StackOptions {
   std::string protocol = "binary";     ///< binary, compact, json, header
   int timeout_ms = 10000;              ///< connect, send and receive, each
   bool verbose = false;                ///< hex-dump the bytes to stderr
+  TlsOptions tls;
 };
 
 struct ClientStack {
+  /// With TLS: the context the socket uses, kept as long as it (its
+  /// destruction may clean OpenSSL up); declared first, destroyed last.
+  std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls;
   std::shared_ptr<apache::thrift::transport::TTransport> transport;  ///< open and close this
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol;
 };

@@ -8,7 +8,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
+#include "call/enum_types.h"
 #include "src/base/unique_fd.h"
 
 namespace thriftd::call {
@@ -101,6 +104,40 @@ std::string OneLine(const std::string& text) {
   return line;
 }
 
+std::string ReadWhole(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Every program's JSON in `dir`, rewritten with the enum types its XML has.
+Status RestoreEnumTypesIn(const std::string& dir) {
+  std::vector<std::string> json_paths, xml_texts;
+  DIR* listing = opendir(dir.c_str());
+  if (listing == nullptr) return Status::FromErrno("opendir(" + dir + ")", errno);
+  while (dirent* entry = readdir(listing)) {
+    std::string name = entry->d_name;
+    if (EndsWith(name, ".json")) json_paths.push_back(dir + "/" + name);
+    if (EndsWith(name, ".xml")) xml_texts.push_back(ReadWhole(dir + "/" + name));
+  }
+  closedir(listing);
+  std::vector<nlohmann::json> programs;
+  for (const std::string& path : json_paths) {
+    programs.push_back(nlohmann::json::parse(ReadWhole(path), nullptr, /*exceptions=*/false));
+    if (programs.back().is_discarded()) return Status::Error(path + ": not JSON");
+  }
+  Status status = RestoreEnumTypes(xml_texts, &programs);
+  if (!status.ok()) return status;
+  for (size_t i = 0; i < json_paths.size(); ++i) {
+    std::ofstream out(json_paths[i], std::ios::trunc);
+    out << programs[i].dump();
+    out.flush();
+    if (!out) return Status::Error(json_paths[i] + ": cannot be written");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadSchema(const std::string& idl, const std::vector<std::string>& include_dirs,
@@ -110,24 +147,35 @@ Status LoadSchema(const std::string& idl, const std::vector<std::string>& includ
   TempDir out;
   Status status = out.Create();
   if (!status.ok()) return status;
-  std::vector<std::string> argv = {"thrift", "-r", "--gen", "json", "-out", out.path()};
-  for (const std::string& dir : include_dirs) {
-    argv.push_back("-I");
-    argv.push_back(dir);
+  // JSON for the schema, then XML for the enum types the JSON loses
+  // (enum_types.h); both write one file per program into `out`.
+  for (const char* generator : {"json", "xml"}) {
+    std::vector<std::string> argv = {"thrift", "-r", "--gen", generator, "-out", out.path()};
+    for (const std::string& dir : include_dirs) {
+      argv.push_back("-I");
+      argv.push_back(dir);
+    }
+    argv.push_back(idl);
+    std::string output;
+    int exit_status = 0;
+    status = Run(argv, &output, &exit_status);
+    if (!status.ok()) return status;
+    if (exit_status == 127) {
+      return Status::Error(
+          "the Thrift compiler `thrift` is not on PATH (Debian: apt install thrift-compiler); "
+          "or give --idl a .json schema (thrift --gen json)");
+    }
+    if (exit_status != 0) {
+      return Status::Error(std::string("thrift --gen ") + generator + " " + idl + ": " +
+                           OneLine(output));
+    }
   }
-  argv.push_back(idl);
-  std::string output;
-  int exit_status = 0;
-  status = Run(argv, &output, &exit_status);
-  if (!status.ok()) return status;
-  if (exit_status == 127) {
-    return Status::Error(
-        "the Thrift compiler `thrift` is not on PATH (Debian: apt install thrift-compiler); "
-        "or give --idl a .json schema (thrift --gen json)");
-  }
-  if (exit_status != 0) return Status::Error("thrift --gen json " + idl + ": " + OneLine(output));
+  status = RestoreEnumTypesIn(out.path());
+  if (!status.ok()) return status.Prepend("thrift --gen json " + idl);
+  // The compiler names a program after its file, up to the last dot,
+  // whatever the extension ("svc.idl" is program svc, written svc.json).
   std::string base = idl.substr(idl.rfind('/') == std::string::npos ? 0 : idl.rfind('/') + 1);
-  if (EndsWith(base, ".thrift")) base.resize(base.size() - 7);
+  if (base.rfind('.') != std::string::npos) base.resize(base.rfind('.'));
   return schema->LoadFile(out.path() + "/" + base + ".json");
 }
 

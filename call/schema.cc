@@ -114,9 +114,35 @@ Status Schema::LoadFileOnce(const std::string& path, std::vector<std::string>* s
 
 Status Schema::LoadText(const std::string& text, const std::string& origin,
                         std::vector<std::string>* includes) {
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::exception& e) {
+    return Status::Error(origin + ": not a Thrift JSON schema: " + e.what());
+  }
+  if (!root.is_object() || !root.contains("thriftdSchema"))
+    return LoadProgram(text, origin, includes);
+  if (root.at("thriftdSchema") != 1 || !root.contains("programs") || !root["programs"].is_array())
+    return Status::Error(origin + ": not a thriftd schema bundle of version 1");
+  for (const json& program : root["programs"]) {
+    Status status = LoadProgram(program.dump(), origin, nullptr);
+    if (!status.ok()) return status;
+  }
+  return Status::Ok();
+}
+
+std::string Schema::Bundle() const {
+  json programs = json::array();
+  for (const std::string& text : program_texts_) programs.push_back(json::parse(text));
+  return json{{"thriftdSchema", 1}, {"programs", std::move(programs)}}.dump();
+}
+
+Status Schema::LoadProgram(const std::string& text, const std::string& origin,
+                           std::vector<std::string>* includes) {
   try {
     json root = json::parse(text);
     std::string program = root.at("name").get<std::string>();
+    program_texts_.push_back(root.dump());
     if (includes != nullptr) {
       for (const json& include : root.value("includes", json::array()))
         includes->push_back(include.get<std::string>());

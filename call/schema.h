@@ -83,10 +83,16 @@ class Schema {
   /// includes from FILE's directory (INCLUDE.json: what `thrift -r` writes).
   /// The first program read is the main one, whose names need no prefix.
   Status LoadFile(const std::string& path);
-  /// Reads one program's JSON text. `origin` names it in errors; the names
-  /// of the programs it includes go to `includes` when given.
+  /// Reads one program's JSON text, or a bundle of them (below). `origin`
+  /// names it in errors; the names of the programs a program includes go to
+  /// `includes` when given (a bundle holds its includes).
   Status LoadText(const std::string& text, const std::string& origin,
                   std::vector<std::string>* includes = nullptr);
+
+  /// Every program read, as one JSON document: {"thriftdSchema": 1,
+  /// "programs": [MAIN, INCLUDED...]}, each the compiler's JSON for one
+  /// program. What THRIFTD_SCHEMA embeds, /schema serves and LoadText reads.
+  std::string Bundle() const;
 
   const StructDef* FindStruct(const std::string& qualified) const;
   const EnumDef* FindEnum(const std::string& qualified) const;
@@ -102,7 +108,11 @@ class Schema {
  private:
   Status LoadFileOnce(const std::string& path, std::vector<std::string>* seen);
 
+  Status LoadProgram(const std::string& text, const std::string& origin,
+                     std::vector<std::string>* includes);
+
   std::string main_program_;
+  std::vector<std::string> program_texts_;  ///< as read, main first
   std::map<std::string, StructDef> structs_;
   std::map<std::string, EnumDef> enums_;
   std::vector<Service> services_;

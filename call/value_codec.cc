@@ -78,7 +78,7 @@ bool KeysAreText(const Type& map) {
 }
 
 Status WriteMap(TProtocol* out, const Schema& schema, const Type& type, const Json& value,
-                const std::string& path) {
+                const std::string& path, int depth) {
   // Both forms become (key, value) pairs; an object's keys are JSON strings.
   std::vector<std::pair<Json, const Json*>> pairs;
   if (value.is_object() && KeysAreText(type)) {
@@ -104,8 +104,8 @@ Status WriteMap(TProtocol* out, const Schema& schema, const Type& type, const Js
         key.get<std::string>().find_first_not_of("-0123456789") == std::string::npos) {
       key_value = Json::parse(key.get<std::string>(), nullptr, false);
     }
-    Status status = WriteValue(out, schema, *type.key, key_value, key_path + " key");
-    if (status.ok()) status = WriteValue(out, schema, *type.element, *item, key_path);
+    Status status = WriteValue(out, schema, *type.key, key_value, key_path + " key", depth);
+    if (status.ok()) status = WriteValue(out, schema, *type.element, *item, key_path, depth);
     if (!status.ok()) return status;
   }
   out->writeMapEnd();
@@ -184,7 +184,9 @@ TType WireType(const Type& type) {
 }
 
 Status WriteValue(TProtocol* out, const Schema& schema, const Type& type, const Json& value,
-                  const std::string& path) {
+                  const std::string& path, int depth) {
+  if (depth > kMaxDepth)
+    return Status::Error(path + ": structs nested deeper than " + std::to_string(kMaxDepth));
   int64_t number = 0;
   Status status;
   switch (type.kind) {
@@ -246,7 +248,7 @@ Status WriteValue(TProtocol* out, const Schema& schema, const Type& type, const 
       if (def == nullptr)
         return Status::Error(path + ": struct " + type.name + " is not in the schema");
       return WriteStruct(out, schema, def->fields, schema.DisplayName(def->name), def->is_union,
-                         value, path);
+                         value, path, /*arguments=*/false, depth + 1);
     }
     case Kind::kList:
     case Kind::kSet: {
@@ -256,22 +258,22 @@ Status WriteValue(TProtocol* out, const Schema& schema, const Type& type, const 
       type.kind == Kind::kList ? out->writeListBegin(element, size)
                                : out->writeSetBegin(element, size);
       for (size_t i = 0; i < value.size(); ++i) {
-        status =
-            WriteValue(out, schema, *type.element, value[i], path + "[" + std::to_string(i) + "]");
+        status = WriteValue(out, schema, *type.element, value[i],
+                            path + "[" + std::to_string(i) + "]", depth);
         if (!status.ok()) return status;
       }
       type.kind == Kind::kList ? out->writeListEnd() : out->writeSetEnd();
       return Status::Ok();
     }
     case Kind::kMap:
-      return WriteMap(out, schema, type, value, path);
+      return WriteMap(out, schema, type, value, path, depth);
   }
   return Status::Error(path + ": unknown type");
 }
 
 Status WriteStruct(TProtocol* out, const Schema& schema, const std::vector<Field>& fields,
                    const std::string& name, bool is_union, const Json& object,
-                   const std::string& path, bool arguments) {
+                   const std::string& path, bool arguments, int depth) {
   if (!object.is_object()) {
     return arguments ? Status::Error("the arguments must be a JSON object, got " + Shown(object))
                      : Expected(path, "an object (" + name + ")", object);
@@ -299,7 +301,7 @@ Status WriteStruct(TProtocol* out, const Schema& schema, const std::vector<Field
     }
     ++set;
     out->writeFieldBegin(field.name.c_str(), WireType(field.type), field.id);
-    Status status = WriteValue(out, schema, field.type, *item, field_path(field.name));
+    Status status = WriteValue(out, schema, field.type, *item, field_path(field.name), depth);
     if (!status.ok()) return status;
     out->writeFieldEnd();
   }
@@ -408,6 +410,7 @@ Json ReadValue(TProtocol* in, const Schema& schema, const Type& type) {
 }
 
 Json ReadStruct(TProtocol* in, const Schema& schema, const std::vector<Field>& fields) {
+  apache::thrift::protocol::TInputRecursionTracker depth(*in);
   Json object = Json::object();
   std::string name;
   in->readStructBegin(name);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 
+#include "src/app_schema.h"
 #include "src/arbiter.h"
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
@@ -231,7 +232,25 @@ class Master::Impl {
     if (!status.ok()) return status.Prepend(metrics_bind_origin_);
     THRIFTD_LOG(kInfo) << "Serving metrics at: http://" << address.host << ":"
                        << metrics_server_->port() << "/metrics";
+    ServeAppSchema(*configs_.at(1));  // the start's (the arbiter has not started)
     return Status::Ok();
+  }
+
+  // /schema: what the App's file embeds, read again at each HUP (a replaced
+  // .so brings its schema) except when preloaded (the workers keep the code
+  // loaded at start, so /schema keeps its schema). A file whose schema
+  // cannot be read serves none, said once in the log.
+  void ServeAppSchema(const Config& config) {
+    if (metrics_server_ == nullptr) return;
+    std::optional<std::string> schema;
+    Status status = ReadAppSchema(config.app, &schema);
+    if (!status.ok()) {
+      THRIFTD_LOG(kWarning) << "cannot serve the App's schema at /schema: " << status.message();
+      schema.reset();
+    } else if (schema) {
+      THRIFTD_LOG(kInfo) << "Serving the App's schema at /schema (" << schema->size() << " bytes)";
+    }
+    metrics_server_->SetSchema(std::move(schema), config.app);
   }
 
   // PosixProcessOps hooks -------------------------------------------------
@@ -859,6 +878,7 @@ class Master::Impl {
     notifier_.Reloading("Reloading: starting generation " + std::to_string(generation));
     reload_notified_ = true;
     arbiter_->Reload(MakeArbiterOptions(*fresh));
+    if (!preloaded_) ServeAppSchema(*fresh);
     DropUnusedConfigs();
   }
 

@@ -95,6 +95,10 @@ void MetricsServer::Handle(evhttp_request* request) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);
   const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
   std::string_view route = path != nullptr ? path : "";
+  if (route == "/schema") {
+    HandleSchema(request);
+    return;
+  }
   if (route != "/metrics" && route != "/healthz") {
     Reply(request, HTTP_NOTFOUND, "Not Found", kTextType, "not found\n");
     return;
@@ -124,6 +128,24 @@ void MetricsServer::Handle(evhttp_request* request) {
     return;
   }
   Reply(request, HTTP_OK, "OK", kMetricsType, body);
+}
+
+// Its own function (the other routes' handler is shared with /healthz's
+// and /metrics' owners): the same method rule, and a 404 that says why.
+void MetricsServer::HandleSchema(evhttp_request* request) {
+  evhttp_cmd_type method = evhttp_request_get_command(request);
+  if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+    evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", "GET, HEAD");
+    Reply(request, HTTP_BADMETHOD, "Method Not Allowed", kTextType, "method not allowed\n");
+    return;
+  }
+  if (!schema_) {
+    Reply(request, HTTP_NOTFOUND, "Not Found", kTextType,
+          "the App " + schema_app_ +
+              " embeds no schema (THRIFTD_SCHEMA, include/thriftd/schema.h)\n");
+    return;
+  }
+  Reply(request, HTTP_OK, "OK", kJsonType, *schema_);
 }
 
 }  // namespace thriftd

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "src/base/status.h"
@@ -20,7 +21,10 @@ namespace thriftd {
 /// Serves, for GET:
 ///   /metrics  200, text/plain; version=0.0.4, the body from render_metrics()
 ///   /healthz  200 or 503 as health() says, with its body (application/json)
-/// Other paths are 404; other methods (HEAD too) 405.
+///   /schema   200, application/json, the App's embedded schema (SetSchema);
+///             404 with a line saying so when it has none
+/// Other paths are 404; HEAD is answered as GET without the body; other
+/// methods 405.
 class MetricsServer {
  public:
   /// Binds host:port ("" = all IPv4 interfaces; port 0 lets the kernel
@@ -43,6 +47,13 @@ class MetricsServer {
   MetricsServer(const MetricsServer&) = delete;
   MetricsServer& operator=(const MetricsServer&) = delete;
 
+  /// What /schema serves from now on: the App's schema (JSON), or nullopt
+  /// for none; `app` names the App in the 404's line.
+  void SetSchema(std::optional<std::string> schema, std::string app) {
+    schema_ = std::move(schema);
+    schema_app_ = std::move(app);
+  }
+
   /// The bound port: the kernel's choice when 0 was asked for.
   int port() const { return port_; }
   /// The listening socket (owned by evhttp).
@@ -53,9 +64,12 @@ class MetricsServer {
       : render_metrics_(std::move(render_metrics)), health_(std::move(health)) {}
   static void OnRequest(evhttp_request* request, void* server);
   void Handle(evhttp_request* request);
+  void HandleSchema(evhttp_request* request);
 
   std::function<std::string()> render_metrics_;
   std::function<HealthReport()> health_;
+  std::optional<std::string> schema_;
+  std::string schema_app_;
   evhttp* http_ = nullptr;
   int fd_ = -1;
   int port_ = 0;

@@ -10,7 +10,7 @@ packages="
   libthrift-dev thrift-compiler
   libevent-dev libyaml-cpp-dev libsystemd-dev
   libboost-program-options-dev libboost-context-dev
-  nlohmann-json3-dev
+  nlohmann-json3-dev libssl-dev
   python3 python3-thrift
 "
 tests=false
@@ -19,7 +19,8 @@ if [ "${1:-}" = "--tests" ]; then
   # systemd for systemd-socket-activate (installing it in a container starts
   # no init, and on a host it is there already), util-linux for unshare.
   # clang and its runtimes (libFuzzer, the sanitizers) for tests/fuzz/run.sh.
-  packages="$packages doctest-dev python3-pytest systemd util-linux clang libclang-rt-14-dev"
+  # openssl (the command) makes the TLS tests' certificates.
+  packages="$packages doctest-dev python3-pytest systemd util-linux clang libclang-rt-14-dev openssl"
 fi
 export DEBIAN_FRONTEND=noninteractive
 

@@ -1,6 +1,5 @@
 #include "workers/thrift_factories.h"
 
-#include <thrift/TApplicationException.h>
 #include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/protocol/TCompactProtocol.h>
@@ -9,6 +8,8 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/THeaderTransport.h>
 
+#include "src/base/limited_header_protocol.h"
+
 namespace thriftd {
 
 using apache::thrift::TConfiguration;
@@ -16,53 +17,6 @@ using namespace apache::thrift::protocol;
 using namespace apache::thrift::transport;
 
 namespace {
-
-// THeaderProtocol reads each message through an inner binary or compact
-// protocol that it makes afresh in readMessageBegin, without a string or
-// container limit: a 56-byte header frame whose method name claimed 1.6 GB
-// made a worker allocate (and zero) it. Found by the connection_header fuzz
-// target (tests/fuzz). This one limits the inner protocol before it reads.
-class LimitedHeaderProtocol final : public THeaderProtocol {
- public:
-  LimitedHeaderProtocol(const std::shared_ptr<TTransport>& transport, int32_t limit)
-      : THeaderProtocol(transport), limit_(limit) {
-    LimitInner();
-  }
-
-  // THeaderProtocol::readMessageBegin (Apache Thrift 0.17), with
-  // LimitInner() between making the inner protocol and reading through it.
-  uint32_t readMessageBegin_virt(std::string& name, TMessageType& type, int32_t& seqid) override {
-    try {
-      trans_->resetProtocol();
-      resetProtocol();
-    } catch (const apache::thrift::TApplicationException& error) {
-      // A protocol id it does not know: the client is told, as Thrift does.
-      writeMessageBegin("", T_EXCEPTION, 0);
-      error.write(static_cast<TProtocol*>(this));
-      writeMessageEnd();
-      trans_->flush();
-      throw;
-    }
-    LimitInner();
-    return proto_->readMessageBegin(name, type, seqid);
-  }
-
- private:
-  void LimitInner() {
-    if (proto_.get() == limited_) return;  // the one limited for the last message
-    if (auto* binary = dynamic_cast<TBinaryProtocolT<THeaderTransport>*>(proto_.get())) {
-      binary->setStringSizeLimit(limit_);
-      binary->setContainerSizeLimit(limit_);
-    } else if (dynamic_cast<TCompactProtocolT<THeaderTransport>*>(proto_.get()) != nullptr) {
-      // Its limits are set only by its constructor.
-      proto_ = std::make_shared<TCompactProtocolT<THeaderTransport>>(trans_, limit_, limit_);
-    }
-    limited_ = proto_.get();
-  }
-
-  int32_t limit_;
-  TProtocol* limited_ = nullptr;
-};
 
 template <typename Transport>
 std::shared_ptr<TProtocol> Payload(const WorkerSettings& settings,

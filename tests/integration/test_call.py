@@ -34,7 +34,7 @@ ALL = {
     "real": 3.141592653589793,
     "text": "h\u00e9llo \"w\u00f6rld\"\n\t\\",
     "blob": base64.b64encode(bytes(range(256))).decode(),
-    "color": 7,
+    "color": "BLUE",
     "user": -(2**63),
     "point": {"x": 1, "y": -2},
     "path": [{"x": 0, "y": 0}, {"x": 3, "y": 4}],
@@ -44,8 +44,8 @@ ALL = {
     "names": [[-5, "minus five"], [1, "one"]],
     "places": [[-1, {"x": 9, "y": 9}], [2**40, {"x": 1, "y": 1}]],
     "nested": [{"k": [{"x": 1, "y": 2}], "empty": []}, {}],
-    "colors": [1, 2],
-    "weights": [[1, 0.5], [7, -2.25]],
+    "colors": ["RED", "GREEN"],
+    "weights": {"RED": 0.5, "BLUE": -2.25},
     "blobs": ["", base64.b64encode(b"\x00\xff").decode()],
     "choice": {"point": {"x": 5, "y": 6}},
     "maybe": "here",
@@ -103,12 +103,24 @@ def test_every_type_round_trips(server):
     ("echoI64", BIG), ("echoI64", 2**63 - 1), ("echoDouble", -0.1), ("echoDouble", 1e308),
     ("echoDouble", "NaN"), ("echoDouble", "-Infinity"), ("echoString", ""),
     ("echoString", "\u2603"), ("echoBinary", base64.b64encode(b"\x00\x01\xfe").decode()),
-    ("echoEnum", 2), ("echoTypedef", -BIG), ("echoUnion", {"text": "t"}),
+    ("echoEnum", "GREEN"), ("echoTypedef", -BIG), ("echoUnion", {"text": "t"}),
     ("echoList", [{"x": 1, "y": 2}]), ("echoSet", [-BIG, 0, BIG]),
     ("echoMap", [[-1, "a"], [2, "b"]]), ("echoMap", []),
 ])
 def test_each_type_round_trips(server, method, value):
     assert reply(call(*server, f"Everything.{method}", json.dumps({"value": value}))) == value
+
+
+def test_enums_by_name_and_number_from_a_thrift_idl(server):
+    """Debian's Thrift 0.17 writes enum fields as i32 in its JSON; the enum
+    types are restored from its XML (call/enum_types.h), so names work."""
+    assert reply(call(*server, "Everything.echoEnum", '{"value": 7}')) == "BLUE"
+    assert reply(call(*server, "Everything.echoEnum", '{"value": 5}')) == 5  # no name: a number
+    value = dict(ALL, colors=[2, "RED"], weights=[[7, 1.0]])
+    echoed = reply(call(*server, "Everything.echoAll", json.dumps({"value": value})))
+    assert (echoed["colors"], echoed["weights"]) == (["RED", "GREEN"], {"BLUE": 1.0})  # a set
+    line = one_error_line(call(*server, "Everything.echoEnum", '{"value": "PURPLE"}'), EXIT_USAGE)
+    assert line == 'argument value: "PURPLE" is not a member of enum Color'
 
 
 def test_void_oneway_inherited_and_declared_exception(server):
@@ -220,7 +232,7 @@ def test_a_reply_claiming_a_2_gib_string_is_refused_not_allocated():
                 name = b"echoString"
                 connection.sendall(
                     (0x80010002).to_bytes(4, "big") + len(name).to_bytes(4, "big") + name +
-                    (0).to_bytes(4, "big") +          # seqid
+                    (1).to_bytes(4, "big") +          # seqid: the first call's
                     bytes([11]) + (0).to_bytes(2, "big") +  # field 0 (success): string
                     (0x7FFFFFFF).to_bytes(4, "big") + b"x" * 64)
                 connection.recv(1)  # until the client closes
@@ -404,3 +416,107 @@ def test_includes_are_found_through_include_dirs(tmp_path):
         listing = call("--idl", main / "everything.thrift", *flags, "--list")
         assert listing.returncode == 0, listing.stderr
         assert "  string ping()" in listing.stdout.splitlines()
+
+
+# --- replies a hostile or broken server sends ---------------------------------
+
+
+@contextlib.contextmanager
+def one_reply_server(reply_bytes):
+    """A TCP listener on 127.0.0.1 that answers one call with `reply_bytes`
+    (whatever the call was) and then waits for the client to close; yields
+    its address."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def answer():
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)  # the call: one small write
+                connection.sendall(reply_bytes)
+                connection.recv(1)  # until the client closes
+
+        server = threading.Thread(target=answer, daemon=True)
+        server.start()
+        yield "127.0.0.1:%d" % listener.getsockname()[1]
+        server.join(timeout=10)
+        assert not server.is_alive()
+
+
+def binary_reply(name, seqid, body):
+    """A strict binary protocol reply message to `name` with `body` (its result struct)."""
+    name = name.encode()
+    return ((0x80010002).to_bytes(4, "big") + len(name).to_bytes(4, "big") + name +
+            seqid.to_bytes(4, "big", signed=True) + body)
+
+
+def test_a_header_reply_claiming_a_2_gib_string_is_refused_not_allocated():
+    # The same hostile reply inside a header frame: THeaderProtocol makes its
+    # inner binary protocol per message, without the client's limit, unless
+    # the call client's LimitedHeaderProtocol gives it one.
+    payload = binary_reply("echoString", 1, bytes([11]) + (0).to_bytes(2, "big") +
+                           (0x7FFFFFFF).to_bytes(4, "big") + b"x" * 64)
+    header = b"\x00\x00\x00\x00"  # protocol binary, no transforms, padded to a word
+    frame = ((0x0FFF).to_bytes(2, "big") + (0).to_bytes(2, "big") + (1).to_bytes(4, "big") +
+             (len(header) // 4).to_bytes(2, "big") + header + payload)
+    with one_reply_server(len(frame).to_bytes(4, "big") + frame) as address:
+        line = one_error_line(call(address, "--idl", EVERYTHING_IDL, "Everything.echoString",
+                                   '{"value": "a"}', "--thrift-transport-factory", "header",
+                                   "--thrift-protocol-factory", "header"), EXIT_TRANSPORT)
+    assert "does not decode" in line and "size limit" in line.lower(), line
+
+
+def test_a_reply_with_another_calls_seqid_is_refused():
+    reply_to_another = binary_reply("add", 5, bytes([8]) + (0).to_bytes(2, "big") +
+                                    (42).to_bytes(4, "big") + b"\x00")
+    with one_reply_server(reply_to_another) as address:
+        line = one_error_line(call(address, "--idl", EVERYTHING_IDL, "Everything.add",
+                                   '{"a": 40, "b": 2}'), EXIT_TRANSPORT)
+    assert line == f"{address}: add: the reply's seqid 5 is not the call's 1"
+
+
+TREE_IDL = "struct Tree { 1: list<Tree> children }\nservice Trees { Tree echo(1: Tree t) }\n"
+
+
+def test_structs_nested_deeper_than_64_are_refused_both_ways(tmp_path):
+    idl = tmp_path / "trees.thrift"
+    idl.write_text(TREE_IDL)
+
+    def tree(depth):
+        return {"children": [tree(depth - 1)]} if depth > 1 else {}
+    # The arguments: refused before anything is sent (no server needed).
+    port = harness.free_port()
+    line = one_error_line(call(f"127.0.0.1:{port}", "--idl", idl, "Trees.echo",
+                               json.dumps({"t": tree(100)})), EXIT_USAGE)
+    assert line.startswith("argument t.children[0].children[0]") and \
+        line.endswith(": structs nested deeper than 64"), line
+    # 60 levels are written (the dry run accepts them; nobody listens).
+    line = one_error_line(call(f"127.0.0.1:{port}", "--idl", idl, "Trees.echo",
+                               json.dumps({"t": tree(60)})), EXIT_TRANSPORT)
+    assert "cannot connect" in line
+    # A reply 1000 Trees deep: Tree { 1: list<Tree> [ Tree { ... } ] }.
+    level = bytes([15]) + (1).to_bytes(2, "big") + bytes([12]) + (1).to_bytes(4, "big")
+    body = bytes([12]) + (0).to_bytes(2, "big") + level * 1000 + b"\x00" * 1001 + b"\x00"
+    with one_reply_server(binary_reply("echo", 1, body)) as address:
+        line = one_error_line(call(address, "--idl", idl, "Trees.echo", '{"t": {}}'),
+                              EXIT_TRANSPORT)
+    assert "does not decode" in line and "depth limit" in line.lower(), line
+
+
+def test_an_idl_with_another_extension_is_read(tmp_path):
+    # The compiler names the program after the file up to its last dot.
+    idl = tmp_path / "pingpong.idl"
+    idl.write_text((harness.REPO_DIR / "examples" / "pingpong" / "pingpong.thrift").read_text())
+    listing = call("--idl", idl, "--list")
+    assert listing.returncode == 0, listing.stderr
+    assert "  i32 add(1: i32 a, 2: i32 b)" in listing.stdout.splitlines()
+
+
+def test_a_reply_that_cannot_be_written_is_status_5():
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([str(harness.THRIFTD_BIN), "call", "--idl", EVERYTHING_IDL,
+                                 "--list"], stdout=full, stderr=subprocess.PIPE, text=True,
+                                timeout=20)
+    assert result.returncode == 5
+    assert result.stderr == "thriftd call: stdout: No space left on device\n"

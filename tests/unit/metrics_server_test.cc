@@ -173,6 +173,27 @@ TEST_CASE("HEAD answers as GET would, with the length and no body") {
   CHECK(health.body.empty());
 }
 
+TEST_CASE("/schema serves the App's schema as JSON, or a 404 naming the App without one") {
+  ServerFixture fixture;
+  fixture.server->SetSchema(std::nullopt, "/srv/libkv.so");
+  Response none = fixture.Send("GET /schema HTTP/1.0\r\n\r\n");
+  CHECK(none.status == 404);
+  CHECK(none.body ==
+        "the App /srv/libkv.so embeds no schema (THRIFTD_SCHEMA, include/thriftd/schema.h)\n");
+  fixture.server->SetSchema(std::string(R"({"thriftdSchema":1,"programs":[]})"), "/srv/libkv.so");
+  Response schema = fixture.Send("GET /schema HTTP/1.0\r\n\r\n");
+  CHECK(schema.status == 200);
+  CHECK(HasHeader(schema, "Content-Type: application/json"));
+  CHECK(schema.body == R"({"thriftdSchema":1,"programs":[]})");
+  Response head = fixture.Send("HEAD /schema HTTP/1.0\r\n\r\n");
+  CHECK(head.status == 200);
+  CHECK(HasHeader(head, "Content-Length: 33"));
+  CHECK(head.body.empty());
+  Response post = fixture.Send("POST /schema HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
+  CHECK(post.status == 405);
+  CHECK(HasHeader(post, "Allow: GET, HEAD"));
+}
+
 TEST_CASE("a failing render answers 500 and the server keeps serving") {
   ServerFixture fixture;
   fixture.throw_on_render = true;

@@ -1,0 +1,30 @@
+// Enum types for the compiler's JSON. Debian 12's Thrift 0.17 JSON
+// generator writes an enum-typed field, argument or result (and a typedef
+// of an enum, and an enum in a container) as a plain "i32", losing the
+// enum; its XML generator (`thrift --gen xml`) names the type of each
+// ("type-module", "type-id"). This restores the JSON from the XML to what
+// newer generators write: typeId "enum" and {"typeId": "enum", "class":
+// NAME}, which Schema reads as an enum, so that `thriftd call` takes and
+// prints enum values by name.
+#ifndef THRIFTD_CALL_ENUM_TYPES_H_
+#define THRIFTD_CALL_ENUM_TYPES_H_
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "src/base/status.h"
+
+namespace thriftd::call {
+
+/// Rewrites, in every program of `programs` (the JSON generator's output),
+/// each "i32" the XML of the same programs (`xml_texts`, the XML
+/// generator's output for them, any order) says is an enum. A program
+/// without XML is left as it is; XML that does not parse is an error.
+Status RestoreEnumTypes(const std::vector<std::string>& xml_texts,
+                        std::vector<nlohmann::json>* programs);
+
+}  // namespace thriftd::call
+
+#endif  // THRIFTD_CALL_ENUM_TYPES_H_

@@ -1,0 +1,150 @@
+"""`thriftd call` over TLS (--tls, --cacert, --cert, --key, --insecure)
+against Thrift's own Python TSSLServerSocket serving PingPong in this
+process, with certificates the test makes (a CA, a server certificate for
+127.0.0.1, a client certificate). thriftd's own TLS listeners are tested
+with thriftd call where they are built."""
+
+import contextlib
+import socket
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+import harness
+from harness import run_thriftd
+
+EXIT_USAGE, EXIT_TRANSPORT = 2, 4
+PINGPONG_IDL = harness.REPO_DIR / "examples" / "pingpong" / "pingpong.thrift"
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """A directory holding ca.pem, server.pem/.key (for IP 127.0.0.1),
+    client.pem/.key (both signed by the CA) and other-ca.pem."""
+    directory = tmp_path_factory.mktemp("tls")
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
+                "-subj", f"/CN=thriftd test {ca}", "-days", "2", cwd=directory)
+    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"),
+                            ("client", "extendedKeyUsage=clientAuth")):
+        (directory / f"{name}.ext").write_text(extension + "\n")
+        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
+                "-subj", f"/CN=thriftd test {name}", cwd=directory)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                "-extfile", f"{name}.ext", cwd=directory)
+    return directory
+
+
+@contextlib.contextmanager
+def tls_pingpong_server(certificates, client_certificates=False):
+    """Thrift's Python TSSLServerSocket serving PingPong on 127.0.0.1 (TLS
+    1.2+; requiring a client certificate signed by the CA when asked);
+    yields its address."""
+    from pingpong import PingPong
+    from thrift.protocol import TBinaryProtocol
+    from thrift.server import TServer
+    from thrift.transport import TSSLSocket, TTransport
+
+    class Handler:
+        def add(self, a, b):
+            return a + b
+
+        def ping(self):
+            return "pong"
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certificates / "server.pem", certificates / "server.key")
+    if client_certificates:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(certificates / "ca.pem")
+    port = harness.free_port()
+    # The CA's signature is the check; Thrift's default callback would also
+    # match the client certificate's name to its address.
+    listener = TSSLSocket.TSSLServerSocket(host="127.0.0.1", port=port, ssl_context=context,
+                                           validate_callback=lambda cert, hostname: None)
+    server = TServer.TSimpleServer(PingPong.Processor(Handler()), listener,
+                                   TTransport.TBufferedTransportFactory(),
+                                   TBinaryProtocol.TBinaryProtocolFactory())
+
+    def serve():
+        with contextlib.suppress(OSError, ValueError):  # the shutdown below ends accept()
+            server.serve()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    address = f"127.0.0.1:{port}"
+    try:
+        harness.wait_until(lambda: _listening(port), message="the TLS server to listen")
+        yield address
+    finally:
+        if listener.handle is not None:
+            listener.handle.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        thread.join(5)
+        listener.close()
+        assert not thread.is_alive()
+
+
+def _listening(port):
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def call(address, *args):
+    return run_thriftd("call", address, "--idl", PINGPONG_IDL, *[str(a) for a in args],
+                       "PingPong.add", '{"a": 40, "b": 2}')
+
+
+def error_line(result, status):
+    assert result.returncode == status, (result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_tls_call_checks_the_servers_certificate(certificates):
+    with tls_pingpong_server(certificates) as address:
+        result = call(address, "--tls", "--cacert", certificates / "ca.pem")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "42\n", "")
+        # Signed by a CA it was not told to trust (nor the system's): refused.
+        for flags in (["--tls"], ["--cacert", certificates / "other-ca.pem"]):
+            line = error_line(call(address, *flags), EXIT_TRANSPORT)
+            assert "certificate verify failed" in line, line
+        # --insecure: no check at all.
+        result = call(address, "--insecure")
+        assert (result.returncode, result.stdout) == (0, "42\n"), result.stderr
+        # Without TLS the server hears no Thrift.
+        assert call(address).returncode == EXIT_TRANSPORT
+
+
+def test_a_client_certificate_when_the_server_requires_one(certificates):
+    with tls_pingpong_server(certificates, client_certificates=True) as address:
+        ca = ("--cacert", certificates / "ca.pem")
+        result = call(address, *ca, "--cert", certificates / "client.pem",
+                      "--key", certificates / "client.key")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "42\n", "")
+        assert call(address, *ca).returncode == EXIT_TRANSPORT
+        # --probe over TLS too.
+        probe = run_thriftd("call", address, "--probe", *ca, "--cert", certificates / "client.pem",
+                            "--key", certificates / "client.key")
+        assert (probe.returncode, probe.stderr) == (0, "")
+
+
+def test_tls_usage_errors(certificates, tmp_path):
+    missing = tmp_path / "missing.pem"
+    line = error_line(call("127.0.0.1:1", "--cacert", missing), EXIT_USAGE)
+    assert line == f"thriftd call: --cacert {missing}: No such file or directory"
+    line = error_line(call("127.0.0.1:1", "--key", certificates / "client.key"), EXIT_USAGE)
+    assert line == f"thriftd call: --key {certificates / 'client.key'} needs --cert"
+    line = error_line(call(f"unix:{tmp_path}/x.sock", "--tls"), EXIT_TRANSPORT)
+    assert line == f"thriftd call: address unix:{tmp_path}/x.sock: --tls needs HOST:PORT"
+    # A file that is not a certificate: named, before anything is sent.
+    line = error_line(call("127.0.0.1:1", "--tls", "--cacert", PINGPONG_IDL), EXIT_TRANSPORT)
+    assert line.startswith(f"thriftd call: --cacert {PINGPONG_IDL}: "), line

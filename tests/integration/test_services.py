@@ -239,3 +239,45 @@ def test_regression_a_call_after_an_exception_is_not_logged_under_the_failed_nam
     wait_lines(server, access, start + 4)
     assert [(r["method"], r["outcome"]) for r in access_records(access, start)] == [
         ("ping", "ok"), ("nosuch", "application_exception"), ("ping", "ok"), ("add", "ok")]
+
+
+@contextlib.contextmanager
+def multiplexed_blocker(port, timeout):
+    """The Blocker App's service through TMultiplexedProtocol, as "slow"."""
+    from blocker import Blocker
+    from thrift.protocol.TMultiplexedProtocol import TMultiplexedProtocol
+    trans, proto = harness.make_python_protocol(port, timeout=timeout)
+    trans.open()
+    try:
+        yield Blocker.Client(TMultiplexedProtocol(proto, "slow"))
+    finally:
+        trans.close()
+
+
+def test_the_fiber_watchdog_names_a_multiplexed_calls_service_and_method(thriftd, port):
+    server = thriftd(harness.BLOCKER_SO, "--multiplexed", "-k", "fiber",
+                     "--fiber-check-interval", "0.2", "-b", f"127.0.0.1:{port}")
+    server.wait_ready(port, service="blocker")  # plain clients reach the default service
+    mark = server.log_mark()
+    with multiplexed_blocker(port, timeout=10.0) as client:
+        client.block(600)  # blocks the loop
+        assert client.ping() == "pong"
+    warnings = [line for line in server.log()[mark:].splitlines()
+                if "blocked the event loop" in line]
+    assert len(warnings) == 1, server.log()
+    assert "slow:Blocker.block" in warnings[0], warnings[0]
+
+
+def test_the_hang_report_names_a_multiplexed_calls_service_and_method(thriftd, port):
+    server = thriftd(harness.BLOCKER_SO, "--multiplexed", "-t", "1", "-b", f"127.0.0.1:{port}")
+    (worker,) = server.wait_ready(port, service="blocker")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from thrift.transport.TTransport import TTransportException
+    with ThreadPoolExecutor(1) as pool, multiplexed_blocker(port, timeout=30.0) as client:
+        call = pool.submit(client.block, 20000)
+        server.wait_for_log(
+            rf"^\[[^\]]+\] \[{worker}\] \[CRITICAL\] WORKER TIMEOUT: stuck in slow:Blocker\.block\b",
+            deadline=15.0)
+        with pytest.raises(TTransportException):
+            call.result(timeout=15)

@@ -281,3 +281,17 @@ def test_the_hang_report_names_a_multiplexed_calls_service_and_method(thriftd, p
             deadline=15.0)
         with pytest.raises(TTransportException):
             call.result(timeout=15)
+
+
+def test_a_config_file_multiplexes_and_names_the_service_for_plain_clients(thriftd, tmp_path,
+                                                                          port):
+    config = tmp_path / "thriftd.yaml"
+    config.write_text(f"app: {SERVICES_SO}\nbind: 127.0.0.1:{port}\n"
+                      "multiplexed: true\nservice: kv\n")
+    server = thriftd("-c", config)
+    server.wait_ready(port, service="keyvalue")  # a plain client reaches kv
+    with harness.py_client(port, "keyvalue") as kv:
+        kv.setValue("plain", "1")
+    with multiplexed_clients(port) as (kv, admin):
+        assert kv.getValue("plain") == "1"
+        assert admin.keyCount() == 1

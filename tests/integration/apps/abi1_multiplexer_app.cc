@@ -56,8 +56,8 @@ class OwnMultiplexerApp : public thriftd::App {
     auto multiplexer = std::make_shared<apache::thrift::TMultiplexedProcessor>();
     auto pingpong =
         std::make_shared<pingpong::PingPongProcessor>(std::make_shared<PingPongHandler>());
-    multiplexer->registerProcessor("kv", std::make_shared<keyvalue::KeyValueProcessor>(
-                                             std::make_shared<KeyValueHandler>()));
+    multiplexer->registerProcessor(
+        "kv", std::make_shared<keyvalue::KeyValueProcessor>(std::make_shared<KeyValueHandler>()));
     multiplexer->registerProcessor("pingpong", pingpong);
     multiplexer->registerDefault(pingpong);
     return std::make_shared<apache::thrift::TSingletonProcessorFactory>(multiplexer);

@@ -66,7 +66,10 @@ inline std::shared_ptr<apache::thrift::TProcessorFactory> LoadApp(const std::str
     std::fprintf(stderr, "dlopen %s: %s\n", path.c_str(), dlerror());
     std::exit(2);
   }
-  auto entry = *static_cast<const thriftd::AppEntry* const*>(dlsym(so, "thriftd_app_default"));
+  // THRIFTD_APP's list of the object's Apps (app.h); the first is the default.
+  using List = const thriftd::AppEntryLink* (*)();
+  auto list = reinterpret_cast<List>(dlsym(so, "thriftd_app_list"));
+  const thriftd::AppEntry* entry = list != nullptr && list() != nullptr ? list()->entry : nullptr;
   if (entry == nullptr || entry->abi_version != thriftd::kAppAbiVersion) {
     std::fprintf(stderr, "%s: no THRIFTD_APP of ABI %u\n", path.c_str(), thriftd::kAppAbiVersion);
     std::exit(2);

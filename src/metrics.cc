@@ -37,9 +37,22 @@ std::string Label(const char* key, const std::string& value) {
   return std::string(key) + "=\"" + EscapeLabelValue(value) + '"';
 }
 
+// A method's labels from its scoreboard name: `service` is the name the App
+// exports it under ("kv:KeyValue.get" -> kv), or for the App's default
+// service the IDL's ("PingPong.ping" -> PingPong); `method` is the
+// processor's "Service.method". Calls that reached no method have no service.
+std::string MethodLabels(const std::string& key) {
+  if (key == kUnknownMethod) return Label("method", key);
+  std::size_t colon = key.find(':');
+  if (colon != std::string::npos) {
+    return Label("service", key.substr(0, colon)) + ',' + Label("method", key.substr(colon + 1));
+  }
+  return Label("service", key.substr(0, key.find('.'))) + ',' + Label("method", key);
+}
+
 void RenderHistogram(std::string* out, const std::string& method, const MethodTotals& totals) {
   const std::string name = "thriftd_request_duration_seconds";
-  const std::string method_label = Label("method", method);
+  const std::string method_label = MethodLabels(method);
   std::uint64_t cumulative = 0;
   for (int i = 0; i < kLatencyBuckets; ++i) {
     cumulative += totals.latency_buckets[i];
@@ -135,28 +148,29 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
   Sample(&out, "thriftd_workers", Label("state", "draining"),
          std::to_string(snapshot.workers_draining));
 
-  Family(&out, "thriftd_requests_total", "counter", "Thrift calls served, by method and outcome.");
+  Family(&out, "thriftd_requests_total", "counter",
+         "Thrift calls served, by service, method and outcome.");
   for (const auto& [method, totals] : methods) {
     for (int i = 0; i < kCallOutcomes; ++i) {
       Sample(&out, "thriftd_requests_total",
-             Label("method", method) + ',' +
+             MethodLabels(method) + ',' +
                  Label("outcome", CallOutcomeName(static_cast<CallOutcome>(i))),
              std::to_string(totals.calls[i]));
     }
   }
 
   Family(&out, "thriftd_request_errors_total", "counter",
-         "Thrift calls that did not end in a normal reply, by method.");
+         "Thrift calls that did not end in a normal reply, by service and method.");
   for (const auto& [method, totals] : methods) {
     std::uint64_t errors = 0;
     for (int i = 0; i < kCallOutcomes; ++i) {
       if (static_cast<CallOutcome>(i) != CallOutcome::kOk) errors += totals.calls[i];
     }
-    Sample(&out, "thriftd_request_errors_total", Label("method", method), std::to_string(errors));
+    Sample(&out, "thriftd_request_errors_total", MethodLabels(method), std::to_string(errors));
   }
 
   Family(&out, "thriftd_request_duration_seconds", "histogram",
-         "Time to serve a Thrift call, by method.");
+         "Time to serve a Thrift call, by service and method.");
   for (const auto& [method, totals] : methods) {
     // Calls that never reached a method have no latency.
     if (method != kUnknownMethod) RenderHistogram(&out, method, totals);

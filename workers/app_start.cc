@@ -5,6 +5,8 @@
 #include <exception>
 #include <string>
 
+#include "workers/services.h"
+
 namespace thriftd {
 
 Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app,
@@ -20,17 +22,22 @@ Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* ap
   app->context.pid = getpid();
   app->context.app_config = settings.app_config;
   const std::string& name = app->loaded.name;
+  AppServices services;
+  services.app_name = name;
   try {
-    app->loaded.object->OnWorkerStart(app->context);
-    app->processor_factory = app->loaded.object->ProcessorFactory();
+    App& object = *app->loaded.object;
+    object.OnWorkerStart(app->context);
+    services.default_service = object.ProcessorFactory();
+    // An App built for ABI version 1 has no Services() in its vtable.
+    if (app->loaded.abi_version >= 2) services.named = object.Services();
   } catch (const std::exception& error) {
     return Status::Error("App " + name + " failed to start in worker: " + error.what());
   } catch (...) {
     return Status::Error("App " + name + " failed to start in worker");
   }
-  if (!app->processor_factory)
-    return Status::Error("App " + name + " returned no processor factory");
-  return Status::Ok();
+  Status status = CheckAppServices(services);
+  if (!status.ok()) return status;
+  return ResolveProcessorFactory(services, ServiceChoiceOf(settings), &app->processor_factory);
 }
 
 Status StopApp(StartedApp& app) {

@@ -20,15 +20,17 @@ namespace thriftd {
 struct StartedApp {
   LoadedApp loaded;
   AppContext context;
-  std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
+  std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;  ///< what connections use
 };
 
 /// Loads `settings.app` (PATH.so[:NAME]), runs OnWorkerStart() with the
 /// context of worker `worker_index` (this process's pid, `settings.app_config`)
 /// and takes its processor factory. Each failure is the one line a worker
 /// reports: LoadApp's, "App NAME failed to start in worker: what()" (the
-/// hook or ProcessorFactory() threw), "App NAME returned no processor
-/// factory". With `preloaded` (preload_app: loaded and constructed in the
+/// hook, ProcessorFactory() or Services() threw), "App NAME returned no
+/// processor factory", or the `service` / `multiplexed` settings naming
+/// what the App does not have (workers/services.h). The factory taken is
+/// the one those settings choose. With `preloaded` (preload_app: loaded and constructed in the
 /// master before fork), this process's copy of it is taken over instead of
 /// loading: OnWorkerStart and the factory still run here, per worker.
 Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app,

@@ -15,6 +15,7 @@
 #include "src/base/clock.h"
 #include "src/base/log.h"
 #include "workers/call_observer.h"
+#include "workers/services.h"
 #include "workers/thrift_factories.h"
 
 namespace thriftd {
@@ -162,6 +163,7 @@ bool Connection::ServeHeld() {
 void Connection::BeginMessage(std::size_t length) {
   message_length_ = length;
   output_->Reset();
+  service_ = nullptr;
   call_observed_ = false;
   call_started_ns_ = MonotonicNanos();
   out_at_start_ = bytes_out_;
@@ -337,13 +339,16 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
 
 void Connection::OnCallStart(const char* method) {
   call_observed_ = true;
-  method_.store(method, std::memory_order_relaxed);
-  host_.OnCallStart(method, call_started_ns_);
+  call_name_ = method;
+  // A named service's calls are counted and reported as "NAME:Service.method".
+  const char* key = service_ != nullptr ? service_->Qualify(method) : method;
+  method_.store(key, std::memory_order_relaxed);
+  host_.OnCallStart(key, call_started_ns_);
 }
 
 void Connection::OnCallEnd() {
-  const char* method = method_.exchange(nullptr, std::memory_order_relaxed);
-  Record(method, method != nullptr ? method : "", output_->outcome());
+  const char* key = method_.exchange(nullptr, std::memory_order_relaxed);
+  Record(key, key != nullptr ? call_name_ : "", output_->outcome());
 }
 
 void Connection::RecordUnlistedCall(CallOutcome outcome) {
@@ -355,6 +360,7 @@ void Connection::Record(const char* method, std::string_view shown, CallOutcome 
   std::int64_t now_ns = MonotonicNanos();
   CallRecord call;
   call.method = shown;
+  if (service_ != nullptr) call.service = service_->name();
   call.seqid = output_->seqid();
   call.outcome = outcome;
   call.duration_us = (now_ns - call_started_ns_) / 1000;

@@ -36,6 +36,7 @@
 namespace thriftd {
 
 class Connection;
+class ServiceTag;
 
 /// What a connection needs from its worker (WorkerRuntime; a test double in
 /// unit tests). Called on the thread serving the connection; several
@@ -111,6 +112,11 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// the processor's literal "Service.method".
   void OnCallStart(const char* method);
   void OnCallEnd();
+  /// The named service the current message goes to (null: the App's
+  /// default service), set by the service dispatcher (workers/services.h)
+  /// before the service's processor runs; its calls are counted, watched
+  /// and reported as "NAME:Service.method", and logged under NAME.
+  void SetService(const ServiceTag* service) { service_ = service; }
   void* app_call_context = nullptr;  ///< the App's own event handler's context
 
  private:
@@ -154,8 +160,10 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
   std::shared_ptr<OutcomeRecorder> output_;  // protocol_, watched for the reply's outcome
   std::shared_ptr<apache::thrift::TProcessor> processor_;
+  const ServiceTag* service_ = nullptr;       // the current message's, if named
   std::atomic<const char*> method_{nullptr};  // read by the fiber watchdog thread
   bool call_observed_ = false;                // this message reached a method
+  const char* call_name_ = "";                // its "Service.method", as the processor says
   std::int64_t call_started_ns_ = 0;
   std::uint64_t out_at_start_ = 0;
   std::size_t message_length_ = 0;

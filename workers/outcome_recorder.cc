@@ -16,9 +16,10 @@ uint32_t OutcomeRecorder::writeMessageBegin_virt(const std::string& name, const 
   replied_ = true;
   exception_ = type == apache::thrift::protocol::T_EXCEPTION;
   seqid_ = seqid;
-  // Only an exception reply may be for a method the processor does not know
-  // (whose name the access log then shows); skip the copy otherwise.
-  if (exception_) name_ = name;
+  // Every reply's: a call the observer did not see (a processor thriftd does
+  // not know routes it, as an App's own TMultiplexedProcessor) is logged
+  // under it, and a name kept from an earlier reply would be another call's.
+  name_ = name;
   depth_ = 0;
   first_field_ = kUnset;
   return TProtocolDecorator::writeMessageBegin_virt(name, type, seqid);

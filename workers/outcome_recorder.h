@@ -32,8 +32,7 @@ class OutcomeRecorder final : public apache::thrift::protocol::TProtocolDecorato
   /// The outcome of the last reply written (kOk when none was: a oneway call).
   CallOutcome outcome() const;
   std::int32_t seqid() const { return seqid_; }
-  /// The method name an exception reply carries (what the client asked
-  /// for); not kept for other replies.
+  /// The method name the last reply carries (what the client asked for).
   const std::string& name() const { return name_; }
 
   uint32_t writeMessageBegin_virt(const std::string& name,

@@ -30,8 +30,9 @@ Status CreateWorker(const std::string& worker_class, std::unique_ptr<Worker>* wo
     *worker = builtin->second();
     return Status::Ok();
   }
-  static const PluginKind kKind{"worker kind", "worker kind", "thriftd_worker", "THRIFTD_WORKER",
-                                kWorkerAbiVersion};
+  static const PluginKind kKind{"worker kind",    "worker kind",     "thriftd_worker",
+                                "THRIFTD_WORKER", kWorkerAbiVersion, kWorkerAbiVersion,
+                                nullptr};
   LoadedPlugin<Worker> loaded;
   Status status = LoadPlugin<Worker, WorkerEntry>(kKind, worker_class, &loaded);
   if (!status.ok()) return status;

@@ -14,7 +14,20 @@
 // thriftd loads the object with dlopen() in each worker process after fork()
 // (so a HUP picks up a replaced .so), constructs the App once per worker, calls
 // OnWorkerStart(), then serves connections with processors from
-// ProcessorFactory() until the worker stops, and calls OnWorkerExit().
+// ProcessorFactory() (or Services(), for an App with several services) until
+// the worker stops, and calls OnWorkerExit().
+//
+// Several services: an App may export named services instead of (or beside)
+// its default one:
+//
+//   thriftd::ServiceMap Services() override {
+//     return {{"kv", std::make_shared<KeyValueProcessorFactory>(...)},
+//             {"admin", std::make_shared<AdminProcessorFactory>(...)}};
+//   }
+//
+// `service: kv` serves one of them; `multiplexed: true` serves all of them on
+// one listener, under their names, to Apache Thrift's TMultiplexedProtocol
+// clients (the default service, if any, answers clients that name none).
 #ifndef THRIFTD_APP_H_
 #define THRIFTD_APP_H_
 
@@ -33,8 +46,13 @@
 namespace thriftd {
 
 /// Bumped whenever App, AppContext or AppEntry change layout. thriftd refuses
-/// an object built against another version, naming both.
-inline constexpr std::uint32_t kAppAbiVersion = 1;
+/// an object built against another version, naming both, except the versions
+/// it still loads (kOldestAppAbiVersion and up). Version 2 added Services()
+/// at the end of App's virtual functions (a version 1 App is never asked for
+/// it) and the registration THRIFTD_APP makes (AppEntryLink); version 1 Apps
+/// export their entries as `thriftd_app_NAME` symbols, which still load.
+inline constexpr std::uint32_t kAppAbiVersion = 2;
+inline constexpr std::uint32_t kOldestAppAbiVersion = 1;
 
 /// What a worker tells its App about where it runs. Valid for the worker's life.
 struct AppContext {
@@ -44,6 +62,11 @@ struct AppContext {
   std::map<std::string, std::string> app_config;
 };
 
+/// An App's named services: name -> the factory of its processors. A name
+/// is what `service:` and a multiplexed client (TMultiplexedProtocol) say;
+/// it may not be empty or hold ':' (the multiplexed separator).
+using ServiceMap = std::map<std::string, std::shared_ptr<apache::thrift::TProcessorFactory>>;
+
 /// A Thrift service as thriftd serves it. Runs in a worker process; one App
 /// object per worker. Exceptions thrown from the constructor or
 /// OnWorkerStart() stop thriftd with their what() as the error.
@@ -51,9 +74,11 @@ class App {
  public:
   virtual ~App() = default;
 
-  /// The processors that serve connections. Called once per worker, after
-  /// OnWorkerStart(). The factory is asked for a processor per connection.
-  virtual std::shared_ptr<apache::thrift::TProcessorFactory> ProcessorFactory() = 0;
+  /// The App's default service: the processors that serve connections when
+  /// no `service` is set. Called once per worker, after OnWorkerStart(). The
+  /// factory is asked for a processor per connection. An App that exports
+  /// only named services (Services()) leaves it: null means none.
+  virtual std::shared_ptr<apache::thrift::TProcessorFactory> ProcessorFactory() { return nullptr; }
 
   /// After fork, before serving: open database connections and the like here.
   virtual void OnWorkerStart(const AppContext& /*context*/) {}
@@ -66,6 +91,11 @@ class App {
   /// or parked in fibers. The process ends one second after the first INT or
   /// QUIT whatever it is doing, this hook included.
   virtual void OnWorkerExit(const AppContext& /*context*/) {}
+
+  /// ABI version 2: the App's named services (ServiceMap). Called once per
+  /// worker, after OnWorkerStart() and ProcessorFactory(). Declared last, so
+  /// that a version 1 App's virtual functions keep their places.
+  virtual ServiceMap Services() { return {}; }
 };
 
 /// Waits `duration` without blocking other connections: under the `fiber`
@@ -85,24 +115,69 @@ inline void sleep_for(std::chrono::milliseconds duration) {
 /// no-op elsewhere.
 inline void yield() { sleep_for(std::chrono::milliseconds(0)); }
 
-/// The exported entry point. abi_version is the first member so that a
-/// mismatch is detectable whatever else changed.
+/// An App's entry. abi_version is the first member so that a mismatch is
+/// detectable whatever else changed.
 struct AppEntry {
   std::uint32_t abi_version;
-  const char* name;
+  const char* name;  ///< the class as THRIFTD_APP names it: "KvApp", "svc::KvApp"
   App* (*create)();
 };
 
+/// The Apps a shared object registered with THRIFTD_APP, in the order they
+/// were constructed (link order, then order in the source file).
+struct AppEntryLink {
+  const AppEntry* entry;
+  AppEntryLink* next;
+};
+
+namespace internal {
+
+// This object's list. Hidden: every shared object (and thriftd itself) has
+// its own, shared by all its source files; constant-initialized, so ready
+// before any registration runs.
+inline AppEntryLink* app_list_head __attribute__((visibility("hidden"))) = nullptr;
+inline AppEntryLink** app_list_tail __attribute__((visibility("hidden"))) = &app_list_head;
+
+/// What THRIFTD_APP defines: an entry, added to the list as the object loads.
+class AppRegistration {
+ public:
+  AppRegistration(const char* name, App* (*create)())
+      : entry_{kAppAbiVersion, name, create}, link_{&entry_, nullptr} {
+    *app_list_tail = &link_;
+    app_list_tail = &link_.next;
+  }
+  AppRegistration(const AppRegistration&) = delete;
+  AppRegistration& operator=(const AppRegistration&) = delete;
+
+ private:
+  AppEntry entry_;
+  AppEntryLink link_;
+};
+
+}  // namespace internal
 }  // namespace thriftd
 
-/// Exports Class as an App. The entry is found as `PATH.so:Class`, and a
-/// plain `PATH.so` finds it too (when an object exports several Apps, name
-/// the one you want: without a name the first one linked is used).
-#define THRIFTD_APP(Class)                                                                 \
-  extern "C" __attribute__((visibility("default")))                                        \
-  const ::thriftd::AppEntry thriftd_app_##Class = {                                        \
-      ::thriftd::kAppAbiVersion, #Class, []() -> ::thriftd::App* { return new Class(); }}; \
-  extern "C" __attribute__((visibility("default"), weak))                                  \
-  const ::thriftd::AppEntry* const thriftd_app_default = &thriftd_app_##Class;
+/// What thriftd looks up in a loaded object (ABI 2): its list of Apps. Found
+/// with dlsym() on the object's own handle, so each object answers for
+/// itself; `used`, so every object that includes this header exports it.
+extern "C" inline __attribute__((visibility("default"), used)) const ::thriftd::AppEntryLink*
+thriftd_app_list() {
+  return ::thriftd::internal::app_list_head;
+}
+
+#define THRIFTD_APP_CONCAT_INNER(a, b) a##b
+#define THRIFTD_APP_CONCAT(a, b) THRIFTD_APP_CONCAT_INNER(a, b)
+
+/// Exports Class as an App. Class may be namespaced (`svc::KvApp`), and one
+/// source file may export several. The App is found as `PATH.so:NAME`, NAME
+/// being Class as written here (`lib.so:svc::KvApp`), and a plain `PATH.so`
+/// finds the first App registered (name the one you want when an object
+/// exports several). Use it at namespace scope.
+#define THRIFTD_APP(Class)                                                                      \
+  namespace {                                                                                   \
+  const ::thriftd::internal::AppRegistration THRIFTD_APP_CONCAT(                                \
+      thriftd_app_registration_, __COUNTER__)(#Class,                                           \
+                                              []() -> ::thriftd::App* { return new Class(); }); \
+  }
 
 #endif  // THRIFTD_APP_H_

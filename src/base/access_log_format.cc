@@ -141,6 +141,7 @@ Status AccessLogFormat::Parse(const std::string& format, AccessLogFormat* out) {
 
 std::string AccessLogFormat::Format(const CallRecord& call, std::int64_t unix_time_us) const {
   auto [service, method] = SplitMethod(call.method);
+  if (!call.service.empty()) service = call.service;
   std::string line;
   line.reserve(160);
   if (json_) {

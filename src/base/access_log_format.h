@@ -5,6 +5,9 @@
 //   {time} {peer} {service} {method} {seqid} {outcome} {duration_us}
 //   {bytes_in} {bytes_out} {pid}          {{ and }} stand for braces
 //
+// {service} is the name a named service is exported under (`service`,
+// multiplexed calls), else the IDL's service the processor names.
+//
 // In a template's line, the peer, service and method show control bytes,
 // quotes and backslashes as \xHH: the method is whatever name a client
 // asked for, and must not break the line (or the default format's quotes).
@@ -27,6 +30,9 @@ namespace thriftd {
 struct CallRecord {
   std::string_view peer;    ///< "127.0.0.1:5555", "unix socket"
   std::string_view method;  ///< "Service.method" as the processor names it, or the requested name
+  /// The name the App exports the service under, for a named service's
+  /// call; empty: the service is the processor's ("Service" of `method`).
+  std::string_view service;
   std::int32_t seqid = 0;
   CallOutcome outcome = CallOutcome::kOk;
   std::int64_t duration_us = 0;

@@ -50,13 +50,27 @@ std::string DemangleUndefinedSymbol(const std::string& error) {
 
 PluginSpec ParsePluginSpec(const std::string& text) {
   PluginSpec spec{text, ""};
-  size_t colon = text.rfind(':');
-  if (colon != std::string::npos && IsIdentifier(text.substr(colon + 1))) {
-    spec.path = text.substr(0, colon);
-    spec.name = text.substr(colon + 1);
-    // No class can be called `default` (a keyword): it names the default entry.
-    if (spec.name == "default") spec.name.clear();
+  // NAME is the tail of identifiers joined by "::" (`svc::KvApp`, perhaps
+  // `::svc::KvApp`) after a single colon; walk it back one identifier at a time.
+  size_t start = text.size();  // where the name found so far begins
+  for (;;) {
+    size_t ident = start;
+    while (ident > 0 &&
+           (std::isalnum(static_cast<unsigned char>(text[ident - 1])) || text[ident - 1] == '_'))
+      --ident;
+    if (!IsIdentifier(text.substr(ident, start - ident))) return spec;
+    if (ident == 0 || text[ident - 1] != ':') return spec;
+    bool qualified = ident >= 2 && text[ident - 2] == ':';
+    if (!qualified || (ident >= 3 && text[ident - 3] == ':')) {
+      // The path's colon (and, when qualified, a leading "::" after it).
+      spec.path = text.substr(0, ident - (qualified ? 3 : 1));
+      spec.name = text.substr(ident);
+      break;
+    }
+    start = ident - 2;
   }
+  // No class can be called `default` (a keyword): it names the default entry.
+  if (spec.name == "default") spec.name.clear();
   return spec;
 }
 
@@ -101,13 +115,39 @@ Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** h
     dlclose(handle);
     return fail(why);
   };
+  const void* entry = nullptr;
+  std::string known;  // the names the object lists, for the error
+  using ListFunction = const PluginEntryLink* (*)();
+  void* list = kind.list_symbol != nullptr ? dlsym(handle, kind.list_symbol) : nullptr;
+  if (list != nullptr) {
+    // The object lists its entries: the first one, or the one named.
+    for (const PluginEntryLink* link = reinterpret_cast<ListFunction>(list)(); link != nullptr;
+         link = link->next) {
+      std::string name = static_cast<const PluginEntryHead*>(link->entry)->name;
+      // THRIFTD_APP(::svc::KvApp) names it "::svc::KvApp"; the spec drops the "::".
+      if (name.compare(0, 2, "::") == 0) name.erase(0, 2);
+      if (spec.name.empty() || spec.name == name) {
+        entry = link->entry;
+        break;
+      }
+      known += (known.empty() ? "" : ", ") + name;
+    }
+  }
+  // Objects without entries in a list (built for an older ABI, and other
+  // kinds) export each entry as PREFIX_NAME, and PREFIX_default points at
+  // the default one.
   std::string prefix = kind.symbol_prefix;
   std::string symbol = prefix + "_" + (spec.name.empty() ? "default" : spec.name);
-  void* address = dlsym(handle, symbol.c_str());
-  // PREFIX_default is a pointer to the default entry; PREFIX_NAME is the entry.
-  const void* entry = nullptr;
+  void* address = entry != nullptr ? nullptr : dlsym(handle, symbol.c_str());
   if (address != nullptr) {
     entry = spec.name.empty() ? *static_cast<const void* const*>(address) : address;
+  }
+  if (entry == nullptr && kind.list_symbol != nullptr) {
+    return fail_loaded(spec.name.empty() ? std::string("no ") + kind.display + " exported (use " +
+                                               kind.macro + ")"
+                       : known.empty() ? std::string("no ") + kind.display + " named " + spec.name
+                                       : std::string("no ") + kind.display + " named " + spec.name +
+                                             " (it exports " + known + ")");
   }
   if (entry == nullptr) {
     return fail_loaded(spec.name.empty()
@@ -118,10 +158,13 @@ Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** h
   }
   // Every entry struct starts with its ABI version.
   std::uint32_t version = *static_cast<const std::uint32_t*>(entry);
-  if (version != kind.abi_version) {
+  if (version < kind.oldest_abi_version || version > kind.abi_version) {
+    std::string loads = kind.oldest_abi_version == kind.abi_version
+                            ? "version " + std::to_string(kind.abi_version)
+                            : "versions " + std::to_string(kind.oldest_abi_version) + " to " +
+                                  std::to_string(kind.abi_version);
     return fail_loaded(std::string("built for ") + kind.display + " ABI version " +
-                       std::to_string(version) + ", this thriftd loads version " +
-                       std::to_string(kind.abi_version));
+                       std::to_string(version) + ", this thriftd loads " + loads);
   }
   *handle_out = handle;
   *entry_out = entry;

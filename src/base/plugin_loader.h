@@ -15,11 +15,28 @@ namespace thriftd {
 
 /// What is being loaded, for symbol names and messages.
 struct PluginKind {
-  const char* noun;           ///< "app", "worker kind": "cannot load app PATH: ..."
-  const char* display;        ///< "App", "worker kind": "no App named X"
-  const char* symbol_prefix;  ///< "thriftd_app": entries are PREFIX_NAME, PREFIX_default
-  const char* macro;          ///< "THRIFTD_APP"
-  std::uint32_t abi_version;  ///< what the entry's first member must hold
+  const char* noun;                  ///< "app", "worker kind": "cannot load app PATH: ..."
+  const char* display;               ///< "App", "worker kind": "no App named X"
+  const char* symbol_prefix;         ///< "thriftd_app": entries are PREFIX_NAME, PREFIX_default
+  const char* macro;                 ///< "THRIFTD_APP"
+  std::uint32_t abi_version;         ///< what the entry's first member must hold...
+  std::uint32_t oldest_abi_version;  ///< ...or any version from this one up
+  /// An exported `const LINK* SYMBOL()` listing the object's entries (ABI
+  /// 2 Apps: thriftd_app_list), tried before the PREFIX_NAME symbols; null
+  /// for kinds that have none.
+  const char* list_symbol;
+};
+
+/// The layout of a list node (AppEntryLink): the entry, the next node.
+struct PluginEntryLink {
+  const void* entry;
+  const PluginEntryLink* next;
+};
+
+/// What every entry struct starts with.
+struct PluginEntryHead {
+  std::uint32_t abi_version;
+  const char* name;
 };
 
 struct PluginSpec {
@@ -28,6 +45,8 @@ struct PluginSpec {
 };
 
 /// Splits "PATH.so[:NAME]" (a colon in a directory name does not split).
+/// NAME is an identifier or a qualified one (`svc::KvApp`, as THRIFTD_APP
+/// names a namespaced class; a leading `::` is dropped).
 PluginSpec ParsePluginSpec(const std::string& text);
 
 /// Opens the object and finds its entry. The object is loaded from this
@@ -37,8 +56,9 @@ PluginSpec ParsePluginSpec(const std::string& text);
 /// (never closed: the code it holds may run until the process ends).
 /// Errors: "cannot load NOUN PATH: <why>" (file missing, a directory or
 /// another file that is not regular, not a shared object or missing a
-/// symbol, as dlopen() says but naming PATH, no entry point, ABI version
-/// mismatch naming both versions).
+/// symbol, as dlopen() says but naming PATH, no entry point (naming the
+/// entries the object has, where it lists them), ABI version mismatch
+/// naming both versions).
 Status OpenPlugin(const PluginKind& kind, const std::string& spec_text, void** handle,
                   const void** entry);
 
@@ -54,7 +74,8 @@ void ClosePlugin(void* handle);
 template <typename T>
 struct LoadedPlugin {
   void* handle = nullptr;
-  std::string name;  ///< the entry's name: the exported class
+  std::string name;               ///< the entry's name: the exported class
+  std::uint32_t abi_version = 0;  ///< the version the object was built for
   std::unique_ptr<T> object;
 };
 
@@ -84,6 +105,7 @@ Status LoadPlugin(const PluginKind& kind, const std::string& spec_text, LoadedPl
   }
   loaded->handle = handle;
   loaded->name = entry->name;
+  loaded->abi_version = entry->abi_version;
   return Status::Ok();
 }
 

@@ -75,6 +75,10 @@ using StringMap = std::map<std::string, std::string>;
     "the App: a shared object exporting THRIFTD_APP, optionally naming one App in it") \
   X(app_config, "app-config", 0, kKeyValue, StringMap, {}, (), (0), "KEY=VALUE", "App", kWorker, \
     "a string passed to the App's AppContext::app_config (repeatable)") \
+  X(service, "service", 0, kString, std::string, "", (), (0), "NAME", "App", kWorker, \
+    "serve the App's service exported under this name (unset: its default service)") \
+  X(multiplexed, "multiplexed", 0, kBool, bool, false, (), (0), "", "App", kWorker, \
+    "serve all the App's named services to TMultiplexedProtocol clients (service: the one for plain clients)") \
   \
   X(bind, "bind", 'b', kBind, StringList, {"127.0.0.1:8000"}, (), (0), "ADDRESS", "Server socket", kMaster, \
     "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME (repeatable)") \

@@ -2,13 +2,17 @@
 //
 //   thriftd_test_client (--host H --port N | --unix PATH)
 //       [--transport buffered|framed|header] [--protocol binary|compact|json|header]
-//       [--timeout-ms N] COMMAND...
+//       [--timeout-ms N] [--multiplexed] COMMAND...
 //
 // The commands run in order on one connection, each printing one line:
 //   ping          -> pong             add A B    -> A+B
 //   echo N        -> echo N ok        sleep MS   -> slept MS
 //   set K V       -> ok               get K      -> the value, or "NotFoundError K"
 //   repeat N ping -> pong xN
+//   count         -> N (Admin.keyCount)  clear -> ok, or "Refused WHY" (Admin.clear)
+// --multiplexed: the calls go through Apache Thrift's TMultiplexedProtocol,
+// PingPong's as "pingpong", KeyValue's as "kv", Admin's as "admin" (the
+// names examples/services exports).
 // Exit codes: 0 success, 1 a Thrift error or a wrong reply (message on
 // stderr), 2 a usage error.
 #include <cstdint>
@@ -28,6 +32,9 @@
 #include <thrift/transport/THeaderTransport.h>
 #include <thrift/transport/TSocket.h>
 
+#include <thrift/protocol/TMultiplexedProtocol.h>
+
+#include "Admin.h"
 #include "KeyValue.h"
 #include "PingPong.h"
 
@@ -42,8 +49,9 @@ constexpr int kExitUsage = 2;
 constexpr char kUsage[] =
     "usage: thriftd_test_client (--host H --port N | --unix PATH)\n"
     "         [--transport buffered|framed|header] [--protocol binary|compact|json|header]\n"
-    "         [--timeout-ms N] COMMAND...\n"
-    "commands: ping | add A B | echo N | sleep MS | set K V | get K | repeat N ping\n";
+    "         [--timeout-ms N] [--multiplexed] COMMAND...\n"
+    "commands: ping | add A B | echo N | sleep MS | set K V | get K | repeat N ping\n"
+    "          | count | clear\n";
 
 /// A command line that cannot be run; main() prints it with the usage.
 struct UsageError : std::runtime_error {
@@ -62,6 +70,7 @@ struct Options {
   std::string transport = "buffered";
   std::string protocol = "binary";
   int timeout_ms = 10000;
+  bool multiplexed = false;
   std::vector<std::vector<std::string>> commands;
 };
 
@@ -79,7 +88,7 @@ int ParseInt(const std::string& text, const std::string& what) {
 
 /// Number of arguments each command takes after its name.
 int Arity(const std::string& name) {
-  if (name == "ping") return 0;
+  if (name == "ping" || name == "count" || name == "clear") return 0;
   if (name == "echo" || name == "sleep" || name == "get") return 1;
   if (name == "add" || name == "set" || name == "repeat") return 2;
   throw UsageError("unknown command '" + name + "'");
@@ -106,6 +115,8 @@ Options ParseArgs(int argc, char** argv) {
       options.protocol = value(flag);
     } else if (flag == "--timeout-ms") {
       options.timeout_ms = ParseInt(value(flag), flag);
+    } else if (flag == "--multiplexed") {
+      options.multiplexed = true;
     } else {
       throw UsageError("unknown option '" + flag + "'");
     }
@@ -192,10 +203,27 @@ std::string EchoPattern(int size) {
   return data;
 }
 
+/// The generated clients of the three example services, on one connection.
+struct Clients {
+  pingpong::PingPongClient& pingpong;
+  keyvalue::KeyValueClient& keyvalue;
+  admin::AdminClient& admin;
+};
+
 /// Runs one command and returns the line it prints.
-std::string Run(const std::vector<std::string>& command, pingpong::PingPongClient& pingpong,
-                keyvalue::KeyValueClient& keyvalue) {
+std::string Run(const std::vector<std::string>& command, Clients& clients) {
+  pingpong::PingPongClient& pingpong = clients.pingpong;
+  keyvalue::KeyValueClient& keyvalue = clients.keyvalue;
   const std::string& name = command[0];
+  if (name == "count") return std::to_string(clients.admin.keyCount());
+  if (name == "clear") {
+    try {
+      clients.admin.clear();
+      return "ok";
+    } catch (const admin::Refused& e) {
+      return "Refused " + e.why;
+    }
+  }
   if (name == "ping") {
     std::string reply;
     pingpong.ping(reply);
@@ -256,11 +284,18 @@ int main(int argc, char** argv) {
   try {
     std::shared_ptr<TTransport> transport;
     auto protocol = MakeProtocol(options, &transport);
-    pingpong::PingPongClient pingpong(protocol);
-    keyvalue::KeyValueClient keyvalue(protocol);
+    // Each service's calls named "service:method" when multiplexed.
+    auto service = [&](const char* name) -> std::shared_ptr<TProtocol> {
+      if (!options.multiplexed) return protocol;
+      return std::make_shared<apache::thrift::protocol::TMultiplexedProtocol>(protocol, name);
+    };
+    pingpong::PingPongClient pingpong(service("pingpong"));
+    keyvalue::KeyValueClient keyvalue(service("kv"));
+    admin::AdminClient admin(service("admin"));
+    Clients clients{pingpong, keyvalue, admin};
     transport->open();
     for (const auto& command : options.commands) {
-      std::cout << Run(command, pingpong, keyvalue) << std::endl;
+      std::cout << Run(command, clients) << std::endl;
     }
     transport->close();
   } catch (const UsageError& e) {

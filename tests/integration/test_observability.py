@@ -635,8 +635,9 @@ def test_metrics_count_every_call_exactly_across_a_worker_kill(thriftd, tmp_path
     assert histogram_counts(samples) == {"PingPong.ping": 40, "PingPong.add": 30}
     for method, count in histogram_counts(samples).items():
         assert value(samples, "thriftd_request_duration_seconds_bucket",
-                     method=method, le="+Inf") == count
-        assert value(samples, "thriftd_request_duration_seconds_sum", method=method) > 0
+                     service=method.split(".")[0], method=method, le="+Inf") == count
+        assert value(samples, "thriftd_request_duration_seconds_sum",
+                     service=method.split(".")[0], method=method) > 0
     assert value(samples, "thriftd_received_bytes_total") == sent
     assert value(samples, "thriftd_sent_bytes_total") == received
     status, body = http_get(metrics_port, "/metrics")
@@ -679,7 +680,8 @@ def test_metrics_stay_exact_across_max_requests_recycles(thriftd, port):
         and first not in server.worker_pids(),
         "a max_requests recycle, and every call counted")
     assert total_requests(samples) == calls
-    assert value(samples, "thriftd_requests_total", method="PingPong.add", outcome="ok") == calls
+    assert value(samples, "thriftd_requests_total", service="PingPong", method="PingPong.add",
+                 outcome="ok") == calls
     assert histogram_counts(samples) == {"PingPong.add": calls}
     assert restarts(samples, "killed") == 0 and restarts(samples, "exited") == 0
     assert re.search(rf"Worker \(pid:{first}\) reached max_requests", server.log())
@@ -706,8 +708,10 @@ def test_metrics_count_declared_exceptions_apart(thriftd, port):
     assert {k: v for k, v in requests_by_label(samples).items() if v} == {
         ("KeyValue.setValue", "ok"): 5, ("KeyValue.getValue", "ok"): 7,
         ("KeyValue.getValue", "declared_exception"): 9}
-    assert value(samples, "thriftd_request_errors_total", method="KeyValue.getValue") == 9
-    assert value(samples, "thriftd_request_errors_total", method="KeyValue.setValue") == 0
+    assert value(samples, "thriftd_request_errors_total", service="KeyValue",
+                 method="KeyValue.getValue") == 9
+    assert value(samples, "thriftd_request_errors_total", service="KeyValue",
+                 method="KeyValue.setValue") == 0
     assert histogram_counts(samples) == {"KeyValue.setValue": 5, "KeyValue.getValue": 16}
     promtool_check(http_get(metrics_port, "/metrics")[1])
 

@@ -28,6 +28,18 @@ TEST_CASE("a template's fields and literal braces") {
   CHECK(LineFor("{{{service}}} {method} {seqid}", "PingPong.ping") == "{PingPong} ping 3\n");
 }
 
+TEST_CASE("a named service's call is logged under the name it is exported by") {
+  AccessLogFormat parsed;
+  REQUIRE(AccessLogFormat::Parse("{service} {method}", &parsed).ok());
+  CallRecord call;
+  call.method = "KeyValue.getValue";
+  call.service = "kv";
+  CHECK(parsed.Format(call, 0) == "kv getValue\n");
+  REQUIRE(AccessLogFormat::Parse("json", &parsed).ok());
+  CHECK(parsed.Format(call, 0).find("\"service\":\"kv\",\"method\":\"getValue\"") !=
+        std::string::npos);
+}
+
 TEST_CASE("a method name a client chose cannot break the line or its quotes") {
   // The name an unknown method was asked by is logged as it came: found by
   // the access_log_format fuzz target (tests/fuzz), which wants one line.

@@ -93,6 +93,26 @@ TEST_CASE("ParseAppSpec does not split at a colon that starts no identifier") {
   CHECK(spec.name == "App");
 }
 
+TEST_CASE("ParseAppSpec takes a namespaced class name whole") {
+  PluginSpec spec = ParsePluginSpec("lib.so:svc::KvApp");
+  CHECK(spec.path == "lib.so");
+  CHECK(spec.name == "svc::KvApp");
+
+  spec = ParsePluginSpec("./a:b/lib.so:outer::inner::App_2");
+  CHECK(spec.path == "./a:b/lib.so");
+  CHECK(spec.name == "outer::inner::App_2");
+
+  // A leading "::" (the global namespace) is dropped.
+  spec = ParsePluginSpec("lib.so:::svc::KvApp");
+  CHECK(spec.path == "lib.so");
+  CHECK(spec.name == "svc::KvApp");
+
+  // A component that is no identifier: no name at all.
+  spec = ParsePluginSpec("lib.so:2svc::KvApp");
+  CHECK(spec.path == "lib.so:2svc::KvApp");
+  CHECK(spec.name == "");
+}
+
 TEST_CASE("a missing file is one line naming it") {
   thriftd_test::TempDir dir;
   std::string path = dir.Join("libmissing.so");
@@ -145,24 +165,26 @@ TEST_CASE("an unreadable file says so") {
 
 TEST_CASE("an object without THRIFTD_APP says so") {
   std::string path = TestApp("libno_entry.so");
-  CHECK(LoadError(path) == "cannot load app " + path +
-                               ": no App exported (symbol thriftd_app_default missing; use "
-                               "THRIFTD_APP)");
+  CHECK(LoadError(path) == "cannot load app " + path + ": no App exported (use THRIFTD_APP)");
 }
 
-TEST_CASE("an unknown App name says which symbol is missing") {
+TEST_CASE("an unknown App name lists the Apps the object exports") {
   std::string path = TestApp("libgood_app.so");
   CHECK(LoadError(path + ":Missing") ==
-        "cannot load app " + path + ": no App named Missing (symbol thriftd_app_Missing missing)");
+        "cannot load app " + path + ": no App named Missing (it exports GoodApp)");
+  path = TestApp("libnamespaced_apps.so");
+  CHECK(LoadError(path + ":KvApp") ==
+        "cannot load app " + path + ": no App named KvApp (it exports svc::KvApp, PlainApp)");
 }
 
 TEST_CASE("an ABI version mismatch names both versions") {
   std::string path = TestApp("libabi_mismatch.so");
-  CHECK(LoadError(path) == "cannot load app " + path +
-                               ": built for App ABI version 999, this thriftd loads version 1");
+  CHECK(LoadError(path) ==
+        "cannot load app " + path +
+            ": built for App ABI version 999, this thriftd loads versions 1 to 2");
   CHECK(LoadError(path + ":FutureApp") ==
         "cannot load app " + path +
-            ": built for App ABI version 999, this thriftd loads version 1");
+            ": built for App ABI version 999, this thriftd loads versions 1 to 2");
 }
 
 TEST_CASE("an App constructor's exception is reported with its message") {
@@ -216,6 +238,36 @@ TEST_CASE("an object exporting two Apps serves each by name, the first linked by
   status = LoadApp(path, &plain);
   REQUIRE_MESSAGE(status.ok(), status.message());
   CHECK(plain.name == "FirstApp");
+}
+
+TEST_CASE("THRIFTD_APP exports a namespaced class, and twice from one source file") {
+  std::string path = TestApp("libnamespaced_apps.so");
+  LoadedApp kv, plain, first;
+  Status status = LoadApp(path + ":svc::KvApp", &kv);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(kv.name == "svc::KvApp");
+  CHECK(kv.abi_version == kAppAbiVersion);
+  status = LoadApp(path + ":PlainApp", &plain);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(plain.name == "PlainApp");
+  CHECK(plain.object->ProcessorFactory() != nullptr);
+  // Without a name, the first one registered in the file.
+  status = LoadApp(path, &first);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(first.name == "svc::KvApp");
+}
+
+TEST_CASE("an App built against ABI version 1 still loads, by name or as the default") {
+  std::string path = TestApp("libabi1_app.so");
+  LoadedApp old, named;
+  Status status = LoadApp(path, &old);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(old.name == "OldApp");
+  CHECK(old.abi_version == 1);
+  CHECK(old.object->ProcessorFactory() != nullptr);
+  status = LoadApp(path + ":OldApp", &named);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(named.abi_version == 1);
 }
 
 TEST_CASE("an App overwritten in place keeps running: it was loaded from a private copy") {

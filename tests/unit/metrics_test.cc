@@ -149,41 +149,51 @@ TEST_CASE("RenderPrometheus renders a small snapshot exactly") {
       "thriftd_workers{state=\"booting\"} 1\n"
       "thriftd_workers{state=\"ready\"} 2\n"
       "thriftd_workers{state=\"draining\"} 0\n"
-      "# HELP thriftd_requests_total Thrift calls served, by method and outcome.\n"
+      "# HELP thriftd_requests_total Thrift calls served, by service, method and outcome.\n"
       "# TYPE thriftd_requests_total counter\n"
-      "thriftd_requests_total{method=\"Svc.ping\",outcome=\"ok\"} 3\n"
-      "thriftd_requests_total{method=\"Svc.ping\",outcome=\"declared_exception\"} 1\n"
-      "thriftd_requests_total{method=\"Svc.ping\",outcome=\"application_exception\"} 0\n"
-      "thriftd_requests_total{method=\"Svc.ping\",outcome=\"protocol_error\"} 0\n"
+      "thriftd_requests_total{service=\"Svc\",method=\"Svc.ping\",outcome=\"ok\"} 3\n"
+      "thriftd_requests_total{service=\"Svc\",method=\"Svc.ping\",outcome=\"declared_exception\"} "
+      "1\n"
+      "thriftd_requests_total{service=\"Svc\",method=\"Svc.ping\",outcome=\"application_"
+      "exception\"} 0\n"
+      "thriftd_requests_total{service=\"Svc\",method=\"Svc.ping\",outcome=\"protocol_error\"} 0\n"
       "thriftd_requests_total{method=\"unknown\",outcome=\"ok\"} 0\n"
       "thriftd_requests_total{method=\"unknown\",outcome=\"declared_exception\"} 0\n"
       "thriftd_requests_total{method=\"unknown\",outcome=\"application_exception\"} 0\n"
       "thriftd_requests_total{method=\"unknown\",outcome=\"protocol_error\"} 2\n"
       "# HELP thriftd_request_errors_total Thrift calls that did not end in a normal reply, by "
-      "method.\n"
+      "service and method.\n"
       "# TYPE thriftd_request_errors_total counter\n"
-      "thriftd_request_errors_total{method=\"Svc.ping\"} 1\n"
+      "thriftd_request_errors_total{service=\"Svc\",method=\"Svc.ping\"} 1\n"
       "thriftd_request_errors_total{method=\"unknown\"} 2\n"
-      "# HELP thriftd_request_duration_seconds Time to serve a Thrift call, by method.\n"
+      "# HELP thriftd_request_duration_seconds Time to serve a Thrift call, by service and "
+      "method.\n"
       "# TYPE thriftd_request_duration_seconds histogram\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.0001\"} 1\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.00025\"} 1\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.0005\"} 1\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.001\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.0025\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.005\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.01\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.025\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.05\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.1\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.25\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"0.5\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"1\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"2.5\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"10\"} 3\n"
-      "thriftd_request_duration_seconds_bucket{method=\"Svc.ping\",le=\"+Inf\"} 4\n"
-      "thriftd_request_duration_seconds_sum{method=\"Svc.ping\"} 11.00005\n"
-      "thriftd_request_duration_seconds_count{method=\"Svc.ping\"} 4\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.0001\"} "
+      "1\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.00025\"} "
+      "1\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.0005\"} "
+      "1\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.001\"} "
+      "3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.0025\"} "
+      "3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.005\"} "
+      "3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.01\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.025\"} "
+      "3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.05\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.1\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.25\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"0.5\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"1\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"2.5\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"10\"} 3\n"
+      "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.ping\",le=\"+Inf\"} 4\n"
+      "thriftd_request_duration_seconds_sum{service=\"Svc\",method=\"Svc.ping\"} 11.00005\n"
+      "thriftd_request_duration_seconds_count{service=\"Svc\",method=\"Svc.ping\"} 4\n"
       "# HELP thriftd_connections Client connections held by the workers.\n"
       "# TYPE thriftd_connections gauge\n"
       "thriftd_connections 5\n"
@@ -213,14 +223,19 @@ TEST_CASE("the latency histogram is cumulative and ends with +Inf equal to the c
   for (int i = 0; i < kLatencyBuckets; ++i) get.latency_buckets[i] = 1;  // one call per bucket
   get.latency_sum_us = 250;
   std::string text = RenderPrometheus(snapshot);
-  const std::string bucket = "thriftd_request_duration_seconds_bucket{method=\"KeyValue.get\",";
+  const std::string bucket =
+      "thriftd_request_duration_seconds_bucket{service=\"KeyValue\",method=\"KeyValue.get\",";
   CHECK(Contains(text, bucket + "le=\"0.0001\"} 1\n"));
   CHECK(Contains(text, bucket + "le=\"0.00025\"} 2\n"));
   CHECK(Contains(text, bucket + "le=\"0.001\"} 4\n"));
   CHECK(Contains(text, bucket + "le=\"10\"} 15\n"));
   CHECK(Contains(text, bucket + "le=\"+Inf\"} 16\n"));
-  CHECK(Contains(text, "thriftd_request_duration_seconds_sum{method=\"KeyValue.get\"} 0.00025\n"));
-  CHECK(Contains(text, "thriftd_request_duration_seconds_count{method=\"KeyValue.get\"} 16\n"));
+  CHECK(Contains(text,
+                 "thriftd_request_duration_seconds_sum{service=\"KeyValue\",method=\"KeyValue."
+                 "get\"} 0.00025\n"));
+  CHECK(Contains(
+      text,
+      "thriftd_request_duration_seconds_count{service=\"KeyValue\",method=\"KeyValue.get\"} 16\n"));
 }
 
 TEST_CASE("a method that has not been called keeps all its series at 0") {
@@ -229,13 +244,30 @@ TEST_CASE("a method that has not been called keeps all its series at 0") {
   std::string text = RenderPrometheus(snapshot);
   for (const char* outcome :
        {"ok", "declared_exception", "application_exception", "protocol_error"}) {
-    CHECK(Contains(text, std::string("thriftd_requests_total{method=\"Svc.idle\",outcome=\"") +
-                             outcome + "\"} 0\n"));
+    CHECK(Contains(
+        text, std::string("thriftd_requests_total{service=\"Svc\",method=\"Svc.idle\",outcome=\"") +
+                  outcome + "\"} 0\n"));
   }
-  CHECK(Contains(text, "thriftd_request_errors_total{method=\"Svc.idle\"} 0\n"));
+  CHECK(Contains(text, "thriftd_request_errors_total{service=\"Svc\",method=\"Svc.idle\"} 0\n"));
   CHECK(Contains(text,
-                 "thriftd_request_duration_seconds_bucket{method=\"Svc.idle\",le=\"+Inf\"} 0\n"));
-  CHECK(Contains(text, "thriftd_request_duration_seconds_count{method=\"Svc.idle\"} 0\n"));
+                 "thriftd_request_duration_seconds_bucket{service=\"Svc\",method=\"Svc.idle\",le="
+                 "\"+Inf\"} 0\n"));
+  CHECK(Contains(
+      text, "thriftd_request_duration_seconds_count{service=\"Svc\",method=\"Svc.idle\"} 0\n"));
+}
+
+TEST_CASE("a named service's calls carry its name as the service label") {
+  MetricsSnapshot snapshot;
+  snapshot.totals.methods["kv:KeyValue.get"].calls[0] = 2;
+  snapshot.totals.methods["admin:Admin.clear"].calls[1] = 1;
+  std::string text = RenderPrometheus(snapshot);
+  CHECK(Contains(
+      text, "thriftd_requests_total{service=\"kv\",method=\"KeyValue.get\",outcome=\"ok\"} 2\n"));
+  CHECK(
+      Contains(text, "thriftd_request_errors_total{service=\"admin\",method=\"Admin.clear\"} 1\n"));
+  CHECK(Contains(text,
+                 "thriftd_request_duration_seconds_count{service=\"kv\",method=\"KeyValue.get\"} "
+                 "0\n"));
 }
 
 TEST_CASE("label values escape backslash, double quote and newline") {
@@ -246,7 +278,9 @@ TEST_CASE("label values escape backslash, double quote and newline") {
   snapshot.totals.methods["Svc.\"odd\"\n"].calls[0] = 1;
   snapshot.version = "1.0\\beta";
   std::string text = RenderPrometheus(snapshot);
-  CHECK(Contains(text, "thriftd_requests_total{method=\"Svc.\\\"odd\\\"\\n\",outcome=\"ok\"} 1\n"));
+  CHECK(Contains(
+      text,
+      "thriftd_requests_total{service=\"Svc\",method=\"Svc.\\\"odd\\\"\\n\",outcome=\"ok\"} 1\n"));
   CHECK(Contains(text, "thriftd_build_info{version=\"1.0\\\\beta\",thrift_version=\"\"} 1\n"));
 }
 

@@ -58,7 +58,7 @@ TEST_CASE("without memfd_create, a copy is an unlinked temporary file in $TMPDIR
   REQUIRE_MESSAGE(status.ok(), status.message());
   void* handle = dlopen(("/proc/self/fd/" + std::to_string(file.get())).c_str(), RTLD_NOW);
   REQUIRE_MESSAGE(handle != nullptr, dlerror());
-  CHECK(dlsym(handle, "thriftd_app_default") != nullptr);
+  CHECK(dlsym(handle, "thriftd_app_list") != nullptr);
   dlclose(handle);
 }
 

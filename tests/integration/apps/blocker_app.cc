@@ -10,6 +10,9 @@
 // With orphan_done=PATH, OnWorkerStart leaves an orphan behind (a grandchild
 // whose parent exits at once) that touches PATH and exits: as PID 1,
 // thriftd adopts and must reap it.
+// The same service is also exported by name, as "slow", so that
+// `--multiplexed` serves it to TMultiplexedProtocol clients (and plain
+// clients still reach it as the default service).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +66,7 @@ class BlockerApp : public thriftd::App {
         std::make_shared<blocker::BlockerProcessor>(std::make_shared<BlockerHandler>());
     return std::make_shared<apache::thrift::TSingletonProcessorFactory>(processor);
   }
+  thriftd::ServiceMap Services() override { return {{"slow", ProcessorFactory()}}; }
   void OnWorkerStart(const thriftd::AppContext& context) override {
     auto done = context.app_config.find("orphan_done");
     if (done != context.app_config.end()) LeaveOrphan(done->second);

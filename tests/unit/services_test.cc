@@ -1,0 +1,113 @@
+// ResolveProcessorFactory: which factory each `service` / `multiplexed`
+// choice gives, and the boot errors naming what the App has. The calls
+// through the factories it makes are tested end to end in
+// tests/integration/test_services.py.
+#include "workers/services.h"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace thriftd {
+namespace {
+
+using apache::thrift::TProcessorFactory;
+
+class NullProcessor : public apache::thrift::TProcessor {
+ public:
+  bool process(std::shared_ptr<apache::thrift::protocol::TProtocol> /*in*/,
+               std::shared_ptr<apache::thrift::protocol::TProtocol> /*out*/,
+               void* /*connection_context*/) override {
+    return false;
+  }
+};
+
+std::shared_ptr<TProcessorFactory> Factory() {
+  return std::make_shared<apache::thrift::TSingletonProcessorFactory>(
+      std::make_shared<NullProcessor>());
+}
+
+AppServices Services(bool with_default, std::initializer_list<const char*> names) {
+  AppServices services;
+  services.app_name = "svc::KvApp";
+  if (with_default) services.default_service = Factory();
+  for (const char* name : names) services.named[name] = Factory();
+  return services;
+}
+
+std::string ResolveError(const AppServices& services, const ServiceChoice& choice) {
+  std::shared_ptr<TProcessorFactory> factory;
+  Status status = ResolveProcessorFactory(services, choice, &factory);
+  if (status.ok()) return "resolved";
+  CHECK(factory == nullptr);
+  return status.message();
+}
+
+TEST_CASE("without service, the App's default service is served by its own factory") {
+  AppServices services = Services(true, {"kv"});
+  std::shared_ptr<TProcessorFactory> factory;
+  REQUIRE(ResolveProcessorFactory(services, {}, &factory).ok());
+  CHECK(factory == services.default_service);
+}
+
+TEST_CASE("a named service, or the only one of an App without a default, goes through thriftd") {
+  AppServices services = Services(false, {"kv"});
+  std::shared_ptr<TProcessorFactory> only, named;
+  REQUIRE(ResolveProcessorFactory(services, {}, &only).ok());
+  REQUIRE(ResolveProcessorFactory(services, {"kv", false}, &named).ok());
+  // Not the App's factory: the dispatcher that tags the calls with "kv".
+  CHECK(only != nullptr);
+  CHECK(only != services.named["kv"]);
+  CHECK(named != services.named["kv"]);
+}
+
+TEST_CASE("an unknown service names the services the App has") {
+  CHECK(ResolveError(Services(true, {"kv", "admin"}), {"kvv", false}) ==
+        "App svc::KvApp has no service \"kvv\" (its services: admin, kv)");
+  CHECK(ResolveError(Services(true, {"kv"}), {"kvv", true}) ==
+        "App svc::KvApp has no service \"kvv\" (its services: kv)");
+  CHECK(ResolveError(Services(true, {}), {"kv", false}) ==
+        "App svc::KvApp has no service \"kv\" (it exports only its default service)");
+}
+
+TEST_CASE("an App with several named services and no default must be told which") {
+  CHECK(ResolveError(Services(false, {"kv", "admin"}), {}) ==
+        "App svc::KvApp has no default service: set service to one of admin, kv, or "
+        "multiplexed");
+  CHECK(ResolveError(Services(false, {}), {}) == "App svc::KvApp returned no processor factory");
+}
+
+TEST_CASE("multiplexed needs named services") {
+  CHECK(ResolveError(Services(true, {}), {"", true}) ==
+        "App svc::KvApp exports no named services to multiplex (App::Services() is empty)");
+  CHECK(ResolveError(Services(false, {"kv", "admin"}), {"", true}) == "resolved");
+  CHECK(ResolveError(Services(false, {"kv", "admin"}), {"kv", true}) == "resolved");
+}
+
+TEST_CASE("the App's service names are checked: not empty, no ':', a factory each") {
+  CHECK(CheckAppServices(Services(true, {"kv", "admin"})).ok());
+  CHECK(CheckAppServices(Services(true, {""})).message() ==
+        "App svc::KvApp exports a service with an empty name");
+  CHECK(CheckAppServices(Services(true, {"a:b"})).message() ==
+        "App svc::KvApp exports service \"a:b\": a name may not hold ':' (the multiplexed "
+        "separator)");
+  AppServices null_factory = Services(true, {});
+  null_factory.named["kv"] = nullptr;
+  CHECK(CheckAppServices(null_factory).message() ==
+        "App svc::KvApp exports service \"kv\" with no processor factory");
+}
+
+TEST_CASE("a service tag qualifies a method once, at a stable address") {
+  ServiceTag tag("kv");
+  static const char kGet[] = "KeyValue.get";
+  const char* first = tag.Qualify(kGet);
+  CHECK(std::strcmp(first, "kv:KeyValue.get") == 0);
+  CHECK(tag.Qualify(kGet) == first);
+  CHECK(std::strcmp(tag.Qualify("KeyValue.set"), "kv:KeyValue.set") == 0);
+  CHECK(tag.Qualify(kGet) == first);
+}
+
+}  // namespace
+}  // namespace thriftd

@@ -1,0 +1,214 @@
+#include "workers/services.h"
+
+#include <functional>
+#include <map>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <thrift/TApplicationException.h>
+#include <thrift/processor/TMultiplexedProcessor.h>
+#include <thrift/protocol/TProtocolException.h>
+
+#include "workers/call_observer.h"
+#include "workers/connection.h"
+
+namespace thriftd {
+
+using apache::thrift::TApplicationException;
+using apache::thrift::TConnectionInfo;
+using apache::thrift::TProcessor;
+using apache::thrift::TProcessorFactory;
+using apache::thrift::protocol::StoredMessageProtocol;
+using apache::thrift::protocol::TMessageType;
+using apache::thrift::protocol::TProtocol;
+using apache::thrift::protocol::TProtocolException;
+
+namespace {
+
+// A processor the App made, for one service, with thriftd's observer on it.
+struct Route {
+  const ServiceTag* tag = nullptr;  // null: the default service, named by its IDL
+  std::shared_ptr<TProcessor> processor;
+};
+
+// One connection's processor: tags each call with its service, and, when
+// multiplexed, routes it by the "service:method" name the client sent, as
+// TMultiplexedProcessor does. Unlike TMultiplexedProcessor (which throws,
+// and the connection was closed) an unknown service is answered with a
+// TApplicationException and the connection stays open, as an unknown
+// method is.
+class ServiceDispatcher final : public TProcessor {
+ public:
+  ServiceDispatcher(std::map<std::string, Route, std::less<>> routes, Route plain, bool multiplexed)
+      : routes_(std::move(routes)), plain_(std::move(plain)), multiplexed_(multiplexed) {}
+
+  bool process(std::shared_ptr<TProtocol> in, std::shared_ptr<TProtocol> out,
+               void* connection_context) override {
+    auto* connection = static_cast<Connection*>(connection_context);
+    if (!multiplexed_) {
+      connection->SetService(plain_.tag);
+      return plain_.processor->process(in, out, connection_context);
+    }
+    std::string name;
+    TMessageType type;
+    std::int32_t seqid = 0;
+    in->readMessageBegin(name, type, seqid);
+    if (type != apache::thrift::protocol::T_CALL && type != apache::thrift::protocol::T_ONEWAY) {
+      throw TProtocolException(TProtocolException::INVALID_DATA,
+                               "a multiplexed listener got a message that is not a call");
+    }
+    const Route* route = nullptr;
+    std::string method;
+    std::size_t colon = name.find(':');
+    if (colon == std::string::npos) {
+      route = plain_.processor ? &plain_ : nullptr;
+      method = name;
+    } else {
+      auto found = routes_.find(std::string_view(name).substr(0, colon));
+      if (found != routes_.end()) route = &found->second;
+      method = name.substr(colon + 1);
+    }
+    connection->SetService(route != nullptr ? route->tag : nullptr);
+    if (route == nullptr) {
+      Refuse(*in, *out, name, type, seqid,
+             colon == std::string::npos
+                 ? "Non-multiplexed call '" + name + "': this listener is multiplexed"
+                 : "Unknown service: '" + name.substr(0, colon) + "'");
+      return true;
+    }
+    return route->processor->process(
+        std::make_shared<StoredMessageProtocol>(in, method, type, seqid), out, connection_context);
+  }
+
+ private:
+  static void Refuse(TProtocol& in, TProtocol& out, const std::string& name, TMessageType type,
+                     std::int32_t seqid, const std::string& why) {
+    in.skip(apache::thrift::protocol::T_STRUCT);
+    in.readMessageEnd();
+    in.getTransport()->readEnd();
+    if (type == apache::thrift::protocol::T_ONEWAY) return;  // nobody waits for an answer
+    TApplicationException error(TApplicationException::UNKNOWN_METHOD, why);
+    out.writeMessageBegin(name, apache::thrift::protocol::T_EXCEPTION, seqid);
+    error.write(&out);
+    out.writeMessageEnd();
+    out.getTransport()->writeEnd();
+    out.getTransport()->flush();
+  }
+
+  const std::map<std::string, Route, std::less<>> routes_;
+  const Route plain_;
+  const bool multiplexed_;
+};
+
+// A service as the factory keeps it.
+struct Source {
+  std::shared_ptr<ServiceTag> tag;  // null: the default service
+  std::shared_ptr<TProcessorFactory> factory;
+};
+
+class ServiceProcessorFactory final : public TProcessorFactory {
+ public:
+  ServiceProcessorFactory(std::vector<Source> named, Source plain, bool multiplexed)
+      : named_(std::move(named)), plain_(std::move(plain)), multiplexed_(multiplexed) {}
+
+  std::shared_ptr<TProcessor> getProcessor(const TConnectionInfo& info) override {
+    std::map<std::string, Route, std::less<>> routes;
+    for (const Source& source : named_) routes.emplace(source.tag->name(), Open(source, info));
+    Route plain = plain_.factory ? Open(plain_, info) : Route{};
+    return std::make_shared<ServiceDispatcher>(std::move(routes), std::move(plain), multiplexed_);
+  }
+
+ private:
+  static Route Open(const Source& source, const TConnectionInfo& info) {
+    std::shared_ptr<TProcessor> processor = source.factory->getProcessor(info);
+    if (!processor) throw std::runtime_error("a service's processor factory returned nothing");
+    // The observer goes on the service's own processor: the dispatcher's
+    // event handler would never be called.
+    CallObserver::Attach(*processor);
+    return Route{source.tag.get(), std::move(processor)};
+  }
+
+  const std::vector<Source> named_;
+  const Source plain_;
+  const bool multiplexed_;
+};
+
+std::string NamesOf(const ServiceMap& named) {
+  std::string names;
+  for (const auto& [name, factory] : named) names += (names.empty() ? "" : ", ") + name;
+  return names;
+}
+
+}  // namespace
+
+ServiceChoice ServiceChoiceOf(const WorkerSettings& settings) {
+  return ServiceChoice{settings.service, settings.multiplexed};
+}
+
+Status CheckAppServices(const AppServices& services) {
+  for (const auto& [name, factory] : services.named) {
+    std::string prefix = "App " + services.app_name + " exports ";
+    if (name.empty()) return Status::Error(prefix + "a service with an empty name");
+    if (name.find(':') != std::string::npos) {
+      return Status::Error(prefix + "service \"" + name +
+                           "\": a name may not hold ':' (the multiplexed separator)");
+    }
+    if (!factory)
+      return Status::Error(prefix + "service \"" + name + "\" with no processor factory");
+  }
+  return Status::Ok();
+}
+
+Status ResolveProcessorFactory(const AppServices& services, const ServiceChoice& choice,
+                               std::shared_ptr<TProcessorFactory>* factory) {
+  const std::string app = "App " + services.app_name;
+  auto named = [&](const std::string& name) {
+    return Source{std::make_shared<ServiceTag>(name), services.named.at(name)};
+  };
+  if (!choice.service.empty() && services.named.count(choice.service) == 0) {
+    return Status::Error(app + " has no service \"" + choice.service + "\" (" +
+                         (services.named.empty() ? "it exports only its default service"
+                                                 : "its services: " + NamesOf(services.named)) +
+                         ")");
+  }
+  if (choice.multiplexed) {
+    if (services.named.empty()) {
+      return Status::Error(app +
+                           " exports no named services to multiplex (App::Services() is empty)");
+    }
+    std::vector<Source> all;
+    for (const auto& [name, ignored] : services.named) all.push_back(named(name));
+    Source plain{nullptr, services.default_service};
+    if (!choice.service.empty()) plain = named(choice.service);
+    *factory = std::make_shared<ServiceProcessorFactory>(std::move(all), std::move(plain), true);
+    return Status::Ok();
+  }
+  if (!choice.service.empty()) {
+    *factory = std::make_shared<ServiceProcessorFactory>(std::vector<Source>{},
+                                                         named(choice.service), false);
+    return Status::Ok();
+  }
+  if (services.default_service) {
+    // The App's one service as before: its factory itself, no dispatcher.
+    *factory = services.default_service;
+    return Status::Ok();
+  }
+  if (services.named.empty()) return Status::Error(app + " returned no processor factory");
+  if (services.named.size() == 1) {
+    *factory = std::make_shared<ServiceProcessorFactory>(
+        std::vector<Source>{}, named(services.named.begin()->first), false);
+    return Status::Ok();
+  }
+  return Status::Error(app + " has no default service: set service to one of " +
+                       NamesOf(services.named) + ", or multiplexed");
+}
+
+const char* ServiceTag::Qualify(const char* fn_name) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto [at, added] = qualified_.try_emplace(fn_name);
+  if (added) at->second = name_ + ":" + fn_name;
+  return at->second.c_str();
+}
+
+}  // namespace thriftd

@@ -1,0 +1,83 @@
+// Services: which of the App's services a connection is served by. An App
+// has a default service (App::ProcessorFactory()) and named ones
+// (App::Services()); the `service` and `multiplexed` settings choose among
+// them, and ResolveProcessorFactory turns that choice into the processor
+// factory connections take their processors from. Named services tag each
+// call with their name (ServiceTag), so the metrics, the access log, the
+// watchdog and the hang report name the service a call went to, multiplexed
+// or not. Runs in a worker (and in --check-config's trial start).
+#ifndef THRIFTD_WORKERS_SERVICES_H_
+#define THRIFTD_WORKERS_SERVICES_H_
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <thrift/TProcessor.h>
+
+#include "src/base/status.h"
+#include "src/base/worker_settings.h"
+#include "thriftd/app.h"
+
+namespace thriftd {
+
+/// What a listener serves: `service` ("" for the App's default service)
+/// and `multiplexed`.
+struct ServiceChoice {
+  std::string service;
+  bool multiplexed = false;
+};
+
+/// The choice the worker's settings make. The one place that reads them,
+/// so that per-listener settings can re-point it.
+ServiceChoice ServiceChoiceOf(const WorkerSettings& settings);
+
+/// The App's services, as the worker took them after OnWorkerStart().
+struct AppServices {
+  std::string app_name;  ///< for errors: "App KvApp ..."
+  std::shared_ptr<apache::thrift::TProcessorFactory> default_service;  ///< null: none
+  ServiceMap named;
+};
+
+/// Checks the names the App exports: each non-empty, without ':' (the
+/// multiplexed separator), with a factory. "App NAME exports ...".
+Status CheckAppServices(const AppServices& services);
+
+/// The factory connections use for `choice`:
+/// - not multiplexed, no service: the default service; an App without one
+///   but with exactly one named service serves that one;
+/// - not multiplexed, `service`: that named service;
+/// - multiplexed: every named service under its name (as Apache Thrift's
+///   TMultiplexedProcessor does), and for clients that name none, `service`
+///   when set, else the default service if the App has one.
+/// Errors name the service asked for and the ones the App has:
+/// "App KvApp has no service \"kv2\" (its services: admin, kv)".
+Status ResolveProcessorFactory(const AppServices& services, const ServiceChoice& choice,
+                               std::shared_ptr<apache::thrift::TProcessorFactory>* factory);
+
+/// A named service, as its calls are recorded: the processor's
+/// "Service.method" becomes "NAME:Service.method". Lives as long as the
+/// processor factory that made it (the worker's life).
+class ServiceTag {
+ public:
+  explicit ServiceTag(std::string name) : name_(std::move(name)) {}
+  ServiceTag(const ServiceTag&) = delete;
+  ServiceTag& operator=(const ServiceTag&) = delete;
+
+  const std::string& name() const { return name_; }
+  /// "NAME:fn_name" for a processor's literal fn_name, as a string that
+  /// stays put for the tag's life (the watchdog, the hang report and the
+  /// method counters keep the pointer). Thread-safe.
+  const char* Qualify(const char* fn_name) const;
+
+ private:
+  std::string name_;
+  mutable std::mutex mutex_;
+  // Keyed by the literal's address; unordered_map never moves its values.
+  mutable std::unordered_map<const char*, std::string> qualified_;
+};
+
+}  // namespace thriftd
+
+#endif  // THRIFTD_WORKERS_SERVICES_H_

@@ -16,6 +16,7 @@
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
+#include "src/bind_entry.h"
 #include "src/close_descriptors.h"
 #include "src/config.h"
 #include "src/daemon.h"
@@ -167,8 +168,9 @@ int Main(int argc, char** argv) {
   if (!status.ok()) return fail(kExitConfigError, status.message());
   UniqueFd metrics_socket = TakeMetricsSocket(config, &inherited);
   std::vector<Listener> listeners;
-  status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
-                         std::move(inherited), &listeners, config.reuse_port, unix_access);
+  status = OpenListeners(BindAddresses(config), config.OriginOf("bind").source == "default",
+                         config.backlog, std::move(inherited), &listeners, config.reuse_port,
+                         unix_access);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
   // preload_app: the App's constructor runs once, here, before the master

@@ -14,6 +14,7 @@
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "src/base/scoreboard.h"
+#include "src/bind_entry.h"
 #include "src/hand_over_relay.h"
 #include "src/metrics.h"
 #include "src/metrics_server.h"
@@ -247,7 +248,10 @@ class Master::Impl {
     if (status.ok()) status = CreateWorker(config.worker_class, &launch->kind);
     if (!status.ok()) return status;
     launch->scoreboard = scoreboard_.get();
-    for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
+    for (const Listener& listener : listeners_) {
+      launch->listen_fds.push_back(listener.fd.get());
+      launch->listener_settings.push_back(ListenerSettingsOf(config, listener.key));
+    }
     start->inherited_fds = launch->listen_fds;
     start->inherited_fds.insert(start->inherited_fds.end(), preloaded_fds_.begin(),
                                 preloaded_fds_.end());
@@ -807,9 +811,12 @@ class Master::Impl {
       return;
     }
     const Config& running = *configs_.at(arbiter_->generation());
-    if (fresh->bind != running.bind) {
-      THRIFTD_LOG(kWarning) << "bind changes take effect on restart; keeping " << listeners_.size()
-                            << " listener(s)";
+    // The sockets stay (a port the kernel chose stays the same); a bind
+    // entry's own settings are read again, by its address, for the new
+    // generation's workers (PrepareWorker).
+    if (BindAddresses(*fresh) != BindAddresses(running)) {
+      THRIFTD_LOG(kWarning) << "bind address changes take effect on restart; keeping "
+                            << listeners_.size() << " listener(s)";
     }
     if (fresh->unix_socket_mode != running.unix_socket_mode ||
         fresh->unix_socket_group != running.unix_socket_group) {

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "src/base/bind_address.h"
+#include "src/bind_entry.h"
 #include "src/listener.h"
 #include "src/pidfile.h"
 #include "src/process_environment.h"
@@ -48,7 +49,7 @@ Status CheckListeners(const Config& config, std::vector<std::string>* inherited)
   UnixSocketAccess unix_access;
   Status status = ResolveUnixSocketAccess(config, &unix_access);
   if (!status.ok()) return status;
-  for (const std::string& text : config.bind) {
+  for (const std::string& text : BindAddresses(config)) {
     BindAddress address;
     // Validated with the config already; checked all the same.
     if (!ParseBindAddress(text, &address)) {

@@ -237,7 +237,7 @@ Status CheckResolved(const Config& config) {
   if (!config.metrics_bind.empty()) {
     BindAddress address;
     if (!ParseBindAddress(config.metrics_bind, &address) ||
-        address.kind != BindAddress::Kind::kTcp) {
+        address.kind != BindAddress::Kind::kTcp || address.last_port != 0) {
       return Status::Error(config.OriginOf("metrics_bind").Describe() +
                            ": expected HOST:PORT, got " + QuotedText(config.metrics_bind));
     }

@@ -24,6 +24,7 @@
 #include "src/master.h"
 #include "src/open_listeners.h"
 #include "src/pidfile.h"
+#include "src/port_file.h"
 #include "src/process_environment.h"
 #include "src/process_title.h"
 #include "src/socket_activation.h"
@@ -74,6 +75,7 @@ int CheckConfig(const Config& config, const std::optional<Credentials>& credenti
   Status status = CheckLogFiles(config);
   if (status.ok()) status = CheckListeners(config, &inherited);
   if (status.ok()) status = CheckPidfileDirectory(config);
+  if (status.ok()) status = CheckPortFileDirectory(config);
   if (!status.ok()) return Fail(kExitConfigError, status.message());
   std::string app_name;
   // As the workers would run it: an App that cannot read its files as
@@ -227,6 +229,16 @@ int Main(int argc, char** argv) {
       ReportStarted(&daemon_started, status.message());
       return fail(kExitConfigError, status.message());
     }
+  }
+  // Before any worker serves, so that whoever waits for the file may connect
+  // at once; a new master (USR2) writes the same ports, which it inherited.
+  status = WritePortFile(config.port_file, listeners);
+  if (!status.ok()) {
+    status.Prepend(config.OriginOf("port_file").Describe());
+    RemoveUnixSocketPaths(listeners);
+    if (daemon_started.valid()) THRIFTD_LOG(kError) << status.message();
+    ReportStarted(&daemon_started, status.message());
+    return fail(kExitConfigError, status.message());
   }
   // Before any worker forks: one holding the pipe would keep the terminal waiting.
   ReportStarted(&daemon_started, "");

@@ -18,6 +18,7 @@
 #include "src/hand_over_relay.h"
 #include "src/metrics.h"
 #include "src/metrics_server.h"
+#include "src/port_file.h"
 #include "src/posix_process_ops.h"
 #include "src/process_environment.h"
 #include "src/process_title.h"
@@ -746,6 +747,8 @@ class Master::Impl {
     health.workers_ready = arbiter_->serving_workers();
     health.workers_wanted = arbiter_->desired_workers();
     health.generation = arbiter_->generation();
+    for (const Listener& listener : listeners_)
+      health.listeners.push_back({listener.key, listener.display, listener.port});
     return RenderHealth(health);
   }
 
@@ -850,6 +853,10 @@ class Master::Impl {
                           << status.message();
       return;
     }
+    // The sockets stay, so do their ports; the file may have moved.
+    status = WritePortFile(fresh->port_file, listeners_);
+    if (!status.ok())
+      THRIFTD_LOG(kError) << status.Prepend(fresh->OriginOf("port_file").Describe()).message();
     std::uint64_t generation = arbiter_->next_generation();
     configs_[generation] = fresh;
     settings_generation_ = generation;

@@ -44,6 +44,11 @@ Status CheckPidfileDirectory(const Config& config) {
   return AtSetting(config, "pidfile", std::move(status));
 }
 
+Status CheckPortFileDirectory(const Config& config) {
+  if (config.port_file.empty()) return Status::Ok();
+  return AtSetting(config, "port_file", CheckWritable(config.port_file, FileWrite::kReplace));
+}
+
 Status CheckListeners(const Config& config, std::vector<std::string>* inherited) {
   std::vector<Listener> held;  // closed as it goes; the unix paths are removed below
   UnixSocketAccess unix_access;

@@ -87,7 +87,9 @@ using StringMap = std::map<std::string, std::string>;
     "a string passed to the App's AppContext::app_config (repeatable)") \
   \
   X(bind, "bind", 'b', kBind, StringList, {"127.0.0.1:8000"}, (), (0), "ADDRESS", "Server socket", kMaster, \
-    "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME (repeatable)") \
+    "listen on HOST:PORT, HOST:FIRST-LAST (the first free port), :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME, optionally followed by ,KEY=VALUE per-listener settings (repeatable)") \
+  X(port_file, "port-file", 0, kFile, std::string, "", (), (0), "FILE", "Server socket", kMaster, \
+    "write the TCP listeners' ports to this file, one line each in the order of bind (for port 0 and port ranges)") \
   X(backlog, "backlog", 0, kCount, std::int64_t, 2048, (), (1), "INT", "Server socket", kMaster, \
     "the maximum number of pending connections (listen() backlog)") \
   X(reuse_port, "reuse-port", 0, kBool, bool, false, (), (0), "", "Server socket", kMaster, \

@@ -5,6 +5,7 @@ listener with its own settings, also for a connection handed over between
 workers during a reload."""
 
 import re
+import socket
 import signal
 
 import pytest
@@ -103,3 +104,101 @@ def test_hup_hands_over_a_connection_of_a_non_default_listener(thriftd, tmp_path
     log = server.log()[mark:]
     assert "closing it" not in log, log
     assert not re.search(r"does not serve", log), log
+
+
+# --- ephemeral and ranged ports ------------------------------------------------------
+
+
+def _listening_socket(port):
+    """A socket listening on 127.0.0.1:port, or None when the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", port))
+        sock.listen(1)
+        return sock
+    except OSError:
+        sock.close()
+        return None
+
+
+def _held_port_with_a_free_next():
+    """(socket holding port P, P) where P+1 was free when looked at."""
+    for _ in range(20):
+        held_port = harness.free_port()
+        held = _listening_socket(held_port)
+        if held is None:
+            continue
+        probe = _listening_socket(held_port + 1)
+        if probe is not None:
+            probe.close()
+            return held, held_port
+        held.close()
+    raise AssertionError("no two free consecutive ports")
+
+
+def _read_when_written(path, deadline=10.0):
+    return harness.wait_until(lambda: path.exists() and path.read_text(), deadline,
+                              f"{path} to be written")
+
+
+def test_a_port_range_takes_its_first_free_port_kept_across_hup(thriftd, tmp_path):
+    from test_observability import http_get
+    held, first = _held_port_with_a_free_next()
+    with held:
+        port_file = tmp_path / "ports"
+        metrics_port = harness.free_port()
+        server = thriftd(PINGPONG_SO, "-w", "1", "-b", f"127.0.0.1:{first}-{first + 1}",
+                         "--port-file", port_file.name,
+                         "--metrics-bind", f"127.0.0.1:{metrics_port}")
+        chosen = first + 1
+        assert _read_when_written(port_file) == f"{chosen}\n"
+        server.wait_ready(chosen)
+        assert f"Listening at: 127.0.0.1:{chosen} (" in server.log()
+        status, body = http_get(metrics_port, "/healthz")
+        assert status == 200
+        assert (f'"listeners": [{{"address": "127.0.0.1:{first}-{chosen}", '
+                f'"listening": "127.0.0.1:{chosen}", "port": {chosen}}}]') in body, body
+        # HUP re-reads the same bind: the same socket, the same port, written again.
+        held.close()  # the first port of the range is free now; it must not move there
+        old = server.worker_pids()
+        port_file.unlink()
+        server.signal(signal.SIGHUP)
+        assert _read_when_written(port_file) == f"{chosen}\n"
+        for pid in old:
+            server.wait(lambda pid=pid: not harness.is_live(pid), 20.0, f"old worker {pid} to exit")
+        server.wait_ready(chosen)
+        assert cpp_client(chosen, "buffered", "binary", "ping") == ["pong"]
+
+
+def test_a_port_range_with_no_free_port_is_one_line_naming_the_range(tmp_path):
+    held, first = _held_port_with_a_free_next()
+    with held:
+        second = _listening_socket(first + 1)
+        assert second is not None
+        with second:
+            result = run_thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{first}-{first + 1}",
+                                 cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().endswith(
+        f"command line: --bind: cannot listen on 127.0.0.1:{first}-{first + 1}: no free port in "
+        "the range (bind: Address already in use)"), result.stderr
+
+
+def test_an_ephemeral_port_is_written_and_kept_by_the_new_master_after_usr2(thriftd, adopt,
+                                                                           tmp_path):
+    port_file = tmp_path / "ports"
+    pidfile = tmp_path / "thriftd.pid"
+    sock = tmp_path / "x.sock"
+    server = thriftd(PINGPONG_SO, "-w", "1", "-b", "127.0.0.1:0", "-b", f"unix:{sock}",
+                     "--port-file", port_file.name, "-p", pidfile)
+    chosen = int(_read_when_written(port_file))  # unix sockets have no line
+    server.wait_ready(chosen)
+    port_file.unlink()
+    server.signal("USR2")
+    match = server.wait_for_log(r"Upgrade: the new master \(pid (\d+)\) is serving")
+    new = adopt(int(match.group(1)))
+    assert _read_when_written(port_file) == f"{chosen}\n"
+    server.signal("TERM")
+    assert server.wait_exit(20) == 0
+    assert new.running()
+    assert cpp_client(chosen, "buffered", "binary", "ping") == ["pong"]

@@ -202,3 +202,24 @@ def test_an_ephemeral_port_is_written_and_kept_by_the_new_master_after_usr2(thri
     assert server.wait_exit(20) == 0
     assert new.running()
     assert cpp_client(chosen, "buffered", "binary", "ping") == ["pong"]
+
+
+def test_hup_applies_a_listeners_new_settings_to_the_new_workers(thriftd, tmp_path, port):
+    sock = tmp_path / "x.sock"
+    config = tmp_path / "thriftd.yaml"
+
+    def write(protocol):
+        config.write_text(f"app: {PINGPONG_SO}\nworkers: 1\nbind:\n  - \"127.0.0.1:{port}\"\n"
+                          f"  - {{address: \"unix:{sock.name}\", thrift_protocol_factory: "
+                          f"{protocol}}}\n")
+    write("compact")
+    server = thriftd("-c", config)
+    old = server.wait_ready(unix=sock, protocol="compact")
+    write("json")
+    server.signal(signal.SIGHUP)
+    for pid in old:
+        server.wait(lambda pid=pid: not harness.is_live(pid), 20.0, f"old worker {pid} to exit")
+    server.wait_ready(unix=sock, protocol="json")
+    assert cpp_client(sock, "buffered", "json", "add", 40, 2) == ["42"]
+    assert cpp_client(port, "buffered", "binary", "ping") == ["pong"]  # the other as it was
+    assert "bind address changes take effect on restart" not in server.log()

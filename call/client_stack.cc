@@ -123,7 +123,8 @@ Status MakeSocket(const StackOptions& options, std::shared_ptr<TSocket>* socket,
   // Spelled as thriftd's own binds are; a client connects to a port, a path.
   BindAddress address;
   if (!ParseBindAddress(options.address, &address) ||
-      (address.kind == BindAddress::Kind::kTcp && (address.host.empty() || address.port == 0)) ||
+      (address.kind == BindAddress::Kind::kTcp &&
+       (address.host.empty() || address.port == 0 || address.last_port != 0)) ||
       address.kind == BindAddress::Kind::kFd || address.kind == BindAddress::Kind::kSystemd) {
     return Status::Error("address " + options.address +
                          ": expected HOST:PORT, [IPv6]:PORT or unix:PATH (a port of 1-65535)");

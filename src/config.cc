@@ -13,6 +13,7 @@
 #include <boost/program_options.hpp>
 #include "src/base/access_log_format.h"
 #include "src/base/bind_address.h"
+#include "src/bind_entry.h"
 #include "src/setting_paths.h"
 
 namespace thriftd {
@@ -38,6 +39,24 @@ Status ParseYamlValue(const Setting& setting, const YAML::Node& node, const Orig
   if (!repeatable) return scalar(node);
   *value = DefaultValue(setting);
   if (setting.type == SettingType::kBind) *value = std::vector<std::string>();
+  if (setting.type == SettingType::kBind) {
+    // One entry, or a sequence of them: an address, or a map that also sets
+    // the listener's own settings; each error names the entry's line.
+    auto entry = [&](const YAML::Node& element) -> Status {
+      Origin at{origin.source, element.Mark().line + 1, origin.key};
+      std::string text;
+      Status status = BindEntryFromYaml(element, &text);
+      if (!status.ok()) return AtOrigin(at, std::move(status));
+      std::get<std::vector<std::string>>(*value).push_back(text);
+      return Status::Ok();
+    };
+    if (!node.IsSequence()) return entry(node);
+    for (const YAML::Node& element : node) {
+      Status status = entry(element);
+      if (!status.ok()) return status;
+    }
+    return Status::Ok();
+  }
   if (node.IsSequence()) {
     for (const YAML::Node& element : node) {
       Status status = scalar(element);
@@ -195,13 +214,20 @@ void CopyIntoFields(const Values& values, Config* config) {
 // What no single setting can check: settings that must agree, and formats
 // parsed by the code that uses them.
 Status CheckResolved(const Config& config) {
-  // THeaderProtocol reads and writes the header framing itself; over a
-  // buffered or framed transport the bytes would be framed twice.
-  if (config.thrift_protocol_factory == "header" && config.thrift_transport_factory != "header") {
-    return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +
-                         ": header needs thrift_transport_factory header, got " +
-                         QuotedText(config.thrift_transport_factory) + " (from " +
-                         config.OriginOf("thrift_transport_factory").Describe() + ")");
+  // Each listener's own settings must agree (CheckListenerSettings); a
+  // listener that sets none of its own has the globals, checked as those.
+  for (const std::string& text : config.bind) {
+    BindEntry entry;
+    if (!ParseBindEntry(text, &entry).ok()) continue;  // parsed with its source
+    Status status = CheckListenerSettings(ListenerSettingsOf(config, entry.address));
+    if (status.ok()) continue;
+    if (entry.options.empty()) {
+      return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +
+                           ": header needs thrift_transport_factory header, got " +
+                           QuotedText(config.thrift_transport_factory) + " (from " +
+                           config.OriginOf("thrift_transport_factory").Describe() + ")");
+    }
+    return status.Prepend(config.OriginOf("bind").Describe() + ": " + entry.address);
   }
   AccessLogFormat format;
   Status format_status = AccessLogFormat::Parse(config.access_log_format, &format);
@@ -211,7 +237,7 @@ Status CheckResolved(const Config& config) {
   if (!config.metrics_bind.empty()) {
     BindAddress address;
     if (!ParseBindAddress(config.metrics_bind, &address) ||
-        address.kind != BindAddress::Kind::kTcp) {
+        address.kind != BindAddress::Kind::kTcp || address.last_port != 0) {
       return Status::Error(config.OriginOf("metrics_bind").Describe() +
                            ": expected HOST:PORT, got " + QuotedText(config.metrics_bind));
     }

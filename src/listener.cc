@@ -33,13 +33,16 @@ struct AddrInfoDeleter {
   void operator()(addrinfo* info) const { freeaddrinfo(info); }
 };
 
-Status OpenTcp(const BindAddress& address, int backlog, bool reuse_port, Listener* listener) {
+// Listens on `port` of `address`'s host. *in_use: bind said the port is taken.
+Status OpenTcpPort(const BindAddress& address, int port_number, int backlog, bool reuse_port,
+                   Listener* listener, bool* in_use) {
+  *in_use = false;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  std::string port = std::to_string(address.port);
+  std::string port = std::to_string(port_number);
   int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), port.c_str(), &hints,
                        &found);
   if (rc != 0) {
@@ -63,8 +66,10 @@ Status OpenTcp(const BindAddress& address, int backlog, bool reuse_port, Listene
   if (chosen->ai_family == AF_INET6 &&
       setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
     return Failed(address, "setsockopt(IPV6_V6ONLY)", errno);
-  if (bind(fd.get(), chosen->ai_addr, chosen->ai_addrlen) < 0)
+  if (bind(fd.get(), chosen->ai_addr, chosen->ai_addrlen) < 0) {
+    *in_use = errno == EADDRINUSE;
     return Failed(address, "bind", errno);
+  }
   if (listen(fd.get(), backlog) < 0) return Failed(address, "listen", errno);
   SocketAddress bound = LocalAddressOf(fd.get());
   if (bound.any.sa_family == AF_UNSPEC) return Failed(address, "getsockname", errno);
@@ -72,6 +77,19 @@ Status OpenTcp(const BindAddress& address, int backlog, bool reuse_port, Listene
   listener->port = SocketAddressPort(bound);
   listener->fd = std::move(fd);
   return Status::Ok();
+}
+
+// A port range (HOST:FIRST-LAST) takes its first port no one listens on,
+// as thriftworker's port_range does; a single port is a range of one.
+Status OpenTcp(const BindAddress& address, int backlog, bool reuse_port, Listener* listener) {
+  int last = address.last_port != 0 ? address.last_port : address.port;
+  for (int port = address.port; port <= last; ++port) {
+    bool in_use = false;
+    Status status = OpenTcpPort(address, port, backlog, reuse_port, listener, &in_use);
+    if (!in_use || address.last_port == 0) return status;
+  }
+  return Status::Error("cannot listen on " + address.ToString() +
+                       ": no free port in the range (bind: " + std::strerror(EADDRINUSE) + ")");
 }
 
 // A leftover socket file from a crashed run is removed; a live one (someone
@@ -138,8 +156,13 @@ Status CheckBoundTo(int fd, const BindAddress& address) {
     case BindAddress::Kind::kTcp:
       if (bound.any.sa_family != AF_INET && bound.any.sa_family != AF_INET6)
         return Status::Error("it is not a TCP socket");
-      if (address.port != 0 && SocketAddressPort(bound) != address.port)
+      if (address.last_port != 0) {  // a range: any port of it
+        int port = SocketAddressPort(bound);
+        if (port < address.port || port > address.last_port)
+          return Status::Error("it is bound to " + SocketAddressText(bound));
+      } else if (address.port != 0 && SocketAddressPort(bound) != address.port) {
         return Status::Error("it is bound to " + SocketAddressText(bound));
+      }
       return Status::Ok();
     case BindAddress::Kind::kUnix: {
       if (bound.any.sa_family != AF_UNIX) return Status::Error("it is not a unix socket");

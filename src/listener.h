@@ -16,8 +16,10 @@ namespace thriftd {
 
 struct Listener {
   BindAddress address;
-  /// The bind entry it serves, as configured ("127.0.0.1:9090", "systemd:web"): what a
-  /// binary upgrade names it by, so the new master finds it again.
+  /// The address of the bind entry it serves, as configured ("127.0.0.1:9090",
+  /// "systemd:web"; without the entry's own settings): what a binary upgrade
+  /// names it by, so the new master finds it again whatever its settings, and
+  /// what a handed-over connection names its listener by (ListenerSettings::key).
   std::string key;
   std::string display;  ///< "127.0.0.1:9090" with the real port when 0 was asked for
   int port = 0;         ///< TCP: the bound port (the kernel's choice when 0 was asked for)

@@ -16,6 +16,7 @@
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
+#include "src/bind_entry.h"
 #include "src/close_descriptors.h"
 #include "src/config.h"
 #include "src/daemon.h"
@@ -23,6 +24,7 @@
 #include "src/master.h"
 #include "src/open_listeners.h"
 #include "src/pidfile.h"
+#include "src/port_file.h"
 #include "src/process_environment.h"
 #include "src/process_title.h"
 #include "src/socket_activation.h"
@@ -73,6 +75,7 @@ int CheckConfig(const Config& config, const std::optional<Credentials>& credenti
   Status status = CheckLogFiles(config);
   if (status.ok()) status = CheckListeners(config, &inherited);
   if (status.ok()) status = CheckPidfileDirectory(config);
+  if (status.ok()) status = CheckPortFileDirectory(config);
   if (!status.ok()) return Fail(kExitConfigError, status.message());
   std::string app_name;
   // As the workers would run it: an App that cannot read its files as
@@ -167,8 +170,9 @@ int Main(int argc, char** argv) {
   if (!status.ok()) return fail(kExitConfigError, status.message());
   UniqueFd metrics_socket = TakeMetricsSocket(config, &inherited);
   std::vector<Listener> listeners;
-  status = OpenListeners(config.bind, config.OriginOf("bind").source == "default", config.backlog,
-                         std::move(inherited), &listeners, config.reuse_port, unix_access);
+  status = OpenListeners(BindAddresses(config), config.OriginOf("bind").source == "default",
+                         config.backlog, std::move(inherited), &listeners, config.reuse_port,
+                         unix_access);
   if (!status.ok())
     return fail(kExitConfigError, config.OriginOf("bind").Describe() + ": " + status.message());
   // preload_app: the App's constructor runs once, here, before the master
@@ -225,6 +229,16 @@ int Main(int argc, char** argv) {
       ReportStarted(&daemon_started, status.message(), kExitConfigError);
       return fail(kExitConfigError, status.message());
     }
+  }
+  // Before any worker serves, so that whoever waits for the file may connect
+  // at once; a new master (USR2) writes the same ports, which it inherited.
+  status = WritePortFile(config.port_file, listeners);
+  if (!status.ok()) {
+    status.Prepend(config.OriginOf("port_file").Describe());
+    RemoveUnixSocketPaths(listeners);
+    if (daemon_started.valid()) THRIFTD_LOG(kError) << status.message();
+    ReportStarted(&daemon_started, status.message(), kExitConfigError);
+    return fail(kExitConfigError, status.message());
   }
   // Last: argv has been copied (args, command), and is the title's space now.
   InitProcessTitle(argc, argv);

@@ -15,10 +15,12 @@
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "src/base/scoreboard.h"
+#include "src/bind_entry.h"
 #include "src/daemon.h"
 #include "src/hand_over_relay.h"
 #include "src/metrics.h"
 #include "src/metrics_server.h"
+#include "src/port_file.h"
 #include "src/posix_process_ops.h"
 #include "src/process_environment.h"
 #include "src/process_title.h"
@@ -275,7 +277,10 @@ class Master::Impl {
     Status status = CreateWorker(config.worker_class, &launch->kind);
     if (!status.ok()) return status;
     launch->scoreboard = scoreboard_.get();
-    for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
+    for (const Listener& listener : listeners_) {
+      launch->listen_fds.push_back(listener.fd.get());
+      launch->listener_settings.push_back(ListenerSettingsOf(config, listener.key));
+    }
     start->inherited_fds = launch->listen_fds;
     start->inherited_fds.insert(start->inherited_fds.end(), preloaded_fds_.begin(),
                                 preloaded_fds_.end());
@@ -772,6 +777,8 @@ class Master::Impl {
     health.workers_ready = arbiter_->serving_workers();
     health.workers_wanted = arbiter_->desired_workers();
     health.generation = arbiter_->generation();
+    for (const Listener& listener : listeners_)
+      health.listeners.push_back({listener.key, listener.display, listener.port});
     return RenderHealth(health);
   }
 
@@ -835,9 +842,12 @@ class Master::Impl {
       return;
     }
     const Config& running = *configs_.at(arbiter_->generation());
-    if (fresh->bind != running.bind) {
-      THRIFTD_LOG(kWarning) << "bind changes take effect on restart; keeping " << listeners_.size()
-                            << " listener(s)";
+    // The sockets stay (a port the kernel chose stays the same); a bind
+    // entry's own settings are read again, by its address, for the new
+    // generation's workers (PrepareWorker).
+    if (BindAddresses(*fresh) != BindAddresses(running)) {
+      THRIFTD_LOG(kWarning) << "bind address changes take effect on restart; keeping "
+                            << listeners_.size() << " listener(s)";
     }
     if (fresh->unix_socket_mode != running.unix_socket_mode ||
         fresh->unix_socket_group != running.unix_socket_group) {
@@ -871,6 +881,10 @@ class Master::Impl {
                           << status.message();
       return;
     }
+    // The sockets stay, so do their ports; the file may have moved.
+    status = WritePortFile(fresh->port_file, listeners_);
+    if (!status.ok())
+      THRIFTD_LOG(kError) << status.Prepend(fresh->OriginOf("port_file").Describe()).message();
     std::uint64_t generation = arbiter_->next_generation();
     configs_[generation] = fresh;
     credentials_[generation] = credentials;

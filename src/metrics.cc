@@ -1,5 +1,6 @@
 #include "src/metrics.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace thriftd {
@@ -199,6 +200,28 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
   return out;
 }
 
+namespace {
+
+// `text` as a JSON string: quotes, backslashes and control characters escaped.
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
 HealthReport RenderHealth(const HealthSnapshot& health) {
   HealthReport report;
   report.serving = !health.stopping && health.workers_ready > 0;
@@ -209,7 +232,16 @@ HealthReport RenderHealth(const HealthSnapshot& health) {
   report.body = std::string("{\"status\": \"") + status +
                 "\", \"workers_ready\": " + std::to_string(health.workers_ready) +
                 ", \"workers_wanted\": " + std::to_string(health.workers_wanted) +
-                ", \"generation\": " + std::to_string(health.generation) + "}\n";
+                ", \"generation\": " + std::to_string(health.generation) + ", \"listeners\": [";
+  for (std::size_t i = 0; i < health.listeners.size(); ++i) {
+    const HealthListener& listener = health.listeners[i];
+    report.body += std::string(i > 0 ? ", " : "") +
+                   "{\"address\": " + JsonString(listener.address) +
+                   ", \"listening\": " + JsonString(listener.listening);
+    if (listener.port > 0) report.body += ", \"port\": " + std::to_string(listener.port);
+    report.body += "}";
+  }
+  report.body += "]}\n";
   return report;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "src/base/scoreboard.h"
 
@@ -63,11 +64,19 @@ struct MetricsSnapshot {
 std::string RenderPrometheus(const MetricsSnapshot& snapshot);
 
 /// What /healthz reports on.
+/// One listener, as /healthz reports it.
+struct HealthListener {
+  std::string address;    ///< as configured: "127.0.0.1:0", "127.0.0.1:9000-9100", "unix:/x.sock"
+  std::string listening;  ///< where it listens: "127.0.0.1:9042" (the port chosen)
+  int port = 0;           ///< TCP: the bound port; 0: none (a unix socket)
+};
+
 struct HealthSnapshot {
   bool stopping = false;
   int workers_ready = 0;   ///< serving now, every generation
   int workers_wanted = 0;  ///< the worker count asked for (0 after WINCH)
   std::uint64_t generation = 0;
+  std::vector<HealthListener> listeners;
 };
 
 /// What /healthz answers: 200 while `serving` (a load balancer keeps
@@ -79,7 +88,10 @@ struct HealthReport {
 
 /// Serving while a worker is ready and thriftd is not stopping. The body:
 /// {"status": "ok" | "degraded" (fewer ready than wanted) | "unavailable"
-/// (none) | "stopping", "workers_ready": N, "workers_wanted": N, "generation": N}.
+/// (none) | "stopping", "workers_ready": N, "workers_wanted": N, "generation": N,
+/// "listeners": [{"address": "127.0.0.1:0", "listening": "127.0.0.1:9042",
+/// "port": 9042}, {"address": "unix:/x.sock", "listening": "unix:/x.sock"}]}
+/// (a listener without a TCP port has no "port").
 HealthReport RenderHealth(const HealthSnapshot& health);
 
 /// A label value escaped for the text format: backslash, double quote and

@@ -46,7 +46,8 @@ inline std::string MetricsSocketKey(const std::string& metrics_bind) {
 /// it. An error names the variable and what is wrong with it.
 Status TakeUpgradeSockets(std::vector<InheritedSocket>* sockets);
 
-/// Opens a listener for each bind entry in `binds`, adopting the inherited
+/// Opens a listener for each bind address in `binds` (BindAddresses(): the
+/// entries without their own settings), adopting the inherited
 /// socket with the same key when there is one (checked to listen where the
 /// entry says). `systemd:NAME` entries must find theirs. When `binds` is
 /// the default and systemd passed sockets, those sockets are the listeners

@@ -78,7 +78,11 @@ SettingValue ResolvePaths(const Setting& setting, const SettingValue& value,
       StringList entries = std::get<StringList>(value);
       for (std::string& entry : entries) {
         if (entry.rfind(kUnixPrefix, 0) != 0) continue;
-        entry = kUnixPrefix + JoinPath(directory, entry.substr(sizeof kUnixPrefix - 1));
+        // The path ends where the entry's own settings begin (src/bind_entry.h).
+        std::size_t comma = entry.find(',');
+        std::string options = comma == std::string::npos ? "" : entry.substr(comma);
+        std::string path = entry.substr(sizeof kUnixPrefix - 1, comma - (sizeof kUnixPrefix - 1));
+        entry = kUnixPrefix + JoinPath(directory, path) + options;
       }
       return entries;
     }

@@ -11,7 +11,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "src/base/bind_address.h"
+#include "src/bind_entry.h"
 
 namespace thriftd {
 namespace {
@@ -248,7 +248,8 @@ std::string ExpectedText(const Setting& setting) {
     case T::kKeyValue:
       return "KEY=VALUE";
     case T::kBind:
-      return "an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N)";
+      return "an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, unix:PATH, fd://N or "
+             "systemd:NAME)";
   }
   return "?";
 }
@@ -313,8 +314,9 @@ Status ParseSettingText(const Setting& setting, const std::string& text, Setting
       }
       return Expected(setting, text);
     case T::kBind: {
-      BindAddress ignored;
-      if (!ParseBindAddress(text, &ignored)) return Expected(setting, text);
+      BindEntry ignored;
+      Status status = ParseBindEntry(text, &ignored);
+      if (!status.ok()) return status;
       if (!std::holds_alternative<std::vector<std::string>>(*value))
         *value = std::vector<std::string>();
       std::get<std::vector<std::string>>(*value).push_back(text);
@@ -365,8 +367,7 @@ void EmitSettingValue(const Setting& setting, const SettingValue& value, YAML::E
     }
     case T::kBind:
       *out << YAML::Flow << YAML::BeginSeq;
-      for (const std::string& text : std::get<StringList>(value))
-        *out << YAML::DoubleQuoted << text;
+      for (const std::string& text : std::get<StringList>(value)) EmitBindEntry(text, out);
       *out << YAML::EndSeq;
       break;
     case T::kKeyValue:

@@ -38,7 +38,8 @@ enum class SettingType {
   kChoice,       ///< one of `choices`
   kWorkerClass,  ///< one of `choices`, or a custom kind's PATH.so[:NAME]
   kKeyValue,     ///< repeatable KEY=VALUE; a higher source overrides key by key
-  kBind,  ///< repeatable bind address (unix:PATH too); a higher source replaces the whole list
+  kBind,  ///< repeatable bind entry (src/bind_entry.h; unix:PATH too); a higher source replaces the
+          ///< whole list
 };
 
 /// A setting's value once parsed. Which alternative is held follows the type:
@@ -52,6 +53,7 @@ enum class SettingScope {
   kCommandLine,  ///< -c, --check-config ...: a switch of this run, not a YAML key
   kMaster,       ///< the master only
   kWorker,       ///< also every worker, in its WorkerSettings
+  kListener,  ///< every worker, once per listener, in a ListenerSettings (a bind entry may set it)
 };
 
 /// One row of the table; see src/base/setting_list.h for the columns.

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "src/base/bind_address.h"
+#include "src/bind_entry.h"
 #include "src/listener.h"
 #include "src/pidfile.h"
 #include "src/process_environment.h"
@@ -43,12 +44,17 @@ Status CheckPidfileDirectory(const Config& config) {
   return AtSetting(config, "pidfile", std::move(status));
 }
 
+Status CheckPortFileDirectory(const Config& config) {
+  if (config.port_file.empty()) return Status::Ok();
+  return AtSetting(config, "port_file", CheckWritable(config.port_file, FileWrite::kReplace));
+}
+
 Status CheckListeners(const Config& config, std::vector<std::string>* inherited) {
   std::vector<Listener> held;  // closed as it goes; the unix paths are removed below
   UnixSocketAccess unix_access;
   Status status = ResolveUnixSocketAccess(config, &unix_access);
   if (!status.ok()) return status;
-  for (const std::string& text : config.bind) {
+  for (const std::string& text : BindAddresses(config)) {
     BindAddress address;
     // Validated with the config already; checked all the same.
     if (!ParseBindAddress(text, &address)) {

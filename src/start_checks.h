@@ -25,6 +25,9 @@ Status CheckLogFiles(const Config& config);
 /// (CheckWritable, kReplace).
 Status CheckPidfileDirectory(const Config& config);
 
+/// The port file's directory takes the file (CheckWritable, kReplace).
+Status CheckPortFileDirectory(const Config& config);
+
 /// Every bind entry, and metrics_bind when set, can be listened on, all at
 /// once as a start holds them (two entries for one port fail as they would
 /// there); then all are closed (and the socket file of a unix: entry

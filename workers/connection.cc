@@ -42,13 +42,15 @@ bool ClientWentAway(int err) { return err == EPIPE || err == ECONNRESET; }
 
 }  // namespace
 
-Connection::Connection(UniqueFd fd, ConnectionHost& host, std::string_view carried)
+Connection::Connection(UniqueFd fd, ConnectionHost& host, const ListenerSettings& listener,
+                       std::string_view carried)
     : host_(host),
+      listener_(listener),
       fd_(std::move(fd)),
       peer_(PeerAddressOf(fd_.get())),
-      scanner_(MakeScanner(host.settings())) {
+      scanner_(MakeScanner(host.settings(), listener)) {
   transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
-  protocol_ = MakeProtocol(host.settings(), transport_);
+  protocol_ = MakeProtocol(host.settings(), listener, transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
   TConnectionInfo info{protocol_, output_, transport_};
   processor_ = host.processor_factory().getProcessor(info);
@@ -291,7 +293,8 @@ void Connection::DropInput() {
 }
 
 bool Connection::CanHandOver() const {
-  return !closed_ && out_.empty() && in_.size() <= kMaxChannelText;
+  // The channel message carries the listener's key too (HandOverChannel::Give).
+  return !closed_ && out_.empty() && in_.size() + listener_.key.size() + 1 <= kMaxChannelText;
 }
 
 UniqueFd Connection::ReleaseForHandOver(std::string* carried) {

@@ -24,6 +24,7 @@
 #include <thrift/protocol/TProtocol.h>
 
 #include "src/base/access_log_format.h"
+#include "src/base/listener_settings.h"
 #include "src/base/socket_address.h"
 #include "src/base/unique_fd.h"
 #include "src/base/worker_settings.h"
@@ -57,10 +58,13 @@ class ConnectionHost {
 
 class Connection final : public ThriftConnection, private MessageTransport::Sink {
  public:
-  /// Takes the accepted, non-blocking `fd`. `carried` is the start of the
-  /// client's next message, read by the worker that handed it over.
-  /// Throws what the App's processor factory throws.
-  Connection(UniqueFd fd, ConnectionHost& host, std::string_view carried = {});
+  /// Takes the accepted, non-blocking `fd`, served with the settings of
+  /// `listener`, the listener it came from (which must outlive it).
+  /// `carried` is the start of the client's next message, read by the
+  /// worker that handed it over. Throws what the App's processor factory
+  /// throws.
+  Connection(UniqueFd fd, ConnectionHost& host, const ListenerSettings& listener,
+             std::string_view carried = {});
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -97,6 +101,9 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// Whether the connection can move to another worker now: not closed, no
   /// reply owed, and at most kMaxChannelText bytes of a next message held.
   bool CanHandOver() const;
+  /// The settings of the listener it came from; their key names the
+  /// listener in a hand-over.
+  const ListenerSettings& listener() const { return listener_; }
   /// Gives up the descriptor for a hand-over, with the bytes of the next
   /// message already read (*carried). Only when CanHandOver().
   UniqueFd ReleaseForHandOver(std::string* carried);
@@ -144,6 +151,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   void Record(const char* method, std::string_view shown, CallOutcome outcome);
 
   ConnectionHost& host_;
+  const ListenerSettings& listener_;
   UniqueFd fd_;
   SocketAddress peer_;  // taken at the start: after the peer closes, nobody knows it
   ByteBuffer in_;

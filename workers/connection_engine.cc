@@ -494,8 +494,8 @@ void ConnectionEngine::OnListener(std::size_t index) {
     listener_armed_[index] = false;
     // One connection per wakeup, then ask again: the balance may have changed.
     if (!stopping_.load() && runtime_.ShouldAccept(held_.load())) {
-      int fd = runtime_.Accept(runtime_.listen_fds()[index]);
-      if (fd >= 0) connection = runtime_.NewConnection(UniqueFd(fd));
+      int fd = runtime_.AcceptFrom(index);
+      if (fd >= 0) connection = runtime_.NewConnection(UniqueFd(fd), index);
       if (connection) held_.fetch_add(1);
     }
     UpdateAccepting();

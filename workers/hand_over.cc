@@ -19,7 +19,14 @@ bool HandOverChannel::ReadChannel() {
     if (message.kind == kChannelHandOver) {
       requested_ = true;
     } else if (message.kind == kChannelConnection && message.passed.valid()) {
-      incoming_.push_back({std::move(message.passed), std::move(message.text)});
+      std::size_t end = message.text.find('\0');
+      if (end == std::string::npos) {
+        // Not from a thriftd that names listeners: where it belongs is unknown.
+        THRIFTD_LOG(kWarning) << "a handed-over connection names no listener; closing it";
+        continue;
+      }
+      incoming_.push_back(
+          {std::move(message.passed), message.text.substr(0, end), message.text.substr(end + 1)});
     } else {
       THRIFTD_LOG(kWarning) << "unexpected message from the master (kind '" << message.kind
                             << "'); ignored";
@@ -34,8 +41,11 @@ bool HandOverChannel::TakeIncoming(Incoming* incoming) {
   return true;
 }
 
-Status HandOverChannel::Give(UniqueFd fd, std::string_view carried) {
-  return SendChannelMessage(channel_fd_, kChannelConnection, carried, fd.get())
+Status HandOverChannel::Give(UniqueFd fd, std::string_view listener, std::string_view carried) {
+  std::string text(listener);
+  text += '\0';
+  text += carried;
+  return SendChannelMessage(channel_fd_, kChannelConnection, text, fd.get())
       .Prepend("cannot hand a connection over");
 }
 

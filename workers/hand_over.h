@@ -34,14 +34,19 @@ class HandOverChannel {
 
   struct Incoming {
     UniqueFd fd;
+    /// The key of the listener it came from (ListenerSettings::key): it is
+    /// served with that listener's settings here too.
+    std::string listener;
     std::string carried;  ///< the start of the client's next message
   };
   /// A connection another worker handed over, when one is waiting.
   bool TakeIncoming(Incoming* incoming);
 
-  /// Passes a connection to the master, for a worker that stays. `fd` is
-  /// closed here either way; the error says why it could not go.
-  Status Give(UniqueFd fd, std::string_view carried);
+  /// Passes a connection to the master, for a worker that stays, naming
+  /// the listener it came from by its key. `fd` is closed here either way;
+  /// the error says why it could not go. The message's text is the key, a
+  /// NUL byte, then `carried` (a key holds no NUL: it is a bind address).
+  Status Give(UniqueFd fd, std::string_view listener, std::string_view carried);
 
  private:
   int channel_fd_;

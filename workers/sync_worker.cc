@@ -72,10 +72,10 @@ void SyncWorker::Serve(WorkerRuntime& runtime) {
       // -1: another worker won the race, or descriptors ran out; then
       // ShouldAccept declines for a while (Accept logs it) and the loop
       // re-asks every kRecheckMs instead of spinning.
-      int fd = runtime.Accept(fds[index].fd);
+      int fd = runtime.AcceptFrom(index);
       if (fd < 0) continue;
       next_listener = index + 1;
-      ServeToTheEnd(runtime, waiter, runtime.NewConnection(UniqueFd(fd)));
+      ServeToTheEnd(runtime, waiter, runtime.NewConnection(UniqueFd(fd), index));
       break;
     }
   }

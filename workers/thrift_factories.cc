@@ -19,12 +19,12 @@ using namespace apache::thrift::transport;
 namespace {
 
 template <typename Transport>
-std::shared_ptr<TProtocol> Payload(const WorkerSettings& settings,
+std::shared_ptr<TProtocol> Payload(const WorkerSettings& settings, const ListenerSettings& listener,
                                    const std::shared_ptr<Transport>& transport) {
   auto limit = static_cast<int32_t>(settings.thrift_max_message_size);
-  if (settings.thrift_protocol_factory == "compact")
+  if (listener.thrift_protocol_factory == "compact")
     return std::make_shared<TCompactProtocolT<Transport>>(transport, limit, limit);
-  if (settings.thrift_protocol_factory == "json") return std::make_shared<TJSONProtocol>(transport);
+  if (listener.thrift_protocol_factory == "json") return std::make_shared<TJSONProtocol>(transport);
   return std::make_shared<TBinaryProtocolT<Transport>>(transport, limit, limit,
                                                        /*strict_read=*/true,
                                                        /*strict_write=*/true);
@@ -33,11 +33,12 @@ std::shared_ptr<TProtocol> Payload(const WorkerSettings& settings,
 }  // namespace
 
 std::shared_ptr<TProtocol> MakeProtocol(const WorkerSettings& settings,
+                                        const ListenerSettings& listener,
                                         const std::shared_ptr<MessageTransport>& transport) {
   auto config = std::make_shared<TConfiguration>(static_cast<int>(settings.thrift_max_message_size),
                                                  static_cast<int>(settings.thrift_max_frame_size));
   auto max_frame = static_cast<uint32_t>(settings.thrift_max_frame_size);
-  if (settings.thrift_protocol_factory == "header") {
+  if (listener.thrift_protocol_factory == "header") {
     auto protocol = std::make_shared<LimitedHeaderProtocol>(
         transport, static_cast<int32_t>(settings.thrift_max_message_size));
     auto header = std::static_pointer_cast<THeaderTransport>(protocol->getTransport());
@@ -45,25 +46,26 @@ std::shared_ptr<TProtocol> MakeProtocol(const WorkerSettings& settings,
     header->setMaxFrameSize(max_frame);
     return protocol;
   }
-  if (settings.thrift_transport_factory == "framed") {
-    return Payload<TTransport>(settings, std::make_shared<TFramedTransport>(transport, config));
+  if (listener.thrift_transport_factory == "framed") {
+    return Payload<TTransport>(settings, listener,
+                               std::make_shared<TFramedTransport>(transport, config));
   }
-  if (settings.thrift_transport_factory == "header") {
+  if (listener.thrift_transport_factory == "header") {
     auto header = std::make_shared<THeaderTransport>(transport, config);
     header->setMaxFrameSize(max_frame);
-    return Payload<TTransport>(settings, header);
+    return Payload<TTransport>(settings, listener, header);
   }
-  return Payload<MessageTransport>(settings, transport);
+  return Payload<MessageTransport>(settings, listener, transport);
 }
 
-MessageScanner MakeScanner(const WorkerSettings& settings) {
+MessageScanner MakeScanner(const WorkerSettings& settings, const ListenerSettings& listener) {
   using Framing = MessageScanner::Framing;
   using Encoding = MessageScanner::Encoding;
-  Framing framing = settings.thrift_transport_factory == "framed"   ? Framing::kFramed
-                    : settings.thrift_transport_factory == "header" ? Framing::kHeader
+  Framing framing = listener.thrift_transport_factory == "framed"   ? Framing::kFramed
+                    : listener.thrift_transport_factory == "header" ? Framing::kHeader
                                                                     : Framing::kBuffered;
-  Encoding encoding = settings.thrift_protocol_factory == "compact" ? Encoding::kCompact
-                      : settings.thrift_protocol_factory == "json"  ? Encoding::kJson
+  Encoding encoding = listener.thrift_protocol_factory == "compact" ? Encoding::kCompact
+                      : listener.thrift_protocol_factory == "json"  ? Encoding::kJson
                                                                     : Encoding::kBinary;
   return MessageScanner(framing, encoding,
                         {settings.thrift_max_frame_size, settings.thrift_max_message_size});

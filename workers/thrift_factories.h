@@ -9,6 +9,7 @@
 
 #include <thrift/protocol/TProtocol.h>
 
+#include "src/base/listener_settings.h"
 #include "src/base/worker_settings.h"
 #include "workers/message_scanner.h"
 #include "workers/message_transport.h"
@@ -16,16 +17,18 @@
 namespace thriftd {
 
 /// The protocol a connection's processor reads and writes, over `transport`
-/// (thrift_transport_factory, thrift_protocol_factory and the size limits of
+/// (the thrift_transport_factory and thrift_protocol_factory of `listener`,
+/// the listener the connection came from, and the size limits of
 /// `settings`). `buffered` is the message transport itself; binary and
 /// compact are instantiated over its concrete type, so their reads inline.
 /// The header protocol needs the header transport (the config check refuses
 /// other pairs).
 std::shared_ptr<apache::thrift::protocol::TProtocol> MakeProtocol(
-    const WorkerSettings& settings, const std::shared_ptr<MessageTransport>& transport);
+    const WorkerSettings& settings, const ListenerSettings& listener,
+    const std::shared_ptr<MessageTransport>& transport);
 
 /// The scanner that finds where each message of such a connection ends.
-MessageScanner MakeScanner(const WorkerSettings& settings);
+MessageScanner MakeScanner(const WorkerSettings& settings, const ListenerSettings& listener);
 
 }  // namespace thriftd
 

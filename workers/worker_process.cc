@@ -38,6 +38,7 @@ WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedA
   options.settings = launch.settings;
   options.worker_index = launch.index;
   options.listen_fds = launch.listen_fds;
+  options.listener_settings = launch.listener_settings;
   options.processor_factory = app.processor_factory;
   options.scoreboard = launch.scoreboard;
   options.slot = launch.slot;

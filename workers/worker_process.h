@@ -11,6 +11,7 @@
 
 #include "src/base/app_loader.h"
 #include "src/base/credentials.h"
+#include "src/base/listener_settings.h"
 #include "src/base/scoreboard.h"
 #include "src/base/worker_settings.h"
 #include "thriftd/worker.h"
@@ -24,6 +25,7 @@ struct WorkerLaunch {
   int slot = 0;                  ///< its scoreboard slot
   WorkerSettings settings;       ///< its generation's settings
   std::vector<int> listen_fds;
+  std::vector<ListenerSettings> listener_settings;  ///< each listen fd's, in the same order
   int channel_fd = -1;
   Scoreboard* scoreboard = nullptr;
   std::unique_ptr<Worker> kind;  ///< constructed in the master before fork

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -27,6 +28,10 @@ WorkerRuntime::WorkerRuntime(Options options)
       connection_limit_(static_cast<int>(options_.settings.worker_connections)),
       hand_over_(options_.channel_fd),
       serial_(runtimes_made.fetch_add(1) + 1) {
+  // A listener given no settings (in tests) has the defaults; one is there
+  // even without listeners, for connections a test makes by hand.
+  std::size_t listeners = std::max<std::size_t>(1, options_.listen_fds.size());
+  if (options_.listener_settings.size() < listeners) options_.listener_settings.resize(listeners);
   const WorkerSettings& settings = options_.settings;
   if (settings.accesslog.empty()) return;
   // Validated with the configuration; a failure here is a broken config file.
@@ -46,6 +51,20 @@ void WorkerRuntime::LimitConnections(int most) {
 // --- accepting ----------------------------------------------------------------
 
 int WorkerRuntime::Accept(int listen_fd) {
+  const std::vector<int>& fds = options_.listen_fds;
+  auto found = std::find(fds.begin(), fds.end(), listen_fd);
+  std::size_t index = found == fds.end() ? 0 : static_cast<std::size_t>(found - fds.begin());
+  int fd = AcceptOn(listen_fd);
+  if (fd >= 0) {
+    std::lock_guard<std::mutex> lock(accepted_lock_);
+    accepted_from_[fd] = index;
+  }
+  return fd;
+}
+
+int WorkerRuntime::AcceptFrom(std::size_t index) { return AcceptOn(options_.listen_fds.at(index)); }
+
+int WorkerRuntime::AcceptOn(int listen_fd) {
   int fd = -1;
   int error = 0;
   switch (AcceptConnection(listen_fd, &fd, &error)) {
@@ -97,9 +116,11 @@ bool WorkerRuntime::ShouldAccept(int held) {
   return 4 * held * others < 5 * total + 8 * others;
 }
 
-std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::string_view carried) {
+std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::size_t listener,
+                                                         std::string_view carried) {
   try {
-    return std::make_unique<Connection>(std::move(fd), *this, carried);
+    return std::make_unique<Connection>(std::move(fd), *this,
+                                        options_.listener_settings.at(listener), carried);
   } catch (const std::exception& error) {
     THRIFTD_LOG(kError) << "cannot serve a connection: the App's processor factory threw: "
                         << error.what();
@@ -108,7 +129,15 @@ std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::strin
 }
 
 std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {
-  return NewConnection(UniqueFd(fd));
+  std::size_t listener = 0;  // an fd not from Accept(): the first listener's settings
+  {
+    std::lock_guard<std::mutex> lock(accepted_lock_);
+    if (auto it = accepted_from_.find(fd); it != accepted_from_.end()) {
+      listener = it->second;
+      accepted_from_.erase(it);
+    }
+  }
+  return NewConnection(UniqueFd(fd), listener);
 }
 
 // --- liveness and logs --------------------------------------------------------
@@ -149,8 +178,20 @@ bool WorkerRuntime::PollChannel() {
 std::unique_ptr<Connection> WorkerRuntime::TakeAdopted() {
   HandOverChannel::Incoming incoming;
   while (hand_over_.TakeIncoming(&incoming)) {
+    // Found by key, not by position: across a binary upgrade the other
+    // master may list its listeners in another order.
+    const std::vector<ListenerSettings>& listeners = options_.listener_settings;
+    auto found = std::find_if(listeners.begin(), listeners.end(), [&](const ListenerSettings& l) {
+      return l.key == incoming.listener;
+    });
+    if (found == listeners.end()) {
+      THRIFTD_LOG(kWarning) << "a connection handed over from listener " << incoming.listener
+                            << ", which this worker does not serve; closing it";
+      continue;
+    }
     std::unique_ptr<Connection> connection =
-        NewConnection(std::move(incoming.fd), incoming.carried);
+        NewConnection(std::move(incoming.fd), static_cast<std::size_t>(found - listeners.begin()),
+                      incoming.carried);
     if (connection) return connection;
   }
   return nullptr;
@@ -165,7 +206,7 @@ bool WorkerRuntime::HandOverConnection(Connection& connection) {
   if (!hand_over_requested() || !connection.CanHandOver()) return false;
   std::string carried;
   UniqueFd fd = connection.ReleaseForHandOver(&carried);
-  Status status = hand_over_.Give(std::move(fd), carried);
+  Status status = hand_over_.Give(std::move(fd), connection.listener().key, carried);
   if (!status.ok()) THRIFTD_LOG(kWarning) << status.message();
   return status.ok();
 }

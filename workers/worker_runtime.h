@@ -12,12 +12,15 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <thrift/TProcessor.h>
 
 #include "src/base/access_log_format.h"
+#include "src/base/listener_settings.h"
 #include "src/base/scoreboard.h"
 #include "src/base/worker_settings.h"
 #include "thriftd/worker.h"
@@ -33,6 +36,9 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
     WorkerSettings settings;
     int worker_index = 0;
     std::vector<int> listen_fds;
+    /// Each listen fd's settings, in the same order; a listener without
+    /// (a test's) has the defaults.
+    std::vector<ListenerSettings> listener_settings;
     std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
     Scoreboard* scoreboard = nullptr;
     int slot = 0;
@@ -84,9 +90,17 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
                   std::int64_t now_ns) override;
 
   // For the engine and the built-in kinds: thriftd's own connections.
-  /// A connection on an accepted (or adopted) fd; nullptr, the fd closed
-  /// and the reason logged, when the App's processor factory threw.
-  std::unique_ptr<Connection> NewConnection(UniqueFd fd, std::string_view carried = {});
+  /// The settings of listen_fds()[index].
+  const ListenerSettings& listener_settings(std::size_t index) const {
+    return options_.listener_settings[index];
+  }
+  /// Accepts one connection from listen_fds()[index], as Accept() does.
+  int AcceptFrom(std::size_t index);
+  /// A connection on an fd accepted from listen_fds()[listener] (or
+  /// adopted from it); nullptr, the fd closed and the reason logged, when
+  /// the App's processor factory threw.
+  std::unique_ptr<Connection> NewConnection(UniqueFd fd, std::size_t listener,
+                                            std::string_view carried = {});
   /// Reads the channel: false once the master is gone (then a graceful
   /// stop has been requested). One thread at a time.
   bool PollChannel();
@@ -111,6 +125,7 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
   ScoreboardSlot& slot() { return options_.scoreboard->slot(options_.slot); }
 
  private:
+  int AcceptOn(int listen_fd);
   /// The slot's entry for `method`, claimed on first use; null when full.
   MethodStats* StatsFor(const char* method);
 
@@ -123,6 +138,10 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
   AccessLogFormat access_format_;
   int access_fd_ = -1;
   HandOverChannel hand_over_;
+  // For a custom kind, which calls Accept(listen_fd) then OpenConnection(fd):
+  // the listener each fd it accepted came from, until it is opened.
+  std::mutex accepted_lock_;
+  std::unordered_map<int, std::size_t> accepted_from_;
   const std::uint64_t serial_;  // this runtime, among all made in the process
 };
 

@@ -34,9 +34,12 @@ std::string BindAddress::ToString() const {
       return "fd://" + std::to_string(fd);
     case Kind::kSystemd:
       return "systemd:" + name;
-    case Kind::kTcp:
-      if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
-      return (host.empty() ? "0.0.0.0" : host) + ":" + std::to_string(port);
+    case Kind::kTcp: {
+      std::string ports = std::to_string(port);
+      if (last_port != 0) ports += "-" + std::to_string(last_port);
+      if (host.find(':') != std::string::npos) return "[" + host + "]:" + ports;
+      return (host.empty() ? "0.0.0.0" : host) + ":" + ports;
+    }
   }
   return "?";
 }
@@ -84,6 +87,15 @@ bool ParseBindAddress(const std::string& text, BindAddress* address) {
     parsed.host = text.substr(0, colon);
     if (parsed.host.find(':') != std::string::npos || !ValidHostName(parsed.host)) return false;
     port_text = text.substr(colon + 1);
+  }
+  // FIRST-LAST: a range of real ports (0, the kernel's choice, is no port of one).
+  if (std::size_t dash = port_text.find('-'); dash != std::string::npos) {
+    if (!ParseNumber(port_text.substr(0, dash), 65535, &parsed.port) ||
+        !ParseNumber(port_text.substr(dash + 1), 65535, &parsed.last_port) || parsed.port == 0 ||
+        parsed.last_port < parsed.port)
+      return false;
+    *address = parsed;
+    return true;
   }
   if (!ParseNumber(port_text, 65535, &parsed.port)) return false;
   *address = parsed;

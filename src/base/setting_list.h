@@ -7,7 +7,10 @@
 //   struct Config's fields (src/config.h) and the copy of the resolved values
 //     into them (ResolveConfig);
 //   struct WorkerSettings (src/base/worker_settings.h), the kWorker rows, and
-//     WorkerSettingsOf(), which fills it from a Config.
+//     WorkerSettingsOf(), which fills it from a Config;
+//   struct ListenerSettings (src/base/listener_settings.h), the kListener
+//     rows, and ListenerSettingsOf() (src/bind_entry.h), which fills one per
+//     listener from a Config and that listener's bind entry.
 //
 // It lives in the base layer so that workers/ can see WorkerSettings; it is
 // data only. Each row is
@@ -33,7 +36,14 @@
 //   section        the --help and man-page section, in list order
 //   scope          kCommandLine: a command-line-only switch, not a YAML key;
 //                  kMaster: acted on by the master only;
-//                  kWorker: also handed to every worker in its WorkerSettings
+//                  kWorker: also handed to every worker in its WorkerSettings;
+//                  kListener: handed to every worker once per listener, in a
+//                    ListenerSettings: the row's value (flag, YAML key) is
+//                    every listener's default, and a bind entry may set its
+//                    own (`bind: [{address: ..., KEY: VALUE}]`, or
+//                    `-b ADDRESS,KEY=VALUE`). Making a kWorker row per
+//                    listener is changing its scope to kListener, and reading
+//                    it from the connection's ListenerSettings
 //   help           one line for --help
 //
 // The order of rows is the order of --help and --print-config.
@@ -81,7 +91,9 @@ using StringMap = std::map<std::string, std::string>;
     "serve all the App's named services to TMultiplexedProtocol clients (service: the one for plain clients)") \
   \
   X(bind, "bind", 'b', kBind, StringList, {"127.0.0.1:8000"}, (), (0), "ADDRESS", "Server socket", kMaster, \
-    "listen on HOST:PORT, :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME (repeatable)") \
+    "listen on HOST:PORT, HOST:FIRST-LAST (the first free port), :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME, optionally followed by ,KEY=VALUE per-listener settings (repeatable)") \
+  X(port_file, "port-file", 0, kFile, std::string, "", (), (0), "FILE", "Server socket", kMaster, \
+    "write the TCP listeners' ports to this file, one line each in the order of bind (for port 0 and port ranges)") \
   X(backlog, "backlog", 0, kCount, std::int64_t, 2048, (), (1), "INT", "Server socket", kMaster, \
     "the maximum number of pending connections (listen() backlog)") \
   X(reuse_port, "reuse-port", 0, kBool, bool, false, (), (0), "", "Server socket", kMaster, \
@@ -116,10 +128,10 @@ using StringMap = std::map<std::string, std::string>;
   X(fiber_stack_size, "fiber-stack-size", 0, kCount, std::int64_t, 262144, (), (16384), "BYTES", "Worker processes", kWorker, \
     "fiber worker: each fiber's stack, plus a guard page") \
   \
-  X(thrift_transport_factory, "thrift-transport-factory", 0, kChoice, std::string, "buffered", ("buffered", "framed", "header"), (0), "NAME", "Thrift", kWorker, \
-    "the Thrift transport") \
-  X(thrift_protocol_factory, "thrift-protocol-factory", 0, kChoice, std::string, "binary", ("binary", "compact", "json", "header"), (0), "NAME", "Thrift", kWorker, \
-    "the Thrift protocol (header needs the header transport)") \
+  X(thrift_transport_factory, "thrift-transport-factory", 0, kChoice, std::string, "buffered", ("buffered", "framed", "header"), (0), "NAME", "Thrift", kListener, \
+    "the Thrift transport (per listener: a bind entry may set its own)") \
+  X(thrift_protocol_factory, "thrift-protocol-factory", 0, kChoice, std::string, "binary", ("binary", "compact", "json", "header"), (0), "NAME", "Thrift", kListener, \
+    "the Thrift protocol (header needs the header transport; per listener: a bind entry may set its own)") \
   X(thrift_client_timeout, "thrift-client-timeout", 0, kSeconds, double, 0, (), (0), "SECONDS", "Thrift", kWorker, \
     "close a connection idle between messages this long (0: never)") \
   X(thrift_max_frame_size, "thrift-max-frame-size", 0, kCount, std::int64_t, 16384000, (), (1), "BYTES", "Thrift", kWorker, \
@@ -164,5 +176,13 @@ using StringMap = std::map<std::string, std::string>;
 #define THRIFTD_IF_WORKER_SCOPE_kWorker(...) __VA_ARGS__
 #define THRIFTD_IF_WORKER_SCOPE_kMaster(...)
 #define THRIFTD_IF_WORKER_SCOPE_kCommandLine(...)
+#define THRIFTD_IF_WORKER_SCOPE_kListener(...)
+
+/// THRIFTD_IF_LISTENER_SCOPE(scope, code...): `code` for a kListener row only.
+#define THRIFTD_IF_LISTENER_SCOPE(scope, ...) THRIFTD_IF_LISTENER_SCOPE_##scope(__VA_ARGS__)
+#define THRIFTD_IF_LISTENER_SCOPE_kListener(...) __VA_ARGS__
+#define THRIFTD_IF_LISTENER_SCOPE_kWorker(...)
+#define THRIFTD_IF_LISTENER_SCOPE_kMaster(...)
+#define THRIFTD_IF_LISTENER_SCOPE_kCommandLine(...)
 
 #endif  // THRIFTD_SRC_BASE_SETTING_LIST_H_

@@ -102,8 +102,9 @@ void DriveConnection(const char* transport, const std::uint8_t* data, std::size_
   const std::size_t piece = kPieces[(data[0] / protocols) % 4];
 
   thriftd::WorkerSettings settings;
-  settings.thrift_transport_factory = transport;
-  settings.thrift_protocol_factory = kProtocols[data[0] % protocols];
+  thriftd::ListenerSettings listener;
+  listener.thrift_transport_factory = transport;
+  listener.thrift_protocol_factory = kProtocols[data[0] % protocols];
   settings.thrift_max_frame_size = kMaxMessage;
   settings.thrift_max_message_size = kMaxMessage;
   ++data;
@@ -115,7 +116,7 @@ void DriveConnection(const char* transport, const std::uint8_t* data, std::size_
   thriftd::UniqueFd client(fds[0]);
   Host host(settings);
   AllocationLimit limit(kAllocationBound);
-  thriftd::Connection connection(thriftd::UniqueFd(fds[1]), host);
+  thriftd::Connection connection(thriftd::UniqueFd(fds[1]), host, listener);
 
   using Phase = thriftd::Connection::Phase;
   Phase phase = Phase::kIdle;

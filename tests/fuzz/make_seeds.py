@@ -158,6 +158,9 @@ metrics_bind: 127.0.0.1:9100
         "malformed": "bind: [127.0.0.1:9090\n",
         "anchors": "a: &x {b: *x}\n",
         "not-a-map": "- 1\n- 2\n",
+        "bind-entries": "bind:\n  - 127.0.0.1:9000-9100\n"
+                        "  - {address: unix:x.sock, thrift_protocol_factory: compact}\n"
+                        "  - {thrift_transport_factory: framed}\n",
     }
     for name, text in configs.items():
         write("yaml_config", name + ".yaml", text.encode())
@@ -173,12 +176,15 @@ metrics_bind: 127.0.0.1:9100
         "missing-value": ["app.so", "--timeout", ""],
         "bad-quote": ["app.so", "--bind 'unclosed"],
         "config-missing": ["-c", "absent.yaml", "app.so", ""],
+        "bind-entry": ["-b", "unix:x.sock,thrift_protocol_factory=json,thrift_transport_factory=",
+                       "app.so", ""],
     }
     for name, words in command_lines.items():
         write("command_line", name, b"\0".join(w.encode() for w in words))
 
     binds = ["127.0.0.1:9090", ":9090", "[::1]:9090", "[fe80::1%eth0]:1", "unix:/run/x.sock",
-             "fd://3", "systemd:thriftd", "localhost:65535", "host:65536", "[::1]9090", ""]
+             "fd://3", "systemd:thriftd", "localhost:65535", "host:65536", "[::1]9090", "",
+             "127.0.0.1:9000-9100", "h:10-9"]
     for i, text in enumerate(binds):
         write("bind_address", f"{i:02d}", text.encode())
 

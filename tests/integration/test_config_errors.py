@@ -12,7 +12,8 @@ import harness
 from harness import PINGPONG_SO, run_thriftd
 
 EXIT_CONFIG_ERROR = 2
-ADDRESS_FORMS = "(HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N)"
+ADDRESS_FORMS = ("(HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, unix:PATH, fd://N or "
+                 "systemd:NAME)")
 
 
 @dataclass

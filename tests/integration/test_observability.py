@@ -612,7 +612,9 @@ def test_metrics_count_every_call_exactly_across_a_worker_kill(thriftd, tmp_path
                      "--metrics-bind", f"127.0.0.1:{metrics_port}", "-b", f"127.0.0.1:{port}")
     wait_workers_ready(server, metrics_port, 2)
     assert http_get(metrics_port, "/healthz") == (
-        200, '{"status": "ok", "workers_ready": 2, "workers_wanted": 2, "generation": 1}\n')
+        200, '{"status": "ok", "workers_ready": 2, "workers_wanted": 2, "generation": 1, '
+             f'"listeners": [{{"address": "127.0.0.1:{port}", "listening": "127.0.0.1:{port}", '
+             f'"port": {port}}}]}}\n')
     status, body = http_get(metrics_port, "/metrics")
     assert status == 200
     promtool_check(body)
@@ -721,7 +723,9 @@ def test_healthz_turns_503_while_draining_after_term(thriftd, port):
     server = thriftd(PINGPONG_SO, "-w", "1", "--metrics-bind", f"127.0.0.1:{metrics_port}",
                      "-b", f"127.0.0.1:{port}")
     server.wait_ready(port)
-    healthy = (200, '{"status": "ok", "workers_ready": 1, "workers_wanted": 1, "generation": 1}\n')
+    healthy = (200, '{"status": "ok", "workers_ready": 1, "workers_wanted": 1, "generation": 1, '
+                    f'"listeners": [{{"address": "127.0.0.1:{port}", "listening": '
+                    f'"127.0.0.1:{port}", "port": {port}}}]}}\n')
     assert http_get(metrics_port, "/healthz") == healthy
     with ThreadPoolExecutor(1) as pool:
         slow, connection = harness.start_call(pool, port, "sleep", 1500, timeout=10.0)

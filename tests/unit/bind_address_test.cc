@@ -29,6 +29,25 @@ TEST_CASE("HOST:PORT is a TCP address") {
   CHECK(address.port == 65535);
 }
 
+TEST_CASE("HOST:FIRST-LAST is a range of ports") {
+  BindAddress address = Parse("127.0.0.1:9000-9100");
+  CHECK(address.kind == BindAddress::Kind::kTcp);
+  CHECK(address.host == "127.0.0.1");
+  CHECK(address.port == 9000);
+  CHECK(address.last_port == 9100);
+  CHECK(address.ToString() == "127.0.0.1:9000-9100");
+  address = Parse("[::1]:7-7");
+  CHECK(address.port == 7);
+  CHECK(address.last_port == 7);
+  CHECK(address.ToString() == "[::1]:7-7");
+  CHECK(Parse("127.0.0.1:9000").last_port == 0);
+  for (const char* text : {"h:0-10", "h:10-9", "h:1-", "h:-1", "h:1-65536", "h:1--2", "h:a-b"}) {
+    CAPTURE(text);
+    BindAddress ignored;
+    CHECK_FALSE(ParseBindAddress(text, &ignored));
+  }
+}
+
 TEST_CASE(":PORT listens on all IPv4 interfaces") {
   BindAddress address = Parse(":8000");
   CHECK(address.kind == BindAddress::Kind::kTcp);

@@ -1,6 +1,7 @@
 // Resolving the configuration: defaults < config file < THRIFTD_CMD_ARGS <
 // command line, and every error as one line naming where the bad value came from.
 #include "src/config.h"
+#include "src/bind_entry.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -198,7 +199,8 @@ TEST_CASE("an empty bind list is an error naming where it was emptied") {
   std::string file = dir.Write("thriftd.yaml", "workers: 2\nbind: []\n");
   CHECK(ResolveError({"-c", file}) ==
         file +
-            ":2: bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), "
+            ":2: bind: expected an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, "
+            "unix:PATH, fd://N or systemd:NAME), "
             "got none");
 }
 
@@ -243,7 +245,8 @@ TEST_CASE("YAML: a wrong type names the key, the line and what was expected") {
         "f.yaml:1: thrift_transport_factory: expected one of buffered, framed, header, got "
         "\"zlib\"");
   CHECK(YamlError("bind: [127.0.0.1:1, nohost]\n") ==
-        "f.yaml:1: bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), "
+        "f.yaml:1: bind: expected an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, "
+        "unix:PATH, fd://N or systemd:NAME), "
         "got \"nohost\"");
   CHECK(YamlError("app_config: [novalue]\n") ==
         "f.yaml:1: app_config: expected KEY=VALUE, got \"novalue\"");
@@ -257,8 +260,8 @@ TEST_CASE("YAML: a sequence or mapping where a scalar belongs") {
   CHECK(YamlError("pidfile:\n  path: /run/x.pid\n") ==
         "f.yaml:1: pidfile: expected a file name, got a YAML mapping");
   CHECK(YamlError("bind: [[127.0.0.1:1]]\n") ==
-        "f.yaml:1: bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), "
-        "got a YAML sequence");
+        "f.yaml:1: bind: expected an address or a map {address: ADDRESS, KEY: VALUE}, got a YAML "
+        "sequence");
 }
 
 TEST_CASE("YAML: malformed YAML names the line") {
@@ -341,8 +344,8 @@ TEST_CASE("command line: a missing value says what was expected") {
   CHECK(ResolveError({"--workers"}) ==
         "command line: --workers: expected a positive integer, got nothing");
   CHECK(ResolveError({"-b"}) ==
-        "command line: --bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or "
-        "fd://N), got nothing");
+        "command line: --bind: expected an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, "
+        "unix:PATH, fd://N or systemd:NAME), got nothing");
 }
 
 TEST_CASE("command line: a bad value names the flag") {
@@ -351,8 +354,8 @@ TEST_CASE("command line: a bad value names the flag") {
   CHECK(ResolveError({"-w", "many"}) ==
         "command line: --workers: expected a positive integer, got \"many\"");
   CHECK(ResolveError({"-b", "nohost"}) ==
-        "command line: --bind: expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or "
-        "fd://N), got \"nohost\"");
+        "command line: --bind: expected an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, "
+        "unix:PATH, fd://N or systemd:NAME), got \"nohost\"");
   CHECK(ResolveError({"--app-config", "novalue"}) ==
         "command line: --app-config: expected KEY=VALUE, got \"novalue\"");
 }
@@ -760,7 +763,7 @@ TEST_CASE("WorkerSettingsOf carries exactly the worker-scoped settings, resolved
     ++worker_scoped;
     CHECK(*field == config.resolved.at(name).value);
   }
-  CHECK(worker_scoped >= 17);
+  CHECK(worker_scoped >= 15);
 }
 
 TEST_CASE("a default Config and a default WorkerSettings hold every default") {
@@ -791,8 +794,8 @@ static_assert(kIs<decltype(WorkerSettings::max_requests_jitter), std::int64_t>);
 static_assert(kIs<decltype(WorkerSettings::graceful_timeout), double>);
 static_assert(kIs<decltype(WorkerSettings::fiber_check_interval), double>);
 static_assert(kIs<decltype(WorkerSettings::fiber_stack_size), std::int64_t>);
-static_assert(kIs<decltype(WorkerSettings::thrift_transport_factory), std::string>);
-static_assert(kIs<decltype(WorkerSettings::thrift_protocol_factory), std::string>);
+static_assert(kIs<decltype(ListenerSettings::thrift_transport_factory), std::string>);
+static_assert(kIs<decltype(ListenerSettings::thrift_protocol_factory), std::string>);
 static_assert(kIs<decltype(WorkerSettings::thrift_client_timeout), double>);
 static_assert(kIs<decltype(WorkerSettings::thrift_max_frame_size), std::int64_t>);
 static_assert(kIs<decltype(WorkerSettings::thrift_max_message_size), std::int64_t>);

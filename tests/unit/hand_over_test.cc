@@ -43,19 +43,24 @@ TEST_CASE("a hand-over request is seen") {
   CHECK(hand_over.requested());  // for good
 }
 
-TEST_CASE("an incoming connection arrives with its descriptor and its carried bytes intact") {
+TEST_CASE(
+    "an incoming connection arrives with its descriptor, its listener and its carried bytes "
+    "intact") {
   ChannelPair channel;
   REQUIRE(OpenChannel(&channel).ok());
   HandOverChannel hand_over(channel.worker_end.get());
   SocketPair first = MakeSocketPair();
   SocketPair second = MakeSocketPair();
-  std::string carried(kMaxChannelText, '\0');  // the most a message carries: any byte
+  const std::string listener = "unix:/run/x.sock";
+  // The most a message carries, any byte (NUL too), after the listener's key.
+  std::string carried(kMaxChannelText - listener.size() - 1, '\0');
   for (std::size_t i = 0; i < carried.size(); ++i) carried[i] = static_cast<char>(i * 31);
-  REQUIRE(
-      SendChannelMessage(channel.master_end.get(), kChannelConnection, carried, first.server.get())
-          .ok());
+  REQUIRE(SendChannelMessage(channel.master_end.get(), kChannelConnection,
+                             listener + std::string(1, '\0') + carried, first.server.get())
+              .ok());
   REQUIRE(SendChannelMessage(channel.master_end.get(), kChannelHandOver).ok());
-  REQUIRE(SendChannelMessage(channel.master_end.get(), kChannelConnection, "", second.server.get())
+  REQUIRE(SendChannelMessage(channel.master_end.get(), kChannelConnection,
+                             std::string("127.0.0.1:9090\0", 15), second.server.get())
               .ok());
   first.server.Reset();  // the master closes its copies once sent
   second.server.Reset();
@@ -65,11 +70,13 @@ TEST_CASE("an incoming connection arrives with its descriptor and its carried by
   CHECK(hand_over.ReadChannel());  // reads all three
   CHECK(hand_over.requested());
   REQUIRE(hand_over.TakeIncoming(&incoming));
+  CHECK(incoming.listener == listener);
   CHECK(incoming.carried == carried);
   REQUIRE(incoming.fd.valid());
   CheckConnected(first.client.get(), incoming.fd.get());
   CheckConnected(incoming.fd.get(), first.client.get());
   REQUIRE(hand_over.TakeIncoming(&incoming));  // in the order sent
+  CHECK(incoming.listener == "127.0.0.1:9090");
   CHECK(incoming.carried == "");
   REQUIRE(incoming.fd.valid());
   CheckConnected(second.client.get(), incoming.fd.get());
@@ -82,23 +89,34 @@ TEST_CASE("messages the worker does not expect are ignored") {
   HandOverChannel hand_over(channel.worker_end.get());
   REQUIRE(SendChannelMessage(channel.master_end.get(), 'X', "what").ok());
   REQUIRE(SendChannelMessage(channel.master_end.get(), kChannelConnection, "no descriptor").ok());
+  // A connection that names no listener: closed, for it would be served with
+  // whichever protocol the first listener speaks.
+  SocketPair pair = MakeSocketPair();
+  REQUIRE(SendChannelMessage(channel.master_end.get(), kChannelConnection, "no listener",
+                             pair.server.get())
+              .ok());
+  pair.server.Reset();
   CHECK(hand_over.ReadChannel());
+  std::string ignored;
+  CHECK(thriftd_test::WaitFor([&] { return !ReceiveSome(pair.client.get(), &ignored); }));
   CHECK_FALSE(hand_over.requested());
   HandOverChannel::Incoming incoming;
   CHECK_FALSE(hand_over.TakeIncoming(&incoming));
 }
 
-TEST_CASE("Give sends the descriptor and the text to the master, and closes the worker's copy") {
+TEST_CASE(
+    "Give sends the descriptor, the listener's key and the text to the master, and closes the "
+    "worker's copy") {
   ChannelPair channel;
   REQUIRE(OpenChannel(&channel).ok());
   HandOverChannel hand_over(channel.worker_end.get());
   SocketPair pair = MakeSocketPair();
   std::string carried("\x80\x01\x00", 3);
-  REQUIRE(hand_over.Give(std::move(pair.server), carried).ok());
+  REQUIRE(hand_over.Give(std::move(pair.server), "127.0.0.1:9090", carried).ok());
   ChannelMessage message;
   REQUIRE(ReceiveChannelMessage(channel.master_end.get(), &message) == ChannelRead::kMessage);
   CHECK(message.kind == kChannelConnection);
-  CHECK(message.text == carried);
+  CHECK(message.text == std::string("127.0.0.1:9090\0", 15) + carried);
   REQUIRE(message.passed.valid());
   CheckConnected(pair.client.get(), message.passed.get());
   // The master's copy is the last: closing it, the client sees the end.
@@ -113,7 +131,7 @@ TEST_CASE("Give says why a connection could not go") {
   HandOverChannel hand_over(channel.worker_end.get());
   channel.master_end.Reset();
   SocketPair pair = MakeSocketPair();
-  Status status = hand_over.Give(std::move(pair.server), "");
+  Status status = hand_over.Give(std::move(pair.server), "", "");
   CHECK(status.message() == "cannot hand a connection over: sendmsg(channel): Broken pipe");
   std::string ignored;
   CHECK_FALSE(ReceiveSome(pair.client.get(), &ignored));  // closed either way

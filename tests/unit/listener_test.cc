@@ -79,6 +79,52 @@ TEST_CASE("a port already listening is refused, naming the address and bind()") 
   CHECK_FALSE(second.fd.valid());
 }
 
+TEST_CASE("a port range takes its first free port, and names the range when none is free") {
+  // A port P held by another socket, with P+1 free (looked for a few times).
+  Listener taken;
+  int port = 0;
+  for (int attempt = 0; attempt < 20 && port == 0; ++attempt) {
+    Listener candidate;
+    REQUIRE(OpenListener(Address("127.0.0.1:0"), 16, &candidate).ok());
+    int p = PortOf(candidate.display);
+    if (p >= 65535) continue;
+    Listener next;
+    if (!OpenListener(Address("127.0.0.1:" + std::to_string(p + 1)), 16, &next).ok()) continue;
+    taken = std::move(candidate);
+    port = p;
+  }
+  REQUIRE(port != 0);
+  std::string range = "127.0.0.1:" + std::to_string(port) + "-" + std::to_string(port + 1);
+  Listener listener;
+  Status status = OpenListener(Address(range), 16, &listener);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(listener.port == port + 1);
+  CHECK(listener.display == "127.0.0.1:" + std::to_string(port + 1));
+  CHECK(listener.address.ToString() == range);
+  CHECK(IsListening(listener.fd.get()));
+
+  // Both taken now.
+  Listener none;
+  status = OpenListener(Address(range), 16, &none);
+  CHECK(status.message() ==
+        "cannot listen on " + range + ": no free port in the range (bind: Address already in use)");
+  CHECK_FALSE(none.fd.valid());
+
+  // A socket inherited for the range (a binary upgrade) is adopted on any port of it.
+  int fd = dup(listener.fd.get());
+  REQUIRE(fd >= 0);
+  Listener adopted;
+  status = AdoptListener(fd, Address(range), &adopted);
+  REQUIRE_MESSAGE(status.ok(), status.message());
+  CHECK(adopted.port == port + 1);
+  int other = dup(taken.fd.get());
+  REQUIRE(other >= 0);
+  Listener outside;
+  std::string beyond = "127.0.0.1:" + std::to_string(port + 1) + "-" + std::to_string(port + 1);
+  CHECK_FALSE(AdoptListener(other, Address(beyond), &outside).ok());
+  close(other);
+}
+
 TEST_CASE("reuse_port sets SO_REUSEPORT, so a second listener of ours shares the port") {
   Listener first;
   REQUIRE(OpenListener(Address("127.0.0.1:0"), 16, &first, /*reuse_port=*/true).ok());

@@ -29,11 +29,12 @@ using Result = MessageScanner::Result;
 /// The scanner a server with `server`'s transport and protocol uses.
 MessageScanner ScannerFor(const Wire& server, MessageScanner::Limits limits = {}) {
   WorkerSettings settings;
-  settings.thrift_transport_factory = server.transport;
-  settings.thrift_protocol_factory = server.protocol;
+  ListenerSettings listener;
+  listener.thrift_transport_factory = server.transport;
+  listener.thrift_protocol_factory = server.protocol;
   settings.thrift_max_frame_size = limits.max_frame_size;
   settings.thrift_max_message_size = limits.max_message_size;
-  return MakeScanner(settings);
+  return MakeScanner(settings, listener);
 }
 
 Result ScanOnce(const Wire& server, const std::string& bytes, MessageScanner::Limits limits = {}) {

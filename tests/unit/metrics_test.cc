@@ -314,7 +314,8 @@ TEST_CASE("health: ok, degraded while fewer serve than wanted, unavailable, stop
   HealthReport report = RenderHealth(health);
   CHECK(report.serving);
   CHECK(report.body ==
-        "{\"status\": \"ok\", \"workers_ready\": 2, \"workers_wanted\": 2, \"generation\": 3}\n");
+        "{\"status\": \"ok\", \"workers_ready\": 2, \"workers_wanted\": 2, \"generation\": 3, "
+        "\"listeners\": []}\n");
   health.workers_ready = 1;  // a replacement cannot start: still sent traffic
   report = RenderHealth(health);
   CHECK(report.serving);
@@ -328,6 +329,17 @@ TEST_CASE("health: ok, degraded while fewer serve than wanted, unavailable, stop
   report = RenderHealth(health);
   CHECK_FALSE(report.serving);
   CHECK(report.body.find("\"status\": \"stopping\"") != std::string::npos);
+}
+
+TEST_CASE("health lists the listeners: as configured, where they listen, the TCP port") {
+  HealthSnapshot health{false, 1, 1, 1};
+  health.listeners = {{"127.0.0.1:9000-9100", "127.0.0.1:9003", 9003},
+                      {"unix:/run/a \"b\".sock", "unix:/run/a \"b\".sock", 0}};
+  CHECK(RenderHealth(health).body ==
+        "{\"status\": \"ok\", \"workers_ready\": 1, \"workers_wanted\": 1, \"generation\": 1, "
+        "\"listeners\": [{\"address\": \"127.0.0.1:9000-9100\", \"listening\": \"127.0.0.1:9003\", "
+        "\"port\": 9003}, {\"address\": \"unix:/run/a \\\"b\\\".sock\", "
+        "\"listening\": \"unix:/run/a \\\"b\\\".sock\"}]}\n");
 }
 
 }  // namespace

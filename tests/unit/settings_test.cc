@@ -172,7 +172,8 @@ TEST_CASE("ExpectedText says what each type accepts") {
   CHECK(ExpectedText(Row("loglevel")) == "one of debug, info, warning, error, critical");
   CHECK(ExpectedText(Row("app_config")) == "KEY=VALUE");
   CHECK(ExpectedText(Row("bind")) ==
-        "an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N)");
+        "an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, unix:PATH, fd://N or "
+        "systemd:NAME)");
   CHECK(ExpectedText(Row("check_config")) == "true or false");
   CHECK(ExpectedText(Row("access_log_format")) == "a string");
   CHECK(ExpectedText(Row("pidfile")) == "a file name");
@@ -323,9 +324,11 @@ TEST_CASE("a bind address is validated and appended to the list") {
         std::vector<std::string>{"127.0.0.1:9090", "unix:/run/thriftd.sock"});
 
   CHECK(ParseError("bind", "nohost") ==
-        "expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), got \"nohost\"");
+        "expected an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, unix:PATH, fd://N "
+        "or systemd:NAME), got \"nohost\"");
   CHECK(ParseError("bind", "1.2.3.4:99999") ==
-        "expected an address (HOST:PORT, :PORT, [V6]:PORT, unix:PATH or fd://N), got "
+        "expected an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, unix:PATH, fd://N "
+        "or systemd:NAME), got "
         "\"1.2.3.4:99999\"");
 }
 

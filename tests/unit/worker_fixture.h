@@ -487,8 +487,18 @@ class TestProcessor final : public pingpong::PingPongProcessor {
 /// it holds the master's end of the channel and requests stops directly.
 class TestWorker {
  public:
+  /// A worker whose one listener (or each of `listen_fds`) has the
+  /// default per-listener settings.
   explicit TestWorker(thriftd::WorkerSettings settings = {}, std::int64_t max_requests = 0,
-                      std::vector<int> listen_fds = {}) {
+                      std::vector<int> listen_fds = {})
+      : TestWorker(std::move(settings), {}, max_requests, std::move(listen_fds)) {}
+  /// A worker whose listeners have these settings, in order (none: one
+  /// listener with the defaults).
+  explicit TestWorker(thriftd::ListenerSettings listener)
+      : TestWorker({}, {std::move(listener)}, 0, {}) {}
+  TestWorker(thriftd::WorkerSettings settings,
+             std::vector<thriftd::ListenerSettings> listener_settings, std::int64_t max_requests,
+             std::vector<int> listen_fds) {
     REQUIRE(thriftd::Scoreboard::Create(&scoreboard_).ok());
     scoreboard_->Reset(kSlot);
     REQUIRE(stop_.Open().ok());
@@ -497,6 +507,7 @@ class TestWorker {
     thriftd::WorkerRuntime::Options options;
     options.settings = std::move(settings);
     options.listen_fds = std::move(listen_fds);
+    options.listener_settings = std::move(listener_settings);
     options.processor_factory = std::make_shared<apache::thrift::TSingletonProcessorFactory>(
         std::make_shared<TestProcessor>(handler_));
     options.scoreboard = scoreboard_.get();
@@ -527,9 +538,15 @@ class TestWorker {
 
   /// Passes a client connection to the worker, as the master relays one
   /// another worker handed over; the worker's engine adopts it.
-  void Adopt(thriftd::UniqueFd server, std::string_view carried = {}) {
+  /// `listener`: the key of the listener it came from (the default
+  /// listener's is "").
+  void Adopt(thriftd::UniqueFd server, std::string_view carried = {},
+             std::string_view listener = {}) {
+    std::string text(listener);
+    text += '\0';
+    text += carried;
     REQUIRE(
-        thriftd::SendChannelMessage(master_fd(), thriftd::kChannelConnection, carried, server.get())
+        thriftd::SendChannelMessage(master_fd(), thriftd::kChannelConnection, text, server.get())
             .ok());
   }
   /// Asks the worker to hand its connections over when it stops.

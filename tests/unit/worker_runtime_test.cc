@@ -122,7 +122,7 @@ TEST_CASE("the master gone: PollChannel says so and requests a stop") {
 TEST_CASE("a connection is handed over only when the master asked for it") {
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
-  auto connection = worker.runtime().NewConnection(std::move(pair.server));
+  auto connection = worker.runtime().NewConnection(std::move(pair.server), 0);
   REQUIRE(connection);
   CHECK_FALSE(worker.runtime().HandOverConnection(*connection));
   CHECK(connection->fd() >= 0);  // still here
@@ -140,7 +140,8 @@ TEST_CASE("at max_requests the worker asks the master for a successor") {
   TestWorker worker({}, /*max_requests=*/2);
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime());
+  Connection connection(std::move(pair.server), worker.runtime(),
+                        worker.runtime().listener_settings(0));
   bool progressed = false;
   REQUIRE(SendAll(client, PingCall(1)));
   CHECK(connection.RunTurn(&progressed) == Connection::Phase::kIdle);
@@ -184,7 +185,7 @@ TEST_CASE("regression: a runtime made where an earlier one was counts in its own
     auto* runtime = new (storage) WorkerRuntime(std::move(options));  // the same address each time
     {
       SocketPair pair = MakeSocketPair();
-      Connection connection(std::move(pair.server), *runtime);
+      Connection connection(std::move(pair.server), *runtime, runtime->listener_settings(0));
       REQUIRE(SendAll(pair.client.get(), PingCall(round)));
       bool progressed = false;
       CHECK(connection.RunTurn(&progressed) == Connection::Phase::kIdle);

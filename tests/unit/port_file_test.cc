@@ -1,0 +1,52 @@
+// The port file: one line per TCP listener, the port alone, replaced whole.
+#include "src/port_file.h"
+
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace thriftd {
+namespace {
+
+std::string Read(const std::string& path) {
+  std::ifstream file(path);
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::vector<Listener> Listeners(std::vector<int> ports) {
+  std::vector<Listener> listeners(ports.size());
+  for (std::size_t i = 0; i < ports.size(); ++i) listeners[i].port = ports[i];
+  return listeners;
+}
+
+TEST_CASE("the port file holds each TCP listener's port on a line, in order; unix ones none") {
+  CHECK(PortFileText(Listeners({9042})) == "9042\n");
+  CHECK(PortFileText(Listeners({9042, 0, 7})) == "9042\n7\n");
+  CHECK(PortFileText(Listeners({0})) == "");
+}
+
+TEST_CASE("WritePortFile replaces the file whole, and says why it cannot") {
+  thriftd_test::TempDir dir;
+  std::string path = dir.path() + "/ports";
+  REQUIRE(WritePortFile(path, Listeners({1, 2})).ok());
+  CHECK(Read(path) == "1\n2\n");
+  REQUIRE(WritePortFile(path, Listeners({3})).ok());
+  CHECK(Read(path) == "3\n");
+  struct stat st;
+  CHECK(stat((path + ".tmp").c_str(), &st) != 0);  // nothing left beside it
+  CHECK(WritePortFile("", Listeners({3})).ok());   // unset: nothing to do
+  Status status = WritePortFile(dir.path() + "/missing/ports", Listeners({3}));
+  CHECK(status.message() == "cannot write the port file " + dir.path() +
+                                "/missing/ports: open: No such file or directory");
+}
+
+}  // namespace
+}  // namespace thriftd

@@ -195,11 +195,13 @@ void CopyIntoFields(const Values& values, Config* config) {
 // What no single setting can check: settings that must agree, and formats
 // parsed by the code that uses them.
 Status CheckResolved(const Config& config) {
-  // THeaderProtocol reads and writes the header framing itself; over a
-  // buffered or framed transport the bytes would be framed twice.
-  if (config.thrift_protocol_factory == "header" && config.thrift_transport_factory != "header") {
+  // THeaderProtocol reads and writes the header framing itself: over the
+  // header transport, or inside framed frames (Apache Thrift's cross-test
+  // clients); the buffered transport has no such stack.
+  if (config.thrift_protocol_factory == "header" && config.thrift_transport_factory != "header" &&
+      config.thrift_transport_factory != "framed") {
     return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +
-                         ": header needs thrift_transport_factory header, got " +
+                         ": header needs thrift_transport_factory header or framed, got " +
                          QuotedText(config.thrift_transport_factory) + " (from " +
                          config.OriginOf("thrift_transport_factory").Describe() + ")");
   }

@@ -84,8 +84,14 @@ std::shared_ptr<TProtocol> MakeProtocol(const WorkerSettings& settings,
                                                  static_cast<int>(settings.thrift_max_frame_size));
   auto max_frame = static_cast<uint32_t>(settings.thrift_max_frame_size);
   if (settings.thrift_protocol_factory == "header") {
+    // Over framed, each header frame comes inside a framed frame and the
+    // reply goes back the same way, as Apache Thrift's cross-test clients
+    // (C++ and Python) and its stock servers do it.
+    std::shared_ptr<TTransport> below = transport;
+    if (settings.thrift_transport_factory == "framed")
+      below = std::make_shared<TFramedTransport>(transport, config);
     auto protocol = std::make_shared<LimitedHeaderProtocol>(
-        transport, static_cast<int32_t>(settings.thrift_max_message_size));
+        below, static_cast<int32_t>(settings.thrift_max_message_size));
     auto header = std::static_pointer_cast<THeaderTransport>(protocol->getTransport());
     header->setConfiguration(config);
     header->setMaxFrameSize(max_frame);
@@ -105,9 +111,10 @@ std::shared_ptr<TProtocol> MakeProtocol(const WorkerSettings& settings,
 MessageScanner MakeScanner(const WorkerSettings& settings) {
   using Framing = MessageScanner::Framing;
   using Encoding = MessageScanner::Encoding;
-  Framing framing = settings.thrift_transport_factory == "framed"   ? Framing::kFramed
-                    : settings.thrift_transport_factory == "header" ? Framing::kHeader
-                                                                    : Framing::kBuffered;
+  Framing framing = settings.thrift_transport_factory == "header"   ? Framing::kHeader
+                    : settings.thrift_transport_factory != "framed" ? Framing::kBuffered
+                    : settings.thrift_protocol_factory == "header"  ? Framing::kFramedHeader
+                                                                    : Framing::kFramed;
   Encoding encoding = settings.thrift_protocol_factory == "compact" ? Encoding::kCompact
                       : settings.thrift_protocol_factory == "json"  ? Encoding::kJson
                                                                     : Encoding::kBinary;

@@ -19,8 +19,9 @@ namespace thriftd {
 /// (thrift_transport_factory, thrift_protocol_factory and the size limits of
 /// `settings`). `buffered` is the message transport itself; binary and
 /// compact are instantiated over its concrete type, so their reads inline.
-/// The header protocol needs the header transport (the config check refuses
-/// other pairs).
+/// The header protocol runs over the header transport, or over the framed
+/// one (each header frame inside a framed frame; the config check refuses
+/// buffered).
 std::shared_ptr<apache::thrift::protocol::TProtocol> MakeProtocol(
     const WorkerSettings& settings, const std::shared_ptr<MessageTransport>& transport);
 

@@ -140,8 +140,8 @@ Options ParseArgs(int argc, char** argv) {
     options.commands.push_back(command);
   }
   if (options.commands.empty()) throw UsageError("no command given");
-  if (options.protocol == "header" && options.transport != "header") {
-    throw UsageError("--protocol header needs --transport header");
+  if (options.protocol == "header" && options.transport == "buffered") {
+    throw UsageError("--protocol header needs --transport header or framed");
   }
   return options;
 }
@@ -159,10 +159,14 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
   socket->setSendTimeout(options.timeout_ms);
 
   if (options.protocol == "header") {
+    // THeaderProtocol wraps what it is given in its own THeaderTransport
+    // and, by Thrift's default, speaks compact inside it (the Python
+    // harness: binary). Over framed, as Apache Thrift's TestClient does
+    // (--transport=framed --protocol=header): each header frame inside a
+    // framed frame.
     *opened = socket;
-    // THeaderProtocol wraps the socket in its own THeaderTransport and, by
-    // Thrift's default, speaks compact inside it (the Python harness: binary).
-    return std::make_shared<THeaderProtocol>(socket);
+    if (options.transport == "framed") *opened = std::make_shared<TFramedTransport>(socket);
+    return std::make_shared<THeaderProtocol>(*opened);
   }
 
   std::shared_ptr<TTransport> transport;

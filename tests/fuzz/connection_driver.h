@@ -13,7 +13,7 @@
 namespace thriftd_fuzz {
 
 /// The first byte picks the protocol (binary, compact, json; header too
-/// when `transport` is "header") and how the rest arrives: at once, or in
+/// when `transport` is "header" or "framed") and how the rest arrives: at once, or in
 /// pieces of 1, 3 or 61 bytes with a turn after each. The rest is sent,
 /// then the client's side is shut for writing; the connection must then
 /// close within a bounded number of turns, with no allocation above the

@@ -48,7 +48,10 @@ def encode(PingPong, transport, protocol, calls):
     memory = TTransport.TMemoryBuffer()
     headers_only = [THeaderTransport.THeaderClientType.HEADERS]
     if protocol == "header":
-        proto = THeaderProtocol.THeaderProtocol(memory, headers_only)
+        # Over framed, each header frame inside a framed frame (as Apache
+        # Thrift's test/py/TestClient.py writes it).
+        below = TTransport.TFramedTransport(memory) if transport == "framed" else memory
+        proto = THeaderProtocol.THeaderProtocol(below, headers_only)
         trans = proto.trans
     else:
         if transport == "buffered":
@@ -82,7 +85,7 @@ def wire_seeds(PingPong):
         "pipelined": [("ping", ()), ("add", (-1, 1)), ("echo", (b"\x00\xff",)), ("sleep", (0,))],
     }
     for transport in FRAMINGS:
-        protocols = PROTOCOLS if transport == "header" else PROTOCOLS[:3]
+        protocols = PROTOCOLS if transport != "buffered" else PROTOCOLS[:3]
         for p_index, protocol in enumerate(protocols):
             for name, sequence in calls.items():
                 data = encode(PingPong, transport, protocol, sequence)
@@ -97,6 +100,8 @@ def wire_seeds(PingPong):
                     selector = FRAMINGS.index(transport) + 3 * ENCODINGS.index(protocol)
                     write("message_scanner", f"{transport}-{protocol}-{name}",
                           bytes([selector]) + data)
+                elif transport == "framed":  # selector 0x80: header frames in framed frames
+                    write("message_scanner", f"framed-header-{name}", bytes([0x80]) + data)
 
 
 def hostile_seeds():
@@ -123,6 +128,11 @@ def hostile_seeds():
         for name, data in inputs.items():
             write("message_scanner", f"{transport}-hostile-{name}",
                   bytes([FRAMINGS.index(transport)]) + data)
+    # The header protocol over framed: an 8-byte frame whose header frame
+    # claims 1 GiB (THeaderTransport allocates what it claims).
+    inner_1g = struct.pack(">II", 8, 0x3FFFFFF0) + struct.pack(">I", 0x0FFF0000)
+    write("connection_framed", "hostile-header-inner-1g", bytes([3]) + inner_1g)
+    write("message_scanner", "framed-header-hostile-inner-1g", bytes([0x80]) + inner_1g)
 
 
 def text_seeds():

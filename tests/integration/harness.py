@@ -75,10 +75,10 @@ def kind_yaml(kind):
 
 TRANSPORTS = ("buffered", "framed", "header")
 PROTOCOLS = ("binary", "compact", "json", "header")
-# Every (transport, protocol) pair thriftd serves: the header protocol only
-# over the header transport (config refuses it over buffered / framed).
+# Every (transport, protocol) pair thriftd serves: the header protocol over
+# the header transport, or inside framed frames (config refuses buffered).
 PAIRS = tuple((t, p) for t in TRANSPORTS for p in PROTOCOLS if p != "header") + (
-    ("header", "header"),)
+    ("header", "header"), ("framed", "header"))
 
 POLL_INTERVAL = 0.02
 
@@ -430,10 +430,14 @@ def _make_python_stack(address, transport, protocol, timeout):
 
     headers_only = [THeaderTransport.THeaderClientType.HEADERS]
     if protocol == "header":
-        if transport != "header":
-            raise ValueError("protocol 'header' needs transport 'header'")
-        # THeaderProtocol wraps the socket in its own THeaderTransport.
-        return sock, sock, THeaderProtocol.THeaderProtocol(sock, headers_only)
+        # THeaderProtocol wraps what it is given in its own THeaderTransport;
+        # over framed, as Apache Thrift's test/py/TestClient.py does.
+        if transport == "header":
+            return sock, sock, THeaderProtocol.THeaderProtocol(sock, headers_only)
+        if transport == "framed":
+            framed = TTransport.TFramedTransport(sock)
+            return sock, framed, THeaderProtocol.THeaderProtocol(framed, headers_only)
+        raise ValueError("protocol 'header' needs transport 'header' or 'framed'")
 
     if transport == "buffered":
         trans = TTransport.TBufferedTransport(sock)

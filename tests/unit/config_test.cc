@@ -300,22 +300,24 @@ TEST_CASE("errors inside the config file name the file, not the command line") {
         file + ":2: backlog: expected a positive integer, got \"none\"");
 }
 
-TEST_CASE("the header protocol needs the header transport") {
+TEST_CASE("the header protocol needs the header or framed transport") {
   thriftd_test::TempDir dir;
   std::string file = dir.Write("thriftd.yaml",
-                               "thrift_transport_factory: framed\n"
+                               "thrift_transport_factory: buffered\n"
                                "thrift_protocol_factory: header\n");
   CHECK(ResolveError({"-c", file}) ==
         file +
-            ":2: thrift_protocol_factory: header needs thrift_transport_factory header, got "
-            "\"framed\" (from " +
+            ":2: thrift_protocol_factory: header needs thrift_transport_factory header or framed, "
+            "got \"buffered\" (from " +
             file + ":1: thrift_transport_factory)");
   CHECK(ResolveError({"--thrift-protocol-factory", "header"}) ==
-        "command line: --thrift-protocol-factory: header needs thrift_transport_factory header, "
-        "got \"buffered\" (from default: thrift_transport_factory)");
-  Config config = Resolve({"-c", file, "--thrift-transport-factory", "header"});
-  CHECK(config.thrift_protocol_factory == "header");
-  CHECK(config.thrift_transport_factory == "header");
+        "command line: --thrift-protocol-factory: header needs thrift_transport_factory header or "
+        "framed, got \"buffered\" (from default: thrift_transport_factory)");
+  for (const char* transport : {"header", "framed"}) {
+    Config config = Resolve({"-c", file, "--thrift-transport-factory", transport});
+    CHECK(config.thrift_protocol_factory == "header");
+    CHECK(config.thrift_transport_factory == transport);
+  }
 }
 
 TEST_CASE("command line: an unknown option is an error with a suggestion when one is near") {

@@ -15,6 +15,7 @@
 #include "src/base/clock.h"
 #include "src/base/log.h"
 #include "workers/call_observer.h"
+#include "workers/header_inflate.h"
 #include "workers/thrift_factories.h"
 
 namespace thriftd {
@@ -45,7 +46,8 @@ Connection::Connection(UniqueFd fd, ConnectionHost& host, std::string_view carri
     : host_(host),
       fd_(std::move(fd)),
       peer_(PeerAddressOf(fd_.get())),
-      scanner_(MakeScanner(host.settings())) {
+      scanner_(MakeScanner(host.settings())),
+      header_frame_offset_(HeaderFrameOffset(host.settings())) {
   transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
   protocol_ = MakeProtocol(host.settings(), transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
@@ -168,7 +170,28 @@ void Connection::BeginMessage(std::size_t length) {
 }
 
 void Connection::ServeMessage(std::size_t length) {
-  transport_->SetWindow(in_.data(), length);
+  // A header frame the zlib transform compressed is inflated here, not by
+  // Thrift (see workers/header_inflate.h): the processor reads `inflated`.
+  std::string inflated;
+  if (header_frame_offset_ >= 0) {
+    Status status =
+        InflateHeaderFrame(in_.data(), length, static_cast<std::size_t>(header_frame_offset_),
+                           host_.settings().thrift_max_frame_size, &inflated);
+    if (!status.ok()) {
+      BeginMessage(length);
+      in_.Consume(length);
+      RecordUnlistedCall(CallOutcome::kProtocolError);
+      Close("protocol error: " + status.message(), true);
+      return;
+    }
+  }
+  const std::uint8_t* window = in_.data();
+  std::size_t window_length = length;
+  if (!inflated.empty()) {
+    window = reinterpret_cast<const std::uint8_t*>(inflated.data());
+    window_length = inflated.size();
+  }
+  transport_->SetWindow(window, window_length);
   serving_message_ = true;  // the window points into in_: Close() leaves it
   BeginMessage(length);
   std::string failure;
@@ -188,7 +211,7 @@ void Connection::ServeMessage(std::size_t length) {
     // A frame that holds no message: Apache Thrift's header clients say
     // goodbye with one. Nothing to answer, nothing wrong.
     empty_message = error.getType() == TTransportException::END_OF_FILE &&
-                    transport_->consumed() == length && !call_observed_;
+                    transport_->consumed() == window_length && !call_observed_;
   } catch (const std::exception& error) {
     failure = error.what();
   } catch (...) {
@@ -207,8 +230,8 @@ void Connection::ServeMessage(std::size_t length) {
     return;
   }
   if (!call_observed_) RecordUnlistedCall(output_->outcome());
-  if (consumed != length) {
-    Close("protocol error: the message's " + std::to_string(length) + " bytes held " +
+  if (consumed != window_length) {
+    Close("protocol error: the message's " + std::to_string(window_length) + " bytes held " +
               std::to_string(consumed) + " of content",
           true);
   }

@@ -143,6 +143,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   ByteBuffer in_;
   ByteBuffer out_;
   MessageScanner scanner_;
+  int header_frame_offset_;  // where a message's header frame starts; -1: none (HeaderFrameOffset)
   std::size_t scan_need_ = 0;  // bytes the current message needs, as last scanned
   bool more_to_read_ = false;  // the last receive stopped with room full, not EAGAIN
   bool peer_closed_ = false;   // end of file seen

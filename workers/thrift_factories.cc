@@ -122,4 +122,11 @@ MessageScanner MakeScanner(const WorkerSettings& settings) {
                         {settings.thrift_max_frame_size, settings.thrift_max_message_size});
 }
 
+int HeaderFrameOffset(const WorkerSettings& settings) {
+  if (settings.thrift_transport_factory == "header") return 0;
+  if (settings.thrift_transport_factory == "framed" && settings.thrift_protocol_factory == "header")
+    return 4;
+  return -1;
+}
+
 }  // namespace thriftd

@@ -28,6 +28,11 @@ std::shared_ptr<apache::thrift::protocol::TProtocol> MakeProtocol(
 /// The scanner that finds where each message of such a connection ends.
 MessageScanner MakeScanner(const WorkerSettings& settings);
 
+/// Where the header frame starts in each message of such a connection:
+/// 0 for the header transport, 4 for the header protocol over framed (after
+/// the framed frame's length); -1 when it carries no header frames.
+int HeaderFrameOffset(const WorkerSettings& settings);
+
 }  // namespace thriftd
 
 #endif  // THRIFTD_WORKERS_THRIFT_FACTORIES_H_

@@ -2,13 +2,15 @@
 //
 //   thriftd_test_client (--host H --port N | --unix PATH)
 //       [--transport buffered|framed|header] [--protocol binary|compact|json|header]
-//       [--timeout-ms N] COMMAND...
+//       [--transform zlib] [--timeout-ms N] COMMAND...
 //
 // The commands run in order on one connection, each printing one line:
 //   ping          -> pong             add A B    -> A+B
 //   echo N        -> echo N ok        sleep MS   -> slept MS
 //   set K V       -> ok               get K      -> the value, or "NotFoundError K"
 //   repeat N ping -> pong xN
+// --transform zlib: the header transport's zlib transform on every call
+// (THeaderTransport::setTransform), with the header transport or protocol.
 // Exit codes: 0 success, 1 a Thrift error or a wrong reply (message on
 // stderr), 2 a usage error.
 #include <cstdint>
@@ -42,7 +44,7 @@ constexpr int kExitUsage = 2;
 constexpr char kUsage[] =
     "usage: thriftd_test_client (--host H --port N | --unix PATH)\n"
     "         [--transport buffered|framed|header] [--protocol binary|compact|json|header]\n"
-    "         [--timeout-ms N] COMMAND...\n"
+    "         [--transform zlib] [--timeout-ms N] COMMAND...\n"
     "commands: ping | add A B | echo N | sleep MS | set K V | get K | repeat N ping\n";
 
 /// A command line that cannot be run; main() prints it with the usage.
@@ -61,6 +63,7 @@ struct Options {
   std::string unix_path;
   std::string transport = "buffered";
   std::string protocol = "binary";
+  std::string transform;  // "" or "zlib"
   int timeout_ms = 10000;
   std::vector<std::vector<std::string>> commands;
 };
@@ -104,6 +107,8 @@ Options ParseArgs(int argc, char** argv) {
       options.transport = value(flag);
     } else if (flag == "--protocol") {
       options.protocol = value(flag);
+    } else if (flag == "--transform") {
+      options.transform = value(flag);
     } else if (flag == "--timeout-ms") {
       options.timeout_ms = ParseInt(value(flag), flag);
     } else {
@@ -140,6 +145,11 @@ Options ParseArgs(int argc, char** argv) {
     options.commands.push_back(command);
   }
   if (options.commands.empty()) throw UsageError("no command given");
+  if (!options.transform.empty() &&
+      (options.transform != "zlib" ||
+       (options.protocol != "header" && options.transport != "header"))) {
+    throw UsageError("--transform zlib needs the header transport or protocol");
+  }
   if (options.protocol == "header" && options.transport == "buffered") {
     throw UsageError("--protocol header needs --transport header or framed");
   }
@@ -166,7 +176,12 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
     // framed frame.
     *opened = socket;
     if (options.transport == "framed") *opened = std::make_shared<TFramedTransport>(socket);
-    return std::make_shared<THeaderProtocol>(*opened);
+    auto protocol = std::make_shared<THeaderProtocol>(*opened);
+    if (options.transform == "zlib") {
+      std::static_pointer_cast<THeaderTransport>(protocol->getTransport())
+          ->setTransform(THeaderTransport::ZLIB_TRANSFORM);
+    }
+    return protocol;
   }
 
   std::shared_ptr<TTransport> transport;
@@ -181,6 +196,7 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
     header->setProtocolId(options.protocol == "compact" ? T_COMPACT_PROTOCOL
                           : options.protocol == "json"  ? T_JSON_PROTOCOL
                                                         : T_BINARY_PROTOCOL);
+    if (options.transform == "zlib") header->setTransform(THeaderTransport::ZLIB_TRANSFORM);
     transport = header;
   }
   *opened = transport;

@@ -407,10 +407,18 @@ def _service_module(service):
     raise ValueError(f"unknown service {service!r}")
 
 
-def make_python_protocol(address, transport="buffered", protocol="binary", timeout=5.0):
+def make_python_protocol(address, transport="buffered", protocol="binary", timeout=5.0,
+                         transform=None):
     """(transport to open/close, protocol) for a connection to address: a port
-    on 127.0.0.1, a (host, port) pair, or a unix socket path (str / Path)."""
+    on 127.0.0.1, a (host, port) pair, or a unix socket path (str / Path).
+    transform="zlib": the header transport's zlib transform on every call."""
     _, trans, proto = _make_python_stack(address, transport, protocol, timeout)
+    if transform is not None:
+        from thrift.transport.THeaderTransport import THeaderTransformID, THeaderTransport
+        header = proto.trans
+        if transform != "zlib" or not isinstance(header, THeaderTransport):
+            raise ValueError(f"transform {transform!r} needs the header transport or protocol")
+        header.add_transform(THeaderTransformID.ZLIB)
     return trans, proto
 
 
@@ -461,11 +469,12 @@ def _make_python_stack(address, transport, protocol, timeout):
 
 @contextlib.contextmanager
 def py_client(address, service="pingpong", transport="buffered", protocol="binary",
-              timeout=5.0):
+              timeout=5.0, transform=None):
     """A connected generated client (pingpong.PingPong.Client or
-    keyvalue.KeyValue.Client); closed on exit. `timeout` is in seconds."""
+    keyvalue.KeyValue.Client); closed on exit. `timeout` is in seconds;
+    transform="zlib": the header transport's zlib transform."""
     module = _service_module(service)
-    trans, proto = make_python_protocol(address, transport, protocol, timeout)
+    trans, proto = make_python_protocol(address, transport, protocol, timeout, transform)
     trans.open()
     try:
         yield module.Client(proto)
@@ -707,7 +716,7 @@ class CppClientError(AssertionError):
 
 
 def run_cpp_client(address, transport="buffered", protocol="binary", *commands,
-                   timeout_ms=10000, deadline=60.0):
+                   timeout_ms=10000, deadline=60.0, transform=None):
     """Runs thriftd_test_client; returns the CompletedProcess (text) whatever
     its exit code. address: a port on 127.0.0.1, (host, port), or a unix path."""
     if isinstance(address, int):
@@ -717,6 +726,7 @@ def run_cpp_client(address, transport="buffered", protocol="binary", *commands,
     else:
         where = ["--unix", str(address)]
     argv = [str(TEST_CLIENT), *where, "--transport", transport, "--protocol", protocol,
+            *(["--transform", transform] if transform else []),
             "--timeout-ms", str(timeout_ms), *[str(c) for c in commands]]
     return subprocess.run(argv, capture_output=True, text=True, timeout=deadline)
 

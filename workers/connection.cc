@@ -17,6 +17,7 @@
 #include "workers/call_observer.h"
 #include "workers/header_inflate.h"
 #include "workers/thrift_factories.h"
+#include "workers/zlib_stream.h"
 
 namespace thriftd {
 
@@ -48,6 +49,7 @@ Connection::Connection(UniqueFd fd, ConnectionHost& host, std::string_view carri
       peer_(PeerAddressOf(fd_.get())),
       scanner_(MakeScanner(host.settings())),
       header_frame_offset_(HeaderFrameOffset(host.settings())) {
+  if (CompressedStream(host.settings())) zlib_ = std::make_unique<ZlibStream>();
   transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
   protocol_ = MakeProtocol(host.settings(), transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
@@ -84,7 +86,7 @@ Connection::Phase Connection::RunTurn(bool* progressed) {
 
 Connection::Phase Connection::PhaseNow() {
   if (!out_.empty()) return Phase::kWriteBlocked;
-  if (!in_.empty()) return Phase::kPartial;
+  if (!in_.empty() || !compressed_in_.empty()) return Phase::kPartial;
   in_.Release();
   out_.Release();
   return Phase::kIdle;
@@ -104,7 +106,7 @@ Connection::Fill Connection::Receive(bool* progressed) {
     }
     in_.Reserve(std::max(scan_need_, in_.size() + 1));
     std::size_t room = std::min(in_.room_size(), limit - in_.size());
-    ssize_t n = recv(fd_.get(), in_.room(), room, 0);
+    ssize_t n = ReadSome(in_.room(), room);
     if (n > 0) {
       in_.Commit(static_cast<std::size_t>(n));
       *progressed = true;
@@ -125,12 +127,46 @@ Connection::Fill Connection::Receive(bool* progressed) {
     if (n < 0 && errno == EINTR) continue;
     more_to_read_ = false;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return result;
+    if (n < 0 && !zlib_error_.empty()) {
+      in_.Release();
+      Close("protocol error: " + zlib_error_, true);
+      return Fill::kError;
+    }
     if (n == 0 || errno == ECONNRESET) {
       peer_closed_ = true;
       return Fill::kPeerClosed;
     }
     Close(std::string("recv: ") + std::strerror(errno), true);
     return Fill::kError;
+  }
+}
+
+ssize_t Connection::ReadSome(std::uint8_t* room, std::size_t length) {
+  if (!zlib_) return recv(fd_.get(), room, length, 0);
+  // As recv() would, with the inflated bytes: short only when the socket
+  // is empty (or closed), since an edge-triggered poller says no more.
+  std::size_t written = 0;
+  for (;;) {
+    written += zlib_->Inflate(compressed_in_, room + written, length - written, &zlib_error_);
+    if (!zlib_error_.empty()) {
+      compressed_in_.Consume(compressed_in_.size());
+      compressed_in_.Release();
+      errno = EPROTO;
+      return -1;
+    }
+    if (written == length) return static_cast<ssize_t>(written);
+    compressed_in_.Reserve(compressed_in_.size() + 1);
+    ssize_t n = recv(fd_.get(), compressed_in_.room(), compressed_in_.room_size(), 0);
+    if (n > 0) {
+      compressed_in_.Commit(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (compressed_in_.empty()) compressed_in_.Release();
+    // The socket is empty or closed: what was inflated first; the next
+    // read finds the same end again.
+    if (written > 0) return static_cast<ssize_t>(written);
+    return n;
   }
 }
 
@@ -242,6 +278,10 @@ void Connection::ServeMessage(std::size_t length) {
 void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
   if (closed_) return;  // Flush() reports it
   bytes_out_ += length;
+  if (zlib_) {
+    zlib_->Deflate(bytes, length, out_);
+    return;
+  }
   if (length >= BufferPool::kBufferSize) {
     // A large reply: straight to the socket as far as it takes it, with no
     // copy, once what is held before it has gone.
@@ -260,6 +300,7 @@ void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
 }
 
 void Connection::Flush() {
+  if (zlib_ && !closed_) zlib_->Flush(out_);
   bool ignored = false;
   if (!SendHeld(&ignored)) {
     throw TTransportException(TTransportException::NOT_OPEN, "send: the client went away");
@@ -312,7 +353,8 @@ void Connection::DropInput() {
 }
 
 bool Connection::CanHandOver() const {
-  return !closed_ && out_.empty() && in_.size() <= kMaxChannelText;
+  // A zlib stream's state cannot move to another process.
+  return !closed_ && !zlib_ && out_.empty() && in_.size() <= kMaxChannelText;
 }
 
 UniqueFd Connection::ReleaseForHandOver(std::string* carried) {

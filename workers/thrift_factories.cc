@@ -105,6 +105,8 @@ std::shared_ptr<TProtocol> MakeProtocol(const WorkerSettings& settings,
     header->setMaxFrameSize(max_frame);
     return Payload<TTransport>(settings, header);
   }
+  // buffered, and zlib: the connection inflates, the window holds what the
+  // buffered transport would.
   return Payload<MessageTransport>(settings, transport);
 }
 
@@ -120,6 +122,10 @@ MessageScanner MakeScanner(const WorkerSettings& settings) {
                                                                     : Encoding::kBinary;
   return MessageScanner(framing, encoding,
                         {settings.thrift_max_frame_size, settings.thrift_max_message_size});
+}
+
+bool CompressedStream(const WorkerSettings& settings) {
+  return settings.thrift_transport_factory == "zlib";
 }
 
 int HeaderFrameOffset(const WorkerSettings& settings) {

@@ -33,6 +33,11 @@ MessageScanner MakeScanner(const WorkerSettings& settings);
 /// the framed frame's length); -1 when it carries no header frames.
 int HeaderFrameOffset(const WorkerSettings& settings);
 
+/// Whether such a connection's bytes are one zlib stream each way (the
+/// `zlib` transport: Apache Thrift's TZlibTransport), inflated before the
+/// scanner and the protocol see them.
+bool CompressedStream(const WorkerSettings& settings);
+
 }  // namespace thriftd
 
 #endif  // THRIFTD_WORKERS_THRIFT_FACTORIES_H_

@@ -112,7 +112,7 @@ using StringMap = std::map<std::string, std::string>;
   X(fiber_stack_size, "fiber-stack-size", 0, kCount, std::int64_t, 262144, (), (16384), "BYTES", "Worker processes", kWorker, \
     "fiber worker: each fiber's stack, plus a guard page") \
   \
-  X(thrift_transport_factory, "thrift-transport-factory", 0, kChoice, std::string, "buffered", ("buffered", "framed", "header"), (0), "NAME", "Thrift", kWorker, \
+  X(thrift_transport_factory, "thrift-transport-factory", 0, kChoice, std::string, "buffered", ("buffered", "framed", "header", "zlib"), (0), "NAME", "Thrift", kWorker, \
     "the Thrift transport") \
   X(thrift_protocol_factory, "thrift-protocol-factory", 0, kChoice, std::string, "binary", ("binary", "compact", "json", "header"), (0), "NAME", "Thrift", kWorker, \
     "the Thrift protocol (header needs the header or framed transport)") \

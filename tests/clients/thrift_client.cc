@@ -1,7 +1,7 @@
 // thriftd_test_client: a command-line Thrift client for the integration tests.
 //
 //   thriftd_test_client (--host H --port N | --unix PATH)
-//       [--transport buffered|framed|header] [--protocol binary|compact|json|header]
+//       [--transport buffered|framed|header|zlib] [--protocol binary|compact|json|header]
 //       [--transform zlib] [--timeout-ms N] COMMAND...
 //
 // The commands run in order on one connection, each printing one line:
@@ -29,6 +29,7 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/THeaderTransport.h>
 #include <thrift/transport/TSocket.h>
+#include <thrift/transport/TZlibTransport.h>
 
 #include "KeyValue.h"
 #include "PingPong.h"
@@ -43,7 +44,7 @@ constexpr int kExitUsage = 2;
 
 constexpr char kUsage[] =
     "usage: thriftd_test_client (--host H --port N | --unix PATH)\n"
-    "         [--transport buffered|framed|header] [--protocol binary|compact|json|header]\n"
+    "         [--transport buffered|framed|header|zlib] [--protocol binary|compact|json|header]\n"
     "         [--transform zlib] [--timeout-ms N] COMMAND...\n"
     "commands: ping | add A B | echo N | sleep MS | set K V | get K | repeat N ping\n";
 
@@ -119,7 +120,7 @@ Options ParseArgs(int argc, char** argv) {
     throw UsageError("give --port or --unix");
   }
   if (options.transport != "buffered" && options.transport != "framed" &&
-      options.transport != "header") {
+      options.transport != "header" && options.transport != "zlib") {
     throw UsageError("unknown transport '" + options.transport + "'");
   }
   if (options.protocol != "binary" && options.protocol != "compact" && options.protocol != "json" &&
@@ -150,7 +151,8 @@ Options ParseArgs(int argc, char** argv) {
        (options.protocol != "header" && options.transport != "header"))) {
     throw UsageError("--transform zlib needs the header transport or protocol");
   }
-  if (options.protocol == "header" && options.transport == "buffered") {
+  if (options.protocol == "header" && options.transport != "header" &&
+      options.transport != "framed") {
     throw UsageError("--protocol header needs --transport header or framed");
   }
   return options;
@@ -189,6 +191,9 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
     transport = std::make_shared<TBufferedTransport>(socket);
   } else if (options.transport == "framed") {
     transport = std::make_shared<TFramedTransport>(socket);
+  } else if (options.transport == "zlib") {
+    // As Apache Thrift's TestClient builds it (--transport=zlib --zlib).
+    transport = std::make_shared<TZlibTransport>(std::make_shared<TBufferedTransport>(socket));
   } else {
     // The header names the payload's protocol, so that a THeaderProtocol
     // server decodes it right (THeaderTransport would say compact).

@@ -73,7 +73,7 @@ def kind_yaml(kind):
         text += f"threads: {args[args.index('--threads') + 1]}\n"
     return text
 
-TRANSPORTS = ("buffered", "framed", "header")
+TRANSPORTS = ("buffered", "framed", "header", "zlib")
 PROTOCOLS = ("binary", "compact", "json", "header")
 # Every (transport, protocol) pair thriftd serves: the header protocol over
 # the header transport, or inside framed frames (config refuses buffered).
@@ -425,7 +425,7 @@ def make_python_protocol(address, transport="buffered", protocol="binary", timeo
 def _make_python_stack(address, transport, protocol, timeout):
     """(TSocket, transport to open/close, protocol) for make_python_protocol."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TJSONProtocol
-    from thrift.transport import THeaderTransport, TSocket, TTransport
+    from thrift.transport import THeaderTransport, TSocket, TTransport, TZlibTransport
 
     if isinstance(address, int):
         sock = TSocket.TSocket("127.0.0.1", address)
@@ -451,6 +451,9 @@ def _make_python_stack(address, transport, protocol, timeout):
         trans = TTransport.TBufferedTransport(sock)
     elif transport == "framed":
         trans = TTransport.TFramedTransport(sock)
+    elif transport == "zlib":
+        # As Apache Thrift's test/py/TestClient.py builds it for --zlib.
+        trans = TZlibTransport.TZlibTransport(TTransport.TBufferedTransport(sock), 9)
     elif transport == "header":
         sub = (THeaderTransport.THeaderSubprotocolID.COMPACT if protocol == "compact"
                else THeaderTransport.THeaderSubprotocolID.BINARY)

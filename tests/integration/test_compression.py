@@ -183,3 +183,78 @@ def test_a_zlib_bomb_is_refused_at_the_frame_limit_with_bounded_memory(thriftd, 
             f"worker {pid}'s peak RSS grew by {grown} KiB"
     assert server.worker_pids() == workers
     assert cpp_client(port, transport, "header", "ping", transform="zlib") == ["pong"]
+
+
+# --- the zlib transport ----------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _zlib_stream_bomb():
+    """A zlib stream of a call whose argument struct goes on for 256 MiB of
+    i32 fields, in about 1 MiB: a worker inflating it whole would peak
+    256 MiB higher; the scanner walks each field as it is inflated."""
+    call = struct.pack(">I", 0x80010001) + struct.pack(">i", 4) + b"echo" + struct.pack(">i", 1)
+    fields = b"\x08\x00\x01\x00\x00\x00\x00" * (1 << 20)  # 7 MiB
+    compressor = zlib.compressobj(9)
+    bomb = compressor.compress(call) + b"".join(compressor.compress(fields) for _ in range(36))
+    bomb += compressor.flush(zlib.Z_SYNC_FLUSH)
+    assert len(bomb) < 2 * MIB
+    return bomb
+
+
+def test_a_zlib_transport_bomb_is_refused_at_the_message_limit_with_bounded_memory(
+        thriftd, port, kind_args):
+    server, workers = _start(thriftd, port, kind_args, "zlib", "binary",
+                             "--thrift-max-message-size", str(MIB))
+    peak_before = harness.reset_peak_rss(workers)
+    peer = _closed_after(port, _zlib_stream_bomb())
+    line = server.wait_for_log(rf"^.*\[WARNING\] closing connection from {peer}: .*$").group(0)
+    assert "message larger than thrift_max_message_size (1048576 bytes)" in line, line
+    for pid, grown in harness.peak_rss_growth_kib(peak_before).items():
+        assert grown < 16 * 1024 * (4 if harness.SANITIZED else 1), \
+            f"worker {pid}'s peak RSS grew by {grown} KiB"
+    assert server.worker_pids() == workers
+    assert cpp_client(port, "zlib", "binary", "ping", "echo", 100000) == ["pong", "echo 100000 ok"]
+
+
+def test_bytes_that_are_no_zlib_stream_close_the_connection_and_the_worker_serves_on(
+        thriftd, port, kind_args):
+    server, workers = _start(thriftd, port, kind_args, "zlib", "compact")
+    peer = _closed_after(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    line = server.wait_for_log(rf"^.*\[WARNING\] closing connection from {peer}: .*$").group(0)
+    assert "zlib transport: the client's data does not inflate (incorrect header check)" in line
+    with py_client(port, "pingpong", "zlib", "compact") as client:
+        assert client.ping() == "pong"
+    assert server.worker_pids() == workers
+
+
+def test_zlib_transport_replies_are_one_stream_with_a_sync_point_after_each(thriftd, port,
+                                                                          kind_args):
+    # What TZlibTransport's reader needs: each reply inflatable as soon as it
+    # has arrived, from one stream that began with the zlib header.
+    _start(thriftd, port, kind_args, "zlib", "binary")
+    from pingpong import PingPong
+    from thrift.protocol import TBinaryProtocol
+    from thrift.transport import TTransport
+    compressor = zlib.compressobj()
+    inflater = zlib.decompressobj()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        received = b""
+        for seqid in (1, 2, 3):
+            memory = TTransport.TMemoryBuffer()
+            client = PingPong.Client(TBinaryProtocol.TBinaryProtocol(memory))
+            client._seqid = seqid
+            client.send_add(seqid, 1)
+            sock.sendall(compressor.compress(memory.getvalue()) +
+                         compressor.flush(zlib.Z_SYNC_FLUSH))
+            chunk = sock.recv(65536)
+            assert chunk.endswith(b"\x00\x00\xff\xff"), chunk  # the sync point
+            if seqid == 1:  # the zlib header (deflate, a checksum of 31), once
+                assert chunk[0] & 0x0F == 8 and int.from_bytes(chunk[:2], "big") % 31 == 0, chunk
+            received += chunk
+            reply = TBinaryProtocol.TBinaryProtocol(
+                TTransport.TMemoryBuffer(inflater.decompress(chunk)))
+            assert reply.readMessageBegin()[2] == seqid
+            result = PingPong.add_result()
+            result.read(reply)
+            assert result.success == seqid + 1

@@ -78,7 +78,7 @@ CASES = [
     BadConfig("unknown-transport",
               ["--thrift-transport-factory", "zip", "{app}"],
               "thriftd: command line: --thrift-transport-factory: expected one of buffered, "
-              'framed, header, got "zip"'),
+              'framed, header, zlib, got "zip"'),
     BadConfig("unknown-protocol-in-yaml",
               ["-c", "bad.yaml", "{app}"],
               "thriftd: bad.yaml:1: thrift_protocol_factory: expected one of binary, compact, "

@@ -3,7 +3,8 @@
 // protocol stack of MakeProtocol, the generated PingPong processor) over a
 // socketpair, as a worker serves a client. What the fuzzer writes is the
 // client's side of the conversation; the targets connection_buffered,
-// connection_framed and connection_header each fix the transport.
+// connection_framed, connection_header and connection_zlib each fix the
+// transport.
 #ifndef THRIFTD_TESTS_FUZZ_CONNECTION_DRIVER_H_
 #define THRIFTD_TESTS_FUZZ_CONNECTION_DRIVER_H_
 

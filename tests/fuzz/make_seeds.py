@@ -27,6 +27,8 @@ CORPUS = HERE / "corpus"
 # message_scanner (message_scanner.cc).
 PROTOCOLS = ["binary", "compact", "json", "header"]
 FRAMINGS = ["buffered", "framed", "header"]
+# The connection targets' transports: the scanner's framings, and zlib.
+TRANSPORTS = FRAMINGS + ["zlib"]
 ENCODINGS = ["binary", "compact", "json"]
 
 
@@ -43,7 +45,7 @@ def generated_pingpong():
 def encode(PingPong, transport, protocol, calls):
     """The bytes a client writes for `calls` (method name, args) in order."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TJSONProtocol
-    from thrift.transport import THeaderTransport, TTransport
+    from thrift.transport import THeaderTransport, TTransport, TZlibTransport
 
     memory = TTransport.TMemoryBuffer()
     headers_only = [THeaderTransport.THeaderClientType.HEADERS]
@@ -56,6 +58,8 @@ def encode(PingPong, transport, protocol, calls):
     else:
         if transport == "buffered":
             trans = TTransport.TBufferedTransport(memory)
+        elif transport == "zlib":
+            trans = TZlibTransport.TZlibTransport(TTransport.TBufferedTransport(memory))
         elif transport == "framed":
             trans = TTransport.TFramedTransport(memory)
         else:
@@ -84,8 +88,8 @@ def wire_seeds(PingPong):
         "echo": [("echo", (b"hello, thriftd",))],
         "pipelined": [("ping", ()), ("add", (-1, 1)), ("echo", (b"\x00\xff",)), ("sleep", (0,))],
     }
-    for transport in FRAMINGS:
-        protocols = PROTOCOLS if transport != "buffered" else PROTOCOLS[:3]
+    for transport in TRANSPORTS:
+        protocols = PROTOCOLS if transport in ("framed", "header") else PROTOCOLS[:3]
         for p_index, protocol in enumerate(protocols):
             for name, sequence in calls.items():
                 data = encode(PingPong, transport, protocol, sequence)
@@ -96,6 +100,8 @@ def wire_seeds(PingPong):
                     suffix = "" if piece == 0 else "-bytewise"
                     write("connection_" + transport, f"{protocol}-{name}{suffix}",
                           bytes([selector]) + data)
+                if transport == "zlib":
+                    continue  # the scanner sees only inflated bytes
                 if protocol in ENCODINGS:
                     selector = FRAMINGS.index(transport) + 3 * ENCODINGS.index(protocol)
                     write("message_scanner", f"{transport}-{protocol}-{name}",
@@ -128,6 +134,26 @@ def hostile_seeds():
         for name, data in inputs.items():
             write("message_scanner", f"{transport}-hostile-{name}",
                   bytes([FRAMINGS.index(transport)]) + data)
+    # The zlib transport: a stream inflating past the message limit, and
+    # bytes that are no zlib stream.
+    import zlib
+    fields = ping + b"\x08\x00\x01\x00\x00\x00\x00" * (1 << 17)
+    bomb = zlib.compressobj(9)
+    write("connection_zlib", "hostile-bomb",
+          bytes([0]) + bomb.compress(fields) + bomb.flush(zlib.Z_SYNC_FLUSH))
+    write("connection_zlib", "hostile-http", bytes([0]) + inputs["http"])
+    # The header transport's zlib transform: a ping compressed, the same
+    # with its data broken (Thrift leaked such frames), and a bomb.
+    def header_frame(data):
+        header = bytes([0, 1, 1, 0])  # binary, one transform: zlib; padding
+        body = struct.pack(">HHIH", 0x0FFF, 0, 1, 1) + header + data
+        return struct.pack(">I", len(body)) + body
+    squeezed = zlib.compress(ping + b"\x00")
+    write("connection_header", "zlib-transform-ping", bytes([0]) + header_frame(squeezed))
+    write("connection_header", "hostile-zlib-transform-broken",
+          bytes([0]) + header_frame(squeezed[:-6] + b"\xee" * 6))
+    write("connection_header", "hostile-zlib-transform-bomb",
+          bytes([0]) + header_frame(zlib.compress(fields, 9)))
     # The header protocol over framed: an 8-byte frame whose header frame
     # claims 1 GiB (THeaderTransport allocates what it claims).
     inner_1g = struct.pack(">II", 8, 0x3FFFFFF0) + struct.pack(">I", 0x0FFF0000)

@@ -128,7 +128,6 @@ Connection::Fill Connection::Receive(bool* progressed) {
     more_to_read_ = false;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return result;
     if (n < 0 && !zlib_error_.empty()) {
-      in_.Release();
       Close("protocol error: " + zlib_error_, true);
       return Fill::kError;
     }
@@ -228,7 +227,7 @@ void Connection::ServeMessage(std::size_t length) {
     window_length = inflated.size();
   }
   transport_->SetWindow(window, window_length);
-  serving_message_ = true;  // the window points into in_: Close() leaves it
+  serving_message_ = true;  // the window may point into in_: Close() leaves it
   BeginMessage(length);
   std::string failure;
   bool warn = true;

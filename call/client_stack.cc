@@ -158,9 +158,9 @@ Status MakeClientStack(const StackOptions& options, ClientStack* stack) {
   if (p != "binary" && p != "compact" && p != "json" && p != "header")
     return Status::Error("--thrift-protocol-factory " + p +
                          ": expected binary, compact, json or header");
-  if (p == "header" && t != "header")
+  if (p == "header" && t != "header" && t != "framed")
     return Status::Error(
-        "--thrift-protocol-factory header needs --thrift-transport-factory header");
+        "--thrift-protocol-factory header needs --thrift-transport-factory header or framed");
   std::shared_ptr<TSocket> socket;
   Status status = MakeSocket(options, &socket, &stack->tls);
   if (!status.ok()) return status;
@@ -168,10 +168,12 @@ Status MakeClientStack(const StackOptions& options, ClientStack* stack) {
   if (options.verbose) wire = std::make_shared<TapTransport>(socket);
 
   if (p == "header") {
+    // THeaderProtocol frames with its own THeaderTransport; over framed,
+    // each header frame inside a framed frame, as thriftd serves it.
     stack->transport = wire;
-    // THeaderProtocol frames with its own THeaderTransport; the inner
-    // protocol it makes per reply gets the limit below too.
-    stack->protocol = std::make_shared<LimitedHeaderProtocol>(wire, kMaxReplyBytes);
+    if (t == "framed") stack->transport = std::make_shared<TFramedTransport>(wire);
+    // The inner protocol it makes per reply gets the limit below too.
+    stack->protocol = std::make_shared<LimitedHeaderProtocol>(stack->transport, kMaxReplyBytes);
     return Status::Ok();
   }
   if (t == "buffered") {

@@ -184,12 +184,14 @@ ListenerSettings ListenerSettingsOf(const Config& config, const std::string& key
 }
 
 Status CheckListenerSettings(const ListenerSettings& settings) {
-  // THeaderProtocol reads and writes the header framing itself; over a
-  // buffered or framed transport the bytes would be framed twice.
+  // THeaderProtocol reads and writes the header framing itself: over the
+  // header transport, or inside framed frames (Apache Thrift's cross-test
+  // clients); the buffered and zlib transports have no such stack.
   if (settings.thrift_protocol_factory == "header" &&
-      settings.thrift_transport_factory != "header") {
+      settings.thrift_transport_factory != "header" &&
+      settings.thrift_transport_factory != "framed") {
     return Status::Error(
-        "thrift_protocol_factory header needs thrift_transport_factory header, got " +
+        "thrift_protocol_factory header needs thrift_transport_factory header or framed, got " +
         QuotedText(settings.thrift_transport_factory));
   }
   return Status::Ok();

@@ -223,7 +223,7 @@ Status CheckResolved(const Config& config) {
     if (status.ok()) continue;
     if (entry.options.empty()) {
       return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +
-                           ": header needs thrift_transport_factory header, got " +
+                           ": header needs thrift_transport_factory header or framed, got " +
                            QuotedText(config.thrift_transport_factory) + " (from " +
                            config.OriginOf("thrift_transport_factory").Describe() + ")");
     }

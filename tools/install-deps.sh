@@ -7,7 +7,7 @@
 set -eu
 packages="
   g++ meson ninja-build pkg-config ccache
-  libthrift-dev thrift-compiler
+  libthrift-dev thrift-compiler zlib1g-dev
   libevent-dev libyaml-cpp-dev libsystemd-dev
   libboost-program-options-dev libboost-context-dev
   nlohmann-json3-dev libssl-dev

@@ -16,7 +16,9 @@
 #include "src/base/log.h"
 #include "workers/call_observer.h"
 #include "workers/services.h"
+#include "workers/header_inflate.h"
 #include "workers/thrift_factories.h"
+#include "workers/zlib_stream.h"
 
 namespace thriftd {
 
@@ -48,7 +50,9 @@ Connection::Connection(UniqueFd fd, ConnectionHost& host, const ListenerSettings
       listener_(listener),
       fd_(std::move(fd)),
       peer_(PeerAddressOf(fd_.get())),
-      scanner_(MakeScanner(host.settings(), listener)) {
+      scanner_(MakeScanner(host.settings(), listener)),
+      header_frame_offset_(HeaderFrameOffset(listener)) {
+  if (CompressedStream(listener)) zlib_ = std::make_unique<ZlibStream>();
   transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
   protocol_ = MakeProtocol(host.settings(), listener, transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
@@ -85,7 +89,7 @@ Connection::Phase Connection::RunTurn(bool* progressed) {
 
 Connection::Phase Connection::PhaseNow() {
   if (!out_.empty()) return Phase::kWriteBlocked;
-  if (!in_.empty()) return Phase::kPartial;
+  if (!in_.empty() || !compressed_in_.empty()) return Phase::kPartial;
   in_.Release();
   out_.Release();
   return Phase::kIdle;
@@ -105,7 +109,7 @@ Connection::Fill Connection::Receive(bool* progressed) {
     }
     in_.Reserve(std::max(scan_need_, in_.size() + 1));
     std::size_t room = std::min(in_.room_size(), limit - in_.size());
-    ssize_t n = recv(fd_.get(), in_.room(), room, 0);
+    ssize_t n = ReadSome(in_.room(), room);
     if (n > 0) {
       in_.Commit(static_cast<std::size_t>(n));
       *progressed = true;
@@ -126,12 +130,45 @@ Connection::Fill Connection::Receive(bool* progressed) {
     if (n < 0 && errno == EINTR) continue;
     more_to_read_ = false;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return result;
+    if (n < 0 && !zlib_error_.empty()) {
+      Close("protocol error: " + zlib_error_, true);
+      return Fill::kError;
+    }
     if (n == 0 || errno == ECONNRESET) {
       peer_closed_ = true;
       return Fill::kPeerClosed;
     }
     Close(std::string("recv: ") + std::strerror(errno), true);
     return Fill::kError;
+  }
+}
+
+ssize_t Connection::ReadSome(std::uint8_t* room, std::size_t length) {
+  if (!zlib_) return recv(fd_.get(), room, length, 0);
+  // As recv() would, with the inflated bytes: short only when the socket
+  // is empty (or closed), since an edge-triggered poller says no more.
+  std::size_t written = 0;
+  for (;;) {
+    written += zlib_->Inflate(compressed_in_, room + written, length - written, &zlib_error_);
+    if (!zlib_error_.empty()) {
+      compressed_in_.Consume(compressed_in_.size());
+      compressed_in_.Release();
+      errno = EPROTO;
+      return -1;
+    }
+    if (written == length) return static_cast<ssize_t>(written);
+    compressed_in_.Reserve(compressed_in_.size() + 1);
+    ssize_t n = recv(fd_.get(), compressed_in_.room(), compressed_in_.room_size(), 0);
+    if (n > 0) {
+      compressed_in_.Commit(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (compressed_in_.empty()) compressed_in_.Release();
+    // The socket is empty or closed: what was inflated first; the next
+    // read finds the same end again.
+    if (written > 0) return static_cast<ssize_t>(written);
+    return n;
   }
 }
 
@@ -172,8 +209,29 @@ void Connection::BeginMessage(std::size_t length) {
 }
 
 void Connection::ServeMessage(std::size_t length) {
-  transport_->SetWindow(in_.data(), length);
-  serving_message_ = true;  // the window points into in_: Close() leaves it
+  // A header frame the zlib transform compressed is inflated here, not by
+  // Thrift (see workers/header_inflate.h): the processor reads `inflated`.
+  std::string inflated;
+  if (header_frame_offset_ >= 0) {
+    Status status =
+        InflateHeaderFrame(in_.data(), length, static_cast<std::size_t>(header_frame_offset_),
+                           host_.settings().thrift_max_frame_size, &inflated);
+    if (!status.ok()) {
+      BeginMessage(length);
+      in_.Consume(length);
+      RecordUnlistedCall(CallOutcome::kProtocolError);
+      Close("protocol error: " + status.message(), true);
+      return;
+    }
+  }
+  const std::uint8_t* window = in_.data();
+  std::size_t window_length = length;
+  if (!inflated.empty()) {
+    window = reinterpret_cast<const std::uint8_t*>(inflated.data());
+    window_length = inflated.size();
+  }
+  transport_->SetWindow(window, window_length);
+  serving_message_ = true;  // the window may point into in_: Close() leaves it
   BeginMessage(length);
   std::string failure;
   bool warn = true;
@@ -192,7 +250,7 @@ void Connection::ServeMessage(std::size_t length) {
     // A frame that holds no message: Apache Thrift's header clients say
     // goodbye with one. Nothing to answer, nothing wrong.
     empty_message = error.getType() == TTransportException::END_OF_FILE &&
-                    transport_->consumed() == length && !call_observed_;
+                    transport_->consumed() == window_length && !call_observed_;
   } catch (const std::exception& error) {
     failure = error.what();
   } catch (...) {
@@ -211,8 +269,8 @@ void Connection::ServeMessage(std::size_t length) {
     return;
   }
   if (!call_observed_) RecordUnlistedCall(output_->outcome());
-  if (consumed != length) {
-    Close("protocol error: the message's " + std::to_string(length) + " bytes held " +
+  if (consumed != window_length) {
+    Close("protocol error: the message's " + std::to_string(window_length) + " bytes held " +
               std::to_string(consumed) + " of content",
           true);
   }
@@ -223,6 +281,10 @@ void Connection::ServeMessage(std::size_t length) {
 void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
   if (closed_) return;  // Flush() reports it
   bytes_out_ += length;
+  if (zlib_) {
+    zlib_->Deflate(bytes, length, out_);
+    return;
+  }
   if (length >= BufferPool::kBufferSize) {
     // A large reply: straight to the socket as far as it takes it, with no
     // copy, once what is held before it has gone.
@@ -241,6 +303,7 @@ void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
 }
 
 void Connection::Flush() {
+  if (zlib_ && !closed_) zlib_->Flush(out_);
   bool ignored = false;
   if (!SendHeld(&ignored)) {
     throw TTransportException(TTransportException::NOT_OPEN, "send: the client went away");
@@ -293,8 +356,10 @@ void Connection::DropInput() {
 }
 
 bool Connection::CanHandOver() const {
-  // The channel message carries the listener's key too (HandOverChannel::Give).
-  return !closed_ && out_.empty() && in_.size() + listener_.key.size() + 1 <= kMaxChannelText;
+  // The channel message carries the listener's key too (HandOverChannel::Give);
+  // a zlib stream's state cannot move to another process.
+  return !closed_ && !zlib_ && out_.empty() &&
+         in_.size() + listener_.key.size() + 1 <= kMaxChannelText;
 }
 
 UniqueFd Connection::ReleaseForHandOver(std::string* carried) {

@@ -33,6 +33,7 @@
 #include "workers/message_scanner.h"
 #include "workers/message_transport.h"
 #include "workers/outcome_recorder.h"
+#include "workers/zlib_stream.h"
 
 namespace thriftd {
 
@@ -131,6 +132,9 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// Receives what has arrived, up to what the current message needs or
   /// the read-ahead limit.
   Fill Receive(bool* progressed);
+  /// recv() into `room`; on the zlib transport, the bytes inflated from
+  /// what the socket holds (-1 with zlib_error_ set when they do not inflate).
+  ssize_t ReadSome(std::uint8_t* room, std::size_t length);
   /// Serves every message held whole; true when it stopped early because
   /// replies are piling up.
   bool ServeHeld();
@@ -154,9 +158,13 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   const ListenerSettings& listener_;
   UniqueFd fd_;
   SocketAddress peer_;  // taken at the start: after the peer closes, nobody knows it
-  ByteBuffer in_;
+  ByteBuffer in_;       // on the zlib transport: inflated
   ByteBuffer out_;
+  std::unique_ptr<ZlibStream> zlib_;  // the zlib transport's streams; null on the others
+  ByteBuffer compressed_in_;          // received and not yet inflated (zlib)
+  std::string zlib_error_;            // why the client's zlib stream was refused
   MessageScanner scanner_;
+  int header_frame_offset_;  // where a message's header frame starts; -1: none (HeaderFrameOffset)
   std::size_t scan_need_ = 0;  // bytes the current message needs, as last scanned
   bool more_to_read_ = false;  // the last receive stopped with room full, not EAGAIN
   bool peer_closed_ = false;   // end of file seen

@@ -107,7 +107,7 @@ MessageScanner::MessageScanner(Framing framing, Encoding encoding, Limits limits
 
 void MessageScanner::Reset() {
   body_ = Body::kUnknown;
-  if (framing_ == Framing::kFramed) {
+  if (framing_ == Framing::kFramed || framing_ == Framing::kFramedHeader) {
     body_ = Body::kFrame;
   } else if (framing_ == Framing::kBuffered) {
     body_ = encoding_ == Encoding::kBinary    ? Body::kBinary
@@ -192,7 +192,28 @@ MessageScanner::Result MessageScanner::ScanFrame(const std::uint8_t* data, std::
     return Error("message larger than thrift_max_message_size (" +
                  std::to_string(limits_.max_message_size) + " bytes)");
   }
-  return size >= total ? Complete(total) : Incomplete(total);
+  if (size < total) return Incomplete(total);
+  if (framing_ == Framing::kFramedHeader) {
+    std::string why = CheckInnerFrame(data + 4, length);
+    if (!why.empty()) return Error(why);
+  }
+  return Complete(total);
+}
+
+std::string MessageScanner::CheckInnerFrame(const std::uint8_t* content, std::uint32_t length) {
+  // As THeaderTransport::readFrame decides, over the framed transport: an
+  // unframed binary or compact message needs no check; anything else
+  // starts with a frame length, for which it allocates before reading.
+  if (length < 4) return {};  // it reads past the frame and fails, allocating nothing
+  std::uint32_t word = BigEndian32(content);
+  if ((word & kBinaryVersionMask) == kBinaryVersion1) return {};
+  if (content[0] == kCompactProtocolId && (content[1] & kCompactVersionMask) == kCompactVersion)
+    return {};
+  if (word > length - 4) {
+    return "header frame of " + std::to_string(word) + " bytes in a framed frame of " +
+           std::to_string(length) + " bytes";
+  }
+  return {};
 }
 
 MessageScanner::Result MessageScanner::ScanJson(const std::uint8_t* data, std::size_t size) {

@@ -6,7 +6,10 @@
 //
 // It understands the framings thriftd serves: a frame (4-byte length) for the
 // framed transport; for the header transport, a header or framed frame, or an
-// unframed binary or compact message, as THeaderTransport detects them; and,
+// unframed binary or compact message, as THeaderTransport detects them; for
+// the header protocol over the framed transport, a frame whose header frame
+// inside it must fit it (THeaderTransport allocates what that one claims);
+// and,
 // for the buffered transport, the binary (strict), compact and JSON
 // encodings, walked field by field. Limits are enforced here, before
 // anything is allocated: a frame over thrift_max_frame_size, a message over
@@ -28,7 +31,12 @@ namespace thriftd {
 
 class MessageScanner {
  public:
-  enum class Framing { kBuffered, kFramed, kHeader };
+  enum class Framing {
+    kBuffered,
+    kFramed,
+    kHeader,
+    kFramedHeader,  ///< a frame holding what the header transport reads
+  };
   enum class Encoding { kBinary, kCompact, kJson };
 
   struct Limits {
@@ -85,6 +93,9 @@ class MessageScanner {
   Step CompactContainer(Walk& walk, int type);
   Result ScanJson(const std::uint8_t* data, std::size_t size);
   Result ScanFrame(const std::uint8_t* data, std::size_t size);
+  /// kFramedHeader: whether the frame's `length` bytes at `content` hold
+  /// a header frame that fits them; empty when they do.
+  static std::string CheckInnerFrame(const std::uint8_t* content, std::uint32_t length);
   /// Decides what the header transport's first four bytes announce.
   Result DetectHeaderBody(const std::uint8_t* data, std::size_t size);
 

@@ -21,14 +21,25 @@ namespace thriftd {
 /// the listener the connection came from, and the size limits of
 /// `settings`). `buffered` is the message transport itself; binary and
 /// compact are instantiated over its concrete type, so their reads inline.
-/// The header protocol needs the header transport (the config check refuses
-/// other pairs).
+/// The header protocol runs over the header transport, or over the framed
+/// one (each header frame inside a framed frame; the config check refuses
+/// buffered).
 std::shared_ptr<apache::thrift::protocol::TProtocol> MakeProtocol(
     const WorkerSettings& settings, const ListenerSettings& listener,
     const std::shared_ptr<MessageTransport>& transport);
 
 /// The scanner that finds where each message of such a connection ends.
 MessageScanner MakeScanner(const WorkerSettings& settings, const ListenerSettings& listener);
+
+/// Where the header frame starts in each message of such a connection:
+/// 0 for the header transport, 4 for the header protocol over framed (after
+/// the framed frame's length); -1 when it carries no header frames.
+int HeaderFrameOffset(const ListenerSettings& listener);
+
+/// Whether such a connection's bytes are one zlib stream each way (the
+/// `zlib` transport: Apache Thrift's TZlibTransport), inflated before the
+/// scanner and the protocol see them.
+bool CompressedStream(const ListenerSettings& listener);
 
 }  // namespace thriftd
 

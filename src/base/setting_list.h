@@ -128,10 +128,10 @@ using StringMap = std::map<std::string, std::string>;
   X(fiber_stack_size, "fiber-stack-size", 0, kCount, std::int64_t, 262144, (), (16384), "BYTES", "Worker processes", kWorker, \
     "fiber worker: each fiber's stack, plus a guard page") \
   \
-  X(thrift_transport_factory, "thrift-transport-factory", 0, kChoice, std::string, "buffered", ("buffered", "framed", "header"), (0), "NAME", "Thrift", kListener, \
+  X(thrift_transport_factory, "thrift-transport-factory", 0, kChoice, std::string, "buffered", ("buffered", "framed", "header", "zlib"), (0), "NAME", "Thrift", kListener, \
     "the Thrift transport (per listener: a bind entry may set its own)") \
   X(thrift_protocol_factory, "thrift-protocol-factory", 0, kChoice, std::string, "binary", ("binary", "compact", "json", "header"), (0), "NAME", "Thrift", kListener, \
-    "the Thrift protocol (header needs the header transport; per listener: a bind entry may set its own)") \
+    "the Thrift protocol (header needs the header or framed transport; per listener: a bind entry may set its own)") \
   X(thrift_client_timeout, "thrift-client-timeout", 0, kSeconds, double, 0, (), (0), "SECONDS", "Thrift", kWorker, \
     "close a connection idle between messages this long (0: never)") \
   X(thrift_max_frame_size, "thrift-max-frame-size", 0, kCount, std::int64_t, 16384000, (), (1), "BYTES", "Thrift", kWorker, \

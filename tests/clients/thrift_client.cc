@@ -1,8 +1,8 @@
 // thriftd_test_client: a command-line Thrift client for the integration tests.
 //
 //   thriftd_test_client (--host H --port N | --unix PATH)
-//       [--transport buffered|framed|header] [--protocol binary|compact|json|header]
-//       [--timeout-ms N] [--multiplexed] COMMAND...
+//       [--transport buffered|framed|header|zlib] [--protocol binary|compact|json|header]
+//       [--transform zlib] [--timeout-ms N] [--multiplexed] COMMAND...
 //
 // The commands run in order on one connection, each printing one line:
 //   ping          -> pong             add A B    -> A+B
@@ -13,6 +13,8 @@
 // --multiplexed: the calls go through Apache Thrift's TMultiplexedProtocol,
 // PingPong's as "pingpong", KeyValue's as "kv", Admin's as "admin" (the
 // names examples/services exports).
+// --transform zlib: the header transport's zlib transform on every call
+// (THeaderTransport::setTransform), with the header transport or protocol.
 // Exit codes: 0 success, 1 a Thrift error or a wrong reply (message on
 // stderr), 2 a usage error.
 #include <cstdint>
@@ -31,6 +33,7 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/THeaderTransport.h>
 #include <thrift/transport/TSocket.h>
+#include <thrift/transport/TZlibTransport.h>
 
 #include <thrift/protocol/TMultiplexedProtocol.h>
 
@@ -48,8 +51,8 @@ constexpr int kExitUsage = 2;
 
 constexpr char kUsage[] =
     "usage: thriftd_test_client (--host H --port N | --unix PATH)\n"
-    "         [--transport buffered|framed|header] [--protocol binary|compact|json|header]\n"
-    "         [--timeout-ms N] [--multiplexed] COMMAND...\n"
+    "         [--transport buffered|framed|header|zlib] [--protocol binary|compact|json|header]\n"
+    "         [--transform zlib] [--timeout-ms N] [--multiplexed] COMMAND...\n"
     "commands: ping | add A B | echo N | sleep MS | set K V | get K | repeat N ping\n"
     "          | count | clear\n";
 
@@ -69,6 +72,7 @@ struct Options {
   std::string unix_path;
   std::string transport = "buffered";
   std::string protocol = "binary";
+  std::string transform;  // "" or "zlib"
   int timeout_ms = 10000;
   bool multiplexed = false;
   std::vector<std::vector<std::string>> commands;
@@ -113,6 +117,8 @@ Options ParseArgs(int argc, char** argv) {
       options.transport = value(flag);
     } else if (flag == "--protocol") {
       options.protocol = value(flag);
+    } else if (flag == "--transform") {
+      options.transform = value(flag);
     } else if (flag == "--timeout-ms") {
       options.timeout_ms = ParseInt(value(flag), flag);
     } else if (flag == "--multiplexed") {
@@ -125,7 +131,7 @@ Options ParseArgs(int argc, char** argv) {
     throw UsageError("give --port or --unix");
   }
   if (options.transport != "buffered" && options.transport != "framed" &&
-      options.transport != "header") {
+      options.transport != "header" && options.transport != "zlib") {
     throw UsageError("unknown transport '" + options.transport + "'");
   }
   if (options.protocol != "binary" && options.protocol != "compact" && options.protocol != "json" &&
@@ -151,8 +157,14 @@ Options ParseArgs(int argc, char** argv) {
     options.commands.push_back(command);
   }
   if (options.commands.empty()) throw UsageError("no command given");
-  if (options.protocol == "header" && options.transport != "header") {
-    throw UsageError("--protocol header needs --transport header");
+  if (!options.transform.empty() &&
+      (options.transform != "zlib" ||
+       (options.protocol != "header" && options.transport != "header"))) {
+    throw UsageError("--transform zlib needs the header transport or protocol");
+  }
+  if (options.protocol == "header" && options.transport != "header" &&
+      options.transport != "framed") {
+    throw UsageError("--protocol header needs --transport header or framed");
   }
   return options;
 }
@@ -170,10 +182,19 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
   socket->setSendTimeout(options.timeout_ms);
 
   if (options.protocol == "header") {
+    // THeaderProtocol wraps what it is given in its own THeaderTransport
+    // and, by Thrift's default, speaks compact inside it (the Python
+    // harness: binary). Over framed, as Apache Thrift's TestClient does
+    // (--transport=framed --protocol=header): each header frame inside a
+    // framed frame.
     *opened = socket;
-    // THeaderProtocol wraps the socket in its own THeaderTransport and, by
-    // Thrift's default, speaks compact inside it (the Python harness: binary).
-    return std::make_shared<THeaderProtocol>(socket);
+    if (options.transport == "framed") *opened = std::make_shared<TFramedTransport>(socket);
+    auto protocol = std::make_shared<THeaderProtocol>(*opened);
+    if (options.transform == "zlib") {
+      std::static_pointer_cast<THeaderTransport>(protocol->getTransport())
+          ->setTransform(THeaderTransport::ZLIB_TRANSFORM);
+    }
+    return protocol;
   }
 
   std::shared_ptr<TTransport> transport;
@@ -181,6 +202,9 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
     transport = std::make_shared<TBufferedTransport>(socket);
   } else if (options.transport == "framed") {
     transport = std::make_shared<TFramedTransport>(socket);
+  } else if (options.transport == "zlib") {
+    // As Apache Thrift's TestClient builds it (--transport=zlib --zlib).
+    transport = std::make_shared<TZlibTransport>(std::make_shared<TBufferedTransport>(socket));
   } else {
     // The header names the payload's protocol, so that a THeaderProtocol
     // server decodes it right (THeaderTransport would say compact).
@@ -188,6 +212,7 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
     header->setProtocolId(options.protocol == "compact" ? T_COMPACT_PROTOCOL
                           : options.protocol == "json"  ? T_JSON_PROTOCOL
                                                         : T_BINARY_PROTOCOL);
+    if (options.transform == "zlib") header->setTransform(THeaderTransport::ZLIB_TRANSFORM);
     transport = header;
   }
   *opened = transport;

@@ -95,7 +95,9 @@ void DriveConnection(const char* transport, const std::uint8_t* data, std::size_
   static const bool quiet = QuietLogs();
   (void)quiet;
   if (size == 0) return;
-  const bool header = std::strcmp(transport, "header") == 0;
+  // The header protocol runs over the header and the framed transports.
+  const bool header =
+      std::strcmp(transport, "header") == 0 || std::strcmp(transport, "framed") == 0;
   static const char* const kProtocols[] = {"binary", "compact", "json", "header"};
   const int protocols = header ? 4 : 3;
   static const std::size_t kPieces[] = {0, 1, 3, 61};  // 0: all at once

@@ -27,6 +27,8 @@ CORPUS = HERE / "corpus"
 # message_scanner (message_scanner.cc).
 PROTOCOLS = ["binary", "compact", "json", "header"]
 FRAMINGS = ["buffered", "framed", "header"]
+# The connection targets' transports: the scanner's framings, and zlib.
+TRANSPORTS = FRAMINGS + ["zlib"]
 ENCODINGS = ["binary", "compact", "json"]
 
 
@@ -43,16 +45,21 @@ def generated_pingpong():
 def encode(PingPong, transport, protocol, calls):
     """The bytes a client writes for `calls` (method name, args) in order."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TJSONProtocol
-    from thrift.transport import THeaderTransport, TTransport
+    from thrift.transport import THeaderTransport, TTransport, TZlibTransport
 
     memory = TTransport.TMemoryBuffer()
     headers_only = [THeaderTransport.THeaderClientType.HEADERS]
     if protocol == "header":
-        proto = THeaderProtocol.THeaderProtocol(memory, headers_only)
+        # Over framed, each header frame inside a framed frame (as Apache
+        # Thrift's test/py/TestClient.py writes it).
+        below = TTransport.TFramedTransport(memory) if transport == "framed" else memory
+        proto = THeaderProtocol.THeaderProtocol(below, headers_only)
         trans = proto.trans
     else:
         if transport == "buffered":
             trans = TTransport.TBufferedTransport(memory)
+        elif transport == "zlib":
+            trans = TZlibTransport.TZlibTransport(TTransport.TBufferedTransport(memory))
         elif transport == "framed":
             trans = TTransport.TFramedTransport(memory)
         else:
@@ -81,8 +88,8 @@ def wire_seeds(PingPong):
         "echo": [("echo", (b"hello, thriftd",))],
         "pipelined": [("ping", ()), ("add", (-1, 1)), ("echo", (b"\x00\xff",)), ("sleep", (0,))],
     }
-    for transport in FRAMINGS:
-        protocols = PROTOCOLS if transport == "header" else PROTOCOLS[:3]
+    for transport in TRANSPORTS:
+        protocols = PROTOCOLS if transport in ("framed", "header") else PROTOCOLS[:3]
         for p_index, protocol in enumerate(protocols):
             for name, sequence in calls.items():
                 data = encode(PingPong, transport, protocol, sequence)
@@ -93,10 +100,14 @@ def wire_seeds(PingPong):
                     suffix = "" if piece == 0 else "-bytewise"
                     write("connection_" + transport, f"{protocol}-{name}{suffix}",
                           bytes([selector]) + data)
+                if transport == "zlib":
+                    continue  # the scanner sees only inflated bytes
                 if protocol in ENCODINGS:
                     selector = FRAMINGS.index(transport) + 3 * ENCODINGS.index(protocol)
                     write("message_scanner", f"{transport}-{protocol}-{name}",
                           bytes([selector]) + data)
+                elif transport == "framed":  # selector 0x80: header frames in framed frames
+                    write("message_scanner", f"framed-header-{name}", bytes([0x80]) + data)
 
 
 def hostile_seeds():
@@ -123,6 +134,24 @@ def hostile_seeds():
         for name, data in inputs.items():
             write("message_scanner", f"{transport}-hostile-{name}",
                   bytes([FRAMINGS.index(transport)]) + data)
+    # The zlib transport: a stream inflating past the message limit, and
+    # bytes that are no zlib stream.
+    import zlib
+    fields = ping + b"\x08\x00\x01\x00\x00\x00\x00" * (1 << 17)
+    bomb = zlib.compressobj(9)
+    write("connection_zlib", "hostile-bomb",
+          bytes([0]) + bomb.compress(fields) + bomb.flush(zlib.Z_SYNC_FLUSH))
+    write("connection_zlib", "hostile-http", bytes([0]) + inputs["http"])
+    # Not seeded yet: header frames with the zlib transform. From them a
+    # fuzzing session (seed 1, 20,000 to 40,000 runs of connection_header)
+    # reaches a crash that overwrites the stack past its top, inside code
+    # ASan does not see; see docs/design.md, "Header frames with the zlib
+    # transform". Seeding it would make CI's short fuzz run fail at random.
+    # The header protocol over framed: an 8-byte frame whose header frame
+    # claims 1 GiB (THeaderTransport allocates what it claims).
+    inner_1g = struct.pack(">II", 8, 0x3FFFFFF0) + struct.pack(">I", 0x0FFF0000)
+    write("connection_framed", "hostile-header-inner-1g", bytes([3]) + inner_1g)
+    write("message_scanner", "framed-header-hostile-inner-1g", bytes([0x80]) + inner_1g)
 
 
 def text_seeds():

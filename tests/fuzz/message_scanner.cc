@@ -1,6 +1,7 @@
 // Fuzz target: the MessageScanner, which decides from a connection's first
 // bytes how long the message is, under thriftd's limits, before anything
-// is allocated for it. The first byte picks the framing and the encoding.
+// is allocated for it. The first byte picks the framing and the encoding
+// (0x80 and up: the header protocol's frames inside framed frames).
 // Besides not crashing, a scan must not depend on how the bytes arrived:
 // the input scanned whole and scanned as it grows a byte at a time (as a
 // slow client sends it) must come to the same answer.
@@ -38,7 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const MessageScanner::Encoding kEncodings[] = {MessageScanner::Encoding::kBinary,
                                                         MessageScanner::Encoding::kCompact,
                                                         MessageScanner::Encoding::kJson};
-  MessageScanner::Framing framing = kFramings[data[0] % 3];
+  MessageScanner::Framing framing =
+      data[0] >= 0x80 ? MessageScanner::Framing::kFramedHeader : kFramings[data[0] % 3];
   MessageScanner::Encoding encoding = kEncodings[(data[0] / 3) % 3];
   MessageScanner::Limits limits{kMaxMessage, kMaxMessage};
   ++data;

@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 total=${1:?usage: tests/fuzz/run.sh SECONDS_TOTAL [TARGET...]}
 shift
-all="connection_buffered connection_framed connection_header message_scanner yaml_config
+all="connection_buffered connection_framed connection_header connection_zlib message_scanner yaml_config
   command_line bind_address access_log_format"
 # shellcheck disable=SC2206
 targets=(${@:-$all})

@@ -73,12 +73,12 @@ def kind_yaml(kind):
         text += f"threads: {args[args.index('--threads') + 1]}\n"
     return text
 
-TRANSPORTS = ("buffered", "framed", "header")
+TRANSPORTS = ("buffered", "framed", "header", "zlib")
 PROTOCOLS = ("binary", "compact", "json", "header")
-# Every (transport, protocol) pair thriftd serves: the header protocol only
-# over the header transport (config refuses it over buffered / framed).
+# Every (transport, protocol) pair thriftd serves: the header protocol over
+# the header transport, or inside framed frames (config refuses buffered).
 PAIRS = tuple((t, p) for t in TRANSPORTS for p in PROTOCOLS if p != "header") + (
-    ("header", "header"),)
+    ("header", "header"), ("framed", "header"))
 
 POLL_INTERVAL = 0.02
 
@@ -407,17 +407,25 @@ def _service_module(service):
     raise ValueError(f"unknown service {service!r}")
 
 
-def make_python_protocol(address, transport="buffered", protocol="binary", timeout=5.0):
+def make_python_protocol(address, transport="buffered", protocol="binary", timeout=5.0,
+                         transform=None):
     """(transport to open/close, protocol) for a connection to address: a port
-    on 127.0.0.1, a (host, port) pair, or a unix socket path (str / Path)."""
+    on 127.0.0.1, a (host, port) pair, or a unix socket path (str / Path).
+    transform="zlib": the header transport's zlib transform on every call."""
     _, trans, proto = _make_python_stack(address, transport, protocol, timeout)
+    if transform is not None:
+        from thrift.transport.THeaderTransport import THeaderTransformID, THeaderTransport
+        header = proto.trans
+        if transform != "zlib" or not isinstance(header, THeaderTransport):
+            raise ValueError(f"transform {transform!r} needs the header transport or protocol")
+        header.add_transform(THeaderTransformID.ZLIB)
     return trans, proto
 
 
 def _make_python_stack(address, transport, protocol, timeout):
     """(TSocket, transport to open/close, protocol) for make_python_protocol."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TJSONProtocol
-    from thrift.transport import THeaderTransport, TSocket, TTransport
+    from thrift.transport import THeaderTransport, TSocket, TTransport, TZlibTransport
 
     if isinstance(address, int):
         sock = TSocket.TSocket("127.0.0.1", address)
@@ -430,15 +438,22 @@ def _make_python_stack(address, transport, protocol, timeout):
 
     headers_only = [THeaderTransport.THeaderClientType.HEADERS]
     if protocol == "header":
-        if transport != "header":
-            raise ValueError("protocol 'header' needs transport 'header'")
-        # THeaderProtocol wraps the socket in its own THeaderTransport.
-        return sock, sock, THeaderProtocol.THeaderProtocol(sock, headers_only)
+        # THeaderProtocol wraps what it is given in its own THeaderTransport;
+        # over framed, as Apache Thrift's test/py/TestClient.py does.
+        if transport == "header":
+            return sock, sock, THeaderProtocol.THeaderProtocol(sock, headers_only)
+        if transport == "framed":
+            framed = TTransport.TFramedTransport(sock)
+            return sock, framed, THeaderProtocol.THeaderProtocol(framed, headers_only)
+        raise ValueError("protocol 'header' needs transport 'header' or 'framed'")
 
     if transport == "buffered":
         trans = TTransport.TBufferedTransport(sock)
     elif transport == "framed":
         trans = TTransport.TFramedTransport(sock)
+    elif transport == "zlib":
+        # As Apache Thrift's test/py/TestClient.py builds it for --zlib.
+        trans = TZlibTransport.TZlibTransport(TTransport.TBufferedTransport(sock), 9)
     elif transport == "header":
         sub = (THeaderTransport.THeaderSubprotocolID.COMPACT if protocol == "compact"
                else THeaderTransport.THeaderSubprotocolID.BINARY)
@@ -457,11 +472,12 @@ def _make_python_stack(address, transport, protocol, timeout):
 
 @contextlib.contextmanager
 def py_client(address, service="pingpong", transport="buffered", protocol="binary",
-              timeout=5.0):
+              timeout=5.0, transform=None):
     """A connected generated client (pingpong.PingPong.Client or
-    keyvalue.KeyValue.Client); closed on exit. `timeout` is in seconds."""
+    keyvalue.KeyValue.Client); closed on exit. `timeout` is in seconds;
+    transform="zlib": the header transport's zlib transform."""
     module = _service_module(service)
-    trans, proto = make_python_protocol(address, transport, protocol, timeout)
+    trans, proto = make_python_protocol(address, transport, protocol, timeout, transform)
     trans.open()
     try:
         yield module.Client(proto)
@@ -703,7 +719,7 @@ class CppClientError(AssertionError):
 
 
 def run_cpp_client(address, transport="buffered", protocol="binary", *commands,
-                   timeout_ms=10000, deadline=60.0):
+                   timeout_ms=10000, deadline=60.0, transform=None):
     """Runs thriftd_test_client; returns the CompletedProcess (text) whatever
     its exit code. address: a port on 127.0.0.1, (host, port), or a unix path."""
     if isinstance(address, int):
@@ -713,6 +729,7 @@ def run_cpp_client(address, transport="buffered", protocol="binary", *commands,
     else:
         where = ["--unix", str(address)]
     argv = [str(TEST_CLIENT), *where, "--transport", transport, "--protocol", protocol,
+            *(["--transform", transform] if transform else []),
             "--timeout-ms", str(timeout_ms), *[str(c) for c in commands]]
     return subprocess.run(argv, capture_output=True, text=True, timeout=deadline)
 

@@ -229,3 +229,12 @@ def test_well_formed_call_in_a_frame_over_max_frame_size_is_refused(thriftd, por
     server.wait_for_log(r"\[WARNING\] closing connection from 127\.0\.0\.1:\d+: ", since=mark)
     assert server.worker_pids() == workers
     assert cpp_client(port, transport, "binary", "ping") == ["pong"]
+
+
+def test_a_header_frame_claiming_more_than_its_framed_frame_is_refused(thriftd, port, kind_args):
+    # The header protocol over framed: THeaderTransport makes room for what
+    # the inner frame length claims (1 GiB here) before it reads the frame.
+    server, workers = _start(thriftd, port, kind_args, "framed", "header")
+    frame = struct.pack(">II", 8, 0x3FFFFFF0) + struct.pack(">I", 0x0FFF0000)
+    line = _attack(server, workers, port, frame + HOSTILE_BODY, "framed", "header")
+    assert "header frame of 1073741808 bytes in a framed frame of 8 bytes" in line, line

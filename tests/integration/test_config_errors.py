@@ -79,7 +79,7 @@ CASES = [
     BadConfig("unknown-transport",
               ["--thrift-transport-factory", "zip", "{app}"],
               "thriftd: command line: --thrift-transport-factory: expected one of buffered, "
-              'framed, header, got "zip"'),
+              'framed, header, zlib, got "zip"'),
     BadConfig("unknown-protocol-in-yaml",
               ["-c", "bad.yaml", "{app}"],
               "thriftd: bad.yaml:1: thrift_protocol_factory: expected one of binary, compact, "
@@ -89,16 +89,16 @@ CASES = [
               ["-k", "nope", "{app}"],
               'thriftd: command line: --worker-class: expected one of sync, thread, fiber '
               'or PATH.so[:NAME], got "nope"'),
-    BadConfig("header-protocol-with-framed-transport",
-              ["--thrift-transport-factory", "framed", "--thrift-protocol-factory", "header",
+    BadConfig("header-protocol-with-buffered-transport",
+              ["--thrift-transport-factory", "buffered", "--thrift-protocol-factory", "header",
                "{app}"],
               "thriftd: command line: --thrift-protocol-factory: header needs "
-              'thrift_transport_factory header, got "framed" '
+              'thrift_transport_factory header or framed, got "buffered" '
               "(from command line: --thrift-transport-factory)"),
     BadConfig("header-protocol-with-default-buffered-transport",
               ["-c", "bad.yaml", "{app}"],
               "thriftd: bad.yaml:1: thrift_protocol_factory: header needs "
-              'thrift_transport_factory header, got "buffered" '
+              'thrift_transport_factory header or framed, got "buffered" '
               "(from default: thrift_transport_factory)",
               yaml="thrift_protocol_factory: header\n"),
     BadConfig("config-file-missing",

@@ -241,9 +241,9 @@ TEST_CASE("YAML: a wrong type names the key, the line and what was expected") {
         "f.yaml:2: workers: expected a positive integer, got \"-2\"");
   CHECK(YamlError("graceful_timeout: soon\n") ==
         "f.yaml:1: graceful_timeout: expected a non-negative number of seconds, got \"soon\"");
-  CHECK(YamlError("thrift_transport_factory: zlib\n") ==
-        "f.yaml:1: thrift_transport_factory: expected one of buffered, framed, header, got "
-        "\"zlib\"");
+  CHECK(YamlError("thrift_transport_factory: zip\n") ==
+        "f.yaml:1: thrift_transport_factory: expected one of buffered, framed, header, zlib, got "
+        "\"zip\"");
   CHECK(YamlError("bind: [127.0.0.1:1, nohost]\n") ==
         "f.yaml:1: bind: expected an address (HOST:PORT, HOST:FIRST-LAST, :PORT, [V6]:PORT, "
         "unix:PATH, fd://N or systemd:NAME), "
@@ -303,22 +303,24 @@ TEST_CASE("errors inside the config file name the file, not the command line") {
         file + ":2: backlog: expected a positive integer, got \"none\"");
 }
 
-TEST_CASE("the header protocol needs the header transport") {
+TEST_CASE("the header protocol needs the header or framed transport") {
   thriftd_test::TempDir dir;
   std::string file = dir.Write("thriftd.yaml",
-                               "thrift_transport_factory: framed\n"
+                               "thrift_transport_factory: buffered\n"
                                "thrift_protocol_factory: header\n");
   CHECK(ResolveError({"-c", file}) ==
         file +
-            ":2: thrift_protocol_factory: header needs thrift_transport_factory header, got "
-            "\"framed\" (from " +
+            ":2: thrift_protocol_factory: header needs thrift_transport_factory header or framed, "
+            "got \"buffered\" (from " +
             file + ":1: thrift_transport_factory)");
   CHECK(ResolveError({"--thrift-protocol-factory", "header"}) ==
-        "command line: --thrift-protocol-factory: header needs thrift_transport_factory header, "
-        "got \"buffered\" (from default: thrift_transport_factory)");
-  Config config = Resolve({"-c", file, "--thrift-transport-factory", "header"});
-  CHECK(config.thrift_protocol_factory == "header");
-  CHECK(config.thrift_transport_factory == "header");
+        "command line: --thrift-protocol-factory: header needs thrift_transport_factory header or "
+        "framed, got \"buffered\" (from default: thrift_transport_factory)");
+  for (const char* transport : {"header", "framed"}) {
+    Config config = Resolve({"-c", file, "--thrift-transport-factory", transport});
+    CHECK(config.thrift_protocol_factory == "header");
+    CHECK(config.thrift_transport_factory == transport);
+  }
 }
 
 TEST_CASE("command line: an unknown option is an error with a suggestion when one is near") {
@@ -720,6 +722,8 @@ Args EverySettingChanged(const thriftd_test::TempDir& dir) {
       case SettingType::kChoice:
       case SettingType::kWorkerClass:
         text = setting.choices.back();
+        // The header protocol (the last) needs a transport that frames it.
+        if (name == "thrift_transport_factory") text = "framed";
         break;
       case SettingType::kBind:
         text = ":9001";

@@ -403,6 +403,46 @@ TEST_CASE("a frame larger than thrift_max_frame_size is refused") {
   CHECK(r.length == 16384004);
 }
 
+TEST_CASE("the header protocol over framed: a framed frame holding a header frame is whole") {
+  const Wire framed_header{"framed", "header"};
+  std::string bytes = EncodeEverything(framed_header);
+  // What Apache Thrift's TestClient writes: the framed frame's length, then
+  // the header frame's own, four less.
+  REQUIRE(bytes.size() > 12);
+  CHECK(bytes.substr(0, 4) == Be32(static_cast<std::uint32_t>(bytes.size() - 4)));
+  CHECK(bytes.substr(4, 4) == Be32(static_cast<std::uint32_t>(bytes.size() - 8)));
+  CHECK(bytes.substr(8, 2) == "\x0f\xff");
+  for (std::size_t k = 0; k < bytes.size(); ++k) {
+    Result r = ScanOnce(framed_header, bytes.substr(0, k));
+    REQUIRE(r.kind == Result::kIncomplete);
+  }
+  Result whole = ScanOnce(framed_header, bytes + PingCall(2, framed_header));
+  CHECK(whole.kind == Result::kComplete);
+  CHECK(whole.length == bytes.size());
+  // Framed binary and compact messages are read inside frames too.
+  for (const Wire& inner : {kFramed, Wire{"framed", "compact"}}) {
+    std::string message = EncodeEverything(inner);
+    Result r = ScanOnce(framed_header, message);
+    CHECK(r.kind == Result::kComplete);
+    CHECK(r.length == message.size());
+  }
+}
+
+TEST_CASE("regression: a header frame claiming more than its framed frame is refused") {
+  // THeaderTransport makes room for what the inner length claims before
+  // reading it: 1 GiB for these 12 bytes.
+  const Wire framed_header{"framed", "header"};
+  CheckError(framed_header, Be32(8) + Be32(0x3ffffff0u) + Be32(0x0fff0000u),
+             "header frame of 1073741808 bytes in a framed frame of 8 bytes");
+  CheckError(framed_header, Be32(12) + Be32(9) + Be32(0x0fff0000u) + Be32(0),
+             "header frame of 9 bytes in a framed frame of 12 bytes");
+  Result fits = ScanOnce(framed_header, Be32(12) + Be32(8) + Be32(0x0fff0000u) + Be32(0));
+  CHECK(fits.kind == Result::kComplete);
+  // Without the header protocol the frame's content is not looked into.
+  Result plain = ScanOnce(kFramed, Be32(8) + Be32(0x3ffffff0u) + Be32(0x0fff0000u));
+  CHECK(plain.kind == Result::kComplete);
+}
+
 TEST_CASE("an unknown field type is refused") {
   CheckError(kBinary, BinaryCall() + BinaryField(5, 1) + "xxxx", "unknown field type 5");
   CheckError(kBinary, BinaryCall() + BinaryField(1, 1), "unknown field type 1");

@@ -168,7 +168,7 @@ TEST_CASE("FindSetting and FindSettingByFlag look up by YAML name and by flag") 
 TEST_CASE("ExpectedText says what each type accepts") {
   CHECK(ExpectedText(Row("workers")) == "a positive integer");
   CHECK(ExpectedText(Row("graceful_timeout")) == "a non-negative number of seconds");
-  CHECK(ExpectedText(Row("thrift_transport_factory")) == "one of buffered, framed, header");
+  CHECK(ExpectedText(Row("thrift_transport_factory")) == "one of buffered, framed, header, zlib");
   CHECK(ExpectedText(Row("loglevel")) == "one of debug, info, warning, error, critical");
   CHECK(ExpectedText(Row("app_config")) == "KEY=VALUE");
   CHECK(ExpectedText(Row("bind")) ==
@@ -292,7 +292,7 @@ TEST_CASE("a choice is one of its spellings exactly") {
   CHECK(Parsed<std::string>("thrift_protocol_factory", "compact") == "compact");
   CHECK(Parsed<std::string>("loglevel", "debug") == "debug");
   CHECK(ParseError("thrift_transport_factory", "Framed") ==
-        "expected one of buffered, framed, header, got \"Framed\"");
+        "expected one of buffered, framed, header, zlib, got \"Framed\"");
   CHECK(ParseError("thrift_protocol_factory", "") ==
         "expected one of binary, compact, json, header, got \"\"");
   CHECK(ParseError("worker_class", "gevent") ==

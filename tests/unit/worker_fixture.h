@@ -107,6 +107,7 @@ inline std::vector<Wire> AllWires() {
       wires.push_back({transport, protocol});
   }
   wires.push_back({"header", "header"});
+  wires.push_back({"framed", "header"});
   return wires;
 }
 
@@ -126,7 +127,11 @@ inline ClientStack MakeClientStack(const Wire& wire, std::string_view bytes = {}
                                      reinterpret_cast<uint8_t*>(const_cast<char*>(bytes.data())),
                                      static_cast<uint32_t>(bytes.size()), TMemoryBuffer::COPY);
   if (wire.protocol == "header") {
-    auto protocol = std::make_shared<THeaderProtocol>(stack.memory);
+    // Over the framed transport, as Apache Thrift's cross-test clients do:
+    // each header frame inside a framed frame.
+    std::shared_ptr<TTransport> below = stack.memory;
+    if (wire.transport == "framed") below = std::make_shared<TFramedTransport>(stack.memory);
+    auto protocol = std::make_shared<THeaderProtocol>(below);
     stack.transport = protocol->getTransport();
     stack.protocol = protocol;
     return stack;

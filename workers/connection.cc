@@ -410,7 +410,9 @@ void Connection::OnCallStart(const char* method) {
   call_name_ = method;
   // A named service's calls are counted and reported as "NAME:Service.method".
   const char* key = service_ != nullptr ? service_->Qualify(method) : method;
-  method_.store(key, std::memory_order_relaxed);
+  // Release: a named service's name was built by this thread (ServiceTag),
+  // and the fiber watchdog's thread reads it through the pointer.
+  method_.store(key, std::memory_order_release);
   host_.OnCallStart(key, call_started_ns_);
 }
 

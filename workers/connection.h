@@ -76,7 +76,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// kStop inside a message: a quick stop) or `waiter` answers kIdle or kStop
   /// between messages (kIdle). Waits only through `waiter`.
   Outcome Serve(IoWaiter& waiter) override;
-  const char* CurrentMethod() const override { return method_.load(std::memory_order_relaxed); }
+  const char* CurrentMethod() const override { return method_.load(std::memory_order_acquire); }
 
   /// Where a connection stands after a turn.
   enum class Phase {

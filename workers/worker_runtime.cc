@@ -227,7 +227,9 @@ bool WorkerRuntime::HandOver(ThriftConnection& connection) {
 void WorkerRuntime::OnCallStart(const char* method, std::int64_t started_ns) {
   ScoreboardSlot& s = slot();
   // For the worker's own report if the master finds it hung (SIGABRT).
-  s.current_method.store(method, std::memory_order_relaxed);
+  // Release: a named service's method name is built at run time (ServiceTag),
+  // and the hang report may be written by another thread.
+  s.current_method.store(method, std::memory_order_release);
   s.call_started_ms.store(started_ns / 1000000, std::memory_order_relaxed);
 }
 

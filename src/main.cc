@@ -71,6 +71,7 @@ bool WantsHelp(const std::vector<std::string>& args) {
 int CheckConfig(const Config& config, const std::optional<Credentials>& credentials) {
   std::vector<std::string> inherited;
   Status status = CheckLogFiles(config);
+  if (status.ok()) status = CheckTls(config);
   if (status.ok()) status = CheckListeners(config, &inherited);
   if (status.ok()) status = CheckPidfileDirectory(config);
   if (!status.ok()) return Fail(kExitConfigError, status.message());
@@ -153,6 +154,7 @@ int Main(int argc, char** argv) {
   // The access log too: the workers open it, where a failure would only be
   // logged and thriftd would serve without one.
   status = CheckLogFiles(config);
+  if (status.ok()) status = CheckTls(config);
   if (!status.ok()) return fail(kExitConfigError, status.message());
   status = log::Configure(config.errorlog, config.loglevel);
   if (!status.ok()) {

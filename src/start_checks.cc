@@ -7,6 +7,7 @@
 #include "src/pidfile.h"
 #include "src/process_environment.h"
 #include "src/writable_file.h"
+#include "workers/tls_context.h"
 
 namespace thriftd {
 namespace {
@@ -33,6 +34,26 @@ Status CheckLogFiles(const Config& config) {
     Status status = CheckWritable(*path, FileWrite::kAppend);
     if (!status.ok()) return AtSetting(config, name, std::move(status));
   }
+  return Status::Ok();
+}
+
+Status CheckTls(const Config& config) {
+  TlsOptions options = TlsOptionsOf(WorkerSettingsOf(config));
+  if (!options.enabled()) {
+    // Without certfile the listeners are plain: a key or CAs given alone
+    // were meant for a TLS that is not there.
+    const std::pair<const char*, const std::string*> alone[] = {{"keyfile", &config.keyfile},
+                                                                {"ca_certs", &config.ca_certs}};
+    for (const auto& [name, value] : alone) {
+      if (!value->empty())
+        return AtSetting(config, name, Status::Error("set, but certfile is not (TLS is off)"));
+    }
+    return Status::Ok();
+  }
+  std::unique_ptr<TlsContext> context;
+  std::string setting;
+  Status status = TlsContext::Create(options, &context, &setting);
+  if (!status.ok()) return AtSetting(config, setting, std::move(status));
   return Status::Ok();
 }
 

@@ -41,11 +41,15 @@ bool ClientWentAway(int err) { return err == EPIPE || err == ECONNRESET; }
 
 }  // namespace
 
-Connection::Connection(UniqueFd fd, ConnectionHost& host, std::string_view carried)
+Connection::Connection(UniqueFd fd, ConnectionHost& host, std::string_view carried,
+                       std::unique_ptr<TlsSession> tls, double handshake_timeout)
     : host_(host),
       fd_(std::move(fd)),
       peer_(PeerAddressOf(fd_.get())),
-      scanner_(MakeScanner(host.settings())) {
+      scanner_(MakeScanner(host.settings())),
+      tls_(std::move(tls)) {
+  if (tls_ && handshake_timeout > 0)
+    handshake_deadline_ms_ = MonotonicMillis() + TimeoutMs(handshake_timeout);
   transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
   protocol_ = MakeProtocol(host.settings(), transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
@@ -63,6 +67,10 @@ Connection::~Connection() = default;
 Connection::Phase Connection::RunTurn(bool* progressed) {
   *progressed = false;
   if (closed_) return Phase::kClosed;
+  if (tls_ && !tls_->established()) {
+    Phase phase = Handshake(progressed);
+    if (phase != Phase::kIdle) return phase;
+  }
   // Replies owed from the last turn go first: they were asked for first.
   if (!SendHeld(progressed)) return Phase::kClosed;
   for (;;) {
@@ -78,6 +86,24 @@ Connection::Phase Connection::RunTurn(bool* progressed) {
   if (peer_closed_ && out_.empty())
     return Close(in_.empty() ? "peer closed" : "peer closed mid-message", false);
   return PhaseNow();
+}
+
+Connection::Phase Connection::Handshake(bool* progressed) {
+  switch (tls_->Handshake()) {
+    case TlsSession::Step::kDone:
+      *progressed = true;
+      tls_subject_ = tls_->PeerSubject();
+      THRIFTD_LOG(kDebug) << "TLS handshake done with " << Peer() << " (" << tls_->Version()
+                          << (tls_subject_.empty() ? "" : ", client " + tls_subject_) << ")";
+      return Phase::kIdle;
+    case TlsSession::Step::kWouldBlock:
+      return Phase::kHandshake;
+    case TlsSession::Step::kClosed:
+      return Close("peer closed during the TLS handshake", false);
+    case TlsSession::Step::kFailed:
+      break;
+  }
+  return Close("TLS handshake failed: " + tls_->error(), true);
 }
 
 Connection::Phase Connection::PhaseNow() {
@@ -102,7 +128,7 @@ Connection::Fill Connection::Receive(bool* progressed) {
     }
     in_.Reserve(std::max(scan_need_, in_.size() + 1));
     std::size_t room = std::min(in_.room_size(), limit - in_.size());
-    ssize_t n = recv(fd_.get(), in_.room(), room, 0);
+    ssize_t n = ReceiveSome(in_.room(), room);
     if (n > 0) {
       in_.Commit(static_cast<std::size_t>(n));
       *progressed = true;
@@ -114,7 +140,10 @@ Connection::Fill Connection::Receive(bool* progressed) {
       // looked at it yet (it says how large a block the message needs).
       more_to_read_ = static_cast<std::size_t>(n) == room;
       if (!more_to_read_) {
-        if (!read_to_end_) return result;
+        // TLS hands out one record per read: a short one says nothing of
+        // what waits behind it, in the socket or inside OpenSSL, where no
+        // poller sees it. Read on until it would block.
+        if (!read_to_end_ && !tls_) return result;
         continue;
       }
       if (in_.room_size() == 0 && scan_need_ <= in_.size()) return result;
@@ -127,7 +156,7 @@ Connection::Fill Connection::Receive(bool* progressed) {
       peer_closed_ = true;
       return Fill::kPeerClosed;
     }
-    Close(std::string("recv: ") + std::strerror(errno), true);
+    Close(FailureText("recv", errno), true);
     return Fill::kError;
   }
 }
@@ -225,7 +254,7 @@ void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
     bool ignored = false;
     if (SendHeld(&ignored) && out_.empty()) {
       while (length > 0) {
-        ssize_t n = send(fd_.get(), bytes, length, MSG_NOSIGNAL);
+        ssize_t n = SendSome(bytes, length);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // full, or broken: Flush() finds out
         bytes += n;
@@ -245,7 +274,7 @@ void Connection::Flush() {
 
 bool Connection::SendHeld(bool* progressed) {
   while (!out_.empty()) {
-    ssize_t n = send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL);
+    ssize_t n = SendSome(out_.data(), out_.size());
     if (n > 0) {
       out_.Consume(static_cast<std::size_t>(n));
       *progressed = true;
@@ -254,10 +283,25 @@ bool Connection::SendHeld(bool* progressed) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
     int err = n < 0 ? errno : EPIPE;
-    Close(std::string("send: ") + std::strerror(err), !ClientWentAway(err));
+    Close(FailureText("send", err), !ClientWentAway(err));
     return false;
   }
   return !closed_;
+}
+
+ssize_t Connection::ReceiveSome(std::uint8_t* buffer, std::size_t length) {
+  if (tls_) return tls_->Read(buffer, length);
+  return recv(fd_.get(), buffer, length, 0);
+}
+
+ssize_t Connection::SendSome(const std::uint8_t* bytes, std::size_t length) {
+  if (tls_) return tls_->Write(bytes, length);
+  return send(fd_.get(), bytes, length, MSG_NOSIGNAL);
+}
+
+std::string Connection::FailureText(const char* operation, int err) const {
+  if (tls_ && err == EPROTO) return std::string("TLS ") + operation + ": " + tls_->error();
+  return std::string(operation) + ": " + std::strerror(err);
 }
 
 // --- the end, and hand-over ---------------------------------------------------
@@ -272,6 +316,7 @@ Connection::Phase Connection::Close(const std::string& why, bool warn) {
   }
   out_.Consume(out_.size());
   out_.Release();
+  if (tls_) tls_->Shutdown();  // close_notify, if the socket takes it
   // Not under a processor still reading its message (a failed send in
   // Write or Flush closes): ServeMessage drops it once the processor is done.
   if (!serving_message_) DropInput();
@@ -289,7 +334,7 @@ void Connection::DropInput() {
 }
 
 bool Connection::CanHandOver() const {
-  return !closed_ && out_.empty() && in_.size() <= kMaxChannelText;
+  return !closed_ && !tls_ && out_.empty() && in_.size() <= kMaxChannelText;
 }
 
 UniqueFd Connection::ReleaseForHandOver(std::string* carried) {
@@ -304,14 +349,18 @@ UniqueFd Connection::ReleaseForHandOver(std::string* carried) {
 // --- blocking serving (sync and custom kinds) ---------------------------------
 
 ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
-  const int timeout_ms = TimeoutMs(host_.settings().thrift_client_timeout);
+  const int client_timeout_ms = TimeoutMs(host_.settings().thrift_client_timeout);
   for (;;) {
     bool progressed = false;
     Phase phase = RunTurn(&progressed);
     if (phase == Phase::kClosed) return Outcome::kClosed;
-    bool between_messages = phase == Phase::kIdle;
-    short events = phase == Phase::kWriteBlocked ? POLLOUT : POLLIN;
-    switch (waiter.Wait(fd_.get(), events, timeout_ms, between_messages)) {
+    // A handshake under way is no message: a stop ends it at once.
+    bool between_messages = phase == Phase::kIdle || phase == Phase::kHandshake;
+    int timeout_ms = client_timeout_ms;
+    if (phase == Phase::kHandshake && handshake_deadline_ms_ > 0)
+      timeout_ms =
+          static_cast<int>(std::max<std::int64_t>(0, handshake_deadline_ms_ - MonotonicMillis()));
+    switch (waiter.Wait(fd_.get(), EventsFor(phase), timeout_ms, between_messages)) {
       case IoWaiter::Result::kReady:
         break;
       case IoWaiter::Result::kIdle:
@@ -324,6 +373,10 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
         Close("the worker stops at once", true);
         return Outcome::kClosed;
       case IoWaiter::Result::kTimeout:
+        if (phase == Phase::kHandshake) {
+          Close("TLS handshake not finished within tls_handshake_timeout", false);
+          return Outcome::kClosed;
+        }
         Close(phase == Phase::kIdle      ? "idle past thrift_client_timeout"
               : phase == Phase::kPartial ? "no progress within thrift_client_timeout"
                                          : "client not reading within thrift_client_timeout",
@@ -331,6 +384,14 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
         return Outcome::kClosed;
     }
   }
+}
+
+short Connection::EventsFor(Phase phase) const {
+  // TLS may need to read to send, or to send to read: the session says
+  // which the last operation that would block waits for.
+  if (tls_ && (phase == Phase::kHandshake || phase == Phase::kWriteBlocked))
+    return tls_->wants_read() ? POLLIN : POLLOUT;
+  return phase == Phase::kWriteBlocked ? POLLOUT : POLLIN;
 }
 
 // --- calls --------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "workers/app_start.h"
+#include "workers/tls_context.h"
 #include "workers/worker_runtime.h"
 
 namespace thriftd {
@@ -32,8 +33,22 @@ std::int64_t MaxRequestsWithJitter(std::int64_t max_requests, std::int64_t jitte
   _exit(kWorkerExitBootError);
 }
 
+// The TCP listeners' TLS context, read from the files now: a new
+// generation's workers (HUP) read replaced certificates and keys. Null when
+// TLS is off; a failure (the master checked the files, but they may have
+// changed since) is the worker's boot error.
+std::shared_ptr<const TlsContext> BuildTlsContext(const WorkerLaunch& launch) {
+  TlsOptions options = TlsOptionsOf(launch.settings);
+  if (!options.enabled()) return nullptr;
+  std::unique_ptr<TlsContext> context;
+  std::string setting;
+  Status status = TlsContext::Create(options, &context, &setting);
+  if (!status.ok()) BootFailed(launch.channel_fd, setting + ": " + status.message());
+  return context;
+}
+
 WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedApp& app,
-                                      StopSignal* stop) {
+                                      std::shared_ptr<const TlsContext> tls, StopSignal* stop) {
   WorkerRuntime::Options options;
   options.settings = launch.settings;
   options.worker_index = launch.index;
@@ -42,6 +57,7 @@ WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedA
   options.scoreboard = launch.scoreboard;
   options.slot = launch.slot;
   options.stop = stop;
+  options.tls = std::move(tls);
   options.channel_fd = launch.channel_fd;
   options.max_requests =
       MaxRequestsWithJitter(launch.settings.max_requests, launch.settings.max_requests_jitter);
@@ -55,6 +71,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   // behind; one that died before this line is caught by the check below.
   (void)prctl(PR_SET_PDEATHSIG, SIGTERM);  // cannot fail with a valid signal
   signal(SIGCHLD, SIG_DFL);                // the App may run children of its own
+  std::shared_ptr<const TlsContext> tls = BuildTlsContext(launch);
   // Before anything of the App runs; the death signal is set again inside
   // (a change of credentials clears it), and checked below.
   if (launch.credentials) {
@@ -76,7 +93,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   StartedApp app;
   status = StartApp(launch.settings, launch.index, &app, launch.preloaded);
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
-  WorkerRuntime runtime(RuntimeOptions(launch, app, &stop));
+  WorkerRuntime runtime(RuntimeOptions(launch, app, std::move(tls), &stop));
   slot.pid.store(getpid(), std::memory_order_relaxed);
   slot.generation.store(launch.generation, std::memory_order_relaxed);
   slot.Store(SlotState::kBooting);

@@ -1,5 +1,6 @@
 #include "workers/worker_runtime.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -19,6 +20,14 @@ constexpr std::int64_t kProgressHeartbeatMs = 100;
 
 // Runtimes made so far: names each one, even where an earlier one was.
 std::atomic<std::uint64_t> runtimes_made{0};
+
+// TLS is for TCP listeners: a unix socket's connections stay plain.
+bool IsTcpSocket(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return false;
+  return address.ss_family == AF_INET || address.ss_family == AF_INET6;
+}
 
 }  // namespace
 
@@ -97,9 +106,20 @@ bool WorkerRuntime::ShouldAccept(int held) {
   return 4 * held * others < 5 * total + 8 * others;
 }
 
-std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::string_view carried) {
+std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::string_view carried,
+                                                         bool adopted) {
+  std::unique_ptr<TlsSession> tls;
+  if (options_.tls && !adopted && IsTcpSocket(fd.get())) {
+    Status status = TlsSession::Create(*options_.tls, fd.get(), &tls);
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << "cannot serve a connection over TLS: " << status.message();
+      return nullptr;
+    }
+  }
   try {
-    return std::make_unique<Connection>(std::move(fd), *this, carried);
+    double handshake_timeout = options_.tls ? options_.tls->handshake_timeout() : 0;
+    return std::make_unique<Connection>(std::move(fd), *this, carried, std::move(tls),
+                                        handshake_timeout);
   } catch (const std::exception& error) {
     THRIFTD_LOG(kError) << "cannot serve a connection: the App's processor factory threw: "
                         << error.what();
@@ -150,7 +170,7 @@ std::unique_ptr<Connection> WorkerRuntime::TakeAdopted() {
   HandOverChannel::Incoming incoming;
   while (hand_over_.TakeIncoming(&incoming)) {
     std::unique_ptr<Connection> connection =
-        NewConnection(std::move(incoming.fd), incoming.carried);
+        NewConnection(std::move(incoming.fd), incoming.carried, /*adopted=*/true);
     if (connection) return connection;
   }
   return nullptr;
@@ -255,6 +275,7 @@ void WorkerRuntime::RecordCall(const char* method, CallRecord& call, const Conne
     std::string peer = connection.Peer();
     call.peer = peer;
     call.pid = getpid();
+    call.tls_subject = connection.tls_subject();
     WriteLine(access_fd_, access_format_.Format(call, WallClockMicros()));
   }
 

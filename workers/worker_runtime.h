@@ -24,6 +24,7 @@
 #include "workers/connection.h"
 #include "workers/hand_over.h"
 #include "workers/stop_signal.h"
+#include "workers/tls_context.h"
 
 namespace thriftd {
 
@@ -39,6 +40,8 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
     StopSignal* stop = nullptr;
     int channel_fd = -1;
     std::int64_t max_requests = 0;  ///< with the jitter already added; 0 = never
+    /// The TCP listeners' TLS context; null: they are plain.
+    std::shared_ptr<const TlsContext> tls;
   };
   explicit WorkerRuntime(Options options);
 
@@ -84,9 +87,15 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
                   std::int64_t now_ns) override;
 
   // For the engine and the built-in kinds: thriftd's own connections.
-  /// A connection on an accepted (or adopted) fd; nullptr, the fd closed
-  /// and the reason logged, when the App's processor factory threw.
-  std::unique_ptr<Connection> NewConnection(UniqueFd fd, std::string_view carried = {});
+  /// A connection on an accepted (or, `adopted`, handed over) fd: over TLS
+  /// when it was accepted on a TCP listener and TLS is on (one handed over
+  /// is always plain: a TLS one is never handed over). nullptr, the fd
+  /// closed and the reason logged, when the App's processor factory threw
+  /// or no TLS session could be made.
+  std::unique_ptr<Connection> NewConnection(UniqueFd fd, std::string_view carried = {},
+                                            bool adopted = false);
+  /// The TCP listeners' TLS context; null when they are plain.
+  const TlsContext* tls_context() const { return options_.tls.get(); }
   /// Reads the channel: false once the master is gone (then a graceful
   /// stop has been requested). One thread at a time.
   bool PollChannel();

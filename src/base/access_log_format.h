@@ -3,7 +3,12 @@
 // configuration is read; used by workers for every call.
 //
 //   {time} {peer} {service} {method} {seqid} {outcome} {duration_us}
-//   {bytes_in} {bytes_out} {pid}          {{ and }} stand for braces
+//   {bytes_in} {bytes_out} {pid} {tls_subject}    {{ and }} stand for braces
+//
+// {tls_subject} is the verified client certificate's subject in RFC 2253
+// form ("CN=alice,O=Example"), "-" without one; JSON lines carry it as
+// "tls_subject" only when there is one, so plain connections' lines stay as
+// they were.
 //
 // In a template's line, the peer, service and method show control bytes,
 // quotes and backslashes as \xHH: the method is whatever name a client
@@ -33,6 +38,7 @@ struct CallRecord {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   pid_t pid = 0;
+  std::string_view tls_subject;  ///< the client certificate's subject; empty: none
 };
 
 class AccessLogFormat {
@@ -55,7 +61,8 @@ class AccessLogFormat {
     kDurationUs,
     kBytesIn,
     kBytesOut,
-    kPid
+    kPid,
+    kTlsSubject
   };
   struct Segment {
     Field field;

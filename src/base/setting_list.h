@@ -123,6 +123,21 @@ using StringMap = std::map<std::string, std::string>;
   X(thrift_max_message_size, "thrift-max-message-size", 0, kCount, std::int64_t, 104857600, (), (1), "BYTES", "Thrift", kWorker, \
     "close a connection that sends a larger message") \
   \
+  X(certfile, "certfile", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kWorker, \
+    "serve the TCP listeners over TLS with this PEM certificate (and chain) (unset: plain)") \
+  X(keyfile, "keyfile", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kWorker, \
+    "the PEM private key of certfile (unset: certfile holds it too)") \
+  X(ca_certs, "ca-certs", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kWorker, \
+    "PEM CA certificates that client certificates are verified against") \
+  X(cert_reqs, "cert-reqs", 0, kChoice, std::string, "none", ("none", "optional", "required"), (0), "MODE", "TLS", kWorker, \
+    "ask clients for a certificate: none, optional (verified when sent) or required (mutual TLS)") \
+  X(ciphers, "ciphers", 0, kString, std::string, "", (), (0), "LIST", "TLS", kWorker, \
+    "the TLS 1.2 cipher list in OpenSSL's syntax (unset: OpenSSL's default)") \
+  X(ssl_version, "ssl-version", 0, kChoice, std::string, "TLSv1.2", ("TLSv1.2", "TLSv1.3"), (0), "VERSION", "TLS", kWorker, \
+    "the oldest TLS version accepted") \
+  X(tls_handshake_timeout, "tls-handshake-timeout", 0, kSeconds, double, 10, (), (0), "SECONDS", "TLS", kWorker, \
+    "close a TLS connection whose handshake has not finished this long after it was accepted (0: never)") \
+  \
   X(umask, "umask", 0, kOctal, std::int64_t, 0, (), (0), "MODE", "Process", kMaster, \
     "the file mode mask of the master and the workers, in octal as 022 (0: every permission a file asks for)") \
   X(chdir, "chdir", 0, kFile, std::string, "", (), (0), "DIR", "Process", kMaster, \
@@ -148,7 +163,7 @@ using StringMap = std::map<std::string, std::string>;
   X(accesslog, "access-logfile", 0, kFile, std::string, "", (), (0), "FILE", "Logging", kWorker, \
     "the access log file, one line per call ('-' is stdout; unset: none)") \
   X(access_log_format, "access-logformat", 0, kString, std::string, "{peer} [{time}] \"{service}.{method}\" {seqid} {outcome} {duration_us}us {bytes_in} {bytes_out} {pid}", (), (0), "FORMAT", "Logging", kWorker, \
-    "the access log line: {peer} {time} {service} {method} {seqid} {outcome} {duration_us} {bytes_in} {bytes_out} {pid}, or json") \
+    "the access log line: {peer} {time} {service} {method} {seqid} {outcome} {duration_us} {bytes_in} {bytes_out} {pid} {tls_subject}, or json") \
   X(loglevel, "log-level", 0, kChoice, LogLevel, LogLevel::kInfo, ("debug", "info", "warning", "error", "critical"), (0), "LEVEL", "Logging", kMaster, \
     "the error log's level")
 // clang-format on

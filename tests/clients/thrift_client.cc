@@ -2,8 +2,10 @@
 //
 //   thriftd_test_client (--host H --port N | --unix PATH)
 //       [--transport buffered|framed|header] [--protocol binary|compact|json|header]
-//       [--timeout-ms N] COMMAND...
+//       [--timeout-ms N] [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] COMMAND...
 //
+// --tls-ca speaks TLS (Apache Thrift's TSSLSocket), verifying the server
+// against FILE's CAs; --tls-cert and --tls-key present a client certificate.
 // The commands run in order on one connection, each printing one line:
 //   ping          -> pong             add A B    -> A+B
 //   echo N        -> echo N ok        sleep MS   -> slept MS
@@ -26,6 +28,7 @@
 #include <thrift/protocol/TJSONProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/THeaderTransport.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 
 #include "KeyValue.h"
@@ -42,7 +45,7 @@ constexpr int kExitUsage = 2;
 constexpr char kUsage[] =
     "usage: thriftd_test_client (--host H --port N | --unix PATH)\n"
     "         [--transport buffered|framed|header] [--protocol binary|compact|json|header]\n"
-    "         [--timeout-ms N] COMMAND...\n"
+    "         [--timeout-ms N] [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] COMMAND...\n"
     "commands: ping | add A B | echo N | sleep MS | set K V | get K | repeat N ping\n";
 
 /// A command line that cannot be run; main() prints it with the usage.
@@ -62,6 +65,9 @@ struct Options {
   std::string transport = "buffered";
   std::string protocol = "binary";
   int timeout_ms = 10000;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   std::vector<std::vector<std::string>> commands;
 };
 
@@ -106,6 +112,12 @@ Options ParseArgs(int argc, char** argv) {
       options.protocol = value(flag);
     } else if (flag == "--timeout-ms") {
       options.timeout_ms = ParseInt(value(flag), flag);
+    } else if (flag == "--tls-ca") {
+      options.tls_ca = value(flag);
+    } else if (flag == "--tls-cert") {
+      options.tls_cert = value(flag);
+    } else if (flag == "--tls-key") {
+      options.tls_key = value(flag);
     } else {
       throw UsageError("unknown option '" + flag + "'");
     }
@@ -140,6 +152,11 @@ Options ParseArgs(int argc, char** argv) {
     options.commands.push_back(command);
   }
   if (options.commands.empty()) throw UsageError("no command given");
+  if (!options.tls_ca.empty() && !options.unix_path.empty())
+    throw UsageError("--tls-ca needs --port");
+  if (options.tls_cert.empty() != options.tls_key.empty() ||
+      (!options.tls_cert.empty() && options.tls_ca.empty()))
+    throw UsageError("--tls-cert and --tls-key go together, with --tls-ca");
   if (options.protocol == "header" && options.transport != "header") {
     throw UsageError("--protocol header needs --transport header");
   }
@@ -152,8 +169,23 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
                                         std::shared_ptr<TTransport>* opened) {
   using namespace apache::thrift::protocol;
   using namespace apache::thrift::transport;
-  auto socket = options.unix_path.empty() ? std::make_shared<TSocket>(options.host, options.port)
-                                          : std::make_shared<TSocket>(options.unix_path);
+  std::shared_ptr<TSocket> socket;
+  if (!options.tls_ca.empty()) {
+    // Outlives every socket it makes: it holds OpenSSL's context.
+    static std::shared_ptr<TSSLSocketFactory> factory;
+    factory = std::make_shared<TSSLSocketFactory>(SSLTLS);
+    factory->loadTrustedCertificates(options.tls_ca.c_str());
+    factory->authenticate(true);  // verify the server against the CAs
+    if (!options.tls_cert.empty()) {
+      factory->loadCertificate(options.tls_cert.c_str());
+      factory->loadPrivateKey(options.tls_key.c_str());
+    }
+    socket = factory->createSocket(options.host, options.port);
+  } else if (options.unix_path.empty()) {
+    socket = std::make_shared<TSocket>(options.host, options.port);
+  } else {
+    socket = std::make_shared<TSocket>(options.unix_path);
+  }
   socket->setConnTimeout(options.timeout_ms);
   socket->setRecvTimeout(options.timeout_ms);
   socket->setSendTimeout(options.timeout_ms);

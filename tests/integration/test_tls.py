@@ -128,14 +128,27 @@ def test_a_stalled_handshake_is_closed_after_the_timeout(thriftd, tls, port, kin
     mark = server.log_mark()
     stalled = socket.create_connection(("127.0.0.1", port))
     try:
-        stalled.sendall(b"\x16\x03\x01")  # the start of a ClientHello, and no more
+        # A ClientHello's record header (512 bytes to follow), then a byte
+        # every 0.25 s: a slowloris, closed at the deadline from its accept.
+        stalled.sendall(b"\x16\x03\x01\x02\x00")
         opened = time.monotonic()
         # Served meanwhile, over TLS, by the C++ and the Python client.
         assert cpp_client(port, "buffered", "binary", "ping", tls=tls.client()) == ["pong"]
         with py_client(port, tls=tls.client()) as client:
             assert client.ping() == "pong"
-        stalled.settimeout(20.0)
-        assert stalled.recv(1024) == b""  # closed by the server
+        stalled.settimeout(0.25)
+        while True:
+            assert time.monotonic() - opened < 20, "the trickling handshake is still open"
+            try:
+                assert stalled.recv(1024) == b""  # closed by the server
+                break
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                try:
+                    stalled.sendall(b"\x01")
+                except (BrokenPipeError, ConnectionResetError):
+                    break
         assert time.monotonic() - opened >= 0.9
     finally:
         stalled.close()

@@ -356,10 +356,15 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
     if (phase == Phase::kClosed) return Outcome::kClosed;
     // A handshake under way is no message: a stop ends it at once.
     bool between_messages = phase == Phase::kIdle || phase == Phase::kHandshake;
+    // A handshake has its own deadline (none: it waits as long as it takes,
+    // as in the engine), counted from the accept, not from this wait.
     int timeout_ms = client_timeout_ms;
-    if (phase == Phase::kHandshake && handshake_deadline_ms_ > 0)
-      timeout_ms =
-          static_cast<int>(std::max<std::int64_t>(0, handshake_deadline_ms_ - MonotonicMillis()));
+    if (phase == Phase::kHandshake) {
+      timeout_ms = handshake_deadline_ms_ == 0
+                       ? -1
+                       : static_cast<int>(
+                             std::max<std::int64_t>(0, handshake_deadline_ms_ - MonotonicMillis()));
+    }
     switch (waiter.Wait(fd_.get(), EventsFor(phase), timeout_ms, between_messages)) {
       case IoWaiter::Result::kReady:
         break;

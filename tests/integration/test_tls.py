@@ -228,3 +228,19 @@ def test_bad_tls_settings_are_one_line_errors(tmp_path, tls, port, case):
         assert result.returncode == EXIT_CONFIG_ERROR, result.stderr
         first = result.stderr.splitlines()[0]
         assert first.startswith("thriftd: " + expected), result.stderr
+
+
+def test_hup_with_a_broken_key_keeps_the_running_workers(thriftd, tmp_path, tls, port):
+    key = tmp_path / "live.key"
+    key.write_bytes(tls.server_key.read_bytes())
+    server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}", "--certfile", tls.server_cert,
+                     "--keyfile", key)
+    workers = server.wait_ready(port, tls=tls.client())
+    key.write_bytes(tls.stranger_key.read_bytes())  # the key of another certificate
+    mark = server.log_mark()
+    server.signal("HUP")
+    server.wait_for_log(r"Reload failed, keeping the running configuration: command line: "
+                        r"--keyfile: .* does not match the certificate in ", since=mark)
+    assert server.worker_pids() == workers
+    with py_client(port, tls=tls.client()) as client:
+        assert client.ping() == "pong"

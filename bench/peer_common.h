@@ -26,6 +26,8 @@ struct Options {
   bool framed = false;
   int threads = 0;         // pool size (threadpool) or thread manager size (nonblocking)
   int io_threads = 2;      // nonblocking
+  std::string certfile;    // tls_threadpool: the server's PEM certificate
+  std::string keyfile;     // and its key
 };
 
 [[noreturn]] inline void Usage(const char* prog, const char* extra) {
@@ -53,6 +55,8 @@ inline Options Parse(int argc, char** argv, const char* extra) {
       else Usage(argv[0], extra);
     } else if (a == "--threads" || a == "--thread-manager") o.threads = std::atoi(next().c_str());
     else if (a == "--io-threads") o.io_threads = std::atoi(next().c_str());
+    else if (a == "--certfile") o.certfile = next();
+    else if (a == "--keyfile") o.keyfile = next();
     else Usage(argv[0], extra);
   }
   if (o.app.empty()) Usage(argv[0], extra);

@@ -28,6 +28,7 @@ namespace {
 // The child: what a worker does with its App, reported as a worker reports
 // it (kChannelReady, here with the App's name, or kChannelBootError).
 [[noreturn]] void RunTrial(const WorkerSettings& settings,
+                           const std::vector<ListenerSettings>& listeners,
                            const std::optional<Credentials>& credentials, int channel_fd,
                            pid_t parent) {
   // The check may be interrupted (^C, a timeout); the trial must not outlive it.
@@ -47,8 +48,8 @@ namespace {
   if (getppid() != parent) _exit(kWorkerExitOk);
   StartedApp app;
   if (status.ok())
-    status =
-        StartApp(settings, /*worker_index=*/0, &app, settings.preload_app ? &preloaded : nullptr);
+    status = StartApp(settings, listeners, /*worker_index=*/0, &app,
+                      settings.preload_app ? &preloaded : nullptr);
   if (status.ok()) status = StopApp(app);
   Status sent = status.ok() ? SendChannelMessage(channel_fd, kChannelReady, app.loaded.name)
                             : SendChannelMessage(channel_fd, kChannelBootError, status.message());
@@ -83,8 +84,9 @@ std::string SecondsText(double seconds) {
 
 }  // namespace
 
-Status TryApp(const WorkerSettings& settings, double timeout,
-              const std::optional<Credentials>& credentials, std::string* app_name) {
+Status TryApp(const WorkerSettings& settings, const std::vector<ListenerSettings>& listeners,
+              double timeout, const std::optional<Credentials>& credentials,
+              std::string* app_name) {
   ChannelPair channel;
   Status status = OpenChannel(&channel);
   if (!status.ok()) return status;
@@ -97,7 +99,7 @@ Status TryApp(const WorkerSettings& settings, double timeout,
   if (pid == 0) {
     // As a worker: nothing of the checking process but stdio and its channel.
     CloseAllBut(keep);
-    RunTrial(settings, credentials, channel.worker_end.get(), parent);
+    RunTrial(settings, listeners, credentials, channel.worker_end.get(), parent);
   }
   channel.worker_end.Reset();
   // The child, not the channel, says when the trial is over: an App may

@@ -9,22 +9,25 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "src/base/credentials.h"
+#include "src/base/listener_settings.h"
 #include "src/base/status.h"
 #include "src/base/worker_settings.h"
 
 namespace thriftd {
 
-/// Starts and stops the App of `settings` as worker 0 would, in a child
+/// Starts and stops the App of `settings` as worker 0 would (taking a
+/// processor factory for each of `listeners`), in a child
 /// process, and waits for it: at most `timeout` seconds when it is > 0, as
 /// the master would before killing a worker that has not reported; the child
 /// is then killed. On success *app_name is the App's name. The error is the
 /// one line the worker would report ("App StartThrowsApp failed to start in
 /// worker: ..."), or says how the child ended without one. With
 /// `credentials` the child takes them on first, as a worker does.
-Status TryApp(const WorkerSettings& settings, double timeout,
-              const std::optional<Credentials>& credentials, std::string* app_name);
+Status TryApp(const WorkerSettings& settings, const std::vector<ListenerSettings>& listeners,
+              double timeout, const std::optional<Credentials>& credentials, std::string* app_name);
 
 }  // namespace thriftd
 

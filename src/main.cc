@@ -73,6 +73,7 @@ bool WantsHelp(const std::vector<std::string>& args) {
 int CheckConfig(const Config& config, const std::optional<Credentials>& credentials) {
   std::vector<std::string> inherited;
   Status status = CheckLogFiles(config);
+  if (status.ok()) status = CheckTls(config);
   if (status.ok()) status = CheckListeners(config, &inherited);
   if (status.ok()) status = CheckPidfileDirectory(config);
   if (status.ok()) status = CheckPortFileDirectory(config);
@@ -80,7 +81,10 @@ int CheckConfig(const Config& config, const std::optional<Credentials>& credenti
   std::string app_name;
   // As the workers would run it: an App that cannot read its files as
   // `user` fails here, not at the first fork.
-  status = TryApp(WorkerSettingsOf(config), config.timeout, credentials, &app_name);
+  std::vector<ListenerSettings> listeners;
+  for (const std::string& address : BindAddresses(config))
+    listeners.push_back(ListenerSettingsOf(config, address));
+  status = TryApp(WorkerSettingsOf(config), listeners, config.timeout, credentials, &app_name);
   if (!status.ok()) return Fail(kExitAppError, AppOriginPrefix(config) + status.message());
   for (const std::string& bind : inherited) {
     std::printf("thriftd: bind %s not checked: an inherited socket, not one thriftd binds\n",
@@ -156,6 +160,7 @@ int Main(int argc, char** argv) {
   // The access log too: the workers open it, where a failure would only be
   // logged and thriftd would serve without one.
   status = CheckLogFiles(config);
+  if (status.ok()) status = CheckTls(config);
   if (!status.ok()) return fail(kExitConfigError, status.message());
   status = log::Configure(config.errorlog, config.loglevel);
   if (!status.ok()) {

@@ -833,6 +833,9 @@ class Master::Impl {
     // As at start: an access log the new workers could not open would only be
     // logged by each, and they would serve without one.
     if (status.ok()) status = CheckLogFiles(*fresh);
+    // The new workers read the certificate and key again: ones that would
+    // fail to start keep the running generation.
+    if (status.ok()) status = CheckTls(*fresh);
     std::optional<Credentials> credentials;
     if (status.ok()) status = ResolveWorkerCredentials(*fresh, &credentials);
     if (status.ok()) status = GiveLogFilesToWorkers(*fresh, credentials);

@@ -6,6 +6,7 @@
 #include <climits>
 
 #include "src/base/plugin_loader.h"
+#include "src/bind_entry.h"
 
 namespace thriftd {
 namespace {
@@ -77,12 +78,20 @@ SettingValue ResolvePaths(const Setting& setting, const SettingValue& value,
     case SettingType::kBind: {
       StringList entries = std::get<StringList>(value);
       for (std::string& entry : entries) {
-        if (entry.rfind(kUnixPrefix, 0) != 0) continue;
-        // The path ends where the entry's own settings begin (src/bind_entry.h).
-        std::size_t comma = entry.find(',');
-        std::string options = comma == std::string::npos ? "" : entry.substr(comma);
-        std::string path = entry.substr(sizeof kUnixPrefix - 1, comma - (sizeof kUnixPrefix - 1));
-        entry = kUnixPrefix + JoinPath(directory, path) + options;
+        // Checked later with its source; resolved only once it parses.
+        BindEntry parsed;
+        if (!ParseBindEntry(entry, &parsed).ok()) continue;
+        if (parsed.address.rfind(kUnixPrefix, 0) == 0) {
+          parsed.address =
+              kUnixPrefix + JoinPath(directory, parsed.address.substr(sizeof kUnixPrefix - 1));
+        }
+        // The entry's own files (a listener's certfile) as the global ones.
+        for (auto& [key, text] : parsed.options) {
+          const Setting* option = FindSetting(key);
+          if (option != nullptr && option->type == SettingType::kFile)
+            text = std::get<std::string>(ResolvePaths(*option, text, directory));
+        }
+        entry = parsed.ToString();
       }
       return entries;
     }

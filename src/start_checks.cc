@@ -1,5 +1,6 @@
 #include "src/start_checks.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "src/base/bind_address.h"
@@ -8,6 +9,8 @@
 #include "src/pidfile.h"
 #include "src/process_environment.h"
 #include "src/writable_file.h"
+#include "workers/tls_context.h"
+#include "workers/tls_options.h"
 
 namespace thriftd {
 namespace {
@@ -33,6 +36,53 @@ Status CheckLogFiles(const Config& config) {
     if (path->empty() || *path == "-") continue;
     Status status = CheckWritable(*path, FileWrite::kAppend);
     if (!status.ok()) return AtSetting(config, name, std::move(status));
+  }
+  return Status::Ok();
+}
+
+// One listener's TLS settings; the error names the setting alone: the
+// caller says where it was set.
+Status CheckListenerTls(const ListenerSettings& listener, bool unix_socket, std::string* setting) {
+  TlsOptions options = TlsOptionsOf(listener);
+  if (!options.enabled()) {
+    // Without certfile the listener is plain: a key or CAs given alone
+    // were meant for a TLS that is not there.
+    const std::pair<const char*, const std::string*> alone[] = {{"keyfile", &listener.keyfile},
+                                                                {"ca_certs", &listener.ca_certs}};
+    for (const auto& [name, value] : alone) {
+      *setting = name;
+      if (!value->empty()) return Status::Error("set, but certfile is not (TLS is off)");
+    }
+    return Status::Ok();
+  }
+  if (unix_socket) {
+    *setting = "certfile";
+    return Status::Error("TLS is for TCP listeners; a unix socket is served plain");
+  }
+  std::unique_ptr<TlsContext> context;
+  return TlsContext::Create(options, &context, setting);
+}
+
+Status CheckTls(const Config& config) {
+  for (const std::string& text : config.bind) {
+    BindEntry entry;
+    if (!ParseBindEntry(text, &entry).ok()) continue;  // checked with its source
+    bool unix_socket = entry.address.rfind("unix:", 0) == 0;
+    // A global certfile makes the TCP listeners TLS and leaves unix sockets
+    // plain; one a unix entry sets for itself is an error.
+    bool own_certfile = std::any_of(entry.options.begin(), entry.options.end(),
+                                    [](const auto& option) { return option.first == "certfile"; });
+    std::string setting;
+    Status status = CheckListenerTls(ListenerSettingsOf(config, entry.address),
+                                     unix_socket && own_certfile, &setting);
+    if (status.ok()) continue;
+    bool own = std::any_of(entry.options.begin(), entry.options.end(),
+                           [&setting](const auto& option) { return option.first == setting; });
+    if (own) {
+      return status.Prepend(config.OriginOf("bind").Describe() + ": " + entry.address + ": " +
+                            setting);
+    }
+    return AtSetting(config, setting, std::move(status));
   }
   return Status::Ok();
 }

@@ -36,6 +36,12 @@ Status CheckPortFileDirectory(const Config& config);
 /// unchecked.
 Status CheckListeners(const Config& config, std::vector<std::string>* inherited);
 
+/// TLS (certfile set): the certificate, its key and the CAs can be read
+/// and belong together, and the cipher list means something, as a worker
+/// will build its context from them (workers/tls_context.h); the context
+/// built is thrown away. The TLS settings other than certfile need it.
+Status CheckTls(const Config& config);
+
 }  // namespace thriftd
 
 #endif  // THRIFTD_SRC_START_CHECKS_H_

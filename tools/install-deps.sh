@@ -8,9 +8,9 @@ set -eu
 packages="
   g++ meson ninja-build pkg-config ccache
   libthrift-dev thrift-compiler zlib1g-dev
-  libevent-dev libyaml-cpp-dev libsystemd-dev
+  libevent-dev libyaml-cpp-dev libsystemd-dev libssl-dev
   libboost-program-options-dev libboost-context-dev
-  nlohmann-json3-dev libssl-dev
+  nlohmann-json3-dev
   python3 python3-thrift
 "
 tests=false
@@ -19,8 +19,9 @@ if [ "${1:-}" = "--tests" ]; then
   # systemd for systemd-socket-activate (installing it in a container starts
   # no init, and on a host it is there already), util-linux for unshare.
   # clang and its runtimes (libFuzzer, the sanitizers) for tests/fuzz/run.sh.
-  # openssl (the command) makes the TLS tests' certificates.
-  packages="$packages doctest-dev python3-pytest systemd util-linux clang libclang-rt-14-dev openssl"
+  # openssl for the CLI the TLS tests make certificates with and probe with (s_client).
+  packages="$packages doctest-dev python3-pytest systemd util-linux clang libclang-rt-14-dev"
+  packages="$packages openssl"
 fi
 export DEBIAN_FRONTEND=noninteractive
 

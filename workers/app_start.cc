@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <exception>
 #include <string>
 
@@ -9,8 +10,10 @@
 
 namespace thriftd {
 
-Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app,
-                LoadedApp* preloaded) {
+using apache::thrift::TProcessorFactory;
+
+Status StartApp(const WorkerSettings& settings, const std::vector<ListenerSettings>& listeners,
+                int worker_index, StartedApp* app, LoadedApp* preloaded) {
   if (preloaded != nullptr) {
     // The fork's copy: the master's own stays in the master.
     app->loaded = std::move(*preloaded);
@@ -37,7 +40,26 @@ Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* ap
   }
   Status status = CheckAppServices(services);
   if (!status.ok()) return status;
-  return ResolveProcessorFactory(services, ServiceChoiceOf(settings), &app->processor_factory);
+  // One factory per distinct choice: listeners serving the same service
+  // share its processors' state (a named service's tag among them).
+  std::vector<std::pair<ServiceChoice, std::shared_ptr<TProcessorFactory>>> made;
+  app->processor_factories.clear();
+  for (const ListenerSettings& listener : listeners) {
+    ServiceChoice choice = ServiceChoiceOf(listener);
+    auto same = std::find_if(made.begin(), made.end(), [&choice](const auto& entry) {
+      return entry.first.service == choice.service && entry.first.multiplexed == choice.multiplexed;
+    });
+    if (same == made.end()) {
+      std::shared_ptr<TProcessorFactory> factory;
+      status = ResolveProcessorFactory(services, choice, &factory);
+      if (!status.ok()) {
+        return listeners.size() > 1 ? status.Prepend("listener " + listener.key) : status;
+      }
+      same = made.insert(made.end(), {choice, std::move(factory)});
+    }
+    app->processor_factories.push_back(same->second);
+  }
+  return Status::Ok();
 }
 
 Status StopApp(StartedApp& app) {

@@ -6,10 +6,12 @@
 #define THRIFTD_WORKERS_APP_START_H_
 
 #include <memory>
+#include <vector>
 
 #include <thrift/TProcessor.h>
 
 #include "src/base/app_loader.h"
+#include "src/base/listener_settings.h"
 #include "src/base/status.h"
 #include "src/base/worker_settings.h"
 #include "thriftd/app.h"
@@ -20,7 +22,9 @@ namespace thriftd {
 struct StartedApp {
   LoadedApp loaded;
   AppContext context;
-  std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;  ///< what connections use
+  /// What each listener's connections use, in the order of the listeners
+  /// given to StartApp (listeners with the same service settings share one).
+  std::vector<std::shared_ptr<apache::thrift::TProcessorFactory>> processor_factories;
 };
 
 /// Loads `settings.app` (PATH.so[:NAME]), runs OnWorkerStart() with the
@@ -29,12 +33,13 @@ struct StartedApp {
 /// reports: LoadApp's, "App NAME failed to start in worker: what()" (the
 /// hook, ProcessorFactory() or Services() threw), "App NAME returned no
 /// processor factory", or the `service` / `multiplexed` settings naming
-/// what the App does not have (workers/services.h). The factory taken is
-/// the one those settings choose. With `preloaded` (preload_app: loaded and constructed in the
-/// master before fork), this process's copy of it is taken over instead of
+/// what the App does not have (workers/services.h), naming the listener when
+/// there are several. One factory per listener of `listeners` (each one's
+/// `service` and `multiplexed` settings choose it). With `preloaded` (preload_app: loaded and
+/// constructed in the master before fork), this process's copy of it is taken over instead of
 /// loading: OnWorkerStart and the factory still run here, per worker.
-Status StartApp(const WorkerSettings& settings, int worker_index, StartedApp* app,
-                LoadedApp* preloaded = nullptr);
+Status StartApp(const WorkerSettings& settings, const std::vector<ListenerSettings>& listeners,
+                int worker_index, StartedApp* app, LoadedApp* preloaded = nullptr);
 
 /// Runs the App's OnWorkerExit(). An exception from it is the error ("App
 /// NAME worker exit hook threw: what()"): the worker is done either way.

@@ -15,8 +15,8 @@
 #include "src/base/clock.h"
 #include "src/base/log.h"
 #include "workers/call_observer.h"
-#include "workers/services.h"
 #include "workers/header_inflate.h"
+#include "workers/services.h"
 #include "workers/thrift_factories.h"
 #include "workers/zlib_stream.h"
 
@@ -45,19 +45,23 @@ bool ClientWentAway(int err) { return err == EPIPE || err == ECONNRESET; }
 }  // namespace
 
 Connection::Connection(UniqueFd fd, ConnectionHost& host, const ListenerSettings& listener,
-                       std::string_view carried)
+                       std::string_view carried, std::unique_ptr<TlsSession> tls,
+                       double handshake_timeout)
     : host_(host),
       listener_(listener),
       fd_(std::move(fd)),
       peer_(PeerAddressOf(fd_.get())),
       scanner_(MakeScanner(host.settings(), listener)),
-      header_frame_offset_(HeaderFrameOffset(listener)) {
+      header_frame_offset_(HeaderFrameOffset(listener)),
+      tls_(std::move(tls)) {
   if (CompressedStream(listener)) zlib_ = std::make_unique<ZlibStream>();
+  if (tls_ && handshake_timeout > 0)
+    handshake_deadline_ms_ = MonotonicMillis() + TimeoutMs(handshake_timeout);
   transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
   protocol_ = MakeProtocol(host.settings(), listener, transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
   TConnectionInfo info{protocol_, output_, transport_};
-  processor_ = host.processor_factory().getProcessor(info);
+  processor_ = host.processor_factory(listener).getProcessor(info);
   CallObserver::Attach(*processor_);
   if (!carried.empty())
     in_.Append(reinterpret_cast<const std::uint8_t*>(carried.data()), carried.size());
@@ -70,6 +74,10 @@ Connection::~Connection() = default;
 Connection::Phase Connection::RunTurn(bool* progressed) {
   *progressed = false;
   if (closed_) return Phase::kClosed;
+  if (tls_ && !tls_->established()) {
+    Phase phase = Handshake(progressed);
+    if (phase != Phase::kIdle) return phase;
+  }
   // Replies owed from the last turn go first: they were asked for first.
   if (!SendHeld(progressed)) return Phase::kClosed;
   for (;;) {
@@ -85,6 +93,24 @@ Connection::Phase Connection::RunTurn(bool* progressed) {
   if (peer_closed_ && out_.empty())
     return Close(in_.empty() ? "peer closed" : "peer closed mid-message", false);
   return PhaseNow();
+}
+
+Connection::Phase Connection::Handshake(bool* progressed) {
+  switch (tls_->Handshake()) {
+    case TlsSession::Step::kDone:
+      *progressed = true;
+      tls_subject_ = tls_->PeerSubject();
+      THRIFTD_LOG(kDebug) << "TLS handshake done with " << Peer() << " (" << tls_->Version()
+                          << (tls_subject_.empty() ? "" : ", client " + tls_subject_) << ")";
+      return Phase::kIdle;
+    case TlsSession::Step::kWouldBlock:
+      return Phase::kHandshake;
+    case TlsSession::Step::kClosed:
+      return Close("peer closed during the TLS handshake", false);
+    case TlsSession::Step::kFailed:
+      break;
+  }
+  return Close("TLS handshake failed: " + tls_->error(), true);
 }
 
 Connection::Phase Connection::PhaseNow() {
@@ -121,7 +147,10 @@ Connection::Fill Connection::Receive(bool* progressed) {
       // looked at it yet (it says how large a block the message needs).
       more_to_read_ = static_cast<std::size_t>(n) == room;
       if (!more_to_read_) {
-        if (!read_to_end_) return result;
+        // TLS hands out one record per read: a short one says nothing of
+        // what waits behind it, in the socket or inside OpenSSL, where no
+        // poller sees it. Read on until it would block.
+        if (!read_to_end_ && !tls_) return result;
         continue;
       }
       if (in_.room_size() == 0 && scan_need_ <= in_.size()) return result;
@@ -138,13 +167,13 @@ Connection::Fill Connection::Receive(bool* progressed) {
       peer_closed_ = true;
       return Fill::kPeerClosed;
     }
-    Close(std::string("recv: ") + std::strerror(errno), true);
+    Close(FailureText("recv", errno), true);
     return Fill::kError;
   }
 }
 
 ssize_t Connection::ReadSome(std::uint8_t* room, std::size_t length) {
-  if (!zlib_) return recv(fd_.get(), room, length, 0);
+  if (!zlib_) return ReceiveSome(room, length);
   // As recv() would, with the inflated bytes: short only when the socket
   // is empty (or closed), since an edge-triggered poller says no more.
   std::size_t written = 0;
@@ -158,7 +187,7 @@ ssize_t Connection::ReadSome(std::uint8_t* room, std::size_t length) {
     }
     if (written == length) return static_cast<ssize_t>(written);
     compressed_in_.Reserve(compressed_in_.size() + 1);
-    ssize_t n = recv(fd_.get(), compressed_in_.room(), compressed_in_.room_size(), 0);
+    ssize_t n = ReceiveSome(compressed_in_.room(), compressed_in_.room_size());
     if (n > 0) {
       compressed_in_.Commit(static_cast<std::size_t>(n));
       continue;
@@ -291,7 +320,7 @@ void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
     bool ignored = false;
     if (SendHeld(&ignored) && out_.empty()) {
       while (length > 0) {
-        ssize_t n = send(fd_.get(), bytes, length, MSG_NOSIGNAL);
+        ssize_t n = SendSome(bytes, length);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // full, or broken: Flush() finds out
         bytes += n;
@@ -312,7 +341,7 @@ void Connection::Flush() {
 
 bool Connection::SendHeld(bool* progressed) {
   while (!out_.empty()) {
-    ssize_t n = send(fd_.get(), out_.data(), out_.size(), MSG_NOSIGNAL);
+    ssize_t n = SendSome(out_.data(), out_.size());
     if (n > 0) {
       out_.Consume(static_cast<std::size_t>(n));
       *progressed = true;
@@ -321,10 +350,25 @@ bool Connection::SendHeld(bool* progressed) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
     int err = n < 0 ? errno : EPIPE;
-    Close(std::string("send: ") + std::strerror(err), !ClientWentAway(err));
+    Close(FailureText("send", err), !ClientWentAway(err));
     return false;
   }
   return !closed_;
+}
+
+ssize_t Connection::ReceiveSome(std::uint8_t* buffer, std::size_t length) {
+  if (tls_) return tls_->Read(buffer, length);
+  return recv(fd_.get(), buffer, length, 0);
+}
+
+ssize_t Connection::SendSome(const std::uint8_t* bytes, std::size_t length) {
+  if (tls_) return tls_->Write(bytes, length);
+  return send(fd_.get(), bytes, length, MSG_NOSIGNAL);
+}
+
+std::string Connection::FailureText(const char* operation, int err) const {
+  if (tls_ && err == EPROTO) return std::string("TLS ") + operation + ": " + tls_->error();
+  return std::string(operation) + ": " + std::strerror(err);
 }
 
 // --- the end, and hand-over ---------------------------------------------------
@@ -339,6 +383,7 @@ Connection::Phase Connection::Close(const std::string& why, bool warn) {
   }
   out_.Consume(out_.size());
   out_.Release();
+  if (tls_) tls_->Shutdown();  // close_notify, if the socket takes it
   // Not under a processor still reading its message (a failed send in
   // Write or Flush closes): ServeMessage drops it once the processor is done.
   if (!serving_message_) DropInput();
@@ -356,9 +401,9 @@ void Connection::DropInput() {
 }
 
 bool Connection::CanHandOver() const {
-  // The channel message carries the listener's key too (HandOverChannel::Give);
-  // a zlib stream's state cannot move to another process.
-  return !closed_ && !zlib_ && out_.empty() &&
+  // The channel message carries the listener's key too (HandOverChannel::Give).
+  // Neither a zlib stream's state nor OpenSSL's can move to another process.
+  return !closed_ && !zlib_ && !tls_ && out_.empty() &&
          in_.size() + listener_.key.size() + 1 <= kMaxChannelText;
 }
 
@@ -374,14 +419,23 @@ UniqueFd Connection::ReleaseForHandOver(std::string* carried) {
 // --- blocking serving (sync and custom kinds) ---------------------------------
 
 ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
-  const int timeout_ms = TimeoutMs(host_.settings().thrift_client_timeout);
+  const int client_timeout_ms = TimeoutMs(host_.settings().thrift_client_timeout);
   for (;;) {
     bool progressed = false;
     Phase phase = RunTurn(&progressed);
     if (phase == Phase::kClosed) return Outcome::kClosed;
-    bool between_messages = phase == Phase::kIdle;
-    short events = phase == Phase::kWriteBlocked ? POLLOUT : POLLIN;
-    switch (waiter.Wait(fd_.get(), events, timeout_ms, between_messages)) {
+    // A handshake under way is no message: a stop ends it at once.
+    bool between_messages = phase == Phase::kIdle || phase == Phase::kHandshake;
+    // A handshake has its own deadline (none: it waits as long as it takes,
+    // as in the engine), counted from the accept, not from this wait.
+    int timeout_ms = client_timeout_ms;
+    if (phase == Phase::kHandshake) {
+      timeout_ms = handshake_deadline_ms_ == 0
+                       ? -1
+                       : static_cast<int>(
+                             std::max<std::int64_t>(0, handshake_deadline_ms_ - MonotonicMillis()));
+    }
+    switch (waiter.Wait(fd_.get(), EventsFor(phase), timeout_ms, between_messages)) {
       case IoWaiter::Result::kReady:
         break;
       case IoWaiter::Result::kIdle:
@@ -394,6 +448,10 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
         Close("the worker stops at once", true);
         return Outcome::kClosed;
       case IoWaiter::Result::kTimeout:
+        if (phase == Phase::kHandshake) {
+          Close("TLS handshake not finished within tls_handshake_timeout", false);
+          return Outcome::kClosed;
+        }
         Close(phase == Phase::kIdle      ? "idle past thrift_client_timeout"
               : phase == Phase::kPartial ? "no progress within thrift_client_timeout"
                                          : "client not reading within thrift_client_timeout",
@@ -401,6 +459,14 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
         return Outcome::kClosed;
     }
   }
+}
+
+short Connection::EventsFor(Phase phase) const {
+  // TLS may need to read to send, or to send to read: the session says
+  // which the last operation that would block waits for.
+  if (tls_ && (phase == Phase::kHandshake || phase == Phase::kWriteBlocked))
+    return tls_->wants_read() ? POLLIN : POLLOUT;
+  return phase == Phase::kWriteBlocked ? POLLOUT : POLLIN;
 }
 
 // --- calls --------------------------------------------------------------------

@@ -11,6 +11,12 @@
 // Between messages, with nothing to send, it holds no buffers. Runs in a
 // worker, served by one thread (or fiber) at a time; may move between
 // threads between turns.
+//
+// A connection from a TLS listener has a TlsSession: its first turns move
+// the handshake on (Phase kHandshake, until its deadline), then every byte
+// read and sent goes through it, so framing, limits, timeouts and the access
+// log work on the plain bytes as for any connection. It cannot be handed
+// over (OpenSSL's state cannot travel with the descriptor).
 #ifndef THRIFTD_WORKERS_CONNECTION_H_
 #define THRIFTD_WORKERS_CONNECTION_H_
 
@@ -33,6 +39,7 @@
 #include "workers/message_scanner.h"
 #include "workers/message_transport.h"
 #include "workers/outcome_recorder.h"
+#include "workers/tls_session.h"
 #include "workers/zlib_stream.h"
 
 namespace thriftd {
@@ -47,7 +54,9 @@ class ConnectionHost {
  public:
   virtual ~ConnectionHost() = default;
   virtual const WorkerSettings& settings() const = 0;
-  virtual apache::thrift::TProcessorFactory& processor_factory() = 0;
+  /// What connections from `listener` take their processors from.
+  virtual apache::thrift::TProcessorFactory& processor_factory(
+      const ListenerSettings& listener) = 0;
   /// A call reached `method` (the processor's literal "Service.method");
   /// `started_ns` is its start on MonotonicNanos().
   virtual void OnCallStart(const char* method, std::int64_t started_ns) = 0;
@@ -62,10 +71,13 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// Takes the accepted, non-blocking `fd`, served with the settings of
   /// `listener`, the listener it came from (which must outlive it).
   /// `carried` is the start of the client's next message, read by the
-  /// worker that handed it over. Throws what the App's processor factory
-  /// throws.
+  /// worker that handed it over. With `tls` (a session on `fd`), the
+  /// connection speaks TLS; its handshake must finish within
+  /// `handshake_timeout` seconds (0: no limit). Throws what the App's
+  /// processor factory throws.
   Connection(UniqueFd fd, ConnectionHost& host, const ListenerSettings& listener,
-             std::string_view carried = {});
+             std::string_view carried = {}, std::unique_ptr<TlsSession> tls = nullptr,
+             double handshake_timeout = 0);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -81,6 +93,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// Where a connection stands after a turn.
   enum class Phase {
     kIdle,          ///< between messages, nothing to send: holds no buffers
+    kHandshake,     ///< TLS: the handshake is under way (no message yet)
     kPartial,       ///< the start of a message has arrived, not all of it
     kWriteBlocked,  ///< replies are waiting for the client to read
     kClosed,        ///< finished (the reason is logged): unregister, then destroy
@@ -98,6 +111,15 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   /// why, at debug level or as a warning. The descriptor stays open until
   /// the connection is destroyed, so the caller can unregister it first.
   Phase Close(const std::string& why, bool warn);
+
+  /// TLS: when the handshake must have finished, on MonotonicMillis(); 0
+  /// for a plain connection or no limit.
+  std::int64_t handshake_deadline_ms() const { return handshake_deadline_ms_; }
+  /// TLS: the handshake has not finished yet.
+  bool in_handshake() const { return tls_ && !tls_->established(); }
+  /// The verified client certificate's subject (RFC 2253), empty without
+  /// one (or without TLS). Set once the handshake is done.
+  const std::string& tls_subject() const { return tls_subject_; }
 
   /// Whether the connection can move to another worker now: not closed, no
   /// reply owed, and at most kMaxChannelText bytes of a next message held.
@@ -147,6 +169,17 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   void Flush() override;
   /// Sends held output without waiting; false when the connection broke.
   bool SendHeld(bool* progressed);
+  /// recv(2) and send(2), through the TLS session when there is one.
+  ssize_t ReceiveSome(std::uint8_t* buffer, std::size_t length);
+  ssize_t SendSome(const std::uint8_t* bytes, std::size_t length);
+  /// Moves a TLS handshake on: kHandshake while it waits for the socket,
+  /// kClosed when it failed, kIdle when done.
+  Phase Handshake(bool* progressed);
+  /// Why a receive or send failed, for the log: OpenSSL's reason for a TLS
+  /// failure, strerror otherwise.
+  std::string FailureText(const char* operation, int err) const;
+  /// The poll(2) events the connection waits for in `phase` (Serve).
+  short EventsFor(Phase phase) const;
   Phase PhaseNow();
   /// Drops what was received and gives its block back (closed).
   void DropInput();
@@ -176,7 +209,10 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
   std::shared_ptr<OutcomeRecorder> output_;  // protocol_, watched for the reply's outcome
   std::shared_ptr<apache::thrift::TProcessor> processor_;
-  const ServiceTag* service_ = nullptr;       // the current message's, if named
+  const ServiceTag* service_ = nullptr;  // the current message's, if named
+  std::unique_ptr<TlsSession> tls_;      // null: plain
+  std::int64_t handshake_deadline_ms_ = 0;
+  std::string tls_subject_;
   std::atomic<const char*> method_{nullptr};  // read by the fiber watchdog thread
   bool call_observed_ = false;                // this message reached a method
   const char* call_name_ = "";                // its "Service.method", as the processor says

@@ -74,6 +74,11 @@ const char* TimeoutReason(Connection::Phase phase) {
   }
 }
 
+// No message under way (a TLS handshake is none): a stop closes it at once.
+bool BetweenMessages(Connection::Phase phase) {
+  return phase == Connection::Phase::kIdle || phase == Connection::Phase::kHandshake;
+}
+
 }  // namespace
 
 struct ConnectionEngine::Slot {
@@ -82,7 +87,8 @@ struct ConnectionEngine::Slot {
   std::atomic<std::int64_t> last_progress_ms{0};
   std::atomic<int> phase{static_cast<int>(Connection::Phase::kIdle)};
   std::atomic<bool> can_hand_over{false};
-  std::unique_ptr<Connection> connection;  // set and reset by the claimant only
+  std::atomic<std::int64_t> handshake_deadline_ms{0};  // TLS: set once, when held
+  std::unique_ptr<Connection> connection;              // set and reset by the claimant only
 };
 
 ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime) : ConnectionEngine(runtime, Options()) {}
@@ -95,6 +101,7 @@ ConnectionEngine::ConnectionEngine(WorkerRuntime& runtime, const Options& option
                            ? std::max<std::int64_t>(
                                  1, static_cast<std::int64_t>(runtime.client_timeout() * 1000))
                            : 0),
+      handshake_deadlines_(runtime.tls_handshake_deadlines()),
       threads_(options, done_) {
   for (std::uint32_t i = 0; i < kMaxChunks; ++i) chunks_[i].store(nullptr);
 }
@@ -240,7 +247,7 @@ void ConnectionEngine::Tick(std::int64_t now_ms) {
     std::lock_guard<std::mutex> lock(control_);
     UpdateAccepting();
   }
-  if (idle_timeout_ms_ > 0 || stopping_.load()) Sweep(now_ms);
+  if (idle_timeout_ms_ > 0 || handshake_deadlines_ || stopping_.load()) Sweep(now_ms);
 }
 
 // --- connections ----------------------------------------------------------------
@@ -321,8 +328,8 @@ bool ConnectionEngine::FinishOnStop(std::uint32_t index, Slot& slot, Connection:
     return true;
   }
   bool quick = runtime_.quick_stop_requested();
-  if (phase == Connection::Phase::kIdle || past_deadline || quick) {
-    if (phase != Connection::Phase::kIdle) {
+  if (BetweenMessages(phase) || past_deadline || quick) {
+    if (!BetweenMessages(phase)) {
       slot.connection->Close(
           quick ? "the worker stops at once" : "unfinished at the end of graceful_timeout", true);
     }
@@ -362,9 +369,13 @@ void ConnectionEngine::Hold(std::unique_ptr<Connection> connection, bool serve_n
   slot.last_progress_ms.store(CoarseMonotonicMillis(), std::memory_order_relaxed);
   // What a sweep reads until its first turn says (the slot's last
   // connection left its own): carried bytes are the start of a message.
-  slot.phase.store(static_cast<int>(slot.connection->buffered_in() > 0 ? Connection::Phase::kPartial
-                                                                       : Connection::Phase::kIdle),
-                   std::memory_order_relaxed);
+  slot.phase.store(
+      static_cast<int>(slot.connection->in_handshake()      ? Connection::Phase::kHandshake
+                       : slot.connection->buffered_in() > 0 ? Connection::Phase::kPartial
+                                                            : Connection::Phase::kIdle),
+      std::memory_order_relaxed);
+  slot.handshake_deadline_ms.store(slot.connection->handshake_deadline_ms(),
+                                   std::memory_order_relaxed);
   slot.can_hand_over.store(slot.connection->CanHandOver(), std::memory_order_relaxed);
   std::uint64_t generation = slot.word.load(std::memory_order_relaxed) & kGenMask;
   Status status =
@@ -438,12 +449,19 @@ void ConnectionEngine::Sweep(std::int64_t now_ms) {
     bool hand_over = false;
     if (stopping) {
       hand_over = hand_over_.load() && slot.can_hand_over.load(std::memory_order_relaxed);
-      if (!hand_over && phase != Connection::Phase::kIdle) {
+      if (!hand_over && !BetweenMessages(phase)) {
         if (!past_deadline) continue;  // a message or a reply under way
         why = "unfinished at the end of graceful_timeout";
       }
+    } else if (phase == Connection::Phase::kHandshake) {
+      // From the accept, not from the last byte: a client dripping its
+      // handshake a byte at a time (a slowloris) is closed all the same.
+      std::int64_t deadline = slot.handshake_deadline_ms.load(std::memory_order_relaxed);
+      if (deadline == 0 || now_ms < deadline) continue;
+      why = "TLS handshake not finished within tls_handshake_timeout";
     } else {
-      if (now_ms - slot.last_progress_ms.load(std::memory_order_relaxed) <= idle_timeout_ms_)
+      if (idle_timeout_ms_ == 0 ||
+          now_ms - slot.last_progress_ms.load(std::memory_order_relaxed) <= idle_timeout_ms_)
         continue;
       why = TimeoutReason(phase);
     }

@@ -26,7 +26,8 @@
 // The engine also accepts (when WorkerContext::ShouldAccept says so, one
 // connection at a time, re-asking every 5 ms while it declines), adopts
 // connections other workers hand over, closes connections silent past
-// thrift_client_timeout, heartbeats every 100 ms from whichever loop thread
+// thrift_client_timeout (and TLS ones whose handshake outlasts
+// tls_handshake_timeout), heartbeats every 100 ms from whichever loop thread
 // is free, and stops: a graceful stop closes every connection between calls
 // at once (or hands over every connection that owes no reply, mid-message
 // ones with their bytes), lets started messages and owed replies finish
@@ -169,6 +170,7 @@ class ConnectionEngine {
   bool master_gone_ = false;          // the channel reached end of file; under control_
 
   const std::int64_t idle_timeout_ms_;  // 0: none
+  const bool handshake_deadlines_;      // a TLS handshake has a deadline: sweep for it
   std::atomic<int> held_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> hand_over_{false};  // the stop hands connections over

@@ -143,7 +143,7 @@ std::string NamesOf(const ServiceMap& named) {
 
 }  // namespace
 
-ServiceChoice ServiceChoiceOf(const WorkerSettings& settings) {
+ServiceChoice ServiceChoiceOf(const ListenerSettings& settings) {
   return ServiceChoice{settings.service, settings.multiplexed};
 }
 

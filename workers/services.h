@@ -16,8 +16,8 @@
 
 #include <thrift/TProcessor.h>
 
+#include "src/base/listener_settings.h"
 #include "src/base/status.h"
-#include "src/base/worker_settings.h"
 #include "thriftd/app.h"
 
 namespace thriftd {
@@ -29,9 +29,9 @@ struct ServiceChoice {
   bool multiplexed = false;
 };
 
-/// The choice the worker's settings make. The one place that reads them,
-/// so that per-listener settings can re-point it.
-ServiceChoice ServiceChoiceOf(const WorkerSettings& settings);
+/// The choice a listener's settings make (its bind entry's own, else the
+/// global rows).
+ServiceChoice ServiceChoiceOf(const ListenerSettings& settings);
 
 /// The App's services, as the worker took them after OnWorkerStart().
 struct AppServices {

@@ -11,6 +11,7 @@
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
 #include "workers/app_start.h"
+#include "workers/tls_context.h"
 #include "workers/worker_runtime.h"
 
 namespace thriftd {
@@ -32,17 +33,63 @@ std::int64_t MaxRequestsWithJitter(std::int64_t max_requests, std::int64_t jitte
   _exit(kWorkerExitBootError);
 }
 
+// The TCP listeners' TLS context, read from the files now: a new
+// generation's workers (HUP) read replaced certificates and keys. Null when
+// TLS is off; a failure (the master checked the files, but they may have
+// changed since) is the worker's boot error.
+// TLS is for TCP listeners: a unix socket's connections stay plain.
+bool IsTcpSocket(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return false;
+  return address.ss_family == AF_INET || address.ss_family == AF_INET6;
+}
+
+bool SameTls(const TlsOptions& a, const TlsOptions& b) {
+  return a.certfile == b.certfile && a.keyfile == b.keyfile && a.ca_certs == b.ca_certs &&
+         a.cert_reqs == b.cert_reqs && a.ciphers == b.ciphers && a.min_version == b.min_version &&
+         a.handshake_timeout == b.handshake_timeout;
+}
+
+// Each listen fd's TLS context (null: plain), one per distinct configuration.
+std::vector<std::shared_ptr<const TlsContext>> BuildTlsContexts(const WorkerLaunch& launch) {
+  std::vector<std::pair<TlsOptions, std::shared_ptr<const TlsContext>>> made;
+  std::vector<std::shared_ptr<const TlsContext>> contexts;
+  for (std::size_t i = 0; i < launch.listen_fds.size(); ++i) {
+    TlsOptions options;
+    if (i < launch.listener_settings.size()) options = TlsOptionsOf(launch.listener_settings[i]);
+    if (!options.enabled() || !IsTcpSocket(launch.listen_fds[i])) {
+      contexts.push_back(nullptr);
+      continue;
+    }
+    auto same = std::find_if(made.begin(), made.end(), [&options](const auto& entry) {
+      return SameTls(entry.first, options);
+    });
+    if (same == made.end()) {
+      std::unique_ptr<TlsContext> context;
+      std::string setting;
+      Status status = TlsContext::Create(options, &context, &setting);
+      if (!status.ok()) BootFailed(launch.channel_fd, setting + ": " + status.message());
+      same = made.insert(made.end(), {options, std::move(context)});
+    }
+    contexts.push_back(same->second);
+  }
+  return contexts;
+}
+
 WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedApp& app,
+                                      std::vector<std::shared_ptr<const TlsContext>> tls,
                                       StopSignal* stop) {
   WorkerRuntime::Options options;
   options.settings = launch.settings;
   options.worker_index = launch.index;
   options.listen_fds = launch.listen_fds;
   options.listener_settings = launch.listener_settings;
-  options.processor_factory = app.processor_factory;
+  options.processor_factories = app.processor_factories;
   options.scoreboard = launch.scoreboard;
   options.slot = launch.slot;
   options.stop = stop;
+  options.tls = std::move(tls);
   options.channel_fd = launch.channel_fd;
   options.max_requests =
       MaxRequestsWithJitter(launch.settings.max_requests, launch.settings.max_requests_jitter);
@@ -56,6 +103,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   // behind; one that died before this line is caught by the check below.
   (void)prctl(PR_SET_PDEATHSIG, SIGTERM);  // cannot fail with a valid signal
   signal(SIGCHLD, SIG_DFL);                // the App may run children of its own
+  std::vector<std::shared_ptr<const TlsContext>> tls = BuildTlsContexts(launch);
   // Before anything of the App runs; the death signal is set again inside
   // (a change of credentials clears it), and checked below.
   if (launch.credentials) {
@@ -75,9 +123,10 @@ void RunWorkerProcess(WorkerLaunch launch) {
   if (getppid() != launch.master_pid) _exit(kWorkerExitOk);
 
   StartedApp app;
-  status = StartApp(launch.settings, launch.index, &app, launch.preloaded);
+  status =
+      StartApp(launch.settings, launch.listener_settings, launch.index, &app, launch.preloaded);
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
-  WorkerRuntime runtime(RuntimeOptions(launch, app, &stop));
+  WorkerRuntime runtime(RuntimeOptions(launch, app, std::move(tls), &stop));
   slot.pid.store(getpid(), std::memory_order_relaxed);
   slot.generation.store(launch.generation, std::memory_order_relaxed);
   slot.Store(SlotState::kBooting);

@@ -41,9 +41,10 @@ struct WorkerLaunch {
   LoadedApp* preloaded = nullptr;
 };
 
-/// Runs in the worker process right after fork(); never returns. Takes on
-/// the launch's credentials (a failure is a boot error), then loads and
-/// starts the App, reports "ready" (or the boot error, then exits with
+/// Runs in the worker process right after fork(); never returns. Builds the
+/// TLS context (certfile set) while it still has the master's privileges,
+/// so a key only root can read serves; takes on the launch's credentials (a failure is a boot
+/// error), then loads and starts the App, reports "ready" (or the boot error, then exits with
 /// kWorkerExitBootError) over the channel, and serves until stopped.
 [[noreturn]] void RunWorkerProcess(WorkerLaunch launch);
 

@@ -1,5 +1,6 @@
 #include "workers/worker_runtime.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,15 +118,45 @@ bool WorkerRuntime::ShouldAccept(int held) {
 }
 
 std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::size_t listener,
-                                                         std::string_view carried) {
+                                                         std::string_view carried, bool adopted) {
+  const TlsContext* context =
+      listener < options_.tls.size() ? options_.tls[listener].get() : nullptr;
+  std::unique_ptr<TlsSession> tls;
+  if (context != nullptr && !adopted) {
+    Status status = TlsSession::Create(*context, fd.get(), &tls);
+    if (!status.ok()) {
+      THRIFTD_LOG(kError) << "cannot serve a connection over TLS: " << status.message();
+      return nullptr;
+    }
+  }
   try {
+    double handshake_timeout = tls ? context->handshake_timeout() : 0;
     return std::make_unique<Connection>(std::move(fd), *this,
-                                        options_.listener_settings.at(listener), carried);
+                                        options_.listener_settings.at(listener), carried,
+                                        std::move(tls), handshake_timeout);
   } catch (const std::exception& error) {
     THRIFTD_LOG(kError) << "cannot serve a connection: the App's processor factory threw: "
                         << error.what();
     return nullptr;
   }
+}
+
+bool WorkerRuntime::tls_handshake_deadlines() const {
+  for (const auto& context : options_.tls)
+    if (context && context->handshake_timeout() > 0) return true;
+  return false;
+}
+
+apache::thrift::TProcessorFactory& WorkerRuntime::processor_factory(
+    const ListenerSettings& listener) {
+  // `listener` is one of options_.listener_settings (Connection keeps a
+  // reference to it); a single factory serves them all.
+  const auto& all = options_.listener_settings;
+  std::size_t index = 0;
+  if (!all.empty() && &listener >= all.data() && &listener < all.data() + all.size())
+    index = static_cast<std::size_t>(&listener - all.data());
+  const auto& factories = options_.processor_factories;
+  return *factories.at(index < factories.size() ? index : 0);
 }
 
 std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {
@@ -191,7 +222,7 @@ std::unique_ptr<Connection> WorkerRuntime::TakeAdopted() {
     }
     std::unique_ptr<Connection> connection =
         NewConnection(std::move(incoming.fd), static_cast<std::size_t>(found - listeners.begin()),
-                      incoming.carried);
+                      incoming.carried, /*adopted=*/true);
     if (connection) return connection;
   }
   return nullptr;
@@ -298,6 +329,7 @@ void WorkerRuntime::RecordCall(const char* method, CallRecord& call, const Conne
     std::string peer = connection.Peer();
     call.peer = peer;
     call.pid = getpid();
+    call.tls_subject = connection.tls_subject();
     WriteLine(access_fd_, access_format_.Format(call, WallClockMicros()));
   }
 

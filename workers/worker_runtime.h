@@ -27,6 +27,7 @@
 #include "workers/connection.h"
 #include "workers/hand_over.h"
 #include "workers/stop_signal.h"
+#include "workers/tls_context.h"
 
 namespace thriftd {
 
@@ -39,12 +40,18 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
     /// Each listen fd's settings, in the same order; a listener without
     /// (a test's) has the defaults.
     std::vector<ListenerSettings> listener_settings;
-    std::shared_ptr<apache::thrift::TProcessorFactory> processor_factory;
+    /// What each listen fd's connections are served by (the listener's
+    /// service and multiplexed settings), in listen_fds() order; a single
+    /// one serves every listener.
+    std::vector<std::shared_ptr<apache::thrift::TProcessorFactory>> processor_factories;
     Scoreboard* scoreboard = nullptr;
     int slot = 0;
     StopSignal* stop = nullptr;
     int channel_fd = -1;
     std::int64_t max_requests = 0;  ///< with the jitter already added; 0 = never
+    /// Each listen fd's TLS context, in listen_fds() order; null (or
+    /// missing): that listener is plain.
+    std::vector<std::shared_ptr<const TlsContext>> tls;
   };
   explicit WorkerRuntime(Options options);
 
@@ -79,9 +86,7 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
 
   // ConnectionHost.
   const WorkerSettings& settings() const override { return options_.settings; }
-  apache::thrift::TProcessorFactory& processor_factory() override {
-    return *options_.processor_factory;
-  }
+  apache::thrift::TProcessorFactory& processor_factory(const ListenerSettings& listener) override;
   void OnCallStart(const char* method, std::int64_t started_ns) override;
   /// Counts the call in the scoreboard (under `method`, or as unlisted when
   /// null), writes the access log line, and asks for a successor at
@@ -96,11 +101,16 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
   }
   /// Accepts one connection from listen_fds()[index], as Accept() does.
   int AcceptFrom(std::size_t index);
-  /// A connection on an fd accepted from listen_fds()[listener] (or
-  /// adopted from it); nullptr, the fd closed and the reason logged, when
-  /// the App's processor factory threw.
+  /// A connection on an fd accepted from listen_fds()[listener] (or,
+  /// `adopted`, handed over from it): over TLS when that listener has a TLS
+  /// context (one handed over is always plain: a TLS one is never handed
+  /// over). nullptr, the fd closed and the reason logged, when the App's
+  /// processor factory threw or no TLS session could be made.
   std::unique_ptr<Connection> NewConnection(UniqueFd fd, std::size_t listener,
-                                            std::string_view carried = {});
+                                            std::string_view carried = {}, bool adopted = false);
+  /// Whether any listener's TLS handshakes have a deadline (the engine's
+  /// sweep then watches connections in their handshake).
+  bool tls_handshake_deadlines() const;
   /// Reads the channel: false once the master is gone (then a graceful
   /// stop has been requested). One thread at a time.
   bool PollChannel();

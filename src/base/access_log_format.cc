@@ -105,7 +105,8 @@ Status AccessLogFormat::Parse(const std::string& format, AccessLogFormat* out) {
                                                        {"duration_us", Field::kDurationUs},
                                                        {"bytes_in", Field::kBytesIn},
                                                        {"bytes_out", Field::kBytesOut},
-                                                       {"pid", Field::kPid}};
+                                                       {"pid", Field::kPid},
+                                                       {"tls_subject", Field::kTlsSubject}};
   std::string literal;
   for (size_t i = 0; i < format.size(); ++i) {
     char c = format[i];
@@ -127,7 +128,7 @@ Status AccessLogFormat::Parse(const std::string& format, AccessLogFormat* out) {
     if (field == kFields.end()) {
       return Status::Error("unknown field {" + name +
                            "} (known: time, peer, service, method, seqid, outcome, duration_us, "
-                           "bytes_in, bytes_out, pid)");
+                           "bytes_in, bytes_out, pid, tls_subject)");
     }
     if (!literal.empty()) parsed.segments_.push_back({Field::kLiteral, std::move(literal)});
     literal.clear();
@@ -161,6 +162,10 @@ std::string AccessLogFormat::Format(const CallRecord& call, std::int64_t unix_ti
     line.append(",\"bytes_in\":").append(std::to_string(call.bytes_in));
     line.append(",\"bytes_out\":").append(std::to_string(call.bytes_out));
     line.append(",\"pid\":").append(std::to_string(call.pid));
+    if (!call.tls_subject.empty()) {
+      line.append(",\"tls_subject\":");
+      AppendJsonString(&line, call.tls_subject);
+    }
     line.append("}\n");
     return line;
   }
@@ -198,6 +203,13 @@ std::string AccessLogFormat::Format(const CallRecord& call, std::int64_t unix_ti
         break;
       case Field::kPid:
         line.append(std::to_string(call.pid));
+        break;
+      case Field::kTlsSubject:
+        if (call.tls_subject.empty()) {
+          line.push_back('-');
+        } else {
+          AppendEscaped(&line, call.tls_subject);
+        }
         break;
     }
   }

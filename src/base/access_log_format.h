@@ -3,7 +3,12 @@
 // configuration is read; used by workers for every call.
 //
 //   {time} {peer} {service} {method} {seqid} {outcome} {duration_us}
-//   {bytes_in} {bytes_out} {pid}          {{ and }} stand for braces
+//   {bytes_in} {bytes_out} {pid} {tls_subject}    {{ and }} stand for braces
+//
+// {tls_subject} is the verified client certificate's subject in RFC 2253
+// form ("CN=alice,O=Example"), "-" without one; JSON lines carry it as
+// "tls_subject" only when there is one, so plain connections' lines stay as
+// they were.
 //
 // {service} is the name a named service is exported under (`service`,
 // multiplexed calls), else the IDL's service the processor names.
@@ -39,6 +44,7 @@ struct CallRecord {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   pid_t pid = 0;
+  std::string_view tls_subject;  ///< the client certificate's subject; empty: none
 };
 
 class AccessLogFormat {
@@ -61,7 +67,8 @@ class AccessLogFormat {
     kDurationUs,
     kBytesIn,
     kBytesOut,
-    kPid
+    kPid,
+    kTlsSubject
   };
   struct Segment {
     Field field;

@@ -85,9 +85,9 @@ using StringMap = std::map<std::string, std::string>;
     "the App: a shared object exporting THRIFTD_APP, optionally naming one App in it") \
   X(app_config, "app-config", 0, kKeyValue, StringMap, {}, (), (0), "KEY=VALUE", "App", kWorker, \
     "a string passed to the App's AppContext::app_config (repeatable)") \
-  X(service, "service", 0, kString, std::string, "", (), (0), "NAME", "App", kWorker, \
+  X(service, "service", 0, kString, std::string, "", (), (0), "NAME", "App", kListener, \
     "serve the App's service exported under this name (unset: its default service)") \
-  X(multiplexed, "multiplexed", 0, kBool, bool, false, (), (0), "", "App", kWorker, \
+  X(multiplexed, "multiplexed", 0, kBool, bool, false, (), (0), "", "App", kListener, \
     "serve all the App's named services to TMultiplexedProtocol clients (service: the one for plain clients)") \
   \
   X(bind, "bind", 'b', kBind, StringList, {"127.0.0.1:8000"}, (), (0), "ADDRESS", "Server socket", kMaster, \
@@ -139,6 +139,21 @@ using StringMap = std::map<std::string, std::string>;
   X(thrift_max_message_size, "thrift-max-message-size", 0, kCount, std::int64_t, 104857600, (), (1), "BYTES", "Thrift", kWorker, \
     "close a connection that sends a larger message") \
   \
+  X(certfile, "certfile", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kListener, \
+    "serve the TCP listeners over TLS with this PEM certificate (and chain) (unset: plain)") \
+  X(keyfile, "keyfile", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kListener, \
+    "the PEM private key of certfile (unset: certfile holds it too)") \
+  X(ca_certs, "ca-certs", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kListener, \
+    "PEM CA certificates that client certificates are verified against") \
+  X(cert_reqs, "cert-reqs", 0, kChoice, std::string, "none", ("none", "optional", "required"), (0), "MODE", "TLS", kListener, \
+    "ask clients for a certificate: none, optional (verified when sent) or required (mutual TLS)") \
+  X(ciphers, "ciphers", 0, kString, std::string, "", (), (0), "LIST", "TLS", kListener, \
+    "the TLS 1.2 cipher list in OpenSSL's syntax (unset: OpenSSL's default)") \
+  X(ssl_version, "ssl-version", 0, kChoice, std::string, "TLSv1.2", ("TLSv1.2", "TLSv1.3"), (0), "VERSION", "TLS", kListener, \
+    "the oldest TLS version accepted") \
+  X(tls_handshake_timeout, "tls-handshake-timeout", 0, kSeconds, double, 10, (), (0), "SECONDS", "TLS", kListener, \
+    "close a TLS connection whose handshake has not finished this long after it was accepted (0: never)") \
+  \
   X(umask, "umask", 0, kOctal, std::int64_t, 0, (), (0), "MODE", "Process", kMaster, \
     "the file mode mask of the master and the workers, in octal as 022 (0: every permission a file asks for)") \
   X(chdir, "chdir", 0, kFile, std::string, "", (), (0), "DIR", "Process", kMaster, \
@@ -164,7 +179,7 @@ using StringMap = std::map<std::string, std::string>;
   X(accesslog, "access-logfile", 0, kFile, std::string, "", (), (0), "FILE", "Logging", kWorker, \
     "the access log file, one line per call ('-' is stdout; unset: none)") \
   X(access_log_format, "access-logformat", 0, kString, std::string, "{peer} [{time}] \"{service}.{method}\" {seqid} {outcome} {duration_us}us {bytes_in} {bytes_out} {pid}", (), (0), "FORMAT", "Logging", kWorker, \
-    "the access log line: {peer} {time} {service} {method} {seqid} {outcome} {duration_us} {bytes_in} {bytes_out} {pid}, or json") \
+    "the access log line: {peer} {time} {service} {method} {seqid} {outcome} {duration_us} {bytes_in} {bytes_out} {pid} {tls_subject}, or json") \
   X(loglevel, "log-level", 0, kChoice, LogLevel, LogLevel::kInfo, ("debug", "info", "warning", "error", "critical"), (0), "LEVEL", "Logging", kMaster, \
     "the error log's level")
 // clang-format on

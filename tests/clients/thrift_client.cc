@@ -2,8 +2,11 @@
 //
 //   thriftd_test_client (--host H --port N | --unix PATH)
 //       [--transport buffered|framed|header|zlib] [--protocol binary|compact|json|header]
-//       [--transform zlib] [--timeout-ms N] [--multiplexed] COMMAND...
+//       [--transform zlib] [--timeout-ms N] [--multiplexed]
+//       [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] COMMAND...
 //
+// --tls-ca speaks TLS (Apache Thrift's TSSLSocket), verifying the server
+// against FILE's CAs; --tls-cert and --tls-key present a client certificate.
 // The commands run in order on one connection, each printing one line:
 //   ping          -> pong             add A B    -> A+B
 //   echo N        -> echo N ok        sleep MS   -> slept MS
@@ -32,6 +35,7 @@
 #include <thrift/protocol/TJSONProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/THeaderTransport.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 #include <thrift/transport/TZlibTransport.h>
 
@@ -52,7 +56,8 @@ constexpr int kExitUsage = 2;
 constexpr char kUsage[] =
     "usage: thriftd_test_client (--host H --port N | --unix PATH)\n"
     "         [--transport buffered|framed|header|zlib] [--protocol binary|compact|json|header]\n"
-    "         [--transform zlib] [--timeout-ms N] [--multiplexed] COMMAND...\n"
+    "         [--transform zlib] [--timeout-ms N] [--multiplexed]\n"
+    "         [--tls-ca FILE [--tls-cert FILE --tls-key FILE]] COMMAND...\n"
     "commands: ping | add A B | echo N | sleep MS | set K V | get K | repeat N ping\n"
     "          | count | clear\n";
 
@@ -75,6 +80,9 @@ struct Options {
   std::string transform;  // "" or "zlib"
   int timeout_ms = 10000;
   bool multiplexed = false;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
   std::vector<std::vector<std::string>> commands;
 };
 
@@ -123,6 +131,12 @@ Options ParseArgs(int argc, char** argv) {
       options.timeout_ms = ParseInt(value(flag), flag);
     } else if (flag == "--multiplexed") {
       options.multiplexed = true;
+    } else if (flag == "--tls-ca") {
+      options.tls_ca = value(flag);
+    } else if (flag == "--tls-cert") {
+      options.tls_cert = value(flag);
+    } else if (flag == "--tls-key") {
+      options.tls_key = value(flag);
     } else {
       throw UsageError("unknown option '" + flag + "'");
     }
@@ -157,6 +171,11 @@ Options ParseArgs(int argc, char** argv) {
     options.commands.push_back(command);
   }
   if (options.commands.empty()) throw UsageError("no command given");
+  if (!options.tls_ca.empty() && !options.unix_path.empty())
+    throw UsageError("--tls-ca needs --port");
+  if (options.tls_cert.empty() != options.tls_key.empty() ||
+      (!options.tls_cert.empty() && options.tls_ca.empty()))
+    throw UsageError("--tls-cert and --tls-key go together, with --tls-ca");
   if (!options.transform.empty() &&
       (options.transform != "zlib" ||
        (options.protocol != "header" && options.transport != "header"))) {
@@ -175,8 +194,23 @@ std::shared_ptr<TProtocol> MakeProtocol(const Options& options,
                                         std::shared_ptr<TTransport>* opened) {
   using namespace apache::thrift::protocol;
   using namespace apache::thrift::transport;
-  auto socket = options.unix_path.empty() ? std::make_shared<TSocket>(options.host, options.port)
-                                          : std::make_shared<TSocket>(options.unix_path);
+  std::shared_ptr<TSocket> socket;
+  if (!options.tls_ca.empty()) {
+    // Outlives every socket it makes: it holds OpenSSL's context.
+    static std::shared_ptr<TSSLSocketFactory> factory;
+    factory = std::make_shared<TSSLSocketFactory>(SSLTLS);
+    factory->loadTrustedCertificates(options.tls_ca.c_str());
+    factory->authenticate(true);  // verify the server against the CAs
+    if (!options.tls_cert.empty()) {
+      factory->loadCertificate(options.tls_cert.c_str());
+      factory->loadPrivateKey(options.tls_key.c_str());
+    }
+    socket = factory->createSocket(options.host, options.port);
+  } else if (options.unix_path.empty()) {
+    socket = std::make_shared<TSocket>(options.host, options.port);
+  } else {
+    socket = std::make_shared<TSocket>(options.unix_path);
+  }
   socket->setConnTimeout(options.timeout_ms);
   socket->setRecvTimeout(options.timeout_ms);
   socket->setSendTimeout(options.timeout_ms);

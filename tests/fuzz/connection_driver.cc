@@ -59,7 +59,9 @@ class Host final : public thriftd::ConnectionHost {
       : settings_(std::move(settings)),
         factory_(std::make_shared<pingpong::PingPongProcessor>(std::make_shared<Handler>())) {}
   const thriftd::WorkerSettings& settings() const override { return settings_; }
-  apache::thrift::TProcessorFactory& processor_factory() override { return factory_; }
+  apache::thrift::TProcessorFactory& processor_factory(const thriftd::ListenerSettings&) override {
+    return factory_;
+  }
   void OnCallStart(const char*, std::int64_t) override {}
   void RecordCall(const char*, thriftd::CallRecord&, const thriftd::Connection&,
                   std::int64_t) override {}

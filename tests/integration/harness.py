@@ -310,10 +310,10 @@ class Thriftd:
                                   f"stderr:\n{self.log()}")
 
     def wait_ready(self, port=None, workers=1, deadline=10.0, unix=None, service="pingpong",
-                   transport="buffered", protocol="binary"):
+                   transport="buffered", protocol="binary", tls=None):
         """Waits until the master has `workers` live children, each of which
         the master logged as ready, and a call over `port` (or unix socket path
-        `unix`) answers; returns the worker pids. The probe is ping() for
+        `unix`; over TLS with `tls`, a TlsClient) answers; returns the worker pids. The probe is ping() for
         pingpong and blocker, getValue() for keyvalue (where NotFoundError
         counts as an answer). Fails at once if thriftd exits."""
         end = time.monotonic() + deadline
@@ -323,7 +323,7 @@ class Thriftd:
         def answers():
             self._check_running()
             try:
-                probe(address, service, transport, protocol, timeout=1.0)
+                probe(address, service, transport, protocol, timeout=1.0, tls=tls)
                 return True
             except Exception:  # not listening yet, or a worker still booting
                 return False
@@ -391,6 +391,85 @@ class Thriftd:
         return graceful_exit
 
 
+# --- TLS ----------------------------------------------------------------------
+
+
+class TlsFiles:
+    """Certificates made by the openssl CLI in `directory` for the TLS tests:
+    a CA (ca.pem), a server certificate it signed for 127.0.0.1 and localhost
+    (server.pem, server.key), a client certificate it signed (client.pem,
+    client.key; subject CN=alice,O=thriftd tests), and a second, unrelated CA
+    with a client certificate of its own (stranger.pem, stranger.key). P-256
+    keys: quick to make."""
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ca = self.dir / "ca.pem"
+        self.server_cert = self.dir / "server.pem"
+        self.server_key = self.dir / "server.key"
+        self.client_cert = self.dir / "client.pem"
+        self.client_key = self.dir / "client.key"
+        self.stranger_cert = self.dir / "stranger.pem"
+        self.stranger_key = self.dir / "stranger.key"
+        self._self_signed("ca", "/CN=thriftd test CA")
+        self._self_signed("stranger-ca", "/CN=another CA")
+        self.sign("server", "/CN=localhost", "ca",
+                  "subjectAltName=DNS:localhost,IP:127.0.0.1")
+        self.sign("client", "/O=thriftd tests/CN=alice", "ca")
+        self.sign("stranger", "/CN=mallory", "stranger-ca")
+
+    def _openssl(self, *args):
+        subprocess.run(["openssl", *args], cwd=self.dir, check=True, capture_output=True,
+                       timeout=30)
+
+    def _self_signed(self, name, subject):
+        self._openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                      "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.pem", "-days", "2",
+                      "-subj", subject)
+
+    def sign(self, name, subject, ca, extension=None):
+        """Makes <name>.key and <name>.pem, signed by <ca>.pem; returns the
+        certificate's path."""
+        self._openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                      "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
+        args = ["x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey",
+                f"{ca}.key", "-CAcreateserial", "-out", f"{name}.pem", "-days", "2"]
+        if extension:
+            (self.dir / f"{name}.ext").write_text(extension + "\n")
+            args += ["-extfile", f"{name}.ext"]
+        self._openssl(*args)
+        return self.dir / f"{name}.pem"
+
+    def server_args(self):
+        """thriftd's flags serving TLS with the server certificate."""
+        return ["--certfile", str(self.server_cert), "--keyfile", str(self.server_key)]
+
+    def client(self, with_certificate=False):
+        """A TlsClient trusting the CA, presenting the client certificate
+        when asked."""
+        if with_certificate:
+            return TlsClient(self.ca, self.client_cert, self.client_key)
+        return TlsClient(self.ca)
+
+
+class TlsClient:
+    """What a TLS client uses: the CAs it verifies the server against, and
+    optionally its own certificate and key."""
+
+    def __init__(self, ca, cert=None, key=None):
+        self.ca, self.cert, self.key = ca, cert, key
+
+
+def s_client(port, *options, deadline=20.0):
+    """Runs `openssl s_client` against 127.0.0.1:port with `options`, with
+    nothing to send (it ends after the handshake); returns the
+    CompletedProcess (text, stdout and stderr together)."""
+    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *options],
+                          input="", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=deadline)
+
+
 # --- Python clients -----------------------------------------------------------
 
 
@@ -408,11 +487,12 @@ def _service_module(service):
 
 
 def make_python_protocol(address, transport="buffered", protocol="binary", timeout=5.0,
-                         transform=None):
+                         transform=None, tls=None):
     """(transport to open/close, protocol) for a connection to address: a port
     on 127.0.0.1, a (host, port) pair, or a unix socket path (str / Path).
-    transform="zlib": the header transport's zlib transform on every call."""
-    _, trans, proto = _make_python_stack(address, transport, protocol, timeout)
+    transform="zlib": the header transport's zlib transform on every call.
+    With `tls` (a TlsClient), over Thrift's TSSLSocket."""
+    _, trans, proto = _make_python_stack(address, transport, protocol, timeout, tls)
     if transform is not None:
         from thrift.transport.THeaderTransport import THeaderTransformID, THeaderTransport
         header = proto.trans
@@ -422,12 +502,20 @@ def make_python_protocol(address, transport="buffered", protocol="binary", timeo
     return trans, proto
 
 
-def _make_python_stack(address, transport, protocol, timeout):
+def _make_python_stack(address, transport, protocol, timeout, tls=None):
     """(TSocket, transport to open/close, protocol) for make_python_protocol."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TJSONProtocol
     from thrift.transport import THeaderTransport, TSocket, TTransport, TZlibTransport
 
-    if isinstance(address, int):
+    if tls is not None:
+        import ssl
+
+        from thrift.transport import TSSLSocket
+        host, tls_port = ("127.0.0.1", address) if isinstance(address, int) else address
+        extra = {"certfile": str(tls.cert), "keyfile": str(tls.key)} if tls.cert else {}
+        sock = TSSLSocket.TSSLSocket(host, tls_port, cert_reqs=ssl.CERT_REQUIRED,
+                                     ca_certs=str(tls.ca), **extra)
+    elif isinstance(address, int):
         sock = TSocket.TSocket("127.0.0.1", address)
     elif isinstance(address, tuple):
         sock = TSocket.TSocket(*address)
@@ -472,12 +560,13 @@ def _make_python_stack(address, transport, protocol, timeout):
 
 @contextlib.contextmanager
 def py_client(address, service="pingpong", transport="buffered", protocol="binary",
-              timeout=5.0, transform=None):
+              timeout=5.0, transform=None, tls=None):
     """A connected generated client (pingpong.PingPong.Client or
     keyvalue.KeyValue.Client); closed on exit. `timeout` is in seconds;
-    transform="zlib": the header transport's zlib transform."""
+    transform="zlib": the header transport's zlib transform; `tls` (a
+    TlsClient): over TLS."""
     module = _service_module(service)
-    trans, proto = make_python_protocol(address, transport, protocol, timeout, transform)
+    trans, proto = make_python_protocol(address, transport, protocol, timeout, transform, tls)
     trans.open()
     try:
         yield module.Client(proto)
@@ -534,9 +623,10 @@ def start_call(pool, address, method, *args, service="pingpong", timeout=30.0, *
     return pool.submit(receive), connection
 
 
-def probe(address, service="pingpong", transport="buffered", protocol="binary", timeout=1.0):
+def probe(address, service="pingpong", transport="buffered", protocol="binary", timeout=1.0,
+          tls=None):
     """One call that proves the service answers; raises if it does not."""
-    with py_client(address, service, transport, protocol, timeout) as client:
+    with py_client(address, service, transport, protocol, timeout, tls) as client:
         if service in ("pingpong", "blocker"):
             reply = client.ping()
             if reply != "pong":
@@ -719,9 +809,10 @@ class CppClientError(AssertionError):
 
 
 def run_cpp_client(address, transport="buffered", protocol="binary", *commands,
-                   timeout_ms=10000, deadline=60.0, transform=None):
+                   timeout_ms=10000, deadline=60.0, transform=None, tls=None):
     """Runs thriftd_test_client; returns the CompletedProcess (text) whatever
-    its exit code. address: a port on 127.0.0.1, (host, port), or a unix path."""
+    its exit code. address: a port on 127.0.0.1, (host, port), or a unix path;
+    `tls` (a TlsClient): over Apache Thrift's C++ TSSLSocket."""
     if isinstance(address, int):
         where = ["--host", "127.0.0.1", "--port", str(address)]
     elif isinstance(address, tuple):
@@ -730,7 +821,12 @@ def run_cpp_client(address, transport="buffered", protocol="binary", *commands,
         where = ["--unix", str(address)]
     argv = [str(TEST_CLIENT), *where, "--transport", transport, "--protocol", protocol,
             *(["--transform", transform] if transform else []),
-            "--timeout-ms", str(timeout_ms), *[str(c) for c in commands]]
+            "--timeout-ms", str(timeout_ms)]
+    if tls is not None:
+        argv += ["--tls-ca", str(tls.ca)]
+        if tls.cert:
+            argv += ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
+    argv += [str(c) for c in commands]
     return subprocess.run(argv, capture_output=True, text=True, timeout=deadline)
 
 

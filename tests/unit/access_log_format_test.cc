@@ -80,5 +80,20 @@ TEST_CASE("a json line's time is ISO 8601 with milliseconds and the offset") {
   CHECK(LineFor("{time}", "Ping.ping", when) == "30/Nov/2026:19:53:14 +0000\n");
 }
 
+TEST_CASE("the client certificate's subject: a dash without one, in json only with one") {
+  AccessLogFormat text;
+  AccessLogFormat json;
+  REQUIRE(AccessLogFormat::Parse("{method} {tls_subject}", &text).ok());
+  REQUIRE(AccessLogFormat::Parse("json", &json).ok());
+  CallRecord call;
+  call.method = "PingPong.ping";
+  CHECK(text.Format(call, 0) == "ping -\n");
+  CHECK(json.Format(call, 0).find("tls_subject") == std::string::npos);
+  call.tls_subject = "CN=alice \"x\",O=Example";
+  CHECK(text.Format(call, 0) == "ping CN=alice \\x22x\\x22,O=Example\n");
+  CHECK(json.Format(call, 0).find(",\"tls_subject\":\"CN=alice \\\"x\\\",O=Example\"}") !=
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace thriftd

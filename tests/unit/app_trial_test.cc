@@ -24,7 +24,7 @@ std::string Trial(const std::string& spec, std::string* name = nullptr) {
   WorkerSettings settings;
   settings.app = spec;
   std::string ignored;
-  Status status = TryApp(settings, /*timeout=*/10, std::nullopt, name ? name : &ignored);
+  Status status = TryApp(settings, {thriftd::ListenerSettings{}}, /*timeout=*/10, std::nullopt, name ? name : &ignored);
   // Reaped, whatever happened.
   CHECK(waitpid(-1, nullptr, WNOHANG) == -1);
   CHECK(errno == ECHILD);

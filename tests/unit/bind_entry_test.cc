@@ -68,17 +68,21 @@ TEST_CASE("a bad bind entry says which part is wrong and what was expected") {
         "thrift_protocol_factory: expected one of binary, compact, json, header, got \"compakt\"");
   CHECK(EntryError("127.0.0.1:1,workers=2") ==
         "unknown bind entry key \"workers\": expected address or a per-listener setting "
-        "(thrift_transport_factory, thrift_protocol_factory)");
+        "(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, "
+         "keyfile, ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)");
   CHECK(EntryError("127.0.0.1:1,thrift_protocol_factry=compact") ==
         "unknown bind entry key \"thrift_protocol_factry\" (did you mean "
         "thrift_protocol_factory?): expected address or a per-listener setting "
-        "(thrift_transport_factory, thrift_protocol_factory)");
+        "(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, "
+         "keyfile, ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)");
   CHECK(EntryError("127.0.0.1:1,compact") ==
-        "expected KEY=VALUE after the address (thrift_transport_factory, "
-        "thrift_protocol_factory), got \"compact\"");
+        "expected KEY=VALUE after the address (service, multiplexed, thrift_transport_factory, "
+        "thrift_protocol_factory, certfile, keyfile, ca_certs, cert_reqs, ciphers, ssl_version, "
+        "tls_handshake_timeout), got \"compact\"");
   CHECK(EntryError("127.0.0.1:1,") ==
-        "expected KEY=VALUE after the address (thrift_transport_factory, "
-        "thrift_protocol_factory), got \"\"");
+        "expected KEY=VALUE after the address (service, multiplexed, thrift_transport_factory, "
+        "thrift_protocol_factory, certfile, keyfile, ca_certs, cert_reqs, ciphers, ssl_version, "
+        "tls_handshake_timeout), got \"\"");
   CHECK(EntryError("127.0.0.1:1,thrift_protocol_factory=json,thrift_protocol_factory=json") ==
         "thrift_protocol_factory: set twice in one bind entry");
 }
@@ -95,7 +99,8 @@ TEST_CASE("a YAML bind entry is an address or a map with an address") {
         "address: a bind entry's values cannot hold a comma, got \"unix:a,b\"");
   CHECK(YamlEntryError("{address: '127.0.0.1:1', backlog: 3}") ==
         "unknown bind entry key \"backlog\": expected address or a per-listener setting "
-        "(thrift_transport_factory, thrift_protocol_factory)");
+        "(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, "
+         "keyfile, ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)");
   CHECK(YamlEntryError("[127.0.0.1:1]") ==
         "expected an address or a map {address: ADDRESS, KEY: VALUE}, got a YAML sequence");
 }
@@ -132,7 +137,7 @@ TEST_CASE("each listener has the global settings, with those its entry sets in t
 TEST_CASE("the header protocol needs the header transport, checked per listener") {
   CHECK(ResolveError({"-b", "127.0.0.1:1,thrift_protocol_factory=header"}) ==
         "command line: --bind: 127.0.0.1:1: thrift_protocol_factory header needs "
-        "thrift_transport_factory header, got \"buffered\"");
+        "thrift_transport_factory header or framed, got \"buffered\"");
   CHECK(ResolveError({"-b",
                       "127.0.0.1:1,thrift_protocol_factory=header,"
                       "thrift_transport_factory=header"}) == "ok");
@@ -141,8 +146,8 @@ TEST_CASE("the header protocol needs the header transport, checked per listener"
                       "127.0.0.1:1,thrift_transport_factory=header"}) == "ok");
   CHECK(ResolveError({"--thrift-protocol-factory", "header", "-b",
                       "127.0.0.1:1,thrift_transport_factory=header", "-b", "127.0.0.1:2"}) ==
-        "command line: --thrift-protocol-factory: header needs thrift_transport_factory header, "
-        "got \"buffered\" (from default: thrift_transport_factory)");
+        "command line: --thrift-protocol-factory: header needs thrift_transport_factory header or "
+        "framed, got \"buffered\" (from default: thrift_transport_factory)");
 }
 
 TEST_CASE("--print-config shows an entry with settings of its own as a map") {

@@ -513,8 +513,8 @@ class TestWorker {
     options.settings = std::move(settings);
     options.listen_fds = std::move(listen_fds);
     options.listener_settings = std::move(listener_settings);
-    options.processor_factory = std::make_shared<apache::thrift::TSingletonProcessorFactory>(
-        std::make_shared<TestProcessor>(handler_));
+    options.processor_factories = {std::make_shared<apache::thrift::TSingletonProcessorFactory>(
+        std::make_shared<TestProcessor>(handler_))};
     options.scoreboard = scoreboard_.get();
     options.slot = kSlot;
     options.stop = &stop_;

@@ -86,9 +86,9 @@ using StringMap = std::map<std::string, std::string>;
   X(app_config, "app-config", 0, kKeyValue, StringMap, {}, (), (0), "KEY=VALUE", "App", kWorker, \
     "a string passed to the App's AppContext::app_config (repeatable)") \
   X(service, "service", 0, kString, std::string, "", (), (0), "NAME", "App", kListener, \
-    "serve the App's service exported under this name (unset: its default service)") \
+    "serve the App's service exported under this name (unset: its default service; per listener)") \
   X(multiplexed, "multiplexed", 0, kBool, bool, false, (), (0), "", "App", kListener, \
-    "serve all the App's named services to TMultiplexedProtocol clients (service: the one for plain clients)") \
+    "serve all the App's named services to TMultiplexedProtocol clients (service: the one for plain clients; per listener)") \
   \
   X(bind, "bind", 'b', kBind, StringList, {"127.0.0.1:8000"}, (), (0), "ADDRESS", "Server socket", kMaster, \
     "listen on HOST:PORT, HOST:FIRST-LAST (the first free port), :PORT, [V6]:PORT, unix:PATH, fd://N or systemd:NAME, optionally followed by ,KEY=VALUE per-listener settings (repeatable)") \
@@ -140,7 +140,7 @@ using StringMap = std::map<std::string, std::string>;
     "close a connection that sends a larger message") \
   \
   X(certfile, "certfile", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kListener, \
-    "serve the TCP listeners over TLS with this PEM certificate (and chain) (unset: plain)") \
+    "serve the TCP listeners over TLS with this PEM certificate (and chain) (unset: plain; per listener, as every TLS setting)") \
   X(keyfile, "keyfile", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kListener, \
     "the PEM private key of certfile (unset: certfile holds it too)") \
   X(ca_certs, "ca-certs", 0, kFile, std::string, "", (), (0), "FILE", "TLS", kListener, \

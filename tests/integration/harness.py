@@ -626,7 +626,7 @@ def start_call(pool, address, method, *args, service="pingpong", timeout=30.0, *
 def probe(address, service="pingpong", transport="buffered", protocol="binary", timeout=1.0,
           tls=None):
     """One call that proves the service answers; raises if it does not."""
-    with py_client(address, service, transport, protocol, timeout, tls) as client:
+    with py_client(address, service, transport, protocol, timeout, tls=tls) as client:
         if service in ("pingpong", "blocker"):
             reply = client.ping()
             if reply != "pong":

@@ -1,8 +1,8 @@
 """`thriftd call` over TLS (--tls, --cacert, --cert, --key, --insecure)
 against Thrift's own Python TSSLServerSocket serving PingPong in this
 process, with certificates the test makes (a CA, a server certificate for
-127.0.0.1, a client certificate). thriftd's own TLS listeners are tested
-with thriftd call where they are built."""
+127.0.0.1, a client certificate), and against thriftd's own TLS listeners
+(mutual TLS, every kind)."""
 
 import contextlib
 import socket
@@ -148,3 +148,19 @@ def test_tls_usage_errors(certificates, tmp_path):
     # A file that is not a certificate: named, before anything is sent.
     line = error_line(call("127.0.0.1:1", "--tls", "--cacert", PINGPONG_IDL), EXIT_TRANSPORT)
     assert line.startswith(f"thriftd call: --cacert {PINGPONG_IDL}: "), line
+
+
+def test_thriftd_call_against_thriftds_own_mutual_tls_listener(thriftd, certificates, port,
+                                                              kind_args):
+    server = thriftd(harness.PINGPONG_SO, *kind_args, "-b", f"127.0.0.1:{port}", "--certfile",
+                     certificates / "server.pem", "--keyfile", certificates / "server.key",
+                     "--ca-certs", certificates / "ca.pem", "--cert-reqs", "required")
+    address = f"127.0.0.1:{port}"
+    client = ("--cacert", certificates / "ca.pem", "--cert", certificates / "client.pem",
+              "--key", certificates / "client.key")
+    server.wait(lambda: run_thriftd("call", address, "--probe", *client).returncode == 0, 10.0,
+                "thriftd call --probe over mutual TLS")
+    result = call(address, *client)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "42\n", "")
+    # No client certificate: thriftd refuses the handshake.
+    assert call(address, "--cacert", certificates / "ca.pem").returncode == EXIT_TRANSPORT

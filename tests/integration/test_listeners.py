@@ -1,5 +1,6 @@
 """Named listeners (issue 12): each bind entry may set its own per-listener
-settings (thrift_transport_factory, thrift_protocol_factory), in YAML as a map
+settings (the transport and protocol here; the service and TLS in
+test_listener_services_tls.py), in YAML as a map
 or on the command line as ADDRESS,KEY=VALUE; one pool of workers serves every
 listener with its own settings, also for a connection handed over between
 workers during a reload."""
@@ -55,12 +56,13 @@ def test_bind_entries_as_yaml_maps(thriftd, tmp_path, port):
      'thrift_protocol_factory: expected one of binary, compact, json, header, got "compakt"'),
     ('{address: "127.0.0.1:1", workers: 2}',
      'unknown bind entry key "workers": expected address or a per-listener setting '
-     '(thrift_transport_factory, thrift_protocol_factory)'),
+     '(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, '
+     'keyfile, ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)'),
     ('{thrift_protocol_factory: compact}',
      'expected an address: key in the map ({address: "127.0.0.1:9090", KEY: VALUE})'),
     ('{address: "127.0.0.1:1", thrift_protocol_factory: header}',
-     'bind: 127.0.0.1:1: thrift_protocol_factory header needs thrift_transport_factory header, '
-     'got "buffered"'),
+     'bind: 127.0.0.1:1: thrift_protocol_factory header needs thrift_transport_factory header or '
+     'framed, got "buffered"'),
 ])
 def test_a_bad_bind_entry_is_one_line_naming_its_line(tmp_path, entry, message):
     config = tmp_path / "thriftd.yaml"

@@ -1,5 +1,7 @@
 #include "call/call_command.h"
 
+#include <signal.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -188,6 +190,10 @@ int CallEachLine(Caller* caller, const Target& target) {
 int RunCallCommand(const std::vector<std::string>& args) {
   // Thrift prints its own line for a failed connect; ours says it once.
   apache::thrift::GlobalOutput.setOutputFunction([](const char*) {});
+  // OpenSSL writes to the socket with write(): a TLS server that hung up
+  // (one that refused our certificate) must be an error line and status 4,
+  // not a silent death by SIGPIPE; a closed stdout is the status-5 error.
+  (void)signal(SIGPIPE, SIG_IGN);  // cannot fail with a valid signal
   CallOptions options;
   if (const char* from = std::getenv(kSchemaFromEnv)) options.schema_from = from;
   Status status = ParseCallOptions(args, &options);

@@ -21,6 +21,8 @@ if [ "${1:-}" = "--tests" ]; then
   # clang and its runtimes (libFuzzer, the sanitizers) for tests/fuzz/run.sh.
   # openssl for the CLI the TLS tests make certificates with and probe with (s_client).
   packages="$packages doctest-dev python3-pytest systemd util-linux clang libclang-rt-14-dev"
+  # iproute2 for ss: the tests ask the kernel for one port's sockets.
+  packages="$packages iproute2"
   packages="$packages openssl"
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -526,7 +526,7 @@ def test_sync_hand_over_waits_behind_a_busy_worker(thriftd, port):
     with harness.Connection(port, timeout=5.0) as a, harness.Connection(port, timeout=5.0) as b:
         assert a.client.add(1, 1) == 2
         assert b.client.add(2, 2) == 4  # a sync worker serves one connection: the other worker
-        a_inodes = {s.inode for s in harness.tcp_sockets()
+        a_inodes = {s.inode for s in harness.tcp_sockets(port)
                     if s.local_port == port and s.remote_port == a.local_port}
         (a_worker,) = [pid for pid in workers if harness.socket_inodes(pid) & a_inodes]
         os.kill(a_worker, signal.SIGTERM)

@@ -717,15 +717,41 @@ class TcpSocket:
         self.tx, self.rx = int(tx, 16), int(rx, 16)
         self.inode = int(fields[9])
 
+    # ss's state names, as /proc/net/tcp's hex codes.
+    _SS_STATES = {"ESTAB": "01", "SYN-SENT": "02", "SYN-RECV": "03", "FIN-WAIT-1": "04",
+                  "FIN-WAIT-2": "05", "TIME-WAIT": "06", "UNCONN": "07", "CLOSE-WAIT": "08",
+                  "LAST-ACK": "09", "LISTEN": "0A", "CLOSING": "0B"}
+
+    @classmethod
+    def from_ss(cls, fields):
+        """One line of `ss -Htane`: STATE RECV-Q SEND-Q LOCAL PEER [ino:N ...]."""
+        self = cls.__new__(cls)
+        self.state = cls._SS_STATES[fields[0]]
+        self.rx, self.tx = int(fields[1]), int(fields[2])
+        self.local_port = int(fields[3].rsplit(":", 1)[1])
+        peer = fields[4].rsplit(":", 1)[1]
+        self.remote_port = 0 if peer == "*" else int(peer)
+        self.inode = next((int(f[4:]) for f in fields[5:] if f.startswith("ino:")), 0)
+        return self
+
     @property
     def established(self):
         return self.state == "01"
 
 
-def tcp_sockets():
-    """Every IPv4 TCP socket of this network namespace (tests bind 127.0.0.1)."""
-    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
-    return [TcpSocket(line.split()) for line in lines if line.strip()]
+def tcp_sockets(port=None):
+    """Every IPv4 TCP socket of this network namespace (tests bind 127.0.0.1),
+    or those with `port` at either end. Give the port: a busy host holds tens
+    of thousands of sockets (TIME_WAIT), and the kernel takes seconds under
+    load to list them all in /proc/net/tcp, longer than some of the windows
+    the tests look into; for one port, `ss` (iproute2) has the kernel filter
+    them (inet_diag), in milliseconds."""
+    if port is None:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        return [TcpSocket(line.split()) for line in lines if line.strip()]
+    out = subprocess.run(["ss", "-Htane", "-4", f"( sport = :{port} or dport = :{port} )"],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    return [TcpSocket.from_ss(line.split()) for line in out.splitlines() if line.strip()]
 
 
 def socket_inodes(pid):
@@ -750,7 +776,7 @@ def connections_per_worker(worker_pids, port, established_only=True):
     /proc/net/tcp matched against each worker's open descriptors. With
     established_only=False, also those the peer closed and the worker has not
     closed yet (CLOSE_WAIT), i.e. every descriptor of a connection it holds."""
-    served = {s.inode for s in tcp_sockets()
+    served = {s.inode for s in tcp_sockets(port)
               if s.local_port == port and s.inode and s.state != "0A"
               and (s.established or not established_only)}
     return {pid: len(socket_inodes(pid) & served) for pid in worker_pids}
@@ -762,7 +788,7 @@ def call_was_read(port, client_port):
     served. Works for every worker kind, including fiber, whose sleeping
     handlers show no system call (a sync worker would be in nanosleep)."""
     server_side = client_side = None
-    for s in tcp_sockets():
+    for s in tcp_sockets(port):
         if s.local_port == port and s.remote_port == client_port and s.established:
             server_side = s
         elif s.local_port == client_port and s.remote_port == port:

@@ -212,15 +212,19 @@ def test_term_drains_one_instance_behind_haproxy(thriftd, haproxy, tmp_path):
             return row if row["status"].startswith("DOWN") else None
         down = proxy.wait(marked_down, DRAIN_DELAY + GRACEFUL_TIMEOUT, "thriftd1 marked DOWN")
         down_after = time.monotonic() - term_at
+        # At once, before the slow steps below (reading /proc/net/tcp can take
+        # seconds on a busy host): had it been read after them, the drain's
+        # end could be in the log by then, however early HAProxy acted.
+        drained_log_at_down = drained.log()
         # What thriftd1 holds now (any state but listening), then where its
         # access log ends: a call it logs from here on is on one of these.
-        held = {s.remote_port for s in harness.tcp_sockets()
+        held = {s.remote_port for s in harness.tcp_sockets(drained_port)
                 if s.local_port == drained_port and s.state != "0A"}
         log_mark = len(drained_log.read_text())
         # It was the 503 of a draining thriftd that took it out, not a refused
         # connection (L4CON: it would have stopped listening already).
         assert (down["check_status"], down["check_code"]) == ("L7STS", "503"), down
-        assert "Drained; stopping gracefully" not in drained.log(), (
+        assert "Drained; stopping gracefully" not in drained_log_at_down, (
             f"thriftd1 stopped accepting before HAProxy took it out ({down_after:.2f} s after "
             f"TERM); haproxy log:\n{proxy.log()}")
         answered_at_down = load.answered

@@ -222,7 +222,7 @@ def test_clients_that_never_read_hold_no_thread(thriftd, port, pool_kind):
         deaf_ports = {sock.getsockname()[1] for sock in deaf}
 
         def all_backed_up():
-            server_sides = [s for s in harness.tcp_sockets()
+            server_sides = [s for s in harness.tcp_sockets(port)
                             if s.local_port == port and s.remote_port in deaf_ports]
             return len(server_sides) == len(deaf) and all(s.tx > 0 for s in server_sides)
         server.wait(all_backed_up, 10.0, "the replies to the deaf clients to back up")

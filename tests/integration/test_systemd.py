@@ -164,7 +164,7 @@ def _activated(thriftd, port, *thriftd_args, names="thrift"):
                      *thriftd_args, binary=SOCKET_ACTIVATE)
     # It listens before it execs thriftd: connecting may only wait in the backlog.
     wait_until(lambda: any(s.local_port == port and s.state == "0A"
-                           for s in harness.tcp_sockets()), 10.0, "the activation socket")
+                           for s in harness.tcp_sockets(port)), 10.0, "the activation socket")
     with py_client(port, timeout=10.0) as client:
         assert client.ping() == "pong"
     return server
@@ -189,7 +189,7 @@ def test_a_bind_naming_a_socket_systemd_did_not_pass_is_one_clear_error(thriftd,
     server = thriftd("-l", f"127.0.0.1:{port}", "--fdname=thrift", harness.THRIFTD_BIN,
                      PINGPONG_SO, "-b", "systemd:admin", binary=SOCKET_ACTIVATE)
     wait_until(lambda: any(s.local_port == port and s.state == "0A"
-                           for s in harness.tcp_sockets()), 10.0, "the activation socket")
+                           for s in harness.tcp_sockets(port)), 10.0, "the activation socket")
     with socket.create_connection(("127.0.0.1", port)):
         assert server.wait_exit() == 2
     assert server.log().strip().splitlines()[-1] == (

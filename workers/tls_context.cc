@@ -130,6 +130,11 @@ Status TlsContext::Create(const TlsOptions& options, std::unique_ptr<TlsContext>
   // plain one.
   SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                                 SSL_MODE_RELEASE_BUFFERS);
+  // Read-ahead: one recv() takes whatever the socket holds, not a record's
+  // 5-byte header and then its body in two. The connection reads on until
+  // OpenSSL would block anyway (bytes buffered inside it are invisible to
+  // epoll), so nothing read ahead waits unseen. nginx sets it too.
+  SSL_CTX_set_read_ahead(context, 1);
   SSL_CTX_set_default_passwd_cb(context, NoPassphrase);
   SSL_CTX_set_session_id_context(context, kSessionIdContext, sizeof kSessionIdContext - 1);
   Failure failure = Configure(context, options);

@@ -152,7 +152,10 @@ def test_zlib_data_that_does_not_inflate_closes_the_connection_without_growing_t
     server.wait(lambda: server.log()[mark:].count("zlib data does not inflate") >= 2000,
                 message="2000 refusals logged")
     grown = harness.vm_rss_kib(workers[0]) - before
-    assert grown < 4 * 1024 * (4 if harness.SANITIZED else 1), f"the worker grew by {grown} KiB"
+    # Not under a sanitizer: ASan keeps what 2,000 connections freed in its
+    # quarantine (190 MiB here), which says nothing about what thriftd holds.
+    if not harness.SANITIZED:
+        assert grown < 4 * 1024, f"the worker grew by {grown} KiB"
     assert server.worker_pids() == workers
     assert cpp_client(port, transport, "header", "ping", transform="zlib") == ["pong"]
 

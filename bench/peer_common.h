@@ -26,7 +26,7 @@ struct Options {
   bool framed = false;
   int threads = 0;         // pool size (threadpool) or thread manager size (nonblocking)
   int io_threads = 2;      // nonblocking
-  std::string certfile;    // tls_threadpool: the server's PEM certificate
+  std::string certfile;    // threadpool over TLS: the server's PEM certificate
   std::string keyfile;     // and its key
 };
 

@@ -431,7 +431,7 @@ def tls_servers(cert, key):
     tls = ['--certfile', cert, '--keyfile', key]
     servers = [thriftd_server('fiber', 1, extra=tls), thriftd_server('thread', 1, extra=tls),
                thriftd_server('fiber', 2, extra=tls)]
-    servers.append(peer_server(TLS_POOL, 'tls_threadpool', ['--threads', '64'] + tls))
+    servers.append(peer_server(TLS_POOL, 'threadpool', ['--threads', '64'] + tls))
     return servers
 
 

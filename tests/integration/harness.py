@@ -623,6 +623,48 @@ def start_call(pool, address, method, *args, service="pingpong", timeout=30.0, *
     return pool.submit(receive), connection
 
 
+@contextlib.contextmanager
+def python_pingpong_server(listener, transport_factory):
+    """Apache Thrift's own Python TSimpleServer serving PingPong (add, ping)
+    on `listener` (a TServerSocket or TSSLServerSocket for 127.0.0.1 and a
+    port of its own), in a thread of this process: a server that is not
+    thriftd, for the clients thriftd ships. Yields "127.0.0.1:PORT" once it
+    listens; shuts it down and joins the thread on exit."""
+    from pingpong import PingPong
+    from thrift.protocol import TBinaryProtocol
+    from thrift.server import TServer
+
+    class Handler:
+        def add(self, a, b):
+            return a + b
+
+        def ping(self):
+            return "pong"
+
+    server = TServer.TSimpleServer(PingPong.Processor(Handler()), listener, transport_factory,
+                                   TBinaryProtocol.TBinaryProtocolFactory())
+
+    def serve():
+        with contextlib.suppress(OSError, ValueError):  # the shutdown below ends accept()
+            server.serve()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    port = listener.port
+
+    def listening():
+        with socket.socket() as connection:
+            return connection.connect_ex(("127.0.0.1", port)) == 0
+    try:
+        wait_until(listening, message="the Python Thrift server to listen")
+        yield f"127.0.0.1:{port}"
+    finally:
+        if listener.handle is not None:
+            listener.handle.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        thread.join(5)
+        listener.close()
+        assert not thread.is_alive()
+
+
 def probe(address, service="pingpong", transport="buffered", protocol="binary", timeout=1.0,
           tls=None):
     """One call that proves the service answers; raises if it does not."""

@@ -371,41 +371,18 @@ def test_a_protocol_the_server_does_not_speak_is_explained(thriftd, port):
 
 
 def test_zlib_transport_against_a_python_server():
-    """thriftd serves no zlib transport; Thrift's Python TZlibTransport does:
-    a PingPong server on it, in this process, answers thriftd call."""
-    from pingpong import PingPong
-    from thrift.protocol import TBinaryProtocol
-    from thrift.server import TServer
+    """Apache Thrift's own Python TZlibTransport serving PingPong, in this
+    process, answers thriftd call: interoperation beyond thriftd's zlib."""
     from thrift.transport import TSocket, TZlibTransport
-
-    class Handler:
-        def add(self, a, b):
-            return a + b
-
-    port = harness.free_port()
-    listener = TSocket.TServerSocket(host="127.0.0.1", port=port)  # serve() listens
-    server = TServer.TSimpleServer(PingPong.Processor(Handler()), listener,
-                                   TZlibTransport.TZlibTransportFactory(),
-                                   TBinaryProtocol.TBinaryProtocolFactory())
-    def serve():
-        with contextlib.suppress(OSError):  # the shutdown below ends accept()
-            server.serve()
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
+    listener = TSocket.TServerSocket(host="127.0.0.1", port=harness.free_port())
+    with harness.python_pingpong_server(listener,
+                                        TZlibTransport.TZlibTransportFactory()) as address:
         zlib = ("--thrift-transport-factory", "zlib")
-        harness.wait_until(lambda: call(f"127.0.0.1:{port}", "--probe", *zlib).returncode == 0,
+        harness.wait_until(lambda: call(address, "--probe", *zlib).returncode == 0,
                            message="the Python zlib server to answer a probe")
         idl = harness.REPO_DIR / "examples" / "pingpong" / "pingpong.thrift"
-        result = call(f"127.0.0.1:{port}", "--idl", idl, "--thrift-transport-factory", "zlib",
-                      "PingPong.add", '{"a": 40, "b": 2}')
+        result = call(address, "--idl", idl, *zlib, "PingPong.add", '{"a": 40, "b": 2}')
         assert reply(result) == 42
-    finally:
-        if listener.handle is not None:
-            listener.handle.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        thread.join(5)
-        listener.close()
-        assert not thread.is_alive()
 
 
 def test_includes_are_found_through_include_dirs(tmp_path):

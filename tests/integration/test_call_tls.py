@@ -4,11 +4,8 @@ process, with certificates the test makes (a CA, a server certificate for
 127.0.0.1, a client certificate), and against thriftd's own TLS listeners
 (mutual TLS, every kind)."""
 
-import contextlib
-import socket
 import ssl
 import subprocess
-import threading
 
 import pytest
 
@@ -43,58 +40,23 @@ def certificates(tmp_path_factory):
     return directory
 
 
-@contextlib.contextmanager
 def tls_pingpong_server(certificates, client_certificates=False):
     """Thrift's Python TSSLServerSocket serving PingPong on 127.0.0.1 (TLS
-    1.2+; requiring a client certificate signed by the CA when asked);
-    yields its address."""
-    from pingpong import PingPong
-    from thrift.protocol import TBinaryProtocol
-    from thrift.server import TServer
+    1.2+; requiring a client certificate signed by the CA when asked): a
+    context manager yielding its address."""
     from thrift.transport import TSSLSocket, TTransport
-
-    class Handler:
-        def add(self, a, b):
-            return a + b
-
-        def ping(self):
-            return "pong"
-
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(certificates / "server.pem", certificates / "server.key")
     if client_certificates:
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(certificates / "ca.pem")
-    port = harness.free_port()
     # The CA's signature is the check; Thrift's default callback would also
     # match the client certificate's name to its address.
-    listener = TSSLSocket.TSSLServerSocket(host="127.0.0.1", port=port, ssl_context=context,
+    listener = TSSLSocket.TSSLServerSocket(host="127.0.0.1", port=harness.free_port(),
+                                           ssl_context=context,
                                            validate_callback=lambda cert, hostname: None)
-    server = TServer.TSimpleServer(PingPong.Processor(Handler()), listener,
-                                   TTransport.TBufferedTransportFactory(),
-                                   TBinaryProtocol.TBinaryProtocolFactory())
-
-    def serve():
-        with contextlib.suppress(OSError, ValueError):  # the shutdown below ends accept()
-            server.serve()
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    address = f"127.0.0.1:{port}"
-    try:
-        harness.wait_until(lambda: _listening(port), message="the TLS server to listen")
-        yield address
-    finally:
-        if listener.handle is not None:
-            listener.handle.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        thread.join(5)
-        listener.close()
-        assert not thread.is_alive()
-
-
-def _listening(port):
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+    return harness.python_pingpong_server(listener, TTransport.TBufferedTransportFactory())
 
 
 def call(address, *args):

@@ -1,11 +1,9 @@
 """`thriftd call` over TLS (--tls, --cacert, --cert, --key, --insecure)
 against Thrift's own Python TSSLServerSocket serving PingPong in this
-process, with certificates the test makes (a CA, a server certificate for
-127.0.0.1, a client certificate), and against thriftd's own TLS listeners
+process, with the certificates harness.TlsFiles makes, and against thriftd's own TLS listeners
 (mutual TLS, every kind)."""
 
 import ssl
-import subprocess
 
 import pytest
 
@@ -16,28 +14,12 @@ EXIT_USAGE, EXIT_TRANSPORT = 2, 4
 PINGPONG_IDL = harness.REPO_DIR / "examples" / "pingpong" / "pingpong.thrift"
 
 
-def openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory):
-    """A directory holding ca.pem, server.pem/.key (for IP 127.0.0.1),
-    client.pem/.key (both signed by the CA) and other-ca.pem."""
-    directory = tmp_path_factory.mktemp("tls")
-    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    for ca in ("ca", "other-ca"):
-        openssl("req", "-x509", *key, "-keyout", f"{ca}.key", "-out", f"{ca}.pem",
-                "-subj", f"/CN=thriftd test {ca}", "-days", "2", cwd=directory)
-    for name, extension in (("server", "subjectAltName=IP:127.0.0.1"),
-                            ("client", "extendedKeyUsage=clientAuth")):
-        (directory / f"{name}.ext").write_text(extension + "\n")
-        openssl("req", *key, "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                "-subj", f"/CN=thriftd test {name}", cwd=directory)
-        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
-                "-extfile", f"{name}.ext", cwd=directory)
-    return directory
+    """The directory of harness.TlsFiles: ca.pem, server.pem/.key (for
+    127.0.0.1), client.pem/.key (both signed by the CA) and an unrelated
+    stranger-ca.pem."""
+    return harness.TlsFiles(tmp_path_factory.mktemp("tls")).dir
 
 
 def tls_pingpong_server(certificates, client_certificates=False):
@@ -76,7 +58,7 @@ def test_a_tls_call_checks_the_servers_certificate(certificates):
         result = call(address, "--tls", "--cacert", certificates / "ca.pem")
         assert (result.returncode, result.stdout, result.stderr) == (0, "42\n", "")
         # Signed by a CA it was not told to trust (nor the system's): refused.
-        for flags in (["--tls"], ["--cacert", certificates / "other-ca.pem"]):
+        for flags in (["--tls"], ["--cacert", certificates / "stranger-ca.pem"]):
             line = error_line(call(address, *flags), EXIT_TRANSPORT)
             assert "certificate verify failed" in line, line
         # --insecure: no check at all.

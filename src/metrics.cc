@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "src/base/json_string.h"
+
 namespace thriftd {
 namespace {
 
@@ -200,28 +202,6 @@ std::string RenderPrometheus(const MetricsSnapshot& snapshot) {
   return out;
 }
 
-namespace {
-
-// `text` as a JSON string: quotes, backslashes and control characters escaped.
-std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
 HealthReport RenderHealth(const HealthSnapshot& health) {
   HealthReport report;
   report.serving = !health.stopping && health.workers_ready > 0;
@@ -235,9 +215,10 @@ HealthReport RenderHealth(const HealthSnapshot& health) {
                 ", \"generation\": " + std::to_string(health.generation) + ", \"listeners\": [";
   for (std::size_t i = 0; i < health.listeners.size(); ++i) {
     const HealthListener& listener = health.listeners[i];
-    report.body += std::string(i > 0 ? ", " : "") +
-                   "{\"address\": " + JsonString(listener.address) +
-                   ", \"listening\": " + JsonString(listener.listening);
+    report.body += std::string(i > 0 ? ", " : "") + "{\"address\": ";
+    AppendJsonString(&report.body, listener.address);
+    report.body += ", \"listening\": ";
+    AppendJsonString(&report.body, listener.listening);
     if (listener.port > 0) report.body += ", \"port\": " + std::to_string(listener.port);
     report.body += "}";
   }

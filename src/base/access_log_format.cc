@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 
+#include "src/base/json_string.h"
+
 namespace thriftd {
 namespace {
 
@@ -42,32 +44,6 @@ void AppendIsoTime(std::string* out, std::int64_t unix_time_us) {
                         static_cast<int>(unix_time_us % 1000000 / 1000),
                         tm.tm_gmtoff < 0 ? '-' : '+', offset / 3600, offset % 3600 / 60);
   if (n > 0) out->append(text, std::min(static_cast<size_t>(n), sizeof text - 1));
-}
-
-void AppendJsonString(std::string* out, std::string_view text) {
-  out->push_back('"');
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-          out->append(escaped);
-        } else {
-          out->push_back(c);
-        }
-    }
-  }
-  out->push_back('"');
 }
 
 // A field a client chose (the method name it asked for) in a text line:

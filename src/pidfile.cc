@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "src/base/unique_fd.h"
+#include "src/replace_file.h"
 
 namespace thriftd {
 namespace {
@@ -38,26 +39,6 @@ Status ReadPid(const std::string& path, pid_t* pid) {
   return Status::Ok();
 }
 
-// Creates `path` afresh with mode 0644 whatever the umask (readable by
-// everyone who must signal the master, writable by no one else), never
-// through a link: a leftover of ours (a crash between write and rename) is
-// removed first, and O_EXCL | O_NOFOLLOW refuse whatever appears meanwhile.
-Status WriteNewFile(const std::string& path, const std::string& text) {
-  if (unlink(path.c_str()) != 0 && errno != ENOENT)
-    return Status::FromErrno("unlink(" + path + ")", errno);
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-  if (!fd.valid()) return Status::FromErrno("open(" + path + ")", errno);
-  // The umask may have taken bits away (umask 077 gives 0600); 0644 is set
-  // explicitly, and only ever narrower than asked otherwise.
-  if (fchmod(fd.get(), 0644) != 0) return Status::FromErrno("fchmod(" + path + ")", errno);
-  ssize_t written = write(fd.get(), text.data(), text.size());
-  if (written < 0) return Status::FromErrno("write(" + path + ")", errno);
-  if (static_cast<size_t>(written) != text.size())
-    return Status::Error("write(" + path + "): short write");
-  if (close(fd.Release()) != 0) return Status::FromErrno("close(" + path + ")", errno);
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status Pidfile::CheckPath(const std::string& path) {
@@ -75,17 +56,8 @@ Status Pidfile::Create(const std::string& path, pid_t pid, pid_t replacing) {
     return Status::Error("pidfile " + path + " names a running process (pid " +
                          std::to_string(existing) + "); is thriftd already running?");
   }
-  std::string temporary = path + ".tmp" + std::to_string(pid);
-  status = WriteNewFile(temporary, std::to_string(pid) + "\n");
-  if (!status.ok()) {
-    unlink(temporary.c_str());
-    return status;
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(temporary.c_str());
-    return Status::FromErrno("rename(" + path + ")", err);
-  }
+  status = ReplaceFile(path, std::to_string(pid) + "\n");
+  if (!status.ok()) return status;
   path_ = path;
   pid_ = pid;
   return Status::Ok();

@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -41,11 +42,19 @@ TEST_CASE("WritePortFile replaces the file whole, and says why it cannot") {
   REQUIRE(WritePortFile(path, Listeners({3})).ok());
   CHECK(Read(path) == "3\n");
   struct stat st;
-  CHECK(stat((path + ".tmp").c_str(), &st) != 0);  // nothing left beside it
-  CHECK(WritePortFile("", Listeners({3})).ok());   // unset: nothing to do
+  CHECK(stat((path + ".tmp" + std::to_string(getpid())).c_str(), &st) != 0);  // nothing beside it
+  // Readable by another user's script whatever the umask (ReplaceFile).
+  mode_t old = umask(077);
+  Status written = WritePortFile(path, Listeners({4}));
+  umask(old);
+  REQUIRE(written.ok());
+  REQUIRE(stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0644);
+  CHECK(WritePortFile("", Listeners({3})).ok());  // unset: nothing to do
   Status status = WritePortFile(dir.path() + "/missing/ports", Listeners({3}));
-  CHECK(status.message() == "cannot write the port file " + dir.path() +
-                                "/missing/ports: open: No such file or directory");
+  CHECK(status.message() == "cannot write the port file " + dir.path() + "/missing/ports: open(" +
+                                dir.path() + "/missing/ports.tmp" + std::to_string(getpid()) +
+                                "): No such file or directory");
 }
 
 }  // namespace

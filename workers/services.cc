@@ -1,5 +1,6 @@
 #include "workers/services.h"
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -205,11 +206,30 @@ Status ResolveProcessorFactory(const AppServices& services, const ServiceChoice&
                        NamesOf(services.named) + ", or multiplexed");
 }
 
+namespace {
+std::atomic<std::uint64_t> tags_made{0};
+}  // namespace
+
+ServiceTag::ServiceTag(std::string name)
+    : name_(std::move(name)), serial_(tags_made.fetch_add(1, std::memory_order_relaxed) + 1) {}
+
 const char* ServiceTag::Qualify(const char* fn_name) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto [at, added] = qualified_.try_emplace(fn_name);
-  if (added) at->second = name_ + ":" + fn_name;
-  return at->second.c_str();
+  // Processors name methods with string literals: (tag, literal) is a
+  // stable key, so each thread looks a method up under the lock once, as
+  // WorkerRuntime::StatsFor does for the counters.
+  thread_local std::map<std::pair<std::uint64_t, const char*>, const char*> cache;
+  auto key = std::make_pair(serial_, fn_name);
+  auto cached = cache.find(key);
+  if (cached != cache.end()) return cached->second;
+  const char* qualified = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto [at, added] = qualified_.try_emplace(fn_name);
+    if (added) at->second = name_ + ":" + fn_name;
+    qualified = at->second.c_str();
+  }
+  cache.emplace(key, qualified);
+  return qualified;
 }
 
 }  // namespace thriftd

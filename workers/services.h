@@ -9,6 +9,7 @@
 #ifndef THRIFTD_WORKERS_SERVICES_H_
 #define THRIFTD_WORKERS_SERVICES_H_
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,18 +62,20 @@ Status ResolveProcessorFactory(const AppServices& services, const ServiceChoice&
 /// processor factory that made it (the worker's life).
 class ServiceTag {
  public:
-  explicit ServiceTag(std::string name) : name_(std::move(name)) {}
+  explicit ServiceTag(std::string name);
   ServiceTag(const ServiceTag&) = delete;
   ServiceTag& operator=(const ServiceTag&) = delete;
 
   const std::string& name() const { return name_; }
   /// "NAME:fn_name" for a processor's literal fn_name, as a string that
   /// stays put for the tag's life (the watchdog, the hang report and the
-  /// method counters keep the pointer). Thread-safe.
+  /// method counters keep the pointer). Thread-safe; on a call's path:
+  /// each thread takes the lock once per method, not per call.
   const char* Qualify(const char* fn_name) const;
 
  private:
   std::string name_;
+  std::uint64_t serial_;  // tells tags apart in the threads' caches (an address may be reused)
   mutable std::mutex mutex_;
   // Keyed by the literal's address; unordered_map never moves its values.
   mutable std::unordered_map<const char*, std::string> qualified_;

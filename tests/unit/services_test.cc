@@ -109,5 +109,14 @@ TEST_CASE("a service tag qualifies a method once, at a stable address") {
   CHECK(tag.Qualify(kGet) == first);
 }
 
+TEST_CASE("a tag made where another was qualifies with its own name (the threads' caches)") {
+  static const char kGet[] = "KeyValue.get";
+  for (const char* name : {"kv", "admin", "kv2"}) {
+    // Each made, used and destroyed in turn: the next may well take its address.
+    ServiceTag tag(name);
+    CHECK(std::string(tag.Qualify(kGet)) == std::string(name) + ":KeyValue.get");
+  }
+}
+
 }  // namespace
 }  // namespace thriftd

@@ -77,6 +77,8 @@ ssize_t TlsSession::Failed(int result, bool reading) {
       return -1;
     case SSL_ERROR_SYSCALL:
       // The socket failed (errno says how); no errno: the peer went away.
+      // OpenSSL forbids SSL_shutdown after this, as after a protocol error.
+      shut_down_ = true;
       ERR_clear_error();
       if (errno == 0 || errno == EAGAIN) errno = reading ? ECONNRESET : EPIPE;
       return -1;

@@ -44,24 +44,24 @@ bool ClientWentAway(int err) { return err == EPIPE || err == ECONNRESET; }
 
 }  // namespace
 
-Connection::Connection(UniqueFd fd, ConnectionHost& host, const ListenerSettings& listener,
-                       std::string_view carried, std::unique_ptr<TlsSession> tls,
-                       double handshake_timeout)
+Connection::Connection(UniqueFd fd, ConnectionHost& host, const ServedListener& listener,
+                       std::string_view carried, std::unique_ptr<TlsSession> tls)
     : host_(host),
       listener_(listener),
       fd_(std::move(fd)),
       peer_(PeerAddressOf(fd_.get())),
-      scanner_(MakeScanner(host.settings(), listener)),
-      header_frame_offset_(HeaderFrameOffset(listener)),
+      scanner_(MakeScanner(host.settings(), listener.settings)),
+      header_frame_offset_(HeaderFrameOffset(listener.settings)),
       tls_(std::move(tls)) {
-  if (CompressedStream(listener)) zlib_ = std::make_unique<ZlibStream>();
-  if (tls_ && handshake_timeout > 0)
-    handshake_deadline_ms_ = MonotonicMillis() + TimeoutMs(handshake_timeout);
+  if (CompressedStream(listener.settings)) zlib_ = std::make_unique<ZlibStream>();
+  if (tls_ && listener.settings.tls_handshake_timeout > 0) {
+    handshake_deadline_ms_ = MonotonicMillis() + TimeoutMs(listener.settings.tls_handshake_timeout);
+  }
   transport_ = std::make_shared<MessageTransport>(static_cast<MessageTransport::Sink&>(*this));
-  protocol_ = MakeProtocol(host.settings(), listener, transport_);
+  protocol_ = MakeProtocol(host.settings(), listener.settings, transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
   TConnectionInfo info{protocol_, output_, transport_};
-  processor_ = host.processor_factory(listener).getProcessor(info);
+  processor_ = listener.processor_factory->getProcessor(info);
   CallObserver::Attach(*processor_);
   if (!carried.empty())
     in_.Append(reinterpret_cast<const std::uint8_t*>(carried.data()), carried.size());
@@ -404,7 +404,7 @@ bool Connection::CanHandOver() const {
   // The channel message carries the listener's key too (HandOverChannel::Give).
   // Neither a zlib stream's state nor OpenSSL's can move to another process.
   return !closed_ && !zlib_ && !tls_ && out_.empty() &&
-         in_.size() + listener_.key.size() + 1 <= kMaxChannelText;
+         in_.size() + listener_.settings.key.size() + 1 <= kMaxChannelText;
 }
 
 UniqueFd Connection::ReleaseForHandOver(std::string* carried) {

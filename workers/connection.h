@@ -39,6 +39,7 @@
 #include "workers/message_scanner.h"
 #include "workers/message_transport.h"
 #include "workers/outcome_recorder.h"
+#include "workers/served_listener.h"
 #include "workers/tls_session.h"
 #include "workers/zlib_stream.h"
 
@@ -54,9 +55,6 @@ class ConnectionHost {
  public:
   virtual ~ConnectionHost() = default;
   virtual const WorkerSettings& settings() const = 0;
-  /// What connections from `listener` take their processors from.
-  virtual apache::thrift::TProcessorFactory& processor_factory(
-      const ListenerSettings& listener) = 0;
   /// A call reached `method` (the processor's literal "Service.method");
   /// `started_ns` is its start on MonotonicNanos().
   virtual void OnCallStart(const char* method, std::int64_t started_ns) = 0;
@@ -68,16 +66,15 @@ class ConnectionHost {
 
 class Connection final : public ThriftConnection, private MessageTransport::Sink {
  public:
-  /// Takes the accepted, non-blocking `fd`, served with the settings of
-  /// `listener`, the listener it came from (which must outlive it).
-  /// `carried` is the start of the client's next message, read by the
-  /// worker that handed it over. With `tls` (a session on `fd`), the
-  /// connection speaks TLS; its handshake must finish within
-  /// `handshake_timeout` seconds (0: no limit). Throws what the App's
-  /// processor factory throws.
-  Connection(UniqueFd fd, ConnectionHost& host, const ListenerSettings& listener,
-             std::string_view carried = {}, std::unique_ptr<TlsSession> tls = nullptr,
-             double handshake_timeout = 0);
+  /// Takes the accepted, non-blocking `fd`, served as `listener`, the
+  /// listener it came from (which must outlive it), says: its settings and
+  /// its processor factory. `carried` is the start of the client's next
+  /// message, read by the worker that handed it over. With `tls` (a session
+  /// on `fd`), the connection speaks TLS; its handshake must finish within
+  /// the listener's tls_handshake_timeout (0: no limit). Throws what the
+  /// App's processor factory throws.
+  Connection(UniqueFd fd, ConnectionHost& host, const ServedListener& listener,
+             std::string_view carried = {}, std::unique_ptr<TlsSession> tls = nullptr);
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -126,7 +123,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   bool CanHandOver() const;
   /// The settings of the listener it came from; their key names the
   /// listener in a hand-over.
-  const ListenerSettings& listener() const { return listener_; }
+  const ListenerSettings& listener() const { return listener_.settings; }
   /// Gives up the descriptor for a hand-over, with the bytes of the next
   /// message already read (*carried). Only when CanHandOver().
   UniqueFd ReleaseForHandOver(std::string* carried);
@@ -188,7 +185,7 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   void Record(const char* method, std::string_view shown, CallOutcome outcome);
 
   ConnectionHost& host_;
-  const ListenerSettings& listener_;
+  const ServedListener& listener_;
   UniqueFd fd_;
   SocketAddress peer_;  // taken at the start: after the peer closes, nobody knows it
   ByteBuffer in_;       // on the zlib transport: inflated

@@ -116,7 +116,7 @@ Status TlsContext::Create(const TlsOptions& options, std::unique_ptr<TlsContext>
     *setting = "certfile";
     return Status::Error("SSL_CTX_new: " + TakeOpenSslErrors("out of memory"));
   }
-  std::unique_ptr<TlsContext> built(new TlsContext(context, options.handshake_timeout));
+  std::unique_ptr<TlsContext> built(new TlsContext(context));
   // The setting's choices are validated with the configuration: TLSv1.2 or TLSv1.3.
   SSL_CTX_set_min_proto_version(context,
                                 options.min_version == "TLSv1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);

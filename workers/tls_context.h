@@ -33,14 +33,11 @@ class TlsContext {
   TlsContext& operator=(const TlsContext&) = delete;
 
   SSL_CTX* get() const { return context_; }
-  double handshake_timeout() const { return handshake_timeout_; }
 
  private:
-  TlsContext(SSL_CTX* context, double handshake_timeout)
-      : context_(context), handshake_timeout_(handshake_timeout) {}
+  explicit TlsContext(SSL_CTX* context) : context_(context) {}
 
   SSL_CTX* context_;
-  double handshake_timeout_;
 };
 
 /// OpenSSL's queued errors on this thread as one line (and the queue

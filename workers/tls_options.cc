@@ -12,7 +12,6 @@ TlsOptions TlsOptionsOf(const ListenerSettings& settings) {
   if (settings.cert_reqs == "required") options.cert_reqs = TlsOptions::ClientCert::kRequired;
   options.ciphers = settings.ciphers;
   options.min_version = settings.ssl_version;
-  options.handshake_timeout = settings.tls_handshake_timeout;
   return options;
 }
 

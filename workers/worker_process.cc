@@ -10,6 +10,7 @@
 #include "src/base/channel.h"
 #include "src/base/exit_codes.h"
 #include "src/base/log.h"
+#include "src/base/socket_address.h"
 #include "workers/app_start.h"
 #include "workers/tls_context.h"
 #include "workers/worker_runtime.h"
@@ -33,38 +34,26 @@ std::int64_t MaxRequestsWithJitter(std::int64_t max_requests, std::int64_t jitte
   _exit(kWorkerExitBootError);
 }
 
-// The TCP listeners' TLS context, read from the files now: a new
-// generation's workers (HUP) read replaced certificates and keys. Null when
-// TLS is off; a failure (the master checked the files, but they may have
-// changed since) is the worker's boot error.
-// TLS is for TCP listeners: a unix socket's connections stay plain.
-bool IsTcpSocket(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) < 0) return false;
-  return address.ss_family == AF_INET || address.ss_family == AF_INET6;
-}
-
-bool SameTls(const TlsOptions& a, const TlsOptions& b) {
-  return a.certfile == b.certfile && a.keyfile == b.keyfile && a.ca_certs == b.ca_certs &&
-         a.cert_reqs == b.cert_reqs && a.ciphers == b.ciphers && a.min_version == b.min_version &&
-         a.handshake_timeout == b.handshake_timeout;
-}
-
-// Each listen fd's TLS context (null: plain), one per distinct configuration.
+// Each listen fd's TLS context (null: plain), read from the files now: a
+// new generation's workers (HUP) read replaced certificates and keys. One
+// per distinct configuration. TLS is for TCP listeners: a unix socket's
+// connections stay plain; a socket whose family cannot be told is not
+// served plain on a guess. A failure (the master checked the files, but
+// they may have changed since) is the worker's boot error.
 std::vector<std::shared_ptr<const TlsContext>> BuildTlsContexts(const WorkerLaunch& launch) {
   std::vector<std::pair<TlsOptions, std::shared_ptr<const TlsContext>>> made;
   std::vector<std::shared_ptr<const TlsContext>> contexts;
   for (std::size_t i = 0; i < launch.listen_fds.size(); ++i) {
-    TlsOptions options;
-    if (i < launch.listener_settings.size()) options = TlsOptionsOf(launch.listener_settings[i]);
-    if (!options.enabled() || !IsTcpSocket(launch.listen_fds[i])) {
+    TlsOptions options = TlsOptionsOf(launch.listener_settings.at(i));
+    int family = LocalAddressOf(launch.listen_fds[i]).any.sa_family;
+    if (options.enabled() && family == AF_UNSPEC)
+      BootFailed(launch.channel_fd, "getsockname of a TLS listener failed");
+    if (!options.enabled() || (family != AF_INET && family != AF_INET6)) {
       contexts.push_back(nullptr);
       continue;
     }
-    auto same = std::find_if(made.begin(), made.end(), [&options](const auto& entry) {
-      return SameTls(entry.first, options);
-    });
+    auto same = std::find_if(made.begin(), made.end(),
+                             [&options](const auto& entry) { return entry.first == options; });
     if (same == made.end()) {
       std::unique_ptr<TlsContext> context;
       std::string setting;
@@ -78,18 +67,19 @@ std::vector<std::shared_ptr<const TlsContext>> BuildTlsContexts(const WorkerLaun
 }
 
 WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedApp& app,
-                                      std::vector<std::shared_ptr<const TlsContext>> tls,
+                                      const std::vector<std::shared_ptr<const TlsContext>>& tls,
                                       StopSignal* stop) {
   WorkerRuntime::Options options;
   options.settings = launch.settings;
   options.worker_index = launch.index;
   options.listen_fds = launch.listen_fds;
-  options.listener_settings = launch.listener_settings;
-  options.processor_factories = app.processor_factories;
+  for (std::size_t i = 0; i < launch.listen_fds.size(); ++i) {
+    options.listeners.push_back(
+        {launch.listener_settings.at(i), app.processor_factories.at(i), tls.at(i)});
+  }
   options.scoreboard = launch.scoreboard;
   options.slot = launch.slot;
   options.stop = stop;
-  options.tls = std::move(tls);
   options.channel_fd = launch.channel_fd;
   options.max_requests =
       MaxRequestsWithJitter(launch.settings.max_requests, launch.settings.max_requests_jitter);
@@ -126,7 +116,7 @@ void RunWorkerProcess(WorkerLaunch launch) {
   status =
       StartApp(launch.settings, launch.listener_settings, launch.index, &app, launch.preloaded);
   if (!status.ok()) BootFailed(launch.channel_fd, status.message());
-  WorkerRuntime runtime(RuntimeOptions(launch, app, std::move(tls), &stop));
+  WorkerRuntime runtime(RuntimeOptions(launch, app, tls, &stop));
   slot.pid.store(getpid(), std::memory_order_relaxed);
   slot.generation.store(launch.generation, std::memory_order_relaxed);
   slot.Store(SlotState::kBooting);

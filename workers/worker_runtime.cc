@@ -29,10 +29,6 @@ WorkerRuntime::WorkerRuntime(Options options)
       connection_limit_(static_cast<int>(options_.settings.worker_connections)),
       hand_over_(options_.channel_fd),
       serial_(runtimes_made.fetch_add(1) + 1) {
-  // A listener given no settings (in tests) has the defaults; one is there
-  // even without listeners, for connections a test makes by hand.
-  std::size_t listeners = std::max<std::size_t>(1, options_.listen_fds.size());
-  if (options_.listener_settings.size() < listeners) options_.listener_settings.resize(listeners);
   const WorkerSettings& settings = options_.settings;
   if (settings.accesslog.empty()) return;
   // Validated with the configuration; a failure here is a broken config file.
@@ -119,21 +115,17 @@ bool WorkerRuntime::ShouldAccept(int held) {
 
 std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::size_t listener,
                                                          std::string_view carried, bool adopted) {
-  const TlsContext* context =
-      listener < options_.tls.size() ? options_.tls[listener].get() : nullptr;
+  const ServedListener& served = options_.listeners.at(listener);
   std::unique_ptr<TlsSession> tls;
-  if (context != nullptr && !adopted) {
-    Status status = TlsSession::Create(*context, fd.get(), &tls);
+  if (served.tls != nullptr && !adopted) {
+    Status status = TlsSession::Create(*served.tls, fd.get(), &tls);
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "cannot serve a connection over TLS: " << status.message();
       return nullptr;
     }
   }
   try {
-    double handshake_timeout = tls ? context->handshake_timeout() : 0;
-    return std::make_unique<Connection>(std::move(fd), *this,
-                                        options_.listener_settings.at(listener), carried,
-                                        std::move(tls), handshake_timeout);
+    return std::make_unique<Connection>(std::move(fd), *this, served, carried, std::move(tls));
   } catch (const std::exception& error) {
     THRIFTD_LOG(kError) << "cannot serve a connection: the App's processor factory threw: "
                         << error.what();
@@ -142,21 +134,10 @@ std::unique_ptr<Connection> WorkerRuntime::NewConnection(UniqueFd fd, std::size_
 }
 
 bool WorkerRuntime::tls_handshake_deadlines() const {
-  for (const auto& context : options_.tls)
-    if (context && context->handshake_timeout() > 0) return true;
-  return false;
-}
-
-apache::thrift::TProcessorFactory& WorkerRuntime::processor_factory(
-    const ListenerSettings& listener) {
-  // `listener` is one of options_.listener_settings (Connection keeps a
-  // reference to it); a single factory serves them all.
-  const auto& all = options_.listener_settings;
-  std::size_t index = 0;
-  if (!all.empty() && &listener >= all.data() && &listener < all.data() + all.size())
-    index = static_cast<std::size_t>(&listener - all.data());
-  const auto& factories = options_.processor_factories;
-  return *factories.at(index < factories.size() ? index : 0);
+  return std::any_of(
+      options_.listeners.begin(), options_.listeners.end(), [](const ServedListener& listener) {
+        return listener.tls != nullptr && listener.settings.tls_handshake_timeout > 0;
+      });
 }
 
 std::unique_ptr<ThriftConnection> WorkerRuntime::OpenConnection(int fd) {
@@ -211,9 +192,9 @@ std::unique_ptr<Connection> WorkerRuntime::TakeAdopted() {
   while (hand_over_.TakeIncoming(&incoming)) {
     // Found by key, not by position: across a binary upgrade the other
     // master may list its listeners in another order.
-    const std::vector<ListenerSettings>& listeners = options_.listener_settings;
-    auto found = std::find_if(listeners.begin(), listeners.end(), [&](const ListenerSettings& l) {
-      return l.key == incoming.listener;
+    const std::vector<ServedListener>& listeners = options_.listeners;
+    auto found = std::find_if(listeners.begin(), listeners.end(), [&](const ServedListener& l) {
+      return l.settings.key == incoming.listener;
     });
     if (found == listeners.end()) {
       THRIFTD_LOG(kWarning) << "a connection handed over from listener " << incoming.listener

@@ -26,8 +26,8 @@
 #include "thriftd/worker.h"
 #include "workers/connection.h"
 #include "workers/hand_over.h"
+#include "workers/served_listener.h"
 #include "workers/stop_signal.h"
-#include "workers/tls_context.h"
 
 namespace thriftd {
 
@@ -37,21 +37,15 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
     WorkerSettings settings;
     int worker_index = 0;
     std::vector<int> listen_fds;
-    /// Each listen fd's settings, in the same order; a listener without
-    /// (a test's) has the defaults.
-    std::vector<ListenerSettings> listener_settings;
-    /// What each listen fd's connections are served by (the listener's
-    /// service and multiplexed settings), in listen_fds() order; a single
-    /// one serves every listener.
-    std::vector<std::shared_ptr<apache::thrift::TProcessorFactory>> processor_factories;
+    /// Each listen fd as it is served (settings, processor factory, TLS),
+    /// in the same order; at least one, which serves connections made from
+    /// an fd that came from no listener (a test's).
+    std::vector<ServedListener> listeners;
     Scoreboard* scoreboard = nullptr;
     int slot = 0;
     StopSignal* stop = nullptr;
     int channel_fd = -1;
     std::int64_t max_requests = 0;  ///< with the jitter already added; 0 = never
-    /// Each listen fd's TLS context, in listen_fds() order; null (or
-    /// missing): that listener is plain.
-    std::vector<std::shared_ptr<const TlsContext>> tls;
   };
   explicit WorkerRuntime(Options options);
 
@@ -86,7 +80,6 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
 
   // ConnectionHost.
   const WorkerSettings& settings() const override { return options_.settings; }
-  apache::thrift::TProcessorFactory& processor_factory(const ListenerSettings& listener) override;
   void OnCallStart(const char* method, std::int64_t started_ns) override;
   /// Counts the call in the scoreboard (under `method`, or as unlisted when
   /// null), writes the access log line, and asks for a successor at
@@ -95,10 +88,8 @@ class WorkerRuntime final : public WorkerContext, public ConnectionHost {
                   std::int64_t now_ns) override;
 
   // For the engine and the built-in kinds: thriftd's own connections.
-  /// The settings of listen_fds()[index].
-  const ListenerSettings& listener_settings(std::size_t index) const {
-    return options_.listener_settings[index];
-  }
+  /// listen_fds()[index] as it is served.
+  const ServedListener& listener(std::size_t index) const { return options_.listeners.at(index); }
   /// Accepts one connection from listen_fds()[index], as Accept() does.
   int AcceptFrom(std::size_t index);
   /// A connection on an fd accepted from listen_fds()[listener] (or,

@@ -55,20 +55,14 @@ class Handler final : public pingpong::PingPongIf {
 
 class Host final : public thriftd::ConnectionHost {
  public:
-  explicit Host(thriftd::WorkerSettings settings)
-      : settings_(std::move(settings)),
-        factory_(std::make_shared<pingpong::PingPongProcessor>(std::make_shared<Handler>())) {}
+  explicit Host(thriftd::WorkerSettings settings) : settings_(std::move(settings)) {}
   const thriftd::WorkerSettings& settings() const override { return settings_; }
-  apache::thrift::TProcessorFactory& processor_factory(const thriftd::ListenerSettings&) override {
-    return factory_;
-  }
   void OnCallStart(const char*, std::int64_t) override {}
   void RecordCall(const char*, thriftd::CallRecord&, const thriftd::Connection&,
                   std::int64_t) override {}
 
  private:
   thriftd::WorkerSettings settings_;
-  apache::thrift::TSingletonProcessorFactory factory_;
 };
 
 // Reads and drops what the connection answered, so that it never waits
@@ -106,9 +100,11 @@ void DriveConnection(const char* transport, const std::uint8_t* data, std::size_
   const std::size_t piece = kPieces[(data[0] / protocols) % 4];
 
   thriftd::WorkerSettings settings;
-  thriftd::ListenerSettings listener;
-  listener.thrift_transport_factory = transport;
-  listener.thrift_protocol_factory = kProtocols[data[0] % protocols];
+  thriftd::ServedListener listener;
+  listener.settings.thrift_transport_factory = transport;
+  listener.settings.thrift_protocol_factory = kProtocols[data[0] % protocols];
+  listener.processor_factory = std::make_shared<apache::thrift::TSingletonProcessorFactory>(
+      std::make_shared<pingpong::PingPongProcessor>(std::make_shared<Handler>()));
   settings.thrift_max_frame_size = kMaxMessage;
   settings.thrift_max_message_size = kMaxMessage;
   ++data;

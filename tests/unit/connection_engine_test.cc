@@ -252,8 +252,8 @@ TEST_CASE("hand-over mid-burst: calls there whole are answered, the rest travels
   CHECK_FALSE(ClosedNow(idle.get()));
 
   // Where the connection lands, the call goes on from the carried bytes.
-  Connection adopted(std::move(second.passed), worker.runtime(),
-                     worker.runtime().listener_settings(0), second.text.substr(1));
+  Connection adopted(std::move(second.passed), worker.runtime(), worker.runtime().listener(0),
+                     second.text.substr(1));
   REQUIRE(SendAll(client.get(), add.substr(9)));
   bool progressed = false;
   CHECK(adopted.RunTurn(&progressed) == Connection::Phase::kIdle);

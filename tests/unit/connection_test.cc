@@ -66,8 +66,7 @@ TEST_CASE("a call that arrived whole is answered in one turn; then no buffers ar
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   CHECK(connection.Peer() == "unix socket");
   CHECK_FALSE(connection.holds_buffers());
 
@@ -95,8 +94,7 @@ TEST_CASE("every transport and protocol pair is served") {
       TestWorker worker(SettingsFor(wire));
       SocketPair pair = MakeSocketPair();
       int client = pair.client.get();
-      Connection connection(std::move(pair.server), worker.runtime(),
-                            worker.runtime().listener_settings(0));
+      Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
       REQUIRE(SendAll(client,
                       AddCall(2, 3, 4, wire) + EchoCall(kAllBytes, 5, wire) + PingCall(6, wire)));
       CHECK(Turn(connection) == Phase::kIdle);
@@ -113,8 +111,7 @@ TEST_CASE("a call arriving in pieces is kPartial until its last byte") {
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::string call = EchoCall("hello, in pieces", 9);
   std::string received;
   for (std::size_t i = 0; i + 1 < call.size(); ++i) {
@@ -138,8 +135,7 @@ TEST_CASE("pipelined calls are all answered in one turn, in order") {
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::string calls;
   for (int i = 1; i <= 50; ++i)
     calls += i % 2 ? AddCall(i, 1000, i) : EchoCall(std::to_string(i), i);
@@ -169,8 +165,7 @@ TEST_CASE("regression: a message ending exactly at a 16 KiB buffer's end is serv
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::string first = EchoCallOfSize(16 * 1024, 1);
   std::vector<Reply> replies;
 
@@ -234,8 +229,7 @@ TEST_CASE("regression: a compact message with a varint across the 64 KiB read-ah
   TestWorker worker(SettingsFor(compact));
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::size_t elements_at = 0;
   std::string call = CompactEchoWithPadding(40000, "padded", &elements_at);
   REQUIRE((64 * 1024 - 1 - elements_at) % 2 == 0);  // an element starts at the last byte read
@@ -254,8 +248,7 @@ TEST_CASE("a 1 MiB call is served at once, and its 1 MiB reply arrives whole, in
       TestWorker worker(SettingsFor(wire));
       SocketPair pair = MakeSocketPair();
       int client = pair.client.get();
-      Connection connection(std::move(pair.server), worker.runtime(),
-                            worker.runtime().listener_settings(0));
+      Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
       std::vector<Reply> replies;
       std::int64_t turns_ms = 0;
       REQUIRE(Exchange(connection, client, wire, EchoCall(data, 3, wire) + PingCall(4, wire), 2,
@@ -278,8 +271,7 @@ TEST_CASE(
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::string calls;
   for (int i = 1; i <= kCalls; ++i) calls += EchoCall(std::string(kPayload, 'a' + i % 26), i);
   std::string_view unsent = calls;
@@ -323,8 +315,7 @@ TEST_CASE("bytes no Thrift client writes close the connection, and it is logged"
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   REQUIRE(SendAll(client, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
   CHECK(Turn(connection) == Phase::kClosed);
   CHECK_FALSE(connection.holds_buffers());
@@ -344,8 +335,7 @@ TEST_CASE("an unknown method is answered with an exception; the connection stays
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::string unknown = EncodeMessage({}, "nosuch", apache::thrift::protocol::T_CALL, 5,
                                       pingpong::PingPong_ping_pargs());
   REQUIRE(SendAll(client, unknown + PingCall(6)));
@@ -364,8 +354,7 @@ TEST_CASE("an empty frame (a header client's goodbye) is skipped") {
   TestWorker worker(SettingsFor(framed));
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   REQUIRE(SendAll(client, PingCall(1, framed) + std::string(4, '\0') + PingCall(2, framed)));
   CHECK(Turn(connection) == Phase::kIdle);
   std::vector<Reply> replies;
@@ -378,8 +367,7 @@ TEST_CASE("an empty frame (a header client's goodbye) is skipped") {
 TEST_CASE("the client closing ends the connection") {
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   SUBCASE("between calls") { pair.client.Reset(); }
   SUBCASE("mid-message") {
     REQUIRE(SendAll(pair.client.get(), PingCall(1).substr(0, 5)));
@@ -395,8 +383,7 @@ TEST_CASE("regression: a send that fails under the processor leaves it its messa
   // block back to the pool, and the processor's window still pointed into it.
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::string call = PingCall(1);
   REQUIRE(SendAll(pair.client.get(), call));
   pair.client.Reset();  // gone before its reply
@@ -419,8 +406,7 @@ TEST_CASE("told of the peer's hang-up, a turn reads on to the end of file") {
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   REQUIRE(SendAll(client, PingCall(1)));
   REQUIRE(shutdown(client, SHUT_WR) == 0);
   SUBCASE("not told: the turn stops at the short read, with no further recv") {
@@ -440,7 +426,7 @@ TEST_CASE("hand-over: the connection leaves with the start of the next message, 
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
   auto connection = std::make_unique<Connection>(std::move(pair.server), worker.runtime(),
-                                                 worker.runtime().listener_settings(0));
+                                                 worker.runtime().listener(0));
   std::string add = AddCall(20, 22, 2);
   REQUIRE(SendAll(client, PingCall(1) + add.substr(0, 10)));
   CHECK(Turn(*connection) == Phase::kPartial);
@@ -458,8 +444,7 @@ TEST_CASE("hand-over: the connection leaves with the start of the next message, 
   CHECK_FALSE(connection->CanHandOver());
   connection.reset();  // destroying what is left closes nothing of the client's
 
-  Connection adopted(std::move(fd), worker.runtime(), worker.runtime().listener_settings(0),
-                     carried);
+  Connection adopted(std::move(fd), worker.runtime(), worker.runtime().listener(0), carried);
   CHECK(adopted.buffered_in() == 10);
   REQUIRE(SendAll(client, add.substr(10)));
   CHECK(Turn(adopted) == Phase::kIdle);
@@ -471,8 +456,7 @@ TEST_CASE("a connection holding more than the channel carries cannot be handed o
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::string big = EchoCall(std::string(100 * 1024, 'b'), 1);
   // The message names the listener first: its key ("" here) and a NUL.
   const std::size_t most = kMaxChannelText - 1;
@@ -489,8 +473,7 @@ TEST_CASE("Serve with a blocking waiter: a stop between messages ends it, not on
   TestWorker worker;
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::unique_ptr<IoWaiter> waiter = worker.runtime().MakeBlockingWaiter();
   std::atomic<bool> returned{false};
   ThriftConnection::Outcome outcome = ThriftConnection::Outcome::kClosed;
@@ -551,8 +534,7 @@ TEST_CASE(
         REQUIRE(SendAll(client, PingCall(1).substr(0, 5)));
       }
       // Serve's first turn reads what is there: it then waits inside the message.
-      Connection connection(std::move(pair.server), worker.runtime(),
-                            worker.runtime().listener_settings(0));
+      Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
       std::unique_ptr<IoWaiter> waiter = worker.runtime().MakeBlockingWaiter();
       std::atomic<bool> returned{false};
       ThriftConnection::Outcome outcome = ThriftConnection::Outcome::kIdle;
@@ -586,8 +568,7 @@ TEST_CASE("Serve closes a connection silent past thrift_client_timeout") {
   TestWorker worker(settings);
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   std::unique_ptr<IoWaiter> waiter = worker.runtime().MakeBlockingWaiter();
   auto start = Clock::now();
   CHECK(connection.Serve(*waiter) == ThriftConnection::Outcome::kClosed);

@@ -28,17 +28,27 @@ Attempt Build(const TlsOptions& options) {
   return attempt;
 }
 
-TEST_CASE("a certificate and its key make a context, with the handshake timeout") {
+TEST_CASE("a certificate and its key make a context") {
   TempDir dir;
   auto server = MakeSelfSigned(dir, "server", "localhost");
   TlsOptions options;
   options.certfile = server.cert;
   options.keyfile = server.key;
-  options.handshake_timeout = 2.5;
   Attempt attempt = Build(options);
   REQUIRE(attempt.status.ok());
   CHECK(attempt.context->get() != nullptr);
-  CHECK(attempt.context->handshake_timeout() == 2.5);
+}
+
+TEST_CASE("listeners share a context when every option that makes one agrees") {
+  TlsOptions a;
+  a.certfile = "/etc/x.pem";
+  TlsOptions b = a;
+  CHECK(a == b);
+  b.ca_certs = "/etc/ca.pem";
+  CHECK(!(a == b));
+  b = a;
+  b.min_version = "TLSv1.3";
+  CHECK(!(a == b));
 }
 
 TEST_CASE("a key in the certificate's own file is found there") {

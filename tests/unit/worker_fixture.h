@@ -512,9 +512,15 @@ class TestWorker {
     thriftd::WorkerRuntime::Options options;
     options.settings = std::move(settings);
     options.listen_fds = std::move(listen_fds);
-    options.listener_settings = std::move(listener_settings);
-    options.processor_factories = {std::make_shared<apache::thrift::TSingletonProcessorFactory>(
-        std::make_shared<TestProcessor>(handler_))};
+    auto factory = std::make_shared<apache::thrift::TSingletonProcessorFactory>(
+        std::make_shared<TestProcessor>(handler_));
+    // One listener at least (for connections a test makes by hand); those
+    // given no settings have the defaults.
+    std::size_t listeners =
+        std::max({std::size_t{1}, options.listen_fds.size(), listener_settings.size()});
+    listener_settings.resize(listeners);
+    for (thriftd::ListenerSettings& listener : listener_settings)
+      options.listeners.push_back({std::move(listener), factory, nullptr});
     options.scoreboard = scoreboard_.get();
     options.slot = kSlot;
     options.stop = &stop_;

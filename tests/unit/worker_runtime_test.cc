@@ -140,8 +140,7 @@ TEST_CASE("at max_requests the worker asks the master for a successor") {
   TestWorker worker({}, /*max_requests=*/2);
   SocketPair pair = MakeSocketPair();
   int client = pair.client.get();
-  Connection connection(std::move(pair.server), worker.runtime(),
-                        worker.runtime().listener_settings(0));
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
   bool progressed = false;
   REQUIRE(SendAll(client, PingCall(1)));
   CHECK(connection.RunTurn(&progressed) == Connection::Phase::kIdle);
@@ -179,13 +178,13 @@ TEST_CASE("regression: a runtime made where an earlier one was counts in its own
     REQUIRE(Scoreboard::Create(&boards[round]).ok());
     boards[round]->Reset(0);
     WorkerRuntime::Options options;
-    options.processor_factories = {factory};
+    options.listeners = {{{}, factory, nullptr}};
     options.scoreboard = boards[round].get();
     options.stop = &stop;
     auto* runtime = new (storage) WorkerRuntime(std::move(options));  // the same address each time
     {
       SocketPair pair = MakeSocketPair();
-      Connection connection(std::move(pair.server), *runtime, runtime->listener_settings(0));
+      Connection connection(std::move(pair.server), *runtime, runtime->listener(0));
       REQUIRE(SendAll(pair.client.get(), PingCall(round)));
       bool progressed = false;
       CHECK(connection.RunTurn(&progressed) == Connection::Phase::kIdle);

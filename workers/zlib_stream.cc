@@ -1,5 +1,6 @@
 #include "workers/zlib_stream.h"
 
+#include <cstring>
 #include <new>
 
 namespace thriftd {
@@ -55,18 +56,27 @@ std::size_t ZlibStream::Inflate(ByteBuffer& in, std::uint8_t* out, std::size_t l
 }
 
 void ZlibStream::Deflate(const std::uint8_t* bytes, std::size_t length, ByteBuffer& out) {
-  deflate_.next_in = const_cast<Bytef*>(bytes);
-  deflate_.avail_in = static_cast<uInt>(length);
-  Run(Z_NO_FLUSH, out);
+  if (staged_size_ + length > staged_.size()) {
+    Compress(staged_.data(), staged_size_, Z_NO_FLUSH, out);
+    staged_size_ = 0;
+    if (length >= staged_.size()) {  // a large write (a string's bytes): as it is
+      Compress(bytes, length, Z_NO_FLUSH, out);
+      return;
+    }
+  }
+  std::memcpy(staged_.data() + staged_size_, bytes, length);
+  staged_size_ += length;
 }
 
 void ZlibStream::Flush(ByteBuffer& out) {
-  deflate_.next_in = nullptr;
-  deflate_.avail_in = 0;
-  Run(Z_SYNC_FLUSH, out);
+  Compress(staged_.data(), staged_size_, Z_SYNC_FLUSH, out);
+  staged_size_ = 0;
 }
 
-void ZlibStream::Run(int flush, ByteBuffer& out) {
+void ZlibStream::Compress(const std::uint8_t* bytes, std::size_t length, int flush,
+                          ByteBuffer& out) {
+  deflate_.next_in = const_cast<Bytef*>(bytes);
+  deflate_.avail_in = static_cast<uInt>(length);
   for (;;) {
     std::size_t bound = deflateBound(&deflate_, deflate_.avail_in) + 16;
     out.Reserve(out.size() + bound);

@@ -12,6 +12,7 @@
 
 #include <zlib.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -35,7 +36,10 @@ class ZlibStream {
   /// zlib stream, or has bytes after its end.
   std::size_t Inflate(ByteBuffer& in, std::uint8_t* out, std::size_t length, std::string* error);
 
-  /// Compresses `length` bytes at `bytes` onto the end of `out`.
+  /// Compresses `length` bytes at `bytes`, onto the end of `out` by the
+  /// time of the next Flush. A reply comes as one small write per field of
+  /// the protocol: they are collected (up to kStagedBytes) and deflated
+  /// together, not one deflate() call each.
   void Deflate(const std::uint8_t* bytes, std::size_t length, ByteBuffer& out);
   /// Ends what was compressed so far with a sync point onto `out`: the
   /// client can inflate all of it now (TZlibTransport's own flush does the
@@ -43,12 +47,17 @@ class ZlibStream {
   void Flush(ByteBuffer& out);
 
  private:
-  void Run(int flush, ByteBuffer& out);
+  static constexpr std::size_t kStagedBytes = 4096;
+
+  // Compresses `length` bytes (and what deflate holds) with `flush`.
+  void Compress(const std::uint8_t* bytes, std::size_t length, int flush, ByteBuffer& out);
 
   z_stream inflate_{};
   z_stream deflate_{};
   bool ended_ = false;           // the client's stream reached its end (TZlibTransport::finish)
   bool output_pending_ = false;  // the last Inflate filled its room: call again without input
+  std::array<std::uint8_t, kStagedBytes> staged_;  // written, not yet deflated
+  std::size_t staged_size_ = 0;
 };
 
 }  // namespace thriftd

@@ -111,5 +111,37 @@ TEST_CASE("replies are one stream, each inflatable whole at its flush") {
   inflateEnd(&reader);
 }
 
+TEST_CASE("a reply's many small writes are deflated together at its flush, in order") {
+  ZlibStream stream;
+  ByteBuffer out;
+  std::string reply;
+  auto write = [&](const std::string& piece) {
+    stream.Deflate(reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size(), out);
+    reply += piece;
+  };
+  // A protocol's field-by-field writes: nothing is deflated yet (not even
+  // the stream's header), so deflate() runs once for all of them.
+  for (int i = 0; i < 100; ++i) write(std::string(1 + i % 7, static_cast<char>('a' + i % 26)));
+  CHECK(out.empty());
+  // A write past what is collected, a large one, then small ones again.
+  write(std::string(5000, 'L'));
+  CHECK(!out.empty());
+  write("tail");
+  stream.Flush(out);
+  z_stream reader{};
+  REQUIRE(inflateInit(&reader) == Z_OK);
+  std::string inflated(reply.size() + 16, '\0');
+  reader.next_in = const_cast<Bytef*>(out.data());
+  reader.avail_in = static_cast<uInt>(out.size());
+  reader.next_out = reinterpret_cast<Bytef*>(inflated.data());
+  reader.avail_out = static_cast<uInt>(inflated.size());
+  int result = inflate(&reader, Z_SYNC_FLUSH);
+  CHECK((result == Z_OK || result == Z_BUF_ERROR));
+  CHECK(reader.avail_in == 0);
+  inflated.resize(inflated.size() - reader.avail_out);
+  CHECK(inflated == reply);
+  inflateEnd(&reader);
+}
+
 }  // namespace
 }  // namespace thriftd

@@ -200,19 +200,32 @@ MessageScanner::Result MessageScanner::ScanFrame(const std::uint8_t* data, std::
   return Complete(total);
 }
 
-std::string MessageScanner::CheckInnerFrame(const std::uint8_t* content, std::uint32_t length) {
-  // As THeaderTransport::readFrame decides, over the framed transport: an
-  // unframed binary or compact message needs no check; anything else
-  // starts with a frame length, for which it allocates before reading.
-  if (length < 4) return {};  // it reads past the frame and fails, allocating nothing
+std::string MessageScanner::CheckInnerFrame(const std::uint8_t* content,
+                                            std::uint32_t length) const {
+  // THeaderTransport::readFrame over the framed transport reads one unit
+  // from the frame: an unframed binary or compact message, read as the
+  // protocol asks, or a frame (header format, framed binary or compact),
+  // for which it allocates what its length claims, and then reads length
+  // minus four bytes more (a wrap-around below four). What it leaves in the
+  // framed transport's buffer would be the next call's first bytes, never
+  // scanned; so the unit must fill the frame exactly.
+  const std::string frame = "a framed frame of " + std::to_string(length) + " bytes";
+  if (length < 4) return frame + " is too short for the header protocol";
   std::uint32_t word = BigEndian32(content);
-  if ((word & kBinaryVersionMask) == kBinaryVersion1) return {};
-  if (content[0] == kCompactProtocolId && (content[1] & kCompactVersionMask) == kCompactVersion)
+  bool binary = (word & kBinaryVersionMask) == kBinaryVersion1;
+  bool compact =
+      content[0] == kCompactProtocolId && (content[1] & kCompactVersionMask) == kCompactVersion;
+  if (!binary && !compact) {
+    if (word != length - 4) return "header frame of " + std::to_string(word) + " bytes in " + frame;
     return {};
-  if (word > length - 4) {
-    return "header frame of " + std::to_string(word) + " bytes in a framed frame of " +
-           std::to_string(length) + " bytes";
   }
+  MessageScanner inner(Framing::kBuffered, binary ? Encoding::kBinary : Encoding::kCompact,
+                       limits_);
+  Result message = inner.Scan(content, length);
+  if (message.kind == Result::kError) return message.error;
+  if (message.kind != Result::kComplete) return "an unfinished message in " + frame;
+  if (message.length != length)
+    return "a message of " + std::to_string(message.length) + " bytes in " + frame;
   return {};
 }
 

@@ -7,14 +7,14 @@
 // It understands the framings thriftd serves: a frame (4-byte length) for the
 // framed transport; for the header transport, a header or framed frame, or an
 // unframed binary or compact message, as THeaderTransport detects them; for
-// the header protocol over the framed transport, a frame whose header frame
-// inside it must fit it (THeaderTransport allocates what that one claims);
-// and,
-// for the buffered transport, the binary (strict), compact and JSON
-// encodings, walked field by field. Limits are enforced here, before
-// anything is allocated: a frame over thrift_max_frame_size, a message over
-// thrift_max_message_size, a string or container longer than that, nesting
-// deeper than 64, or bytes no Thrift writer produces, are errors.
+// the header protocol over the framed transport, a frame that must hold
+// exactly one header or framed frame, or one unframed message (what
+// THeaderTransport leaves unread in the framed transport's buffer, or
+// reads past it, escapes every check here); and, for the buffered transport, the binary (strict),
+// compact and JSON encodings, walked field by field. Limits are enforced here, before anything is
+// allocated: a frame over thrift_max_frame_size, a message over thrift_max_message_size, a string
+// or container longer than that, nesting deeper than 64, or bytes no Thrift writer produces, are
+// errors.
 //
 // Scanning is incremental: Scan() continues where the last call stopped, so
 // a message arriving a byte at a time is walked once, not once per byte.
@@ -94,8 +94,9 @@ class MessageScanner {
   Result ScanJson(const std::uint8_t* data, std::size_t size);
   Result ScanFrame(const std::uint8_t* data, std::size_t size);
   /// kFramedHeader: whether the frame's `length` bytes at `content` hold
-  /// a header frame that fits them; empty when they do.
-  static std::string CheckInnerFrame(const std::uint8_t* content, std::uint32_t length);
+  /// exactly one thing THeaderTransport reads (a frame, or an unframed
+  /// message); empty when they do, else why not.
+  std::string CheckInnerFrame(const std::uint8_t* content, std::uint32_t length) const;
   /// Decides what the header transport's first four bytes announce.
   Result DetectHeaderBody(const std::uint8_t* data, std::size_t size);
 

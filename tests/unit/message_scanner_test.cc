@@ -438,6 +438,27 @@ TEST_CASE("regression: a header frame claiming more than its framed frame is ref
              "header frame of 9 bytes in a framed frame of 12 bytes");
   Result fits = ScanOnce(framed_header, Be32(12) + Be32(8) + Be32(0x0fff0000u) + Be32(0));
   CHECK(fits.kind == Result::kComplete);
+  // Found by fuzzing: a frame of 0 bytes before a binary version made
+  // THeaderTransport read 2^32 - 4 bytes into its 4-byte buffer.
+  CheckError(framed_header, Be32(12) + Be32(0) + Be32(0x80010001u) + Be32(0),
+             "header frame of 0 bytes in a framed frame of 12 bytes");
+  // What a shorter frame leaves in the framed transport's buffer would be
+  // the next call's start, never scanned (the fuzzer's next frame claimed
+  // 284 KiB there).
+  CheckError(framed_header, Be32(16) + Be32(8) + Be32(0x0fff0000u) + Be32(0) + Be32(0x7ffff),
+             "header frame of 8 bytes in a framed frame of 16 bytes");
+  CheckError(framed_header, Be32(2) + "ab",
+             "a framed frame of 2 bytes is too short for the header protocol");
+  // So too after an unframed message inside the frame, or before its end.
+  std::string ping = PingCall(3, kBinary);
+  CheckError(framed_header,
+             Be32(static_cast<std::uint32_t>(ping.size() + 4)) + ping + Be32(0x7ffff),
+             "a message of " + std::to_string(ping.size()) + " bytes in a framed frame of " +
+                 std::to_string(ping.size() + 4) + " bytes");
+  CheckError(
+      framed_header,
+      Be32(static_cast<std::uint32_t>(ping.size() - 1)) + ping.substr(0, ping.size() - 1),
+      "an unfinished message in a framed frame of " + std::to_string(ping.size() - 1) + " bytes");
   // Without the header protocol the frame's content is not looked into.
   Result plain = ScanOnce(kFramed, Be32(8) + Be32(0x3ffffff0u) + Be32(0x0fff0000u));
   CHECK(plain.kind == Result::kComplete);

@@ -10,8 +10,6 @@
 
 namespace thriftd {
 
-using apache::thrift::TProcessorFactory;
-
 Status StartApp(const WorkerSettings& settings, const std::vector<ListenerSettings>& listeners,
                 int worker_index, StartedApp* app, LoadedApp* preloaded) {
   if (preloaded != nullptr) {
@@ -42,22 +40,22 @@ Status StartApp(const WorkerSettings& settings, const std::vector<ListenerSettin
   if (!status.ok()) return status;
   // One factory per distinct choice: listeners serving the same service
   // share its processors' state (a named service's tag among them).
-  std::vector<std::pair<ServiceChoice, std::shared_ptr<TProcessorFactory>>> made;
-  app->processor_factories.clear();
+  std::vector<std::pair<ServiceChoice, ResolvedService>> made;
+  app->services.clear();
   for (const ListenerSettings& listener : listeners) {
     ServiceChoice choice = ServiceChoiceOf(listener);
     auto same = std::find_if(made.begin(), made.end(), [&choice](const auto& entry) {
       return entry.first.service == choice.service && entry.first.multiplexed == choice.multiplexed;
     });
     if (same == made.end()) {
-      std::shared_ptr<TProcessorFactory> factory;
-      status = ResolveProcessorFactory(services, choice, &factory);
+      ResolvedService resolved;
+      status = ResolveProcessorFactory(services, choice, &resolved);
       if (!status.ok()) {
         return listeners.size() > 1 ? status.Prepend("listener " + listener.key) : status;
       }
-      same = made.insert(made.end(), {choice, std::move(factory)});
+      same = made.insert(made.end(), {choice, std::move(resolved)});
     }
-    app->processor_factories.push_back(same->second);
+    app->services.push_back(same->second);
   }
   return Status::Ok();
 }

@@ -15,6 +15,7 @@
 #include "src/base/status.h"
 #include "src/base/worker_settings.h"
 #include "thriftd/app.h"
+#include "workers/services.h"
 
 namespace thriftd {
 
@@ -22,9 +23,10 @@ namespace thriftd {
 struct StartedApp {
   LoadedApp loaded;
   AppContext context;
-  /// What each listener's connections use, in the order of the listeners
-  /// given to StartApp (listeners with the same service settings share one).
-  std::vector<std::shared_ptr<apache::thrift::TProcessorFactory>> processor_factories;
+  /// What each listener's connections are served by, in the order of the
+  /// listeners given to StartApp (listeners with the same service settings
+  /// share one).
+  std::vector<ResolvedService> services;
 };
 
 /// Loads `settings.app` (PATH.so[:NAME]), runs OnWorkerStart() with the

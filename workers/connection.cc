@@ -61,8 +61,10 @@ Connection::Connection(UniqueFd fd, ConnectionHost& host, const ServedListener& 
   protocol_ = MakeProtocol(host.settings(), listener.settings, transport_);
   output_ = std::make_shared<OutcomeRecorder>(protocol_);
   TConnectionInfo info{protocol_, output_, transport_};
-  processor_ = listener.processor_factory->getProcessor(info);
-  CallObserver::Attach(*processor_);
+  processor_ = listener.service.factory->getProcessor(info);
+  // A multiplexed listener's dispatcher calls no event handler: it puts the
+  // observer on each service's processor itself.
+  if (!listener.settings.multiplexed) CallObserver::Attach(*processor_);
   if (!carried.empty())
     in_.Append(reinterpret_cast<const std::uint8_t*>(carried.data()), carried.size());
 }
@@ -231,7 +233,7 @@ bool Connection::ServeHeld() {
 void Connection::BeginMessage(std::size_t length) {
   message_length_ = length;
   output_->Reset();
-  service_ = nullptr;
+  service_ = listener_.service.tag.get();  // a multiplexed dispatcher sets each call's
   call_observed_ = false;
   call_started_ns_ = MonotonicNanos();
   out_at_start_ = bytes_out_;

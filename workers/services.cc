@@ -34,24 +34,21 @@ struct Route {
   std::shared_ptr<TProcessor> processor;
 };
 
-// One connection's processor: tags each call with its service, and, when
-// multiplexed, routes it by the "service:method" name the client sent, as
-// TMultiplexedProcessor does. Unlike TMultiplexedProcessor (which throws,
-// and the connection was closed) an unknown service is answered with a
+// One multiplexed connection's processor: routes each call by the
+// "service:method" name the client sent, as TMultiplexedProcessor does, and
+// tags it with its service. Unlike TMultiplexedProcessor (which throws, and
+// the connection was closed) an unknown service is answered with a
 // TApplicationException and the connection stays open, as an unknown
 // method is.
 class ServiceDispatcher final : public TProcessor {
  public:
-  ServiceDispatcher(std::map<std::string, Route, std::less<>> routes, Route plain, bool multiplexed)
-      : routes_(std::move(routes)), plain_(std::move(plain)), multiplexed_(multiplexed) {}
+  // `plain`: the route of calls that name no service (no processor: refused).
+  ServiceDispatcher(std::map<std::string, Route, std::less<>> routes, Route plain)
+      : routes_(std::move(routes)), plain_(std::move(plain)) {}
 
   bool process(std::shared_ptr<TProtocol> in, std::shared_ptr<TProtocol> out,
                void* connection_context) override {
     auto* connection = static_cast<Connection*>(connection_context);
-    if (!multiplexed_) {
-      connection->SetService(plain_.tag);
-      return plain_.processor->process(in, out, connection_context);
-    }
     std::string name;
     TMessageType type;
     std::int32_t seqid = 0;
@@ -100,40 +97,50 @@ class ServiceDispatcher final : public TProcessor {
 
   const std::map<std::string, Route, std::less<>> routes_;
   const Route plain_;
-  const bool multiplexed_;
 };
 
-// A service as the factory keeps it.
+// A named service as the factory keeps it.
 struct Source {
-  std::shared_ptr<ServiceTag> tag;  // null: the default service
+  std::shared_ptr<ServiceTag> tag;
   std::shared_ptr<TProcessorFactory> factory;
 };
 
-class ServiceProcessorFactory final : public TProcessorFactory {
+class MultiplexedProcessorFactory final : public TProcessorFactory {
  public:
-  ServiceProcessorFactory(std::vector<Source> named, Source plain, bool multiplexed)
-      : named_(std::move(named)), plain_(std::move(plain)), multiplexed_(multiplexed) {}
+  // `plain_service`: the named service that answers calls naming none ("":
+  // `default_service`, which may be null: such calls are refused).
+  MultiplexedProcessorFactory(std::vector<Source> named, std::string plain_service,
+                              std::shared_ptr<TProcessorFactory> default_service)
+      : named_(std::move(named)),
+        plain_service_(std::move(plain_service)),
+        default_service_(std::move(default_service)) {}
 
   std::shared_ptr<TProcessor> getProcessor(const TConnectionInfo& info) override {
     std::map<std::string, Route, std::less<>> routes;
-    for (const Source& source : named_) routes.emplace(source.tag->name(), Open(source, info));
-    Route plain = plain_.factory ? Open(plain_, info) : Route{};
-    return std::make_shared<ServiceDispatcher>(std::move(routes), std::move(plain), multiplexed_);
+    for (const Source& source : named_)
+      routes.emplace(source.tag->name(), Open(source.tag.get(), *source.factory, info));
+    // A named service answering plain calls is the same route (one
+    // processor, one tag), not a second one.
+    Route plain = !plain_service_.empty() ? routes.at(plain_service_)
+                  : default_service_      ? Open(nullptr, *default_service_, info)
+                                          : Route{};
+    return std::make_shared<ServiceDispatcher>(std::move(routes), std::move(plain));
   }
 
  private:
-  static Route Open(const Source& source, const TConnectionInfo& info) {
-    std::shared_ptr<TProcessor> processor = source.factory->getProcessor(info);
+  static Route Open(const ServiceTag* tag, TProcessorFactory& factory,
+                    const TConnectionInfo& info) {
+    std::shared_ptr<TProcessor> processor = factory.getProcessor(info);
     if (!processor) throw std::runtime_error("a service's processor factory returned nothing");
     // The observer goes on the service's own processor: the dispatcher's
-    // event handler would never be called.
+    // event handler would never be called (Connection attaches none to it).
     CallObserver::Attach(*processor);
-    return Route{source.tag.get(), std::move(processor)};
+    return Route{tag, std::move(processor)};
   }
 
   const std::vector<Source> named_;
-  const Source plain_;
-  const bool multiplexed_;
+  const std::string plain_service_;
+  const std::shared_ptr<TProcessorFactory> default_service_;
 };
 
 std::string NamesOf(const ServiceMap& named) {
@@ -163,11 +170,8 @@ Status CheckAppServices(const AppServices& services) {
 }
 
 Status ResolveProcessorFactory(const AppServices& services, const ServiceChoice& choice,
-                               std::shared_ptr<TProcessorFactory>* factory) {
+                               ResolvedService* resolved) {
   const std::string app = "App " + services.app_name;
-  auto named = [&](const std::string& name) {
-    return Source{std::make_shared<ServiceTag>(name), services.named.at(name)};
-  };
   if (!choice.service.empty() && services.named.count(choice.service) == 0) {
     return Status::Error(app + " has no service \"" + choice.service + "\" (" +
                          (services.named.empty() ? "it exports only its default service"
@@ -180,26 +184,28 @@ Status ResolveProcessorFactory(const AppServices& services, const ServiceChoice&
                            " exports no named services to multiplex (App::Services() is empty)");
     }
     std::vector<Source> all;
-    for (const auto& [name, ignored] : services.named) all.push_back(named(name));
-    Source plain{nullptr, services.default_service};
-    if (!choice.service.empty()) plain = named(choice.service);
-    *factory = std::make_shared<ServiceProcessorFactory>(std::move(all), std::move(plain), true);
+    for (const auto& [name, factory] : services.named)
+      all.push_back(Source{std::make_shared<ServiceTag>(name), factory});
+    *resolved = ResolvedService{std::make_shared<MultiplexedProcessorFactory>(
+                                    std::move(all), choice.service, services.default_service),
+                                nullptr};
     return Status::Ok();
   }
+  // One service for the whole listener: the App's own factory, tagged once.
+  auto named = [&](const std::string& name) {
+    return ResolvedService{services.named.at(name), std::make_shared<ServiceTag>(name)};
+  };
   if (!choice.service.empty()) {
-    *factory = std::make_shared<ServiceProcessorFactory>(std::vector<Source>{},
-                                                         named(choice.service), false);
+    *resolved = named(choice.service);
     return Status::Ok();
   }
   if (services.default_service) {
-    // The App's one service as before: its factory itself, no dispatcher.
-    *factory = services.default_service;
+    *resolved = ResolvedService{services.default_service, nullptr};
     return Status::Ok();
   }
   if (services.named.empty()) return Status::Error(app + " returned no processor factory");
   if (services.named.size() == 1) {
-    *factory = std::make_shared<ServiceProcessorFactory>(
-        std::vector<Source>{}, named(services.named.begin()->first), false);
+    *resolved = named(services.named.begin()->first);
     return Status::Ok();
   }
   return Status::Error(app + " has no default service: set service to one of " +

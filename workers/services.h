@@ -45,17 +45,29 @@ struct AppServices {
 /// multiplexed separator), with a factory. "App NAME exports ...".
 Status CheckAppServices(const AppServices& services);
 
-/// The factory connections use for `choice`:
+class ServiceTag;
+
+/// What a listener's connections are served by.
+struct ResolvedService {
+  std::shared_ptr<apache::thrift::TProcessorFactory> factory;
+  /// A single named service's tag: every call on the listener is that
+  /// service's. Null for the default service, and when multiplexed (the
+  /// dispatcher tags each call as it routes it).
+  std::shared_ptr<const ServiceTag> tag;
+};
+
+/// What connections use for `choice`:
 /// - not multiplexed, no service: the default service; an App without one
 ///   but with exactly one named service serves that one;
-/// - not multiplexed, `service`: that named service;
+/// - not multiplexed, `service`: that named service (its own factory, and
+///   its tag);
 /// - multiplexed: every named service under its name (as Apache Thrift's
 ///   TMultiplexedProcessor does), and for clients that name none, `service`
 ///   when set, else the default service if the App has one.
 /// Errors name the service asked for and the ones the App has:
 /// "App KvApp has no service \"kv2\" (its services: admin, kv)".
 Status ResolveProcessorFactory(const AppServices& services, const ServiceChoice& choice,
-                               std::shared_ptr<apache::thrift::TProcessorFactory>* factory);
+                               ResolvedService* resolved);
 
 /// A named service, as its calls are recorded: the processor's
 /// "Service.method" becomes "NAME:Service.method". Lives as long as the

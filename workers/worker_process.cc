@@ -74,8 +74,7 @@ WorkerRuntime::Options RuntimeOptions(const WorkerLaunch& launch, const StartedA
   options.worker_index = launch.index;
   options.listen_fds = launch.listen_fds;
   for (std::size_t i = 0; i < launch.listen_fds.size(); ++i) {
-    options.listeners.push_back(
-        {launch.listener_settings.at(i), app.processor_factories.at(i), tls.at(i)});
+    options.listeners.push_back({launch.listener_settings.at(i), app.services.at(i), tls.at(i)});
   }
   options.scoreboard = launch.scoreboard;
   options.slot = launch.slot;

@@ -103,7 +103,7 @@ void DriveConnection(const char* transport, const std::uint8_t* data, std::size_
   thriftd::ServedListener listener;
   listener.settings.thrift_transport_factory = transport;
   listener.settings.thrift_protocol_factory = kProtocols[data[0] % protocols];
-  listener.processor_factory = std::make_shared<apache::thrift::TSingletonProcessorFactory>(
+  listener.service.factory = std::make_shared<apache::thrift::TSingletonProcessorFactory>(
       std::make_shared<pingpong::PingPongProcessor>(std::make_shared<Handler>()));
   settings.thrift_max_frame_size = kMaxMessage;
   settings.thrift_max_message_size = kMaxMessage;

@@ -38,29 +38,47 @@ AppServices Services(bool with_default, std::initializer_list<const char*> names
 }
 
 std::string ResolveError(const AppServices& services, const ServiceChoice& choice) {
-  std::shared_ptr<TProcessorFactory> factory;
-  Status status = ResolveProcessorFactory(services, choice, &factory);
+  ResolvedService resolved;
+  Status status = ResolveProcessorFactory(services, choice, &resolved);
   if (status.ok()) return "resolved";
-  CHECK(factory == nullptr);
+  CHECK(resolved.factory == nullptr);
   return status.message();
 }
 
-TEST_CASE("without service, the App's default service is served by its own factory") {
+TEST_CASE("without service, the App's default service is served by its own factory, untagged") {
   AppServices services = Services(true, {"kv"});
-  std::shared_ptr<TProcessorFactory> factory;
-  REQUIRE(ResolveProcessorFactory(services, {}, &factory).ok());
-  CHECK(factory == services.default_service);
+  ResolvedService resolved;
+  REQUIRE(ResolveProcessorFactory(services, {}, &resolved).ok());
+  CHECK(resolved.factory == services.default_service);
+  CHECK(resolved.tag == nullptr);
 }
 
-TEST_CASE("a named service, or the only one of an App without a default, goes through thriftd") {
+TEST_CASE(
+    "a named service, or the only one of an App without a default, is its own factory, "
+    "tagged") {
   AppServices services = Services(false, {"kv"});
-  std::shared_ptr<TProcessorFactory> only, named;
+  ResolvedService only, named;
   REQUIRE(ResolveProcessorFactory(services, {}, &only).ok());
   REQUIRE(ResolveProcessorFactory(services, {"kv", false}, &named).ok());
-  // Not the App's factory: the dispatcher that tags the calls with "kv".
-  CHECK(only != nullptr);
-  CHECK(only != services.named["kv"]);
-  CHECK(named != services.named["kv"]);
+  // No dispatcher in between: the connection tags each call itself.
+  for (const ResolvedService* resolved : {&only, &named}) {
+    CHECK(resolved->factory == services.named["kv"]);
+    REQUIRE(resolved->tag != nullptr);
+    CHECK(resolved->tag->name() == "kv");
+  }
+}
+
+TEST_CASE("multiplexed, connections get thriftd's dispatcher, which tags each call itself") {
+  AppServices services = Services(true, {"kv", "admin"});
+  for (const char* plain : {"", "kv"}) {
+    ResolvedService resolved;
+    REQUIRE(ResolveProcessorFactory(services, {plain, true}, &resolved).ok());
+    REQUIRE(resolved.factory != nullptr);
+    CHECK(resolved.factory != services.default_service);
+    CHECK(resolved.factory != services.named["kv"]);
+    CHECK(resolved.factory != services.named["admin"]);
+    CHECK(resolved.tag == nullptr);
+  }
 }
 
 TEST_CASE("an unknown service names the services the App has") {

@@ -520,7 +520,7 @@ class TestWorker {
         std::max({std::size_t{1}, options.listen_fds.size(), listener_settings.size()});
     listener_settings.resize(listeners);
     for (thriftd::ListenerSettings& listener : listener_settings)
-      options.listeners.push_back({std::move(listener), factory, nullptr});
+      options.listeners.push_back({std::move(listener), {factory, nullptr}, nullptr});
     options.scoreboard = scoreboard_.get();
     options.slot = kSlot;
     options.stop = &stop_;

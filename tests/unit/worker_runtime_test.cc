@@ -178,7 +178,7 @@ TEST_CASE("regression: a runtime made where an earlier one was counts in its own
     REQUIRE(Scoreboard::Create(&boards[round]).ok());
     boards[round]->Reset(0);
     WorkerRuntime::Options options;
-    options.listeners = {{{}, factory, nullptr}};
+    options.listeners = {{{}, {factory, nullptr}, nullptr}};
     options.scoreboard = boards[round].get();
     options.stop = &stop;
     auto* runtime = new (storage) WorkerRuntime(std::move(options));  // the same address each time

@@ -124,8 +124,9 @@ def _listening_socket(port):
 
 
 def _held_port_with_a_free_next():
-    """(socket holding port P, P) where P+1 was free when looked at."""
-    for _ in range(20):
+    """(socket holding port P, P) where P+1 was free when looked at. 500 tries,
+    as in listener_test.cc: a busy host (60,000 sockets) leaves few free pairs."""
+    for _ in range(500):
         held_port = harness.free_port()
         held = _listening_socket(held_port)
         if held is None:

@@ -3,6 +3,7 @@ serves and its own certificate, or none, beside listeners that keep the
 global settings; one pool of workers serves them all."""
 
 import pytest
+from thrift.transport.TTransport import TTransportException
 
 import harness
 from harness import PINGPONG_SO, TlsFiles, py_client, run_thriftd
@@ -86,7 +87,7 @@ def test_one_listener_over_tls_beside_a_plain_one(thriftd, tmp_path, tls, port, 
     with py_client(plain) as client:
         assert client.ping() == "pong"
     # The TLS listener speaks no plain Thrift; the plain one no TLS.
-    with pytest.raises(Exception):
+    with pytest.raises(TTransportException):
         harness.probe(port, timeout=2.0)
     assert harness.run_cpp_client(plain, "buffered", "binary", "ping", timeout_ms=2000,
                                   tls=tls.client()).returncode != 0

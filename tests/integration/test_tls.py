@@ -116,7 +116,8 @@ def test_mutual_tls_refuses_clients_without_a_trusted_certificate(thriftd, tls, 
         with py_client(port, tls=tls.client(), timeout=5.0) as client:
             client.ping()
     stranger = harness.TlsClient(tls.ca, tls.stranger_cert, tls.stranger_key)
-    assert run_cpp_client(port, "buffered", "binary", "ping", tls=stranger).returncode != 0
+    assert run_cpp_client(port, "buffered", "binary", "ping",
+                          tls=stranger).returncode == harness.CPP_CLIENT_ERROR
     server.wait_for_log(r"TLS handshake failed: .*certificate verify failed", since=mark)
     assert cpp_client(port, "buffered", "binary", "ping",
                       tls=tls.client(with_certificate=True)) == ["pong"]

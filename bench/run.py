@@ -42,6 +42,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC_ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import slowclients  # noqa: E402  (bench/slowclients.py)
+sys.path.insert(0, os.path.join(SRC_ROOT, 'tests', 'integration'))
+import harness  # noqa: E402  (tests/integration/harness.py, stdlib only: its TlsFiles)
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 PAGE = os.sysconf('SC_PAGE_SIZE')
 
@@ -70,8 +72,8 @@ class Build:
         self.loadgen = os.path.join(self.dir, 'bench', 'thriftd_loadgen')
         self.tls_loadgen = os.path.join(self.dir, 'bench', 'thriftd_tls_loadgen')
         self.peer = lambda name: os.path.join(self.dir, 'bench', 'peer_' + name)
-        missing = [p for p in (self.thriftd, self.app, self.loadgen, self.peer('raw'))
-                   if not os.path.exists(p)]
+        missing = [p for p in (self.thriftd, self.app, self.loadgen, self.tls_loadgen,
+                               self.peer('raw')) if not os.path.exists(p)]
         if missing:
             sys.exit('run.py: not built: %s (ninja -C %s)' % (', '.join(missing), build_dir))
         self.has_nonblocking = os.path.exists(self.peer('nonblocking'))
@@ -417,16 +419,6 @@ def smoke(b, args):
 TLS_POOL = 'TSSLServerSocket+TThreadPoolServer 64'
 
 
-def make_tls_files(directory):
-    """A self-signed P-256 certificate for 127.0.0.1 (its own CA): (cert, key)."""
-    cert, key = os.path.join(directory, 'server.pem'), os.path.join(directory, 'server.key')
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-                    'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2',
-                    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-                   check=True, capture_output=True)
-    return cert, key
-
-
 def tls_servers(cert, key):
     tls = ['--certfile', cert, '--keyfile', key]
     servers = [thriftd_server('fiber', 1, extra=tls), thriftd_server('thread', 1, extra=tls),
@@ -439,8 +431,18 @@ def tls_bench(b, args):
     """TLS ping and echo 64 KiB: thriftd's kinds against the stock TSSLServerSocket
     TThreadPoolServer, same client (thriftd_tls_loadgen), same run, rounds rotated.
     Returns rows (cell, server name, [results])."""
+    # The directory holds the server's private key: removed however the run ends.
     log_dir = tempfile.mkdtemp(prefix='thriftd-bench-tls-')
-    cert, key = make_tls_files(log_dir)
+    try:
+        return _tls_rounds(b, args, log_dir)
+    finally:
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+
+def _tls_rounds(b, args, log_dir):
+    """tls_bench's rounds, with its certificates and server logs in log_dir."""
+    tls = harness.TlsFiles(log_dir)  # P-256 keys; the server's signed by ca.pem
+    cert, key = str(tls.server_cert), str(tls.server_key)
     servers = tls_servers(cert, key)
     cells = [('ping', 0, 1), ('ping', 0, 16), ('echo', 65536, 1), ('echo', 65536, 16)]
     if args.smoke:
@@ -459,7 +461,7 @@ def tls_bench(b, args):
                         res = run_loadgen(b, r.port, args.transport if not args.smoke else 'buffered',
                                           method, size, conns, 0.1 if args.smoke else args.warmup,
                                           0.3 if args.smoke else args.duration,
-                                          server_pid=r.proc.pid, tls_ca=cert)
+                                          server_pid=r.proc.pid, tls_ca=str(tls.ca))
                 finally:
                     r.stop()
                 results.setdefault((cell, srv.name), []).append(res)
@@ -467,7 +469,6 @@ def tls_bench(b, args):
                                           srv.name, {k: res.get(k) for k in
                                                      ('rps', 'p99_us', 'cpu_us_per_call', 'errors')}))
                 sys.stdout.flush()
-    shutil.rmtree(log_dir, ignore_errors=True)
     return [(cell, srv.name, results[(cell, srv.name)]) for cell in cells for srv in servers]
 
 

@@ -876,6 +876,11 @@ class CppClientError(AssertionError):
                          f"{result.returncode}; stderr: {result.stderr.strip()}")
 
 
+# thriftd_test_client's exit status when a call fails: a Thrift or transport
+# error, or a wrong reply (2 is its usage error, which no test means to make).
+CPP_CLIENT_ERROR = 1
+
+
 def run_cpp_client(address, transport="buffered", protocol="binary", *commands,
                    timeout_ms=10000, deadline=60.0, transform=None, tls=None):
     """Runs thriftd_test_client; returns the CompletedProcess (text) whatever

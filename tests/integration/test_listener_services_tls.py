@@ -3,6 +3,7 @@ serves and its own certificate, or none, beside listeners that keep the
 global settings; one pool of workers serves them all."""
 
 import pytest
+from thrift.transport.TTransport import TTransportException
 
 import harness
 from harness import PINGPONG_SO, TlsFiles, py_client, run_thriftd
@@ -57,7 +58,7 @@ def test_each_listener_serves_the_service_its_entry_names(thriftd, tmp_path, por
         ["ok", "v"]
     # Each listener answers only its own service's methods.
     result = harness.run_cpp_client(admin_sock, "buffered", "binary", "get", "k")
-    assert result.returncode != 0
+    assert result.returncode == harness.CPP_CLIENT_ERROR, result.stderr
     lines = wait_lines(server, access, 8)
     for expected in ("kv.setValue ok", "kv.getValue ok", "admin.keyCount ok", "admin.clear ok",
                      "admin.getValue application_exception"):
@@ -86,10 +87,10 @@ def test_one_listener_over_tls_beside_a_plain_one(thriftd, tmp_path, tls, port, 
     with py_client(plain) as client:
         assert client.ping() == "pong"
     # The TLS listener speaks no plain Thrift; the plain one no TLS.
-    with pytest.raises(Exception):
+    with pytest.raises(TTransportException):
         harness.probe(port, timeout=2.0)
     assert harness.run_cpp_client(plain, "buffered", "binary", "ping", timeout_ms=2000,
-                                  tls=tls.client()).returncode != 0
+                                  tls=tls.client()).returncode == harness.CPP_CLIENT_ERROR
 
 
 def test_tls_files_in_a_yaml_bind_entry_are_found_from_the_config_files_directory(

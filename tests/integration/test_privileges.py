@@ -153,10 +153,12 @@ def test_workers_keep_no_capability_even_when_the_securebits_say_keep_them(thrif
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is missing")
-def test_a_replacement_worker_needs_no_user_database_lookup(thriftd, tmp_path, port):
-    """The user is looked up with the configuration (start, HUP), not at each
-    fork: with LDAP or NIS behind NSS, a lookup that hangs would stop the
-    master's loop, so its watchdog and every restart."""
+def test_the_master_makes_no_user_database_lookup_for_a_replacement_worker(thriftd, tmp_path,
+                                                                           port):
+    """The master looks the user up with the configuration (start, HUP), not at
+    each fork: with LDAP or NIS behind NSS, a lookup that hangs would stop the
+    master's loop, so its watchdog and every restart. Only the master is traced
+    (no -f): the new worker's own initgroups after the fork is expected."""
     server = thriftd(PINGPONG_SO, "-b", f"127.0.0.1:{port}", "-u", "nobody")
     (worker,) = server.wait_ready(port)
     trace = tmp_path / "master.strace"

@@ -9,6 +9,7 @@ import socket
 import time
 
 import pytest
+from thrift.transport.TTransport import TTransportException
 
 import harness
 from harness import PINGPONG_SO, TlsFiles, cpp_client, py_client, run_cpp_client, s_client
@@ -55,7 +56,7 @@ def test_python_and_cpp_clients_call_over_tls(thriftd, tmp_path, tls, port, kind
     # The unix socket stays plain; the TLS port does not speak plain Thrift.
     with py_client(unix_path) as client:
         assert client.ping() == "pong"
-    with pytest.raises(Exception):
+    with pytest.raises(TTransportException):
         harness.probe(port, timeout=2.0)
     expected = ["ping -",  # wait_ready's probe
                 "ping -", "echo -", "add -", f"add {ALICE}",  # Python
@@ -111,11 +112,12 @@ def test_mutual_tls_refuses_clients_without_a_trusted_certificate(thriftd, tls, 
     mark = server.log_mark()
     s_client(port, "-tls1_2", "-CAfile", tls.ca)
     server.wait_for_log(r"TLS handshake failed: .*peer did not return a certificate", since=mark)
-    with pytest.raises(Exception):
+    with pytest.raises(TTransportException):
         with py_client(port, tls=tls.client(), timeout=5.0) as client:
             client.ping()
     stranger = harness.TlsClient(tls.ca, tls.stranger_cert, tls.stranger_key)
-    assert run_cpp_client(port, "buffered", "binary", "ping", tls=stranger).returncode != 0
+    assert run_cpp_client(port, "buffered", "binary", "ping",
+                          tls=stranger).returncode == harness.CPP_CLIENT_ERROR
     server.wait_for_log(r"TLS handshake failed: .*certificate verify failed", since=mark)
     assert cpp_client(port, "buffered", "binary", "ping",
                       tls=tls.client(with_certificate=True)) == ["pong"]
@@ -187,7 +189,7 @@ def test_hup_rereads_the_certificate_and_lets_calls_finish(thriftd, tmp_path, tl
                     message="the old worker to exit")
         # ...and then its connection, idle on a retired worker, is closed
         # (OpenSSL's state cannot be handed over): the next call fails cleanly.
-        with pytest.raises(Exception):
+        with pytest.raises(TTransportException):
             client.ping()
     finally:
         trans.close()

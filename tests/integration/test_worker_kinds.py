@@ -39,9 +39,9 @@ def _concurrent_sleeps(port, count, ms=SLEEP_MS):
     """Opens `count` connections (each answers a ping first, so a worker holds
     it), then releases `count` threads through a barrier, each calling
     sleep(ms) on its own connection. Returns (seconds from the first call's
-    start until the last reply, the seconds each call took). The span is
-    measured from the calls' own clocks: the main thread may be scheduled
-    after a caller has started."""
+    start until the last reply, the seconds each call took, each call's
+    start on time.monotonic()). The span is measured from the calls' own
+    clocks: the main thread may be scheduled after a caller has started."""
     connections = []
     try:
         for _ in range(count):
@@ -60,7 +60,7 @@ def _concurrent_sleeps(port, count, ms=SLEEP_MS):
             barrier.wait(timeout=30)
             spans = [f.result(timeout=30) for f in calls]
         elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
-        return elapsed, [end - start for start, end in spans]
+        return elapsed, [end - start for start, end in spans], [start for start, _ in spans]
     finally:
         for connection in connections:
             connection.close()
@@ -73,7 +73,7 @@ def test_thread_kind_serves_as_many_calls_at_once_as_it_has_threads(thriftd, por
     server = thriftd(PINGPONG_SO, "-w", "1", "-k", "thread", "--threads", "8",
                      "-b", f"127.0.0.1:{port}")
     (worker,) = server.wait_ready(port)
-    _, took = _concurrent_sleeps(port, 8)
+    _, took, _ = _concurrent_sleeps(port, 8)
     assert min(took) >= SLEEP_MS / 1000, took
     assert max(took) < AT_ONCE_LIMIT, f"8 sleep({SLEEP_MS}) on 8 threads: {sorted(took)[-3:]}"
     assert server.worker_pids() == [worker]  # one process did it all
@@ -83,7 +83,11 @@ def test_thread_kind_with_one_thread_serves_one_call_at_a_time(thriftd, port):
     server = thriftd(PINGPONG_SO, "-w", "1", "-k", "thread", "--threads", "1",
                      "-b", f"127.0.0.1:{port}")
     server.wait_ready(port)
-    elapsed, took = _concurrent_sleeps(port, 2)
+    elapsed, took, starts = _concurrent_sleeps(port, 2)
+    # Both calls were made at once: two served at once but started 400 ms
+    # apart would span 800 ms too.
+    apart = max(starts) - min(starts)
+    assert apart < SLEEP_MS / 2 / 1000, f"the two calls started {apart:.3f}s apart"
     # The second call waits for the pool's only thread: 2 x 400 ms in a row
     # (each call's own time may be less: it may have started after the other).
     assert elapsed >= 2 * SLEEP_MS / 1000, (
@@ -96,7 +100,7 @@ def test_thread_kind_with_one_thread_serves_one_call_at_a_time(thriftd, port):
 def test_fiber_kind_serves_100_sleeping_calls_at_once_in_one_process(thriftd, port):
     server = thriftd(PINGPONG_SO, "-w", "1", "-k", "fiber", "-b", f"127.0.0.1:{port}")
     (worker,) = server.wait_ready(port)
-    _, took = _concurrent_sleeps(port, 100)
+    _, took, _ = _concurrent_sleeps(port, 100)
     assert min(took) >= SLEEP_MS / 1000, sorted(took)[:5]
     assert max(took) < AT_ONCE_LIMIT, f"100 sleep({SLEEP_MS}) on fibers: {sorted(took)[-3:]}"
     assert server.worker_pids() == [worker]

@@ -18,6 +18,11 @@ namespace {
 
 using Args = std::vector<std::string>;
 
+// The per-listener keys, as every error about a bind entry's keys lists them.
+constexpr char kListenerKeys[] =
+    "(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, keyfile, "
+    "ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)";
+
 std::string EntryError(const std::string& text) {
   BindEntry entry;
   Status status = ParseBindEntry(text, &entry);
@@ -67,22 +72,17 @@ TEST_CASE("a bad bind entry says which part is wrong and what was expected") {
   CHECK(EntryError("127.0.0.1:1,thrift_protocol_factory=compakt") ==
         "thrift_protocol_factory: expected one of binary, compact, json, header, got \"compakt\"");
   CHECK(EntryError("127.0.0.1:1,workers=2") ==
-        "unknown bind entry key \"workers\": expected address or a per-listener setting "
-        "(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, "
-         "keyfile, ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)");
+        std::string("unknown bind entry key \"workers\": expected address or a per-listener "
+                    "setting ") +
+            kListenerKeys);
   CHECK(EntryError("127.0.0.1:1,thrift_protocol_factry=compact") ==
-        "unknown bind entry key \"thrift_protocol_factry\" (did you mean "
-        "thrift_protocol_factory?): expected address or a per-listener setting "
-        "(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, "
-         "keyfile, ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)");
+        std::string("unknown bind entry key \"thrift_protocol_factry\" (did you mean "
+                    "thrift_protocol_factory?): expected address or a per-listener setting ") +
+            kListenerKeys);
   CHECK(EntryError("127.0.0.1:1,compact") ==
-        "expected KEY=VALUE after the address (service, multiplexed, thrift_transport_factory, "
-        "thrift_protocol_factory, certfile, keyfile, ca_certs, cert_reqs, ciphers, ssl_version, "
-        "tls_handshake_timeout), got \"compact\"");
+        std::string("expected KEY=VALUE after the address ") + kListenerKeys + ", got \"compact\"");
   CHECK(EntryError("127.0.0.1:1,") ==
-        "expected KEY=VALUE after the address (service, multiplexed, thrift_transport_factory, "
-        "thrift_protocol_factory, certfile, keyfile, ca_certs, cert_reqs, ciphers, ssl_version, "
-        "tls_handshake_timeout), got \"\"");
+        std::string("expected KEY=VALUE after the address ") + kListenerKeys + ", got \"\"");
   CHECK(EntryError("127.0.0.1:1,thrift_protocol_factory=json,thrift_protocol_factory=json") ==
         "thrift_protocol_factory: set twice in one bind entry");
 }
@@ -98,9 +98,9 @@ TEST_CASE("a YAML bind entry is an address or a map with an address") {
   CHECK(YamlEntryError("{address: 'unix:a,b'}") ==
         "address: a bind entry's values cannot hold a comma, got \"unix:a,b\"");
   CHECK(YamlEntryError("{address: '127.0.0.1:1', backlog: 3}") ==
-        "unknown bind entry key \"backlog\": expected address or a per-listener setting "
-        "(service, multiplexed, thrift_transport_factory, thrift_protocol_factory, certfile, "
-         "keyfile, ca_certs, cert_reqs, ciphers, ssl_version, tls_handshake_timeout)");
+        std::string("unknown bind entry key \"backlog\": expected address or a per-listener "
+                    "setting ") +
+            kListenerKeys);
   CHECK(YamlEntryError("[127.0.0.1:1]") ==
         "expected an address or a map {address: ADDRESS, KEY: VALUE}, got a YAML sequence");
 }

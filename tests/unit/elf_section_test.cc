@@ -2,22 +2,18 @@
 #include "src/base/elf_section.h"
 
 #include <doctest/doctest.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
 #include <optional>
 #include <string>
+
+#include "test_util.h"
 
 namespace thriftd {
 namespace {
 
 // A section in this test binary itself, found by reading /proc/self/exe.
 __attribute__((used, section(".thriftd_test_section"))) const char kSection[] = "in the file";
-
-std::string TempPath(const char* name) {
-  return "/tmp/thriftd-elf-test-" + std::to_string(getpid()) + "-" + name;
-}
 
 TEST_CASE("elf section: a section of a linked file is read as its bytes") {
   std::optional<std::string> contents;
@@ -43,12 +39,12 @@ TEST_CASE("elf section: a section larger than the limit is an error naming it") 
 }
 
 TEST_CASE("elf section: a file that is not ELF, or is cut short, is an error naming it") {
-  std::string text = TempPath("text");
-  { std::ofstream(text) << "not an ELF file at all\n"; }
+  thriftd_test::TempDir dir;
+  std::string text = dir.Write("text", "not an ELF file at all\n");
   std::optional<std::string> contents;
   CHECK(ReadElfSection(text, ".x", 4096, &contents).message() == text + ": not an ELF file");
   // The first 100 bytes of a real one: its section headers are past the end.
-  std::string cut = TempPath("cut");
+  std::string cut = dir.Join("cut");
   {
     std::ifstream in("/proc/self/exe", std::ios::binary);
     char head[100];
@@ -57,11 +53,9 @@ TEST_CASE("elf section: a file that is not ELF, or is cut short, is an error nam
   }
   CHECK(ReadElfSection(cut, ".x", 4096, &contents).message() ==
         cut + ": the ELF section headers are not as expected");
-  CHECK(ReadElfSection(TempPath("missing"), ".x", 4096, &contents)
+  CHECK(ReadElfSection(dir.Join("missing"), ".x", 4096, &contents)
             .message()
-            .find("open(" + TempPath("missing") + "): No such file") == 0);
-  std::remove(text.c_str());
-  std::remove(cut.c_str());
+            .find("open(" + dir.Join("missing") + "): No such file") == 0);
 }
 
 }  // namespace

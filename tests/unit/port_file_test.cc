@@ -5,8 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,12 +13,7 @@
 namespace thriftd {
 namespace {
 
-std::string Read(const std::string& path) {
-  std::ifstream file(path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using thriftd_test::ReadFile;
 
 std::vector<Listener> Listeners(std::vector<int> ports) {
   std::vector<Listener> listeners(ports.size());
@@ -38,9 +31,9 @@ TEST_CASE("WritePortFile replaces the file whole, and says why it cannot") {
   thriftd_test::TempDir dir;
   std::string path = dir.path() + "/ports";
   REQUIRE(WritePortFile(path, Listeners({1, 2})).ok());
-  CHECK(Read(path) == "1\n2\n");
+  CHECK(ReadFile(path) == "1\n2\n");
   REQUIRE(WritePortFile(path, Listeners({3})).ok());
-  CHECK(Read(path) == "3\n");
+  CHECK(ReadFile(path) == "3\n");
   struct stat st;
   CHECK(stat((path + ".tmp" + std::to_string(getpid())).c_str(), &st) != 0);  // nothing beside it
   // Readable by another user's script whatever the umask (ReplaceFile).

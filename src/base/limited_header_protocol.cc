@@ -23,6 +23,17 @@ uint32_t LimitedHeaderProtocol::readMessageBegin_virt(std::string& name, TMessag
     resetProtocol();
   } catch (const apache::thrift::TApplicationException& error) {
     // A protocol id it does not know: the client is told, as Thrift does.
+    // The reply's header carries that id back, but a negative one (an
+    // int16 in THeaderTransport) would never be written:
+    // THeaderTransport::writeVarint32 shifts its sign bit back in forever,
+    // over the stack (found by the connection_framed fuzz target). Such a
+    // reply names the protocol it is written in instead (resetProtocol()
+    // kept the last message's inner protocol, but took the new id).
+    if (trans_->getProtocolId() > 0x7fff) {
+      bool compact = dynamic_cast<TCompactProtocolT<THeaderTransport>*>(proto_.get()) != nullptr;
+      protoId_ = compact ? T_COMPACT_PROTOCOL : T_BINARY_PROTOCOL;
+      trans_->setProtocolId(static_cast<uint16_t>(protoId_));
+    }
     writeMessageBegin("", T_EXCEPTION, 0);
     error.write(static_cast<TProtocol*>(this));
     writeMessageEnd();

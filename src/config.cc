@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -216,9 +217,15 @@ void CopyIntoFields(const Values& values, Config* config) {
 Status CheckResolved(const Config& config) {
   // Each listener's own settings must agree (CheckListenerSettings); a
   // listener that sets none of its own has the globals, checked as those.
+  // An address is a listener's key (its settings, a connection's hand-over):
+  // listed twice, the second would be served with the first one's settings.
+  std::set<std::string> addresses;
   for (const std::string& text : config.bind) {
     BindEntry entry;
     if (!ParseBindEntry(text, &entry).ok()) continue;  // parsed with its source
+    if (!addresses.insert(entry.address).second)
+      return Status::Error(config.OriginOf("bind").Describe() + ": " + entry.address +
+                           ": listed twice");
     Status status = CheckListenerSettings(ListenerSettingsOf(config, entry.address));
     if (status.ok()) continue;
     if (entry.options.empty()) {

@@ -134,6 +134,14 @@ TEST_CASE("each listener has the global settings, with those its entry sets in t
   CHECK(passed.thrift_protocol_factory == "compact");
 }
 
+TEST_CASE("an address listed twice is refused: the second would get the first one's settings") {
+  CHECK(ResolveError({"-b", "127.0.0.1:9000-9100", "-b",
+                      "127.0.0.1:9000-9100,thrift_protocol_factory=compact"}) ==
+        "command line: --bind: 127.0.0.1:9000-9100: listed twice");
+  CHECK(ResolveError({"-b", "unix:/x.sock", "-b", "127.0.0.1:1", "-b", "unix:/x.sock"}) ==
+        "command line: --bind: unix:/x.sock: listed twice");
+}
+
 TEST_CASE("the header protocol needs the header transport, checked per listener") {
   CHECK(ResolveError({"-b", "127.0.0.1:1,thrift_protocol_factory=header"}) ==
         "command line: --bind: 127.0.0.1:1: thrift_protocol_factory header needs "

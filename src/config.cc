@@ -226,7 +226,7 @@ Status CheckResolved(const Config& config) {
     if (!addresses.insert(entry.address).second)
       return Status::Error(config.OriginOf("bind").Describe() + ": " + entry.address +
                            ": listed twice");
-    Status status = CheckListenerSettings(ListenerSettingsOf(config, entry.address));
+    Status status = CheckListenerSettings(ListenerSettingsOf(config, entry));
     if (status.ok()) continue;
     if (entry.options.empty()) {
       return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +

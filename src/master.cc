@@ -241,15 +241,17 @@ class Master::Impl {
   // /schema: what the App's file embeds, read again at each HUP (a replaced
   // .so brings its schema) except when preloaded (the workers keep the code
   // loaded at start, so /schema keeps its schema). A file whose schema
-  // cannot be read serves none, said once in the log.
+  // cannot be read serves none, said once in the log and by /schema's 404.
   void ServeAppSchema(const Config& config) {
     if (metrics_server_ == nullptr) return;
     std::optional<std::string> schema;
     Status status = ReadAppSchema(config.app, &schema);
     if (!status.ok()) {
       THRIFTD_LOG(kWarning) << "cannot serve the App's schema at /schema: " << status.message();
-      schema.reset();
-    } else if (schema) {
+      metrics_server_->SetSchemaError(status.message());
+      return;
+    }
+    if (schema) {
       THRIFTD_LOG(kInfo) << "Serving the App's schema at /schema (" << schema->size() << " bytes)";
     }
     metrics_server_->SetSchema(std::move(schema), config.app);

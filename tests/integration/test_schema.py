@@ -85,6 +85,21 @@ def test_an_app_without_a_schema_is_a_404_that_call_explains(thriftd, port):
                              f"there ({reason})\n")
 
 
+def test_a_broken_embedded_schema_is_a_404_that_says_so(thriftd, port, tmp_path):
+    # The Everything App with its bundle's version changed (1 -> 2): it
+    # still serves, and /schema's 404 tells the read error, not "no schema".
+    app = tmp_path / "libbroken.so"
+    data = EVERYTHING_SO.read_bytes()
+    assert data.count(b'"thriftdSchema":1}') == 1
+    app.write_bytes(data.replace(b'"thriftdSchema":1}', b'"thriftdSchema":2}'))
+    metrics_port = harness.free_port()
+    serve(thriftd, app, port, metrics_port)
+    reason = (f"cannot serve the App's schema: {app}: section .thriftd_schema: not a thriftd "
+              "schema bundle of version 1")
+    assert request(metrics_port) == (404, "text/plain; charset=utf-8", str(len(reason) + 1),
+                                     reason + "\n")
+
+
 def test_hup_serves_the_schema_of_the_replaced_app(thriftd, port, tmp_path):
     app = tmp_path / "libapp.so"
     shutil.copy(PINGPONG_SO, app)

@@ -1,9 +1,8 @@
 #include "call/schema.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+
+#include "src/base/read_whole_file.h"
 
 namespace thriftd::call {
 namespace {
@@ -98,12 +97,11 @@ Status Schema::LoadFileOnce(const std::string& path, std::vector<std::string>* s
   for (const std::string& done : *seen)
     if (done == path) return Status::Ok();
   seen->push_back(path);
-  std::ifstream in(path);
-  if (!in) return Status::Error(path + ": cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
+  std::string text;
+  Status status = ReadWholeFile(path, &text);
+  if (!status.ok()) return status;
   std::vector<std::string> includes;
-  Status status = LoadText(text.str(), path, &includes);
+  status = LoadText(text, path, &includes);
   if (!status.ok()) return status;
   for (const std::string& include : includes) {
     status = LoadFileOnce(DirectoryOf(path) + "/" + include + ".json", seen);

@@ -1,10 +1,5 @@
 #include "src/config.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iomanip>
 #include <set>
 #include <sstream>
@@ -14,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include "src/base/access_log_format.h"
 #include "src/base/bind_address.h"
+#include "src/base/read_whole_file.h"
 #include "src/bind_entry.h"
 #include "src/setting_paths.h"
 
@@ -316,19 +312,10 @@ Status ParseYamlConfig(const std::string& text, const std::string& source, Confi
 }
 
 Status LoadYamlConfigFile(const std::string& path, const Origin& from, ConfigLayer* layer) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return Status::Error(from.Describe() + ": cannot read " + path + ": " + std::strerror(EISDIR));
-  }
-  std::ifstream file(path);
-  if (!file) {
-    int err = errno;
-    return Status::Error(from.Describe() + ": cannot read " + path + ": " + std::strerror(err));
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) return Status::Error(from.Describe() + ": cannot read " + path);
-  Status status = ParseYamlConfig(text.str(), path, layer);
+  std::string text;
+  Status status = ReadWholeFile(path, &text);
+  if (!status.ok()) return status.Prepend(from.Describe());
+  status = ParseYamlConfig(text, path, layer);
   if (!status.ok()) return status;
   // The file's relative paths mean paths beside it: under systemd the
   // working directory is /, wherever the file is.

@@ -5,6 +5,7 @@
 #ifndef THRIFTD_CALL_SCHEMA_H_
 #define THRIFTD_CALL_SCHEMA_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -76,6 +77,10 @@ struct Service {
   std::string extends;  ///< qualified; empty when it extends nothing
   std::vector<Method> methods;
 };
+
+/// The largest schema read anywhere: one an App embeds (the master serves no
+/// larger, app_schema.h) and one --schema-from fetches (schema_fetch.h).
+constexpr size_t kMaxSchemaBytes = 64 * 1024 * 1024;
 
 class Schema {
  public:

@@ -6,6 +6,7 @@
 #include <thrift/transport/TTransportException.h>
 
 #include "call/connect_address.h"
+#include "call/schema.h"
 
 namespace thriftd::call {
 namespace {

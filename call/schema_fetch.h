@@ -9,9 +9,6 @@
 
 namespace thriftd::call {
 
-/// The largest schema accepted.
-constexpr size_t kMaxSchemaBytes = 64 * 1024 * 1024;
-
 /// GETs /schema from `address` (HOST:PORT, [IPv6]:PORT or http://HOST:PORT,
 /// the metrics endpoint's --metrics-bind) within `timeout_ms` for each of
 /// connect, send and receive, into `*body`; `*url` is the URL it GETs

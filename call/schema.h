@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "src/base/status.h"
 
 namespace thriftd::call {
@@ -113,11 +115,13 @@ class Schema {
  private:
   Status LoadFileOnce(const std::string& path, std::vector<std::string>* seen);
 
-  Status LoadProgram(const std::string& text, const std::string& origin,
+  // One program's JSON, already parsed (LoadText parses a text once, a
+  // bundle's programs with it), kept for Bundle.
+  Status LoadProgram(nlohmann::json root, const std::string& origin,
                      std::vector<std::string>* includes);
 
   std::string main_program_;
-  std::vector<std::string> program_texts_;  ///< as read, main first
+  std::vector<nlohmann::json> programs_;  ///< as read, main first
   std::map<std::string, StructDef> structs_;
   std::map<std::string, EnumDef> enums_;
   std::vector<Service> services_;

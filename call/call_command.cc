@@ -72,10 +72,10 @@ std::string SchemaSource(const std::string& bundle, const std::string& idl) {
 // The schema from --idl or --schema-from.
 Status ReadSchema(const CallOptions& options, Schema* schema) {
   if (!options.idl.empty()) return LoadSchema(options.idl, options.include_dirs, schema);
-  std::string text;
-  Status status = FetchSchema(options.schema_from, options.stack.timeout_ms, &text);
+  std::string text, url;
+  Status status = FetchSchema(options.schema_from, options.stack.timeout_ms, &text, &url);
   if (!status.ok()) return status;
-  return schema->LoadText(text, "http://" + options.schema_from + "/schema");
+  return schema->LoadText(text, url);
 }
 
 // Where a call goes: "[MUX:]Service.method" resolved in the schema.

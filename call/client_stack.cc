@@ -14,7 +14,7 @@
 #include <thrift/transport/TVirtualTransport.h>
 #include <thrift/transport/TZlibTransport.h>
 
-#include "src/base/bind_address.h"
+#include "call/connect_address.h"
 #include "src/base/limited_header_protocol.h"
 
 namespace thriftd::call {
@@ -120,12 +120,8 @@ Status MakeTlsFactory(const TlsOptions& tls, std::shared_ptr<TSSLSocketFactory>*
 
 Status MakeSocket(const StackOptions& options, std::shared_ptr<TSocket>* socket,
                   std::shared_ptr<TSSLSocketFactory>* tls) {
-  // Spelled as thriftd's own binds are; a client connects to a port, a path.
   BindAddress address;
-  if (!ParseBindAddress(options.address, &address) ||
-      (address.kind == BindAddress::Kind::kTcp &&
-       (address.host.empty() || address.port == 0 || address.last_port != 0)) ||
-      address.kind == BindAddress::Kind::kFd || address.kind == BindAddress::Kind::kSystemd) {
+  if (!ParseConnectAddress(options.address, UnixSockets::kAccepted, &address)) {
     return Status::Error("address " + options.address +
                          ": expected HOST:PORT, [IPv6]:PORT or unix:PATH (a port of 1-65535)");
   }

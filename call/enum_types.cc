@@ -93,12 +93,13 @@ void PatchProgram(const Declarations& declared, const XmlElement& document, json
 
 }  // namespace
 
-Status RestoreEnumTypes(const std::vector<std::string>& xml_texts,
+Status RestoreEnumTypes(const std::map<std::string, std::string>& xml_files,
                         std::vector<nlohmann::json>* programs) {
-  std::vector<XmlElement> roots(xml_texts.size());
-  for (size_t i = 0; i < xml_texts.size(); ++i) {
-    Status status = ReadXmlElements(xml_texts[i], &roots[i]);
-    if (!status.ok()) return status;
+  std::vector<XmlElement> roots;
+  for (const auto& [name, text] : xml_files) {
+    roots.emplace_back();
+    Status status = ReadXmlElements(text, &roots.back());
+    if (!status.ok()) return status.Prepend(name);
   }
   Declarations declared;
   std::map<std::string, const XmlElement*> documents;

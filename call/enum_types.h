@@ -9,6 +9,7 @@
 #ifndef THRIFTD_CALL_ENUM_TYPES_H_
 #define THRIFTD_CALL_ENUM_TYPES_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,10 +20,11 @@
 namespace thriftd::call {
 
 /// Rewrites, in every program of `programs` (the JSON generator's output),
-/// each "i32" the XML of the same programs (`xml_texts`, the XML
-/// generator's output for them, any order) says is an enum. A program
-/// without XML is left as it is; XML that does not parse is an error.
-Status RestoreEnumTypes(const std::vector<std::string>& xml_texts,
+/// each "i32" the XML of the same programs (`xml_files`, the XML
+/// generator's output for them by file name) says is an enum. A program
+/// without XML is left as it is; XML that does not parse is an error
+/// naming its file ("FILE: the compiler's XML at byte N: ...").
+Status RestoreEnumTypes(const std::map<std::string, std::string>& xml_files,
                         std::vector<nlohmann::json>* programs);
 
 }  // namespace thriftd::call

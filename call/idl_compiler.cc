@@ -9,9 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
+#include <map>
 
 #include "call/enum_types.h"
+#include "src/base/read_whole_file.h"
 #include "src/base/unique_fd.h"
 
 namespace thriftd::call {
@@ -104,30 +105,32 @@ std::string OneLine(const std::string& text) {
   return line;
 }
 
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Every program's JSON in `dir`, rewritten with the enum types its XML has.
 Status RestoreEnumTypesIn(const std::string& dir) {
-  std::vector<std::string> json_paths, xml_texts;
+  std::vector<std::string> json_paths, xml_paths;
   DIR* listing = opendir(dir.c_str());
   if (listing == nullptr) return Status::FromErrno("opendir(" + dir + ")", errno);
   while (dirent* entry = readdir(listing)) {
     std::string name = entry->d_name;
     if (EndsWith(name, ".json")) json_paths.push_back(dir + "/" + name);
-    if (EndsWith(name, ".xml")) xml_texts.push_back(ReadWhole(dir + "/" + name));
+    if (EndsWith(name, ".xml")) xml_paths.push_back(dir + "/" + name);
   }
   closedir(listing);
+  // Keyed by path, so that an XML error names the file it is in.
+  std::map<std::string, std::string> xml_files;
+  for (const std::string& path : xml_paths) {
+    Status status = ReadWholeFile(path, &xml_files[path]);
+    if (!status.ok()) return status;
+  }
   std::vector<nlohmann::json> programs;
   for (const std::string& path : json_paths) {
-    programs.push_back(nlohmann::json::parse(ReadWhole(path), nullptr, /*exceptions=*/false));
+    std::string text;
+    Status status = ReadWholeFile(path, &text);
+    if (!status.ok()) return status;
+    programs.push_back(nlohmann::json::parse(text, nullptr, /*exceptions=*/false));
     if (programs.back().is_discarded()) return Status::Error(path + ": not JSON");
   }
-  Status status = RestoreEnumTypes(xml_texts, &programs);
+  Status status = RestoreEnumTypes(xml_files, &programs);
   if (!status.ok()) return status;
   for (size_t i = 0; i < json_paths.size(); ++i) {
     std::ofstream out(json_paths[i], std::ios::trunc);

@@ -1,9 +1,8 @@
 #include "call/schema.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+
+#include "src/base/read_whole_file.h"
 
 namespace thriftd::call {
 namespace {
@@ -98,12 +97,11 @@ Status Schema::LoadFileOnce(const std::string& path, std::vector<std::string>* s
   for (const std::string& done : *seen)
     if (done == path) return Status::Ok();
   seen->push_back(path);
-  std::ifstream in(path);
-  if (!in) return Status::Error(path + ": cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
+  std::string text;
+  Status status = ReadWholeFile(path, &text);
+  if (!status.ok()) return status;
   std::vector<std::string> includes;
-  Status status = LoadText(text.str(), path, &includes);
+  status = LoadText(text, path, &includes);
   if (!status.ok()) return status;
   for (const std::string& include : includes) {
     status = LoadFileOnce(DirectoryOf(path) + "/" + include + ".json", seen);
@@ -121,28 +119,26 @@ Status Schema::LoadText(const std::string& text, const std::string& origin,
     return Status::Error(origin + ": not a Thrift JSON schema: " + e.what());
   }
   if (!root.is_object() || !root.contains("thriftdSchema"))
-    return LoadProgram(text, origin, includes);
+    return LoadProgram(std::move(root), origin, includes);
   if (root.at("thriftdSchema") != 1 || !root.contains("programs") || !root["programs"].is_array())
     return Status::Error(origin + ": not a thriftd schema bundle of version 1");
-  for (const json& program : root["programs"]) {
-    Status status = LoadProgram(program.dump(), origin, nullptr);
+  for (json& program : root["programs"]) {
+    Status status = LoadProgram(std::move(program), origin, nullptr);
     if (!status.ok()) return status;
   }
   return Status::Ok();
 }
 
 std::string Schema::Bundle() const {
-  json programs = json::array();
-  for (const std::string& text : program_texts_) programs.push_back(json::parse(text));
-  return json{{"thriftdSchema", 1}, {"programs", std::move(programs)}}.dump();
+  return json{{"thriftdSchema", 1}, {"programs", programs_}}.dump();
 }
 
-Status Schema::LoadProgram(const std::string& text, const std::string& origin,
+Status Schema::LoadProgram(json parsed, const std::string& origin,
                            std::vector<std::string>* includes) {
   try {
-    json root = json::parse(text);
-    std::string program = root.at("name").get<std::string>();
-    program_texts_.push_back(root.dump());
+    std::string program = parsed.at("name").get<std::string>();
+    programs_.push_back(std::move(parsed));
+    const json& root = programs_.back();
     if (includes != nullptr) {
       for (const json& include : root.value("includes", json::array()))
         includes->push_back(include.get<std::string>());

@@ -5,12 +5,15 @@
 #ifndef THRIFTD_CALL_SCHEMA_H_
 #define THRIFTD_CALL_SCHEMA_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "src/base/status.h"
 
@@ -77,6 +80,10 @@ struct Service {
   std::vector<Method> methods;
 };
 
+/// The largest schema read anywhere: one an App embeds (the master serves no
+/// larger, app_schema.h) and one --schema-from fetches (schema_fetch.h).
+constexpr size_t kMaxSchemaBytes = 64 * 1024 * 1024;
+
 class Schema {
  public:
   /// Reads FILE.json as the compiler writes it, then each program it
@@ -108,11 +115,13 @@ class Schema {
  private:
   Status LoadFileOnce(const std::string& path, std::vector<std::string>* seen);
 
-  Status LoadProgram(const std::string& text, const std::string& origin,
+  // One program's JSON, already parsed (LoadText parses a text once, a
+  // bundle's programs with it), kept for Bundle.
+  Status LoadProgram(nlohmann::json root, const std::string& origin,
                      std::vector<std::string>* includes);
 
   std::string main_program_;
-  std::vector<std::string> program_texts_;  ///< as read, main first
+  std::vector<nlohmann::json> programs_;  ///< as read, main first
   std::map<std::string, StructDef> structs_;
   std::map<std::string, EnumDef> enums_;
   std::vector<Service> services_;

@@ -5,7 +5,8 @@
 #include <thrift/transport/TSocket.h>
 #include <thrift/transport/TTransportException.h>
 
-#include "src/base/bind_address.h"
+#include "call/connect_address.h"
+#include "call/schema.h"
 
 namespace thriftd::call {
 namespace {
@@ -22,17 +23,18 @@ std::string FirstLine(const std::string& text) {
 
 }  // namespace
 
-Status FetchSchema(const std::string& address, int timeout_ms, std::string* body) {
+Status FetchSchema(const std::string& address, int timeout_ms, std::string* body,
+                   std::string* url_out) {
   std::string where = address;
   if (where.rfind("http://", 0) == 0) where = where.substr(7);
   if (!where.empty() && where.back() == '/') where.pop_back();
   BindAddress parsed;
-  if (!ParseBindAddress(where, &parsed) || parsed.kind != BindAddress::Kind::kTcp ||
-      parsed.host.empty() || parsed.port == 0) {
+  if (!ParseConnectAddress(where, UnixSockets::kRefused, &parsed)) {
     return Status::Error("--schema-from " + address +
                          ": expected the metrics endpoint's HOST:PORT (its --metrics-bind)");
   }
-  std::string url = "http://" + where + "/schema";
+  const std::string url = "http://" + where + "/schema";
+  *url_out = url;
   std::string response;
   try {
     TSocket socket(parsed.host, parsed.port);

@@ -9,14 +9,13 @@
 
 namespace thriftd::call {
 
-/// The largest schema accepted.
-constexpr size_t kMaxSchemaBytes = 64 * 1024 * 1024;
-
 /// GETs /schema from `address` (HOST:PORT, [IPv6]:PORT or http://HOST:PORT,
 /// the metrics endpoint's --metrics-bind) within `timeout_ms` for each of
-/// connect, send and receive, into `*body`. A 404 (an App with no embedded
-/// schema) is an error saying so, with the server's own line.
-Status FetchSchema(const std::string& address, int timeout_ms, std::string* body);
+/// connect, send and receive, into `*body`; `*url` is the URL it GETs
+/// (http://HOST:PORT/schema, however `address` was spelled), for the
+/// caller's errors about the body. A 404 (an App with no embedded schema) is
+/// an error saying so, with the server's own line.
+Status FetchSchema(const std::string& address, int timeout_ms, std::string* body, std::string* url);
 
 }  // namespace thriftd::call
 

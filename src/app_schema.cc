@@ -11,7 +11,7 @@ namespace thriftd {
 Status ReadAppSchema(const std::string& app, std::optional<std::string>* schema) {
   std::string path = ParsePluginSpec(app).path;
   std::optional<std::string> section;
-  Status status = ReadElfSection(path, THRIFTD_SCHEMA_SECTION, kMaxAppSchemaBytes, &section);
+  Status status = ReadElfSection(path, THRIFTD_SCHEMA_SECTION, call::kMaxSchemaBytes, &section);
   if (!status.ok()) return status;
   if (!section) {
     schema->reset();

@@ -11,13 +11,11 @@
 
 namespace thriftd {
 
-/// The largest embedded schema served.
-constexpr size_t kMaxAppSchemaBytes = 64 * 1024 * 1024;
-
 /// The schema embedded in the App `app` ("PATH.so[:NAME]": every App of a
 /// file shares its schema), or nullopt when it embeds none. A file that
-/// cannot be read as ELF, or a schema that is not a Thrift JSON schema, is
-/// an error naming the file. Runs in the master, at start and on HUP.
+/// cannot be read as ELF, a schema larger than `thriftd call` reads
+/// (call::kMaxSchemaBytes), or one that is not a Thrift JSON schema, is an
+/// error naming the file. Runs in the master, at start and on HUP.
 Status ReadAppSchema(const std::string& app, std::optional<std::string>* schema);
 
 }  // namespace thriftd

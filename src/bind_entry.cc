@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include "src/base/bind_address.h"
 #include "src/config.h"
 #include "src/settings.h"
@@ -54,6 +56,18 @@ void Override(const std::string& key, const std::string& value, ListenerSettings
                             if (key == #name) settings->name = FromSettingValue<type>(parsed);)
   THRIFTD_SETTINGS(THRIFTD_OVERRIDE_LISTENER_FIELD)
 #undef THRIFTD_OVERRIDE_LISTENER_FIELD
+}
+
+// The kListener settings of `config` itself, for the listener `key`.
+ListenerSettings GlobalListenerSettings(const Config& config, const std::string& key) {
+  ListenerSettings settings;
+  settings.key = key;
+#define THRIFTD_COPY_LISTENER_FIELD(name, flag, short_flag, kind, type, default_value, choices, \
+                                    range, metavar, section, scope, help)                       \
+  THRIFTD_IF_LISTENER_SCOPE(scope, settings.name = config.name;)
+  THRIFTD_SETTINGS(THRIFTD_COPY_LISTENER_FIELD)
+#undef THRIFTD_COPY_LISTENER_FIELD
+  return settings;
 }
 
 }  // namespace
@@ -166,21 +180,40 @@ std::vector<std::string> BindAddresses(const Config& config) {
   return addresses;
 }
 
-ListenerSettings ListenerSettingsOf(const Config& config, const std::string& key) {
-  ListenerSettings settings;
-  settings.key = key;
-#define THRIFTD_COPY_LISTENER_FIELD(name, flag, short_flag, kind, type, default_value, choices, \
-                                    range, metavar, section, scope, help)                       \
-  THRIFTD_IF_LISTENER_SCOPE(scope, settings.name = config.name;)
-  THRIFTD_SETTINGS(THRIFTD_COPY_LISTENER_FIELD)
-#undef THRIFTD_COPY_LISTENER_FIELD
+ListenerSettings ListenerSettingsOf(const Config& config, const BindEntry& entry) {
+  ListenerSettings settings = GlobalListenerSettings(config, entry.address);
+  for (const auto& [name, value] : entry.options) Override(name, value, &settings);
+  return settings;
+}
+
+std::vector<ListenerSettings> AllListenerSettings(const Config& config) {
+  std::vector<ListenerSettings> all;
   for (const std::string& text : config.bind) {
     BindEntry entry;
-    if (!ParseBindEntry(text, &entry).ok() || entry.address != key) continue;
-    for (const auto& [name, value] : entry.options) Override(name, value, &settings);
-    break;
+    if (ParseBindEntry(text, &entry).ok()) {
+      all.push_back(ListenerSettingsOf(config, entry));
+    } else {
+      all.push_back(GlobalListenerSettings(config, text.substr(0, text.find(','))));
+    }
   }
-  return settings;
+  return all;
+}
+
+std::vector<ListenerSettings> ListenerSettingsFor(const Config& config,
+                                                  const std::vector<std::string>& keys) {
+  std::vector<ListenerSettings> all = AllListenerSettings(config);
+  std::vector<ListenerSettings> found;
+  for (const std::string& key : keys) {
+    auto it = std::find_if(all.begin(), all.end(), [&key](const ListenerSettings& settings) {
+      return settings.key == key;
+    });
+    found.push_back(it != all.end() ? *it : GlobalListenerSettings(config, key));
+  }
+  return found;
+}
+
+ListenerSettings ListenerSettingsOf(const Config& config, const std::string& key) {
+  return ListenerSettingsFor(config, {key}).front();
 }
 
 Status CheckListenerSettings(const ListenerSettings& settings) {

@@ -62,9 +62,22 @@ void EmitBindEntry(const std::string& text, YAML::Emitter* out);
 /// listeners are opened (and inherited, and found again) by.
 std::vector<std::string> BindAddresses(const Config& config);
 
-/// The settings of the listener whose address is `key`: the kListener
-/// settings of `config`, with those its bind entry sets in their place (no
-/// entry for `key`, a socket systemd passed: the config's own).
+/// The settings of the listener of `entry`: the kListener settings of
+/// `config`, with those the entry sets in their place.
+ListenerSettings ListenerSettingsOf(const Config& config, const BindEntry& entry);
+
+/// The settings of every listener `config.bind` names, in its order, each
+/// entry parsed once (an entry that does not parse, which a resolved
+/// config has none of, has the config's own).
+std::vector<ListenerSettings> AllListenerSettings(const Config& config);
+
+/// The settings of the listeners keyed `keys` (their addresses), in that
+/// order: what AllListenerSettings has for the key, else (a socket systemd
+/// passed) the config's own. The master's, once per generation.
+std::vector<ListenerSettings> ListenerSettingsFor(const Config& config,
+                                                  const std::vector<std::string>& keys);
+
+/// The settings of the listener whose address is `key`, as ListenerSettingsFor.
 ListenerSettings ListenerSettingsOf(const Config& config, const std::string& key);
 
 /// What a listener's settings must agree on: the header protocol needs the

@@ -1,11 +1,7 @@
 #include "src/config.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <iomanip>
+#include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -13,6 +9,7 @@
 #include <boost/program_options.hpp>
 #include "src/base/access_log_format.h"
 #include "src/base/bind_address.h"
+#include "src/base/read_whole_file.h"
 #include "src/bind_entry.h"
 #include "src/setting_paths.h"
 
@@ -216,10 +213,16 @@ void CopyIntoFields(const Values& values, Config* config) {
 Status CheckResolved(const Config& config) {
   // Each listener's own settings must agree (CheckListenerSettings); a
   // listener that sets none of its own has the globals, checked as those.
+  // An address is a listener's key (its settings, a connection's hand-over):
+  // listed twice, the second would be served with the first one's settings.
+  std::set<std::string> addresses;
   for (const std::string& text : config.bind) {
     BindEntry entry;
     if (!ParseBindEntry(text, &entry).ok()) continue;  // parsed with its source
-    Status status = CheckListenerSettings(ListenerSettingsOf(config, entry.address));
+    if (!addresses.insert(entry.address).second)
+      return Status::Error(config.OriginOf("bind").Describe() + ": " + entry.address +
+                           ": listed twice");
+    Status status = CheckListenerSettings(ListenerSettingsOf(config, entry));
     if (status.ok()) continue;
     if (entry.options.empty()) {
       return Status::Error(config.OriginOf("thrift_protocol_factory").Describe() +
@@ -309,19 +312,10 @@ Status ParseYamlConfig(const std::string& text, const std::string& source, Confi
 }
 
 Status LoadYamlConfigFile(const std::string& path, const Origin& from, ConfigLayer* layer) {
-  struct stat st;
-  if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return Status::Error(from.Describe() + ": cannot read " + path + ": " + std::strerror(EISDIR));
-  }
-  std::ifstream file(path);
-  if (!file) {
-    int err = errno;
-    return Status::Error(from.Describe() + ": cannot read " + path + ": " + std::strerror(err));
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  if (file.bad()) return Status::Error(from.Describe() + ": cannot read " + path);
-  Status status = ParseYamlConfig(text.str(), path, layer);
+  std::string text;
+  Status status = ReadWholeFile(path, &text);
+  if (!status.ok()) return status.Prepend(from.Describe());
+  status = ParseYamlConfig(text, path, layer);
   if (!status.ok()) return status;
   // The file's relative paths mean paths beside it: under systemd the
   // working directory is /, wherever the file is.

@@ -33,28 +33,44 @@ struct AddrInfoDeleter {
   void operator()(addrinfo* info) const { freeaddrinfo(info); }
 };
 
-// Listens on `port` of `address`'s host. *in_use: bind said the port is taken.
-Status OpenTcpPort(const BindAddress& address, int port_number, int backlog, bool reuse_port,
-                   Listener* listener, bool* in_use) {
-  *in_use = false;
+// The address `address`'s host resolves to (an empty host: all IPv4
+// interfaces, as gunicorn's ":PORT" does), with port `port`.
+Status ResolveTcp(const BindAddress& address, int port, SocketAddress* resolved,
+                  socklen_t* length) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  std::string port = std::to_string(port_number);
-  int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), port.c_str(), &hints,
-                       &found);
+  int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(),
+                       std::to_string(port).c_str(), &hints, &found);
   if (rc != 0) {
     return Status::Error("cannot listen on " + address.ToString() + ": " + gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, AddrInfoDeleter> owned(found);
-  // An empty host means all IPv4 interfaces, as gunicorn's ":PORT" does.
   addrinfo* chosen = found;
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     if (address.host.empty() && ai->ai_family == AF_INET) chosen = ai;
   }
-  UniqueFd fd(socket(chosen->ai_family, chosen->ai_socktype | SOCK_CLOEXEC, 0));
+  if (chosen->ai_addrlen > sizeof resolved->storage)
+    return Failed(address, "getaddrinfo", EAFNOSUPPORT);
+  *resolved = SocketAddress{};
+  std::memcpy(&resolved->storage, chosen->ai_addr, chosen->ai_addrlen);
+  *length = chosen->ai_addrlen;
+  return Status::Ok();
+}
+
+// Listens on `port` of the resolved address `at`. *in_use: bind said the
+// port is taken.
+Status OpenTcpPort(const BindAddress& address, SocketAddress at, socklen_t length, int port,
+                   int backlog, bool reuse_port, Listener* listener, bool* in_use) {
+  *in_use = false;
+  if (at.any.sa_family == AF_INET6) {
+    at.v6.sin6_port = htons(static_cast<uint16_t>(port));
+  } else {
+    at.v4.sin_port = htons(static_cast<uint16_t>(port));
+  }
+  UniqueFd fd(socket(at.any.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return Failed(address, "socket", errno);
   int one = 1;
   if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
@@ -63,10 +79,10 @@ Status OpenTcpPort(const BindAddress& address, int port_number, int backlog, boo
   // socket bound there set it, and all belong to the same user.
   if (reuse_port && setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
     return Failed(address, "setsockopt(SO_REUSEPORT)", errno);
-  if (chosen->ai_family == AF_INET6 &&
+  if (at.any.sa_family == AF_INET6 &&
       setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
     return Failed(address, "setsockopt(IPV6_V6ONLY)", errno);
-  if (bind(fd.get(), chosen->ai_addr, chosen->ai_addrlen) < 0) {
+  if (bind(fd.get(), &at.any, length) < 0) {
     *in_use = errno == EADDRINUSE;
     return Failed(address, "bind", errno);
   }
@@ -80,12 +96,17 @@ Status OpenTcpPort(const BindAddress& address, int port_number, int backlog, boo
 }
 
 // A port range (HOST:FIRST-LAST) takes its first port no one listens on,
-// as thriftworker's port_range does; a single port is a range of one.
+// as thriftworker's port_range does; a single port is a range of one. The
+// host is resolved once, whatever the number of ports tried.
 Status OpenTcp(const BindAddress& address, int backlog, bool reuse_port, Listener* listener) {
+  SocketAddress resolved;
+  socklen_t length = 0;
+  Status status = ResolveTcp(address, address.port, &resolved, &length);
+  if (!status.ok()) return status;
   int last = address.last_port != 0 ? address.last_port : address.port;
   for (int port = address.port; port <= last; ++port) {
     bool in_use = false;
-    Status status = OpenTcpPort(address, port, backlog, reuse_port, listener, &in_use);
+    status = OpenTcpPort(address, resolved, length, port, backlog, reuse_port, listener, &in_use);
     if (!in_use || address.last_port == 0) return status;
   }
   return Status::Error("cannot listen on " + address.ToString() +

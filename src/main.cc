@@ -81,10 +81,8 @@ int CheckConfig(const Config& config, const std::optional<Credentials>& credenti
   std::string app_name;
   // As the workers would run it: an App that cannot read its files as
   // `user` fails here, not at the first fork.
-  std::vector<ListenerSettings> listeners;
-  for (const std::string& address : BindAddresses(config))
-    listeners.push_back(ListenerSettingsOf(config, address));
-  status = TryApp(WorkerSettingsOf(config), listeners, config.timeout, credentials, &app_name);
+  status = TryApp(WorkerSettingsOf(config), AllListenerSettings(config), config.timeout,
+                  credentials, &app_name);
   if (!status.ok()) return Fail(kExitAppError, AppOriginPrefix(config) + status.message());
   for (const std::string& bind : inherited) {
     std::printf("thriftd: bind %s not checked: an inherited socket, not one thriftd binds\n",

@@ -74,7 +74,7 @@ class Master::Impl {
     metrics_bind_ = start.config.metrics_bind;
     metrics_bind_origin_ = start.config.OriginOf("metrics_bind").Describe();
     pidfile_path_ = start.config.pidfile;
-    configs_[1] = std::make_shared<Config>(std::move(start.config));
+    generations_[1].config = std::make_shared<Config>(std::move(start.config));
   }
 
   ~Impl() {
@@ -109,19 +109,19 @@ class Master::Impl {
           return PrepareWorker(spec, start);
         },
         [this](pid_t pid, int fd) { return WatchChannel(pid, fd); });
-    arbiter_ = std::make_unique<Arbiter>(*ops_, MakeArbiterOptions(*configs_.at(1)));
+    arbiter_ = std::make_unique<Arbiter>(*ops_, MakeArbiterOptions(*generations_.at(1).config));
     relay_ = std::make_unique<HandOverRelay>(*scoreboard_,
                                              [this](pid_t pid) { return ops_->ChannelFd(pid); });
 
     THRIFTD_LOG(kInfo) << "Starting thriftd " << THRIFTD_VERSION;
     for (const Listener& listener : listeners_)
       THRIFTD_LOG(kInfo) << "Listening at: " << listener.display << " (" << getpid() << ")";
-    THRIFTD_LOG(kInfo) << "Using worker: " << configs_[1]->worker_class;
-    std::optional<Credentials> credentials;
-    status = ResolveWorkerCredentials(*configs_[1], &credentials);
+    Generation& first = generations_.at(1);
+    THRIFTD_LOG(kInfo) << "Using worker: " << first.config->worker_class;
+    status = ResolveWorkerCredentials(*first.config, &first.credentials);
     if (!status.ok()) return FailStart(1, status.message());
-    workers_run_as_ = DescribeWorkerCredentials(credentials);
-    credentials_[1] = std::move(credentials);
+    workers_run_as_ = DescribeWorkerCredentials(first.credentials);
+    first.listeners = ListenerSettingsFor(*first.config, ListenerKeys());
     THRIFTD_LOG(kInfo) << workers_run_as_;
     status = WatchSignalsAndTimer();
     // Beside the old master, this one is not systemd's main process until
@@ -234,22 +234,24 @@ class Master::Impl {
     if (!status.ok()) return status.Prepend(metrics_bind_origin_);
     THRIFTD_LOG(kInfo) << "Serving metrics at: http://" << address.host << ":"
                        << metrics_server_->port() << "/metrics";
-    ServeAppSchema(*configs_.at(1));  // the start's (the arbiter has not started)
+    ServeAppSchema(*generations_.at(1).config);  // the start's (the arbiter has not started)
     return Status::Ok();
   }
 
   // /schema: what the App's file embeds, read again at each HUP (a replaced
   // .so brings its schema) except when preloaded (the workers keep the code
   // loaded at start, so /schema keeps its schema). A file whose schema
-  // cannot be read serves none, said once in the log.
+  // cannot be read serves none, said once in the log and by /schema's 404.
   void ServeAppSchema(const Config& config) {
     if (metrics_server_ == nullptr) return;
     std::optional<std::string> schema;
     Status status = ReadAppSchema(config.app, &schema);
     if (!status.ok()) {
       THRIFTD_LOG(kWarning) << "cannot serve the App's schema at /schema: " << status.message();
-      schema.reset();
-    } else if (schema) {
+      metrics_server_->SetSchemaError(status.message());
+      return;
+    }
+    if (schema) {
       THRIFTD_LOG(kInfo) << "Serving the App's schema at /schema (" << schema->size() << " bytes)";
     }
     metrics_server_->SetSchema(std::move(schema), config.app);
@@ -259,9 +261,10 @@ class Master::Impl {
 
   // In the master, before fork: what worker `spec` starts from.
   Status PrepareWorker(const WorkerSpec& spec, PosixProcessOps::WorkerStart* start) {
-    auto config_it = configs_.find(spec.generation);
-    if (config_it == configs_.end()) return Status::Error("no configuration for generation");
-    const Config& config = *config_it->second;
+    auto found = generations_.find(spec.generation);
+    if (found == generations_.end()) return Status::Error("no configuration for generation");
+    const Generation& generation = found->second;
+    const Config& config = *generation.config;
     // Shared: std::function needs a copyable body, and a WorkerLaunch owns its kind.
     auto launch = std::make_shared<WorkerLaunch>();
     launch->index = spec.index;
@@ -273,14 +276,12 @@ class Master::Impl {
     // Looked up with the configuration (start, HUP), not at each fork: the
     // user database may be LDAP or NIS, and a lookup that hangs here would
     // stop the master's loop, the watchdog and every restart with it.
-    launch->credentials = credentials_.at(spec.generation);
+    launch->credentials = generation.credentials;
     Status status = CreateWorker(config.worker_class, &launch->kind);
     if (!status.ok()) return status;
     launch->scoreboard = scoreboard_.get();
-    for (const Listener& listener : listeners_) {
-      launch->listen_fds.push_back(listener.fd.get());
-      launch->listener_settings.push_back(ListenerSettingsOf(config, listener.key));
-    }
+    for (const Listener& listener : listeners_) launch->listen_fds.push_back(listener.fd.get());
+    launch->listener_settings = generation.listeners;
     start->inherited_fds = launch->listen_fds;
     start->inherited_fds.insert(start->inherited_fds.end(), preloaded_fds_.begin(),
                                 preloaded_fds_.end());
@@ -453,11 +454,12 @@ class Master::Impl {
       case kChannelBootError: {
         // The worker knows the App's path; the config knows who named it.
         auto worker = arbiter_->workers().find(pid);
-        auto config = worker == arbiter_->workers().end()
-                          ? configs_.end()
-                          : configs_.find(worker->second.spec.generation);
+        auto generation = worker == arbiter_->workers().end()
+                              ? generations_.end()
+                              : generations_.find(worker->second.spec.generation);
         last_boot_error_ =
-            (config == configs_.end() ? "" : AppOriginPrefix(*config->second)) + message.text;
+            (generation == generations_.end() ? "" : AppOriginPrefix(*generation->second.config)) +
+            message.text;
         arbiter_->OnWorkerBootError(pid, last_boot_error_);
         break;
       }
@@ -702,12 +704,12 @@ class Master::Impl {
   // previous ones back.
   void FollowServingGeneration() {
     if (arbiter_->generation() == settings_generation_) return;
-    auto config = configs_.find(arbiter_->generation());
-    if (config == configs_.end()) return;
+    auto generation = generations_.find(arbiter_->generation());
+    if (generation == generations_.end()) return;
     // Once, whether it works or not: a failure is logged, not retried at
     // every step (what was in force stays).
-    Status status = UseMasterSettings(*config->second);
-    settings_generation_ = config->first;
+    Status status = UseMasterSettings(*generation->second.config);
+    settings_generation_ = generation->first;
     if (!status.ok()) THRIFTD_LOG(kError) << status.message();
   }
 
@@ -726,8 +728,8 @@ class Master::Impl {
       status.Prepend(config.OriginOf("errorlog").Describe());
     }
     if (!status.ok()) {
-      auto in_force = configs_.find(settings_generation_);
-      if (in_force != configs_.end()) (void)ApplyUmaskAndEnvironment(*in_force->second);
+      auto in_force = generations_.find(settings_generation_);
+      if (in_force != generations_.end()) (void)ApplyUmaskAndEnvironment(*in_force->second.config);
       return status;
     }
     std::string title = MasterTitle(config);
@@ -809,8 +811,8 @@ class Master::Impl {
     // workers, told to reopen next, must be able to. Given to them first:
     // where their user may write, the path may have become a link since,
     // and the master (root) does not reopen through one.
-    const Config& serving = *configs_.at(arbiter_->generation());
-    Status status = GiveLogFilesToWorkers(serving, credentials_.at(arbiter_->generation()));
+    const Generation& serving = generations_.at(arbiter_->generation());
+    Status status = GiveLogFilesToWorkers(*serving.config, serving.credentials);
     if (!status.ok()) {
       THRIFTD_LOG(kError) << "cannot give the workers their log files: " << status.message()
                           << "; the logs stay as they were";
@@ -844,10 +846,10 @@ class Master::Impl {
                           << status.message();
       return;
     }
-    const Config& running = *configs_.at(arbiter_->generation());
+    const Config& running = *generations_.at(arbiter_->generation()).config;
     // The sockets stay (a port the kernel chose stays the same); a bind
     // entry's own settings are read again, by its address, for the new
-    // generation's workers (PrepareWorker).
+    // generation's workers (with the generation, below).
     if (BindAddresses(*fresh) != BindAddresses(running)) {
       THRIFTD_LOG(kWarning) << "bind address changes take effect on restart; keeping "
                             << listeners_.size() << " listener(s)";
@@ -889,8 +891,8 @@ class Master::Impl {
     if (!status.ok())
       THRIFTD_LOG(kError) << status.Prepend(fresh->OriginOf("port_file").Describe()).message();
     std::uint64_t generation = arbiter_->next_generation();
-    configs_[generation] = fresh;
-    credentials_[generation] = credentials;
+    // The bind entries are read once here, not at each fork.
+    generations_[generation] = {fresh, credentials, ListenerSettingsFor(*fresh, ListenerKeys())};
     settings_generation_ = generation;
     notifier_.Reloading("Reloading: starting generation " + std::to_string(generation));
     reload_notified_ = true;
@@ -903,7 +905,7 @@ class Master::Impl {
   // was started in, so that a relative -c names the same file after chdir.
   // The master then returns to the directory it runs in.
   Status ResolveFromStartDirectory(Config* fresh) {
-    if (configs_.at(arbiter_->generation())->chdir.empty())
+    if (generations_.at(arbiter_->generation()).config->chdir.empty())
       return ResolveConfig(args_, env_args_, fresh);
     char here[PATH_MAX];
     if (getcwd(here, sizeof here) == nullptr) return Status::FromErrno("getcwd", errno);
@@ -920,13 +922,19 @@ class Master::Impl {
 
   // Configurations of generations with no worker left are dropped.
   void DropUnusedConfigs() {
-    for (auto it = configs_.begin(); it != configs_.end();) {
+    for (auto it = generations_.begin(); it != generations_.end();) {
       bool used = it->first == arbiter_->generation();
       for (const auto& [pid, worker] : arbiter_->workers())
         used = used || worker.spec.generation == it->first;
-      if (!used) credentials_.erase(it->first);
-      it = used ? std::next(it) : configs_.erase(it);
+      it = used ? std::next(it) : generations_.erase(it);
     }
+  }
+
+  // The listeners' keys, in the order of the workers' listen fds.
+  std::vector<std::string> ListenerKeys() const {
+    std::vector<std::string> keys;
+    for (const Listener& listener : listeners_) keys.push_back(listener.key);
+    return keys;
   }
 
   std::vector<std::string> args_;
@@ -949,10 +957,15 @@ class Master::Impl {
   SystemdNotifier notifier_;
   bool told_ready_ = false;
   bool told_stopping_ = false;
-  bool reload_notified_ = false;                              // RELOADING=1 sent; READY=1 ends it
-  std::map<std::uint64_t, std::shared_ptr<Config>> configs_;  // by generation
-  // The workers' user and group, by generation: looked up with its config.
-  std::map<std::uint64_t, std::optional<Credentials>> credentials_;
+  bool reload_notified_ = false;  // RELOADING=1 sent; READY=1 ends it
+  // What a generation's workers start from, worked out once with its
+  // config (start, HUP): the workers' user and group, each listener's settings.
+  struct Generation {
+    std::shared_ptr<Config> config;
+    std::optional<Credentials> credentials;
+    std::vector<ListenerSettings> listeners;  // in the order of listeners_
+  };
+  std::map<std::uint64_t, Generation> generations_;
   // The master-wide settings in force, and the generation they came from.
   std::uint64_t settings_generation_ = 1;
   std::string log_path_;

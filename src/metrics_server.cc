@@ -6,8 +6,8 @@
 #include <exception>
 #include <string_view>
 
-#include "src/base/log.h"
 #include "src/base/bind_address.h"
+#include "src/base/log.h"
 #include "src/listener.h"
 
 namespace thriftd {
@@ -91,15 +91,13 @@ void MetricsServer::OnRequest(evhttp_request* request, void* server) {
   static_cast<MetricsServer*>(server)->Handle(request);
 }
 
+// Every route has the same method rule, checked once here: an unknown
+// path is 404 whatever the method, a known one 405 for other than GET/HEAD.
 void MetricsServer::Handle(evhttp_request* request) {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(request);
   const char* path = uri != nullptr ? evhttp_uri_get_path(uri) : nullptr;
   std::string_view route = path != nullptr ? path : "";
-  if (route == "/schema") {
-    HandleSchema(request);
-    return;
-  }
-  if (route != "/metrics" && route != "/healthz") {
+  if (route != "/metrics" && route != "/healthz" && route != "/schema") {
     Reply(request, HTTP_NOTFOUND, "Not Found", kTextType, "not found\n");
     return;
   }
@@ -110,14 +108,24 @@ void MetricsServer::Handle(evhttp_request* request) {
     return;
   }
   if (route == "/healthz") {
-    HealthReport report = health_();
-    if (report.serving) {
-      Reply(request, HTTP_OK, "OK", kJsonType, report.body);
-    } else {
-      Reply(request, HTTP_SERVUNAVAIL, "Service Unavailable", kJsonType, report.body);
-    }
-    return;
+    HandleHealth(request);
+  } else if (route == "/schema") {
+    HandleSchema(request);
+  } else {
+    HandleMetrics(request);
   }
+}
+
+void MetricsServer::HandleHealth(evhttp_request* request) {
+  HealthReport report = health_();
+  if (report.serving) {
+    Reply(request, HTTP_OK, "OK", kJsonType, report.body);
+  } else {
+    Reply(request, HTTP_SERVUNAVAIL, "Service Unavailable", kJsonType, report.body);
+  }
+}
+
+void MetricsServer::HandleMetrics(evhttp_request* request) {
   // An exception must not unwind through libevent's C frames into the loop.
   std::string body;
   try {
@@ -130,19 +138,10 @@ void MetricsServer::Handle(evhttp_request* request) {
   Reply(request, HTTP_OK, "OK", kMetricsType, body);
 }
 
-// Its own function (the other routes' handler is shared with /healthz's
-// and /metrics' owners): the same method rule, and a 404 that says why.
+// A 404 that says why: the App embeds none, or its schema cannot be read.
 void MetricsServer::HandleSchema(evhttp_request* request) {
-  evhttp_cmd_type method = evhttp_request_get_command(request);
-  if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-    evhttp_add_header(evhttp_request_get_output_headers(request), "Allow", "GET, HEAD");
-    Reply(request, HTTP_BADMETHOD, "Method Not Allowed", kTextType, "method not allowed\n");
-    return;
-  }
   if (!schema_) {
-    Reply(request, HTTP_NOTFOUND, "Not Found", kTextType,
-          "the App " + schema_app_ +
-              " embeds no schema (THRIFTD_SCHEMA, include/thriftd/schema.h)\n");
+    Reply(request, HTTP_NOTFOUND, "Not Found", kTextType, no_schema_ + "\n");
     return;
   }
   Reply(request, HTTP_OK, "OK", kJsonType, *schema_);

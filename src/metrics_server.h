@@ -22,7 +22,8 @@ namespace thriftd {
 ///   /metrics  200, text/plain; version=0.0.4, the body from render_metrics()
 ///   /healthz  200 or 503 as health() says, with its body (application/json)
 ///   /schema   200, application/json, the App's embedded schema (SetSchema);
-///             404 with a line saying so when it has none
+///             404 with a line saying why when it has none, or when it
+///             cannot be read (SetSchemaError)
 /// Other paths are 404; HEAD is answered as GET without the body; other
 /// methods 405.
 class MetricsServer {
@@ -49,9 +50,15 @@ class MetricsServer {
 
   /// What /schema serves from now on: the App's schema (JSON), or nullopt
   /// for none; `app` names the App in the 404's line.
-  void SetSchema(std::optional<std::string> schema, std::string app) {
+  void SetSchema(std::optional<std::string> schema, const std::string& app) {
     schema_ = std::move(schema);
-    schema_app_ = std::move(app);
+    no_schema_ = "the App " + app + " embeds no schema (THRIFTD_SCHEMA, include/thriftd/schema.h)";
+  }
+  /// The App's schema could not be read (`error` says why, naming the
+  /// file): /schema's 404 says so from now on, rather than that it has none.
+  void SetSchemaError(const std::string& error) {
+    schema_.reset();
+    no_schema_ = "cannot serve the App's schema: " + error;
   }
 
   /// The bound port: the kernel's choice when 0 was asked for.
@@ -64,12 +71,14 @@ class MetricsServer {
       : render_metrics_(std::move(render_metrics)), health_(std::move(health)) {}
   static void OnRequest(evhttp_request* request, void* server);
   void Handle(evhttp_request* request);
+  void HandleMetrics(evhttp_request* request);
+  void HandleHealth(evhttp_request* request);
   void HandleSchema(evhttp_request* request);
 
   std::function<std::string()> render_metrics_;
   std::function<HealthReport()> health_;
   std::optional<std::string> schema_;
-  std::string schema_app_;
+  std::string no_schema_;  // /schema's 404 line when there is no schema_
   evhttp* http_ = nullptr;
   int fd_ = -1;
   int port_ = 0;

@@ -9,7 +9,7 @@
 //   struct WorkerSettings (src/base/worker_settings.h), the kWorker rows, and
 //     WorkerSettingsOf(), which fills it from a Config;
 //   struct ListenerSettings (src/base/listener_settings.h), the kListener
-//     rows, and ListenerSettingsOf() (src/bind_entry.h), which fills one per
+//     rows, and AllListenerSettings() (src/bind_entry.h), which fills one per
 //     listener from a Config and that listener's bind entry.
 //
 // It lives in the base layer so that workers/ can see WorkerSettings; it is

@@ -4,10 +4,14 @@ cc`), thriftd serves it at /schema on the metrics endpoint, and `thriftd
 call --schema-from` (or THRIFTD_SCHEMA_FROM) calls with it, no --idl."""
 
 import http.client
+import http.server
 import json
 import os
 import shutil
 import signal
+import threading
+
+import pytest
 
 import harness
 from harness import EVERYTHING_IDL, EVERYTHING_SO, PINGPONG_SO, run_thriftd
@@ -85,6 +89,21 @@ def test_an_app_without_a_schema_is_a_404_that_call_explains(thriftd, port):
                              f"there ({reason})\n")
 
 
+def test_a_broken_embedded_schema_is_a_404_that_says_so(thriftd, port, tmp_path):
+    # The Everything App with its bundle's version changed (1 -> 2): it
+    # still serves, and /schema's 404 tells the read error, not "no schema".
+    app = tmp_path / "libbroken.so"
+    data = EVERYTHING_SO.read_bytes()
+    assert data.count(b'"thriftdSchema":1}') == 1
+    app.write_bytes(data.replace(b'"thriftdSchema":1}', b'"thriftdSchema":2}'))
+    metrics_port = harness.free_port()
+    serve(thriftd, app, port, metrics_port)
+    reason = (f"cannot serve the App's schema: {app}: section .thriftd_schema: not a thriftd "
+              "schema bundle of version 1")
+    assert request(metrics_port) == (404, "text/plain; charset=utf-8", str(len(reason) + 1),
+                                     reason + "\n")
+
+
 def test_hup_serves_the_schema_of_the_replaced_app(thriftd, port, tmp_path):
     app = tmp_path / "libapp.so"
     shutil.copy(PINGPONG_SO, app)
@@ -115,6 +134,56 @@ def test_without_idl_or_schema_from_a_call_says_how(tmp_path):
     assert result.returncode == EXIT_USAGE
     assert result.stderr.startswith(
         f"thriftd call: cannot fetch the schema from http://127.0.0.1:{port}/schema: ")
+
+
+@pytest.fixture
+def other_http_server():
+    """The port of an HTTP server on 127.0.0.1 that is not a thriftd: every
+    GET is a 200 with a page that is no schema (--schema-from given the
+    wrong port)."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b"<html>some other service</html>\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_schema_from_names_the_url_it_fetched_however_it_was_spelled(other_http_server):
+    port = other_http_server
+    for source in (f"127.0.0.1:{port}", f"http://127.0.0.1:{port}/"):
+        result = run_thriftd("call", "--schema-from", source, "--list")
+        assert result.returncode == EXIT_USAGE
+        assert result.stderr.startswith(
+            f"thriftd call: http://127.0.0.1:{port}/schema: not a Thrift JSON schema: "), \
+            result.stderr
+
+
+def test_schema_from_is_one_host_and_port_not_a_range(other_http_server):
+    # A range's first port is listening; a bind's range is still no place
+    # to fetch from, and neither is port 0 or a missing host.
+    port = other_http_server
+    for source in (f"127.0.0.1:{port}-{port}", "127.0.0.1:0", f":{port}",
+                   "unix:/run/metrics.sock"):
+        result = run_thriftd("call", "--schema-from", source, "--list")
+        assert result.returncode == EXIT_USAGE
+        assert result.stderr == (f"thriftd call: --schema-from {source}: expected the metrics "
+                                 "endpoint's HOST:PORT (its --metrics-bind)\n")
 
 
 def test_an_emitted_schema_is_an_idl_and_a_source(tmp_path):

@@ -134,6 +134,35 @@ TEST_CASE("each listener has the global settings, with those its entry sets in t
   CHECK(passed.thrift_protocol_factory == "compact");
 }
 
+TEST_CASE("every listener's settings at once, in bind's order; a key no entry names has the globals") {
+  Config config = Resolve({"--thrift-protocol-factory", "compact", "-b", "127.0.0.1:1", "-b",
+                           "unix:/x.sock,thrift_protocol_factory=json"});
+  std::vector<ListenerSettings> all = AllListenerSettings(config);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].key == "127.0.0.1:1");
+  CHECK(all[0].thrift_protocol_factory == "compact");
+  CHECK(all[1].key == "unix:/x.sock");
+  CHECK(all[1].thrift_protocol_factory == "json");
+  // The master's listeners, in its own order, systemd's socket among them.
+  std::vector<ListenerSettings> keyed =
+      ListenerSettingsFor(config, {"unix:/x.sock", "systemd:web", "127.0.0.1:1"});
+  REQUIRE(keyed.size() == 3);
+  CHECK(keyed[0].key == "unix:/x.sock");
+  CHECK(keyed[0].thrift_protocol_factory == "json");
+  CHECK(keyed[1].key == "systemd:web");
+  CHECK(keyed[1].thrift_protocol_factory == "compact");
+  CHECK(keyed[2].key == "127.0.0.1:1");
+  CHECK(keyed[2].thrift_protocol_factory == "compact");
+}
+
+TEST_CASE("an address listed twice is refused: the second would get the first one's settings") {
+  CHECK(ResolveError({"-b", "127.0.0.1:9000-9100", "-b",
+                      "127.0.0.1:9000-9100,thrift_protocol_factory=compact"}) ==
+        "command line: --bind: 127.0.0.1:9000-9100: listed twice");
+  CHECK(ResolveError({"-b", "unix:/x.sock", "-b", "127.0.0.1:1", "-b", "unix:/x.sock"}) ==
+        "command line: --bind: unix:/x.sock: listed twice");
+}
+
 TEST_CASE("the header protocol needs the header transport, checked per listener") {
   CHECK(ResolveError({"-b", "127.0.0.1:1,thrift_protocol_factory=header"}) ==
         "command line: --bind: 127.0.0.1:1: thrift_protocol_factory header needs "

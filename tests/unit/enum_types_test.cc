@@ -64,7 +64,7 @@ constexpr char kMainJson[] = R"({"name": "main", "structs": [{"name": "S", "fiel
 
 TEST_CASE("enum types: i32 the XML calls an enum become enums, through typedefs and containers") {
   std::vector<json> programs = {json::parse(kMainJson)};
-  REQUIRE(RestoreEnumTypes({kSharedXml, kMainXml}, &programs).ok());
+  REQUIRE(RestoreEnumTypes({{"shared.xml", kSharedXml}, {"main.xml", kMainXml}}, &programs).ok());
   const json& fields = programs[0]["structs"][0]["fields"];
   json color = {{"typeId", "enum"}, {"class", "shared.Color"}};
   CHECK(fields[0]["typeId"] == "enum");
@@ -82,16 +82,17 @@ TEST_CASE("enum types: i32 the XML calls an enum become enums, through typedefs 
 
 TEST_CASE("enum types: a program without XML is left as it is") {
   std::vector<json> programs = {json::parse(kMainJson)};
-  REQUIRE(RestoreEnumTypes({kSharedXml}, &programs).ok());
+  REQUIRE(RestoreEnumTypes({{"shared.xml", kSharedXml}}, &programs).ok());
   CHECK(programs[0] == json::parse(kMainJson));
 }
 
-TEST_CASE("enum types: XML that does not parse is an error saying where") {
+TEST_CASE("enum types: XML that does not parse is an error naming its file and saying where") {
   std::vector<json> programs = {json::parse(kMainJson)};
-  Status status = RestoreEnumTypes({"<idl><document name=\"main\">"}, &programs);
-  CHECK(status.message() == "the compiler's XML at byte 27: <document> is not closed");
-  status = RestoreEnumTypes({"<idl a=b/>"}, &programs);
-  CHECK(status.message() == "the compiler's XML at byte 7: an unquoted attribute");
+  Status status = RestoreEnumTypes(
+      {{"shared.xml", kSharedXml}, {"main.xml", "<idl><document name=\"main\">"}}, &programs);
+  CHECK(status.message() == "main.xml: the compiler's XML at byte 27: <document> is not closed");
+  status = RestoreEnumTypes({{"/out/main.xml", "<idl a=b/>"}}, &programs);
+  CHECK(status.message() == "/out/main.xml: the compiler's XML at byte 7: an unquoted attribute");
 }
 
 }  // namespace

@@ -154,6 +154,8 @@ TEST_CASE("other paths are 404 and other methods 405") {
   ServerFixture fixture;
   CHECK(fixture.Send("GET / HTTP/1.0\r\n\r\n").status == 404);
   CHECK(fixture.Send("GET /metricsx HTTP/1.0\r\n\r\n").status == 404);
+  // The path first: an unknown one is 404 whatever the method.
+  CHECK(fixture.Send("DELETE /nope HTTP/1.0\r\n\r\n").status == 404);
   Response post = fixture.Send("POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
   CHECK(post.status == 405);
   CHECK(HasHeader(post, "Allow: GET, HEAD"));
@@ -192,6 +194,21 @@ TEST_CASE("/schema serves the App's schema as JSON, or a 404 naming the App with
   Response post = fixture.Send("POST /schema HTTP/1.0\r\nContent-Length: 0\r\n\r\n");
   CHECK(post.status == 405);
   CHECK(HasHeader(post, "Allow: GET, HEAD"));
+}
+
+TEST_CASE("/schema's 404 says why when the App's schema cannot be read, not that it has none") {
+  ServerFixture fixture;
+  fixture.server->SetSchemaError(
+      "/srv/libkv.so: section .thriftd_schema: not a Thrift JSON schema");
+  Response broken = fixture.Send("GET /schema HTTP/1.0\r\n\r\n");
+  CHECK(broken.status == 404);
+  CHECK(broken.body ==
+        "cannot serve the App's schema: /srv/libkv.so: section .thriftd_schema: not a Thrift JSON "
+        "schema\n");
+  CHECK(fixture.Send("POST /schema HTTP/1.0\r\n\r\n").status == 405);
+  // A schema read again (HUP) is served again.
+  fixture.server->SetSchema(std::string("{}"), "/srv/libkv.so");
+  CHECK(fixture.Send("GET /schema HTTP/1.0\r\n\r\n").status == 200);
 }
 
 TEST_CASE("a failing render answers 500 and the server keeps serving") {

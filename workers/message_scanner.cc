@@ -49,6 +49,23 @@ std::uint32_t BigEndian32(const std::uint8_t* p) {
          std::uint32_t{p[3]};
 }
 
+// A header-format frame's `length` bytes after its length word: magic and
+// flags (4), seqid (4), the header's size in words (2), the header, the
+// data. THeaderTransport::readHeaderFormat checks the header's size against
+// the frame's without the 10 bytes before it, and reads the header's
+// varints up to 10 bytes past its buffer. Empty when it fits, or when this
+// is no header frame (framed binary or compact inside the header
+// transport) or one Thrift refuses itself (under 10 bytes).
+std::string CheckHeaderFormat(const std::uint8_t* frame, std::uint32_t length) {
+  constexpr std::uint32_t kHeaderMagic = 0x0fff;
+  constexpr std::uint32_t kFixedPart = 10;
+  if (length < kFixedPart || (BigEndian32(frame) >> 16) != kHeaderMagic) return {};
+  std::uint32_t header = ((std::uint32_t{frame[8]} << 8) | frame[9]) * 4;
+  if (kFixedPart + header <= length) return {};
+  return "a header of " + std::to_string(header) + " bytes in a header frame of " +
+         std::to_string(length) + " bytes";
+}
+
 // The bytes a value of `type` always takes, or 0 when it varies.
 std::size_t BinaryWidth(int type) {
   switch (type) {
@@ -193,10 +210,10 @@ MessageScanner::Result MessageScanner::ScanFrame(const std::uint8_t* data, std::
                  std::to_string(limits_.max_message_size) + " bytes)");
   }
   if (size < total) return Incomplete(total);
-  if (framing_ == Framing::kFramedHeader) {
-    std::string why = CheckInnerFrame(data + 4, length);
-    if (!why.empty()) return Error(why);
-  }
+  std::string why;
+  if (framing_ == Framing::kHeader) why = CheckHeaderFormat(data + 4, length);
+  if (framing_ == Framing::kFramedHeader) why = CheckInnerFrame(data + 4, length);
+  if (!why.empty()) return Error(why);
   return Complete(total);
 }
 
@@ -217,7 +234,7 @@ std::string MessageScanner::CheckInnerFrame(const std::uint8_t* content,
       content[0] == kCompactProtocolId && (content[1] & kCompactVersionMask) == kCompactVersion;
   if (!binary && !compact) {
     if (word != length - 4) return "header frame of " + std::to_string(word) + " bytes in " + frame;
-    return {};
+    return CheckHeaderFormat(content + 4, word);
   }
   MessageScanner inner(Framing::kBuffered, binary ? Encoding::kBinary : Encoding::kCompact,
                        limits_);

@@ -5,8 +5,9 @@
 // or fiber waits for a slow client (see docs/design.md, "the engine").
 //
 // It understands the framings thriftd serves: a frame (4-byte length) for the
-// framed transport; for the header transport, a header or framed frame, or an
-// unframed binary or compact message, as THeaderTransport detects them; for
+// framed transport; for the header transport, a header or framed frame (a
+// header frame's header must fit it), or an unframed binary or compact
+// message, as THeaderTransport detects them; for
 // the header protocol over the framed transport, a frame that must hold
 // exactly one header or framed frame, or one unframed message (what
 // THeaderTransport leaves unread in the framed transport's buffer, or

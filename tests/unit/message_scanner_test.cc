@@ -464,6 +464,22 @@ TEST_CASE("regression: a header frame claiming more than its framed frame is ref
   CHECK(plain.kind == Result::kComplete);
 }
 
+TEST_CASE("a header frame whose header runs past it is refused") {
+  // THeaderTransport compares the header's size with the frame's, not with
+  // what is left after the frame's first 10 bytes, and reads past its
+  // buffer: here a header of 4 bytes where 2 are left.
+  const std::string fixed = std::string("\x0f\xff\x00\x00", 4) + Be32(1);
+  const Wire framed_header{"framed", "header"};
+  CheckError(kHeader, Be32(12) + fixed + std::string("\x00\x01\x00\x00", 4),
+             "a header of 4 bytes in a header frame of 12 bytes");
+  CheckError(framed_header, Be32(16) + Be32(12) + fixed + std::string("\x00\x01\x00\x00", 4),
+             "a header of 4 bytes in a header frame of 12 bytes");
+  // One that fits is Thrift's to read.
+  std::string fits = Be32(14) + fixed + std::string("\x00\x01\x00\x00\x00\x00", 6);
+  CHECK(ScanOnce(kHeader, fits).kind == Result::kComplete);
+  CHECK(ScanOnce(framed_header, Be32(18) + fits).kind == Result::kComplete);
+}
+
 TEST_CASE("an unknown field type is refused") {
   CheckError(kBinary, BinaryCall() + BinaryField(5, 1) + "xxxx", "unknown field type 5");
   CheckError(kBinary, BinaryCall() + BinaryField(1, 1), "unknown field type 1");

@@ -151,8 +151,9 @@ Connection::Fill Connection::Receive(bool* progressed) {
       if (!more_to_read_) {
         // TLS hands out one record per read: a short one says nothing of
         // what waits behind it, in the socket or inside OpenSSL, where no
-        // poller sees it. Read on until it would block.
-        if (!read_to_end_ && !tls_) return result;
+        // poller sees it. Read on, unless OpenSSL holds nothing and its
+        // own last read emptied the socket.
+        if (!read_to_end_ && (!tls_ || tls_->drained())) return result;
         continue;
       }
       if (in_.room_size() == 0 && scan_need_ <= in_.size()) return result;

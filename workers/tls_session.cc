@@ -17,6 +17,9 @@ Status TlsSession::Create(const TlsContext& context, int fd, std::unique_ptr<Tls
   if (ssl == nullptr) return Status::Error("SSL_new: " + TakeOpenSslErrors("out of memory"));
   std::unique_ptr<TlsSession> session(new TlsSession(ssl));
   if (SSL_set_fd(ssl, fd) != 1) return Status::Error("SSL_set_fd: " + TakeOpenSslErrors("failed"));
+  BIO* socket = SSL_get_rbio(ssl);
+  BIO_set_callback_ex(socket, &TlsSession::OnSocketIo);
+  BIO_set_callback_arg(socket, reinterpret_cast<char*>(session.get()));
   SSL_set_accept_state(ssl);
   *out = std::move(session);
   return Status::Ok();
@@ -52,6 +55,20 @@ ssize_t TlsSession::Read(void* buffer, std::size_t length) {
   // end of file: the end of the stream, as recv's 0.
   if (error == SSL_ERROR_ZERO_RETURN) return 0;
   return Failed(result, /*reading=*/true);
+}
+
+bool TlsSession::drained() const { return socket_drained_ && SSL_has_pending(ssl_) == 0; }
+
+long TlsSession::OnSocketIo(BIO* bio, int operation, const char* /*argp*/, std::size_t length,
+                            int /*argi*/, long /*argl*/, int ret, std::size_t* processed) {
+  if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* session = reinterpret_cast<TlsSession*>(BIO_get_callback_arg(bio));
+    // With read-ahead OpenSSL asks for all the room in its buffer: a read
+    // that fills it may have left more in the socket. One that failed
+    // (would block, or the end) left nothing.
+    session->socket_drained_ = !(ret > 0 && processed != nullptr && *processed == length);
+  }
+  return ret;  // the operation's own result, untouched
 }
 
 ssize_t TlsSession::Write(const void* buffer, std::size_t length) {

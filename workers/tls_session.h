@@ -5,10 +5,11 @@
 // is ready, as it does for plain recv/send.
 //
 // Bytes OpenSSL has taken from the socket but not yet handed out are
-// invisible to poll and epoll: the connection reads until Read answers
-// EAGAIN (OpenSSL's buffer drained and the socket empty), never stopping at
-// a short read. Runs in a worker, on whichever thread (or fiber) serves the
-// connection, one at a time; OpenSSL's error queue is per thread, so each
+// invisible to poll and epoll: after a short Read the connection reads on
+// unless drained() says OpenSSL holds nothing and its last read from the
+// socket emptied it (as a short recv() does for a plain connection; an
+// edge-triggered poller tells of what comes after). Runs in a worker, on whichever thread (or
+// fiber) serves the connection, one at a time; OpenSSL's error queue is per thread, so each
 // operation empties it first.
 #ifndef THRIFTD_WORKERS_TLS_SESSION_H_
 #define THRIFTD_WORKERS_TLS_SESSION_H_
@@ -23,6 +24,7 @@
 #include "workers/tls_context.h"
 
 typedef struct ssl_st SSL;
+typedef struct bio_st BIO;
 
 namespace thriftd {
 
@@ -46,6 +48,10 @@ class TlsSession {
   /// failure (error() says which).
   ssize_t Read(void* buffer, std::size_t length);
   ssize_t Write(const void* buffer, std::size_t length);
+  /// OpenSSL holds no byte it took from the socket (a record or read ahead),
+  /// and its last read from the socket took less than it asked for (or
+  /// found it empty): nothing more can be read until the socket says so.
+  bool drained() const;
   /// The last handshake step or write that would block waits for the
   /// socket to be readable (true) or writable (false).
   bool wants_read() const { return wants_read_; }
@@ -63,6 +69,10 @@ class TlsSession {
 
  private:
   explicit TlsSession(SSL* ssl) : ssl_(ssl) {}
+  /// OpenSSL's socket BIO's callback: records whether each socket read
+  /// filled what it asked for (socket_drained_).
+  static long OnSocketIo(BIO* bio, int operation, const char* argp, std::size_t length, int argi,
+                         long argl, int ret, std::size_t* processed);
   /// Turns a failed OpenSSL call's result into errno (and error_); -1.
   ssize_t Failed(int result, bool reading);
 
@@ -70,6 +80,7 @@ class TlsSession {
   bool established_ = false;
   bool shut_down_ = false;
   bool wants_read_ = true;
+  bool socket_drained_ = false;  // until a socket read says so, read on
   std::string error_;
 };
 

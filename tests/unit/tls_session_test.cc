@@ -128,6 +128,45 @@ TEST_CASE_FIXTURE(
 }
 
 TEST_CASE_FIXTURE(PlainSession,
+                  "drained: nothing in OpenSSL, and its last socket read emptied the socket") {
+  REQUIRE(Handshake(*server, client.ssl()) == TlsSession::Step::kDone);
+  char buffer[65536];
+  // One record: read whole, and the socket read that brought it was short.
+  REQUIRE(SSL_write(client.ssl(), "ping", 4) == 4);
+  CHECK(server->Read(buffer, sizeof buffer) == 4);
+  CHECK(server->drained());
+  // Two records, read ahead in one socket read: the second waits inside
+  // OpenSSL, where no poller sees it.
+  REQUIRE(SSL_write(client.ssl(), "one", 3) == 3);
+  REQUIRE(SSL_write(client.ssl(), "two", 3) == 3);
+  CHECK(server->Read(buffer, sizeof buffer) == 3);
+  CHECK_FALSE(server->drained());
+  CHECK(server->Read(buffer, sizeof buffer) == 3);
+  CHECK(std::string(buffer, 3) == "two");
+  CHECK(server->drained());
+  // More than OpenSSL's buffer takes at once: a socket read that fills it
+  // may have left more in the socket, though each record reads short.
+  std::string sent(48 * 1024, 'x');
+  REQUIRE(SSL_write(client.ssl(), sent.data(), static_cast<int>(sent.size())) ==
+          static_cast<int>(sent.size()));
+  ssize_t first = server->Read(buffer, sizeof buffer);
+  REQUIRE(first > 0);
+  CHECK(static_cast<std::size_t>(first) < sent.size());
+  CHECK_FALSE(server->drained());
+  std::size_t received = static_cast<std::size_t>(first);
+  for (int reads = 0; received < sent.size() && reads < 100; ++reads) {
+    ssize_t n = server->Read(buffer, sizeof buffer);
+    REQUIRE(n > 0);
+    received += static_cast<std::size_t>(n);
+  }
+  CHECK(received == sent.size());
+  CHECK(server->drained());
+  // Drained, a read finds nothing: the poller's turn.
+  CHECK(server->Read(buffer, sizeof buffer) == -1);
+  CHECK(errno == EAGAIN);
+}
+
+TEST_CASE_FIXTURE(PlainSession,
                   "a write larger than the socket takes goes on later from a moved buffer") {
   REQUIRE(Handshake(*server, client.ssl()) == TlsSession::Step::kDone);
 

@@ -42,8 +42,9 @@ def generated_pingpong():
     return out, PingPong
 
 
-def encode(PingPong, transport, protocol, calls):
-    """The bytes a client writes for `calls` (method name, args) in order."""
+def encode(PingPong, transport, protocol, calls, zlib_transform=False):
+    """The bytes a client writes for `calls` (method name, args) in order;
+    header frames with the zlib transform when asked."""
     from thrift.protocol import TBinaryProtocol, TCompactProtocol, THeaderProtocol, TJSONProtocol
     from thrift.transport import THeaderTransport, TTransport, TZlibTransport
 
@@ -69,6 +70,8 @@ def encode(PingPong, transport, protocol, calls):
         proto = {"binary": lambda t: TBinaryProtocol.TBinaryProtocol(t, True, True),
                  "compact": TCompactProtocol.TCompactProtocol,
                  "json": TJSONProtocol.TJSONProtocol}[protocol](trans)
+    if zlib_transform:
+        trans.add_transform(THeaderTransport.THeaderTransformID.ZLIB)
     client = PingPong.Client(proto)
     for name, args in calls:
         getattr(client, "send_" + name)(*args)  # each send flushes its message
@@ -108,6 +111,15 @@ def wire_seeds(PingPong):
                           bytes([selector]) + data)
                 elif transport == "framed":  # selector 0x80: header frames in framed frames
                     write("message_scanner", f"framed-header-{name}", bytes([0x80]) + data)
+    # Header frames with the zlib transform (thriftd inflates them before
+    # Thrift reads them): the header transport's, and the header protocol's
+    # inside framed frames.
+    for transport, protocols in (("header", ["binary", "compact"]), ("framed", ["header"])):
+        for protocol in protocols:
+            for name, sequence in calls.items():
+                data = encode(PingPong, transport, protocol, sequence, zlib_transform=True)
+                write("connection_" + transport, f"{protocol}-{name}-zlib-transform",
+                      bytes([PROTOCOLS.index(protocol)]) + data)
 
 
 def hostile_seeds():
@@ -142,11 +154,6 @@ def hostile_seeds():
     write("connection_zlib", "hostile-bomb",
           bytes([0]) + bomb.compress(fields) + bomb.flush(zlib.Z_SYNC_FLUSH))
     write("connection_zlib", "hostile-http", bytes([0]) + inputs["http"])
-    # Not seeded yet: header frames with the zlib transform. From them a
-    # fuzzing session (seed 1, 20,000 to 40,000 runs of connection_header)
-    # reaches a crash that overwrites the stack past its top, inside code
-    # ASan does not see; see docs/design.md, "Header frames with the zlib
-    # transform". Seeding it would make CI's short fuzz run fail at random.
     # The header protocol over framed: an 8-byte frame whose header frame
     # claims 1 GiB (THeaderTransport allocates what it claims).
     inner_1g = struct.pack(">II", 8, 0x3FFFFFF0) + struct.pack(">I", 0x0FFF0000)

@@ -217,8 +217,7 @@ MessageScanner::Result MessageScanner::ScanFrame(const std::uint8_t* data, std::
   return Complete(total);
 }
 
-std::string MessageScanner::CheckInnerFrame(const std::uint8_t* content,
-                                            std::uint32_t length) const {
+std::string MessageScanner::CheckInnerFrame(const std::uint8_t* content, std::uint32_t length) {
   // THeaderTransport::readFrame over the framed transport reads one unit
   // from the frame: an unframed binary or compact message, read as the
   // protocol asks, or a frame (header format, framed binary or compact),
@@ -226,23 +225,35 @@ std::string MessageScanner::CheckInnerFrame(const std::uint8_t* content,
   // minus four bytes more (a wrap-around below four). What it leaves in the
   // framed transport's buffer would be the next call's first bytes, never
   // scanned; so the unit must fill the frame exactly.
-  const std::string frame = "a framed frame of " + std::to_string(length) + " bytes";
-  if (length < 4) return frame + " is too short for the header protocol";
+  // (Described only on an error: this runs for every call.)
+  auto in_frame = [length] { return " in a framed frame of " + std::to_string(length) + " bytes"; };
+  if (length < 4) {
+    return "a framed frame of " + std::to_string(length) +
+           " bytes is too short for the header protocol";
+  }
   std::uint32_t word = BigEndian32(content);
   bool binary = (word & kBinaryVersionMask) == kBinaryVersion1;
   bool compact =
       content[0] == kCompactProtocolId && (content[1] & kCompactVersionMask) == kCompactVersion;
   if (!binary && !compact) {
-    if (word != length - 4) return "header frame of " + std::to_string(word) + " bytes in " + frame;
+    if (word != length - 4)
+      return "header frame of " + std::to_string(word) + " bytes" + in_frame();
     return CheckHeaderFormat(content + 4, word);
   }
-  MessageScanner inner(Framing::kBuffered, binary ? Encoding::kBinary : Encoding::kCompact,
-                       limits_);
-  Result message = inner.Scan(content, length);
+  // One inner scanner for the connection's life: its walk keeps its
+  // stack's room from call to call.
+  Encoding encoding = binary ? Encoding::kBinary : Encoding::kCompact;
+  if (inner_ == nullptr) {
+    inner_ = std::make_unique<MessageScanner>(Framing::kBuffered, encoding, limits_);
+  } else {
+    inner_->encoding_ = encoding;
+    inner_->Reset();
+  }
+  Result message = inner_->Scan(content, length);
   if (message.kind == Result::kError) return message.error;
-  if (message.kind != Result::kComplete) return "an unfinished message in " + frame;
+  if (message.kind != Result::kComplete) return "an unfinished message" + in_frame();
   if (message.length != length)
-    return "a message of " + std::to_string(message.length) + " bytes in " + frame;
+    return "a message of " + std::to_string(message.length) + " bytes" + in_frame();
   return {};
 }
 

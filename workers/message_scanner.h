@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -97,7 +98,7 @@ class MessageScanner {
   /// kFramedHeader: whether the frame's `length` bytes at `content` hold
   /// exactly one thing THeaderTransport reads (a frame, or an unframed
   /// message); empty when they do, else why not.
-  std::string CheckInnerFrame(const std::uint8_t* content, std::uint32_t length) const;
+  std::string CheckInnerFrame(const std::uint8_t* content, std::uint32_t length);
   /// Decides what the header transport's first four bytes announce.
   Result DetectHeaderBody(const std::uint8_t* data, std::size_t size);
 
@@ -115,6 +116,9 @@ class MessageScanner {
   int json_depth_ = 0;  // JSON: open brackets and braces
   bool json_in_string_ = false;
   bool json_escape_ = false;
+  // kFramedHeader: walks an unframed message inside a frame (made at the
+  // first one).
+  std::unique_ptr<MessageScanner> inner_;
 };
 
 }  // namespace thriftd

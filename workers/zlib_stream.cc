@@ -57,7 +57,7 @@ std::size_t ZlibStream::Inflate(ByteBuffer& in, std::uint8_t* out, std::size_t l
 
 void ZlibStream::Deflate(const std::uint8_t* bytes, std::size_t length, ByteBuffer& out) {
   if (staged_size_ + length > staged_.size()) {
-    Compress(staged_.data(), staged_size_, Z_NO_FLUSH, out);
+    if (staged_size_ > 0) Compress(staged_.data(), staged_size_, Z_NO_FLUSH, out);
     staged_size_ = 0;
     if (length >= staged_.size()) {  // a large write (a string's bytes): as it is
       Compress(bytes, length, Z_NO_FLUSH, out);

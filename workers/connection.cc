@@ -427,8 +427,7 @@ ThriftConnection::Outcome Connection::Serve(IoWaiter& waiter) {
     bool progressed = false;
     Phase phase = RunTurn(&progressed);
     if (phase == Phase::kClosed) return Outcome::kClosed;
-    // A handshake under way is no message: a stop ends it at once.
-    bool between_messages = phase == Phase::kIdle || phase == Phase::kHandshake;
+    bool between_messages = BetweenMessages(phase);
     // A handshake has its own deadline (none: it waits as long as it takes,
     // as in the engine), counted from the accept, not from this wait.
     int timeout_ms = client_timeout_ms;

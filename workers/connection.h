@@ -95,6 +95,10 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
     kWriteBlocked,  ///< replies are waiting for the client to read
     kClosed,        ///< finished (the reason is logged): unregister, then destroy
   };
+  /// No message under way (a TLS handshake is none): a stop may close it at once.
+  static bool BetweenMessages(Phase phase) {
+    return phase == Phase::kIdle || phase == Phase::kHandshake;
+  }
   /// One turn: reads what has arrived, serves every message there whole,
   /// sends what the socket takes. Never waits (a handler may take its
   /// time). *progressed says whether any byte moved either way.

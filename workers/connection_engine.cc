@@ -74,11 +74,6 @@ const char* TimeoutReason(Connection::Phase phase) {
   }
 }
 
-// No message under way (a TLS handshake is none): a stop closes it at once.
-bool BetweenMessages(Connection::Phase phase) {
-  return phase == Connection::Phase::kIdle || phase == Connection::Phase::kHandshake;
-}
-
 }  // namespace
 
 struct ConnectionEngine::Slot {
@@ -328,8 +323,8 @@ bool ConnectionEngine::FinishOnStop(std::uint32_t index, Slot& slot, Connection:
     return true;
   }
   bool quick = runtime_.quick_stop_requested();
-  if (BetweenMessages(phase) || past_deadline || quick) {
-    if (!BetweenMessages(phase)) {
+  if (Connection::BetweenMessages(phase) || past_deadline || quick) {
+    if (!Connection::BetweenMessages(phase)) {
       slot.connection->Close(
           quick ? "the worker stops at once" : "unfinished at the end of graceful_timeout", true);
     }
@@ -449,7 +444,7 @@ void ConnectionEngine::Sweep(std::int64_t now_ms) {
     bool hand_over = false;
     if (stopping) {
       hand_over = hand_over_.load() && slot.can_hand_over.load(std::memory_order_relaxed);
-      if (!hand_over && !BetweenMessages(phase)) {
+      if (!hand_over && !Connection::BetweenMessages(phase)) {
         if (!past_deadline) continue;  // a message or a reply under way
         why = "unfinished at the end of graceful_timeout";
       }

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 namespace thriftd {
 namespace {
@@ -22,7 +21,7 @@ int NoPassphrase(char* /*buffer*/, int /*size*/, int /*rwflag*/, void* /*user*/)
 // Whether `path` can be opened for reading; otherwise why not.
 Status CheckReadable(const std::string& path) {
   if (access(path.c_str(), R_OK) == 0) return Status::Ok();
-  return Status::Error("cannot read " + path + ": " + std::strerror(errno));
+  return Status::FromErrno("cannot read " + path, errno);
 }
 
 struct Failure {

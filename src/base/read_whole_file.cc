@@ -4,16 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "src/base/unique_fd.h"
 
 namespace thriftd {
 
 Status ReadWholeFile(const std::string& path, std::string* text) {
-  auto failed = [&path](int err) {
-    return Status::Error("cannot read " + path + ": " + std::strerror(err));
-  };
+  auto failed = [&path](int err) { return Status::FromErrno("cannot read " + path, err); };
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return failed(errno);
   std::string read_so_far;

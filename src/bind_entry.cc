@@ -190,11 +190,9 @@ std::vector<ListenerSettings> AllListenerSettings(const Config& config) {
   std::vector<ListenerSettings> all;
   for (const std::string& text : config.bind) {
     BindEntry entry;
-    if (ParseBindEntry(text, &entry).ok()) {
-      all.push_back(ListenerSettingsOf(config, entry));
-    } else {
-      all.push_back(GlobalListenerSettings(config, text.substr(0, text.find(','))));
-    }
+    // One that does not parse (a resolved config has none) is left out:
+    // ListenerSettingsFor gives such a key the config's own settings.
+    if (ParseBindEntry(text, &entry).ok()) all.push_back(ListenerSettingsOf(config, entry));
   }
   return all;
 }
@@ -210,10 +208,6 @@ std::vector<ListenerSettings> ListenerSettingsFor(const Config& config,
     found.push_back(it != all.end() ? *it : GlobalListenerSettings(config, key));
   }
   return found;
-}
-
-ListenerSettings ListenerSettingsOf(const Config& config, const std::string& key) {
-  return ListenerSettingsFor(config, {key}).front();
 }
 
 Status CheckListenerSettings(const ListenerSettings& settings) {

@@ -68,7 +68,7 @@ ListenerSettings ListenerSettingsOf(const Config& config, const BindEntry& entry
 
 /// The settings of every listener `config.bind` names, in its order, each
 /// entry parsed once (an entry that does not parse, which a resolved
-/// config has none of, has the config's own).
+/// config has none of, is left out).
 std::vector<ListenerSettings> AllListenerSettings(const Config& config);
 
 /// The settings of the listeners keyed `keys` (their addresses), in that
@@ -76,9 +76,6 @@ std::vector<ListenerSettings> AllListenerSettings(const Config& config);
 /// passed) the config's own. The master's, once per generation.
 std::vector<ListenerSettings> ListenerSettingsFor(const Config& config,
                                                   const std::vector<std::string>& keys);
-
-/// The settings of the listener whose address is `key`, as ListenerSettingsFor.
-ListenerSettings ListenerSettingsOf(const Config& config, const std::string& key);
 
 /// What a listener's settings must agree on: the header protocol needs the
 /// header transport. The message names the settings.

@@ -67,18 +67,18 @@ Status CheckTls(const Config& config) {
   for (const std::string& text : config.bind) {
     BindEntry entry;
     if (!ParseBindEntry(text, &entry).ok()) continue;  // checked with its source
+    auto sets = [&entry](const std::string& name) {
+      return std::any_of(entry.options.begin(), entry.options.end(),
+                         [&name](const auto& option) { return option.first == name; });
+    };
     bool unix_socket = entry.address.rfind("unix:", 0) == 0;
     // A global certfile makes the TCP listeners TLS and leaves unix sockets
     // plain; one a unix entry sets for itself is an error.
-    bool own_certfile = std::any_of(entry.options.begin(), entry.options.end(),
-                                    [](const auto& option) { return option.first == "certfile"; });
     std::string setting;
-    Status status = CheckListenerTls(ListenerSettingsOf(config, entry.address),
-                                     unix_socket && own_certfile, &setting);
+    Status status = CheckListenerTls(ListenerSettingsOf(config, entry),
+                                     unix_socket && sets("certfile"), &setting);
     if (status.ok()) continue;
-    bool own = std::any_of(entry.options.begin(), entry.options.end(),
-                           [&setting](const auto& option) { return option.first == setting; });
-    if (own) {
+    if (sets(setting)) {
       return status.Prepend(config.OriginOf("bind").Describe() + ": " + entry.address + ": " +
                             setting);
     }

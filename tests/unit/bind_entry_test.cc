@@ -121,20 +121,24 @@ TEST_CASE("each listener has the global settings, with those its entry sets in t
                            "unix:/x.sock,thrift_transport_factory=framed,"
                            "thrift_protocol_factory=json"});
   CHECK(BindAddresses(config) == std::vector<std::string>{"127.0.0.1:1", "unix:/x.sock"});
-  ListenerSettings plain = ListenerSettingsOf(config, "127.0.0.1:1");
+  std::vector<ListenerSettings> keyed =
+      ListenerSettingsFor(config, {"127.0.0.1:1", "unix:/x.sock", "systemd:web"});
+  REQUIRE(keyed.size() == 3);
+  const ListenerSettings& plain = keyed[0];
   CHECK(plain.key == "127.0.0.1:1");
   CHECK(plain.thrift_transport_factory == "buffered");
   CHECK(plain.thrift_protocol_factory == "compact");
-  ListenerSettings own = ListenerSettingsOf(config, "unix:/x.sock");
+  const ListenerSettings& own = keyed[1];
   CHECK(own.key == "unix:/x.sock");
   CHECK(own.thrift_transport_factory == "framed");
   CHECK(own.thrift_protocol_factory == "json");
   // A socket no entry names (systemd's, when bind is the default) has the globals.
-  ListenerSettings passed = ListenerSettingsOf(config, "systemd:web");
+  const ListenerSettings& passed = keyed[2];
   CHECK(passed.thrift_protocol_factory == "compact");
 }
 
-TEST_CASE("every listener's settings at once, in bind's order; a key no entry names has the globals") {
+TEST_CASE(
+    "every listener's settings at once, in bind's order; a key no entry names has the globals") {
   Config config = Resolve({"--thrift-protocol-factory", "compact", "-b", "127.0.0.1:1", "-b",
                            "unix:/x.sock,thrift_protocol_factory=json"});
   std::vector<ListenerSettings> all = AllListenerSettings(config);

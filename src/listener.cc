@@ -34,16 +34,15 @@ struct AddrInfoDeleter {
 };
 
 // The address `address`'s host resolves to (an empty host: all IPv4
-// interfaces, as gunicorn's ":PORT" does), with port `port`.
-Status ResolveTcp(const BindAddress& address, int port, SocketAddress* resolved,
-                  socklen_t* length) {
+// interfaces, as gunicorn's ":PORT" does), port 0: each port tried is set
+// in it (OpenTcpPort).
+Status ResolveTcp(const BindAddress& address, SocketAddress* resolved, socklen_t* length) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
   addrinfo* found = nullptr;
-  int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(),
-                       std::to_string(port).c_str(), &hints, &found);
+  int rc = getaddrinfo(address.host.empty() ? nullptr : address.host.c_str(), "0", &hints, &found);
   if (rc != 0) {
     return Status::Error("cannot listen on " + address.ToString() + ": " + gai_strerror(rc));
   }
@@ -101,7 +100,7 @@ Status OpenTcpPort(const BindAddress& address, SocketAddress at, socklen_t lengt
 Status OpenTcp(const BindAddress& address, int backlog, bool reuse_port, Listener* listener) {
   SocketAddress resolved;
   socklen_t length = 0;
-  Status status = ResolveTcp(address, address.port, &resolved, &length);
+  Status status = ResolveTcp(address, &resolved, &length);
   if (!status.ok()) return status;
   int last = address.last_port != 0 ? address.last_port : address.port;
   for (int port = address.port; port <= last; ++port) {

@@ -12,14 +12,16 @@
 #include <memory>
 #include <string>
 
-#include "src/base/unique_fd.h"
 #include "tests/unit/test_util.h"
 #include "tests/unit/tls_test_util.h"
+#include "tests/unit/worker_fixture.h"
 
 namespace thriftd {
 namespace {
 
 using thriftd_test::MakeSelfSigned;
+using thriftd_test::MakeSocketPair;
+using thriftd_test::SocketPair;
 using thriftd_test::TempDir;
 
 // The client end: an OpenSSL client on the other socket, with a certificate
@@ -47,17 +49,6 @@ class Client {
  private:
   SSL_CTX* context_;
   SSL* ssl_;
-};
-
-struct Pair {
-  Pair() {
-    int fds[2];
-    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds) == 0);
-    server.Reset(fds[0]);
-    client.Reset(fds[1]);
-  }
-  UniqueFd server;
-  UniqueFd client;
 };
 
 std::unique_ptr<TlsContext> ServerContext(const TempDir& dir, TlsOptions::ClientCert cert_reqs,
@@ -98,7 +89,7 @@ struct PlainSession {
   }
   TempDir dir;
   std::unique_ptr<TlsContext> context;
-  Pair pair;
+  SocketPair pair = MakeSocketPair();
   Client client;
   std::unique_ptr<TlsSession> server;
 };
@@ -212,7 +203,7 @@ TEST_CASE("mutual TLS: the client's subject, or a refusal without a certificate"
   auto context = ServerContext(dir, TlsOptions::ClientCert::kRequired, alice.cert);
 
   SUBCASE("with the certificate") {
-    Pair pair;
+    SocketPair pair = MakeSocketPair();
     std::unique_ptr<TlsSession> server;
     REQUIRE(TlsSession::Create(*context, pair.server.get(), &server).ok());
     Client client(pair.client.get(), &alice);
@@ -220,7 +211,7 @@ TEST_CASE("mutual TLS: the client's subject, or a refusal without a certificate"
     CHECK(server->PeerSubject() == "CN=alice");
   }
   SUBCASE("without one") {
-    Pair pair;
+    SocketPair pair = MakeSocketPair();
     std::unique_ptr<TlsSession> server;
     REQUIRE(TlsSession::Create(*context, pair.server.get(), &server).ok());
     Client client(pair.client.get(), nullptr);

@@ -13,6 +13,7 @@ from thrift.transport.TTransport import TTransportException
 
 import harness
 from harness import PINGPONG_SO, TlsFiles, cpp_client, py_client, run_cpp_client, s_client
+from test_observability import wait_lines
 
 EXIT_CONFIG_ERROR = 2
 ALICE = "CN=alice,O=thriftd tests"
@@ -62,24 +63,19 @@ def test_python_and_cpp_clients_call_over_tls(thriftd, tmp_path, tls, port, kind
                 "ping -", "echo -", "add -", f"add {ALICE}",  # Python
                 "ping -", "echo -", f"add {ALICE}",  # C++
                 "ping -"]  # the unix socket (the plain call to the TLS port reached none)
-    harness.wait_until(lambda: access.exists() and
-                       access.read_text().count("\n") >= len(expected),
-                       message="the access log lines")
-    assert access.read_text().splitlines() == expected
+    assert wait_lines(server, access, len(expected)) == expected
 
 
 def test_tls_subject_in_json_access_log(thriftd, tmp_path, tls, port):
     access = tmp_path / "access.log"
-    start_tls(thriftd, tls, port, [], "--cert-reqs", "required", "--ca-certs", tls.ca,
-              "--access-logfile", access, "--access-logformat", "json",
-              client=tls.client(with_certificate=True))
+    server = start_tls(thriftd, tls, port, [], "--cert-reqs", "required", "--ca-certs", tls.ca,
+                       "--access-logfile", access, "--access-logformat", "json",
+                       client=tls.client(with_certificate=True))
     with py_client(port, tls=tls.client(with_certificate=True)) as client:
         assert client.ping() == "pong"
-    records = harness.wait_until(
-        lambda: [json.loads(line) for line in access.read_text().splitlines()
-                 if '"tls_subject"' in line] if access.exists() else None,
-        message="an access log line with tls_subject")
-    assert records[-1]["tls_subject"] == ALICE
+    # wait_ready's probe, then the ping: both from alice's certificate.
+    records = [json.loads(line) for line in wait_lines(server, access, 2)]
+    assert [record["tls_subject"] for record in records] == [ALICE, ALICE]
     assert records[-1]["method"] == "ping"
 
 

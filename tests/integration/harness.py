@@ -577,12 +577,14 @@ def py_client(address, service="pingpong", transport="buffered", protocol="binar
 class Connection:
     """An open client connection whose socket the test can see: `client` (the
     generated client), `local_port` (TCP only: the client's port, which
-    thriftd logs and /proc/net/tcp shows), close(). A context manager."""
+    thriftd logs and /proc/net/tcp shows), close(). A context manager.
+    `tls`: a TlsFiles client (TlsFiles.client()) to speak TLS."""
 
     def __init__(self, address, service="pingpong", transport="buffered", protocol="binary",
-                 timeout=5.0):
+                 timeout=5.0, tls=None):
         module = _service_module(service)
-        self._sock, self._trans, proto = _make_python_stack(address, transport, protocol, timeout)
+        self._sock, self._trans, proto = _make_python_stack(address, transport, protocol, timeout,
+                                                            tls)
         self._trans.open()
         self.client = module.Client(proto)
         name = self._sock.handle.getsockname()

@@ -167,18 +167,13 @@ def test_hup_rereads_the_certificate_and_lets_calls_finish(thriftd, tmp_path, tl
     renewed = tls.sign("renewed", "/CN=renewed", "ca", "subjectAltName=IP:127.0.0.1")
     cert.write_bytes(renewed.read_bytes())
     key.write_bytes((tls.dir / "renewed.key").read_bytes())
-    sock, trans, proto = harness._make_python_stack(port, "buffered", "binary", 20.0,
-                                                    tls.client())
-    from pingpong import PingPong
-    client = PingPong.Client(proto)
-    trans.open()
-    try:
+    with harness.Connection(port, timeout=20.0, tls=tls.client()) as connection:
+        client = connection.client
         assert client.ping() == "pong"
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             # A call under way when HUP comes finishes on its old worker...
             sleeping = pool.submit(client.sleep, 1500)
-            server.wait(lambda: harness.call_was_read(port, sock.handle.getsockname()[1]),
-                        message="the sleep call to be read")
+            harness.wait_call_read(server, port, connection)
             server.signal("HUP")
             sleeping.result(timeout=20.0)
         server.wait(lambda: not set(old_workers) & set(server.worker_pids()),
@@ -187,8 +182,6 @@ def test_hup_rereads_the_certificate_and_lets_calls_finish(thriftd, tmp_path, tl
         # (OpenSSL's state cannot be handed over): the next call fails cleanly.
         with pytest.raises(TTransportException):
             client.ping()
-    finally:
-        trans.close()
     # New connections get the new workers and the renewed certificate.
     harness.wait_until(lambda: "CN = renewed" in s_client(port, "-CAfile", tls.ca).stdout,
                        message="the renewed certificate")

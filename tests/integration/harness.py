@@ -483,6 +483,9 @@ def _service_module(service):
     if service == "blocker":
         from blocker import Blocker
         return Blocker
+    if service == "admin":  # the services test App's second service
+        from admin import Admin
+        return Admin
     raise ValueError(f"unknown service {service!r}")
 
 

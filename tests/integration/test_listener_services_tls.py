@@ -18,41 +18,19 @@ def tls(tmp_path_factory):
     return TlsFiles(tmp_path_factory.mktemp("tls"))
 
 
-def _call(address, use, tls=None, timeout=5.0):
-    """use(proto) on a fresh connection to address."""
-    trans, proto = harness.make_python_protocol(address, timeout=timeout, tls=tls)
-    trans.open()
-    try:
-        return use(proto)
-    finally:
-        trans.close()
-
-
-def _set(proto):
-    from keyvalue import KeyValue
-    KeyValue.Client(proto).setValue("probe", "1")
-    return True
-
-
-def _answers(address, use, tls=None):
-    try:
-        return _call(address, use, tls=tls, timeout=1.0)
-    except Exception:  # not listening yet
-        return False
-
-
 def test_each_listener_serves_the_service_its_entry_names(thriftd, tmp_path, port, kind_args):
-    from admin import Admin
-    from keyvalue import KeyValue
     admin_sock = tmp_path / "admin.sock"
     access = tmp_path / "access.log"
     server = thriftd(SERVICES_SO, *kind_args, "-b", f"127.0.0.1:{port},service=kv",
                      "-b", f"unix:{admin_sock},service=admin", "--access-logfile", access,
                      "--access-logformat", "{service}.{method} {outcome}")
-    server.wait(lambda: _answers(port, _set), 10.0, "the kv listener to answer")
-    assert _call(port, lambda p: KeyValue.Client(p).getValue("probe")) == "1"
+    server.wait_ready(port, service="keyvalue")
+    with py_client(port, "keyvalue") as kv:
+        kv.setValue("probe", "1")
+        assert kv.getValue("probe") == "1"
     # One worker, one store: the admin service sees the key kv set.
-    assert _call(admin_sock, lambda p: Admin.Client(p).keyCount()) == 1
+    with py_client(admin_sock, "admin") as admin:
+        assert admin.keyCount() == 1
     assert harness.cpp_client(admin_sock, "buffered", "binary", "clear", "count") == ["ok", "0"]
     assert harness.cpp_client(port, "buffered", "binary", "set", "k", "v", "get", "k") == \
         ["ok", "v"]

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "src/base/bind_address.h"
 #include "src/bind_entry.h"
@@ -41,8 +42,10 @@ Status CheckLogFiles(const Config& config) {
 }
 
 // One listener's TLS settings; the error names the setting alone: the
-// caller says where it was set.
-Status CheckListenerTls(const ListenerSettings& listener, bool unix_socket, std::string* setting) {
+// caller says where it was set. Files already loaded for the same options
+// (`checked`: listeners sharing the global certfile) are not loaded again.
+Status CheckListenerTls(const ListenerSettings& listener, bool unix_socket,
+                        std::vector<TlsOptions>* checked, std::string* setting) {
   TlsOptions options = TlsOptionsOf(listener);
   if (!options.enabled()) {
     // Without certfile the listener is plain: a key or CAs given alone
@@ -59,11 +62,15 @@ Status CheckListenerTls(const ListenerSettings& listener, bool unix_socket, std:
     *setting = "certfile";
     return Status::Error("TLS is for TCP listeners; a unix socket is served plain");
   }
+  if (std::find(checked->begin(), checked->end(), options) != checked->end()) return Status::Ok();
   std::unique_ptr<TlsContext> context;
-  return TlsContext::Create(options, &context, setting);
+  Status status = TlsContext::Create(options, &context, setting);
+  if (status.ok()) checked->push_back(options);
+  return status;
 }
 
 Status CheckTls(const Config& config) {
+  std::vector<TlsOptions> checked;
   for (const std::string& text : config.bind) {
     BindEntry entry;
     if (!ParseBindEntry(text, &entry).ok()) continue;  // checked with its source
@@ -76,7 +83,7 @@ Status CheckTls(const Config& config) {
     // plain; one a unix entry sets for itself is an error.
     std::string setting;
     Status status = CheckListenerTls(ListenerSettingsOf(config, entry),
-                                     unix_socket && sets("certfile"), &setting);
+                                     unix_socket && sets("certfile"), &checked, &setting);
     if (status.ok()) continue;
     if (sets(setting)) {
       return status.Prepend(config.OriginOf("bind").Describe() + ": " + entry.address + ": " +

@@ -237,6 +237,7 @@ void Connection::BeginMessage(std::size_t length) {
   service_ = listener_.service.tag.get();  // a multiplexed dispatcher sets each call's
   call_observed_ = false;
   call_started_ns_ = MonotonicNanos();
+  call_replied_ns_ = 0;
   out_at_start_ = bytes_out_;
 }
 
@@ -335,6 +336,8 @@ void Connection::Write(const std::uint8_t* bytes, std::uint32_t length) {
 }
 
 void Connection::Flush() {
+  // Before the send: a reply the client has whole was flushed before it.
+  call_replied_ns_ = MonotonicNanos();
   if (zlib_ && !closed_) zlib_->Flush(out_);
   bool ignored = false;
   if (!SendHeld(&ignored)) {
@@ -501,7 +504,8 @@ void Connection::Record(const char* method, std::string_view shown, CallOutcome 
   if (service_ != nullptr) call.service = service_->name();
   call.seqid = output_->seqid();
   call.outcome = outcome;
-  call.duration_us = (now_ns - call_started_ns_) / 1000;
+  std::int64_t ended_ns = call_replied_ns_ != 0 ? call_replied_ns_ : now_ns;  // oneway: now
+  call.duration_us = (ended_ns - call_started_ns_) / 1000;
   call.bytes_in = message_length_;
   call.bytes_out = bytes_out_ - out_at_start_;
   host_.RecordCall(method, call, *this, now_ns);

@@ -218,6 +218,10 @@ class Connection final : public ThriftConnection, private MessageTransport::Sink
   bool call_observed_ = false;                // this message reached a method
   const char* call_name_ = "";                // its "Service.method", as the processor says
   std::int64_t call_started_ns_ = 0;
+  // When its reply went to the socket (its last flush); 0: none yet. The
+  // call's duration ends here, not after the App's and Thrift's work that
+  // follows the reply, which the client does not wait for.
+  std::int64_t call_replied_ns_ = 0;
   std::uint64_t out_at_start_ = 0;
   std::size_t message_length_ = 0;
 };

@@ -349,6 +349,38 @@ TEST_CASE("an unknown method is answered with an exception; the connection stays
   CHECK(worker.MethodCalls("ping") == 1);
 }
 
+TEST_CASE("regression: a call's duration ends at its reply, not at the work after it") {
+  // An unknown method's call is recorded once the processor returns; the
+  // processor here works on for 50 ms after the reply went out. That time
+  // (a preemption there, in a loaded worker) is not latency the client saw:
+  // it made the access log's duration exceed the client's round trip.
+  TempDir dir;
+  WorkerSettings settings;
+  settings.accesslog = dir.Join("access.log");
+  settings.access_log_format = "{method} {duration_us}";
+  TestWorker worker(settings);
+  static constexpr std::int64_t kAfterReplyUs = 50000;
+  worker.handler().after_call = [](Connection&) {
+    std::this_thread::sleep_for(std::chrono::microseconds(kAfterReplyUs));
+  };
+  SocketPair pair = MakeSocketPair();
+  int client = pair.client.get();
+  Connection connection(std::move(pair.server), worker.runtime(), worker.runtime().listener(0));
+  REQUIRE(SendAll(client, EncodeMessage({}, "nosuch", apache::thrift::protocol::T_CALL, 5,
+                                        pingpong::PingPong_ping_pargs())));
+  auto turn_start = Clock::now();
+  CHECK(Turn(connection) == Phase::kIdle);
+  std::int64_t turn_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - turn_start).count();
+  std::vector<Reply> replies;
+  REQUIRE(ReadReplies(client, {}, 1, &replies));
+  std::string line = ReadFile(settings.accesslog);
+  REQUIRE(line.rfind("nosuch ", 0) == 0);
+  std::int64_t duration_us = std::stoll(line.substr(7));
+  // The turn held the call up to its reply, then the 50 ms after it.
+  CHECK(duration_us <= turn_us - kAfterReplyUs);
+}
+
 TEST_CASE("an empty frame (a header client's goodbye) is skipped") {
   Wire framed{"framed", "binary"};
   TestWorker worker(SettingsFor(framed));

@@ -114,13 +114,12 @@ def test_fiber_kind_parks_only_the_sleeping_fiber(thriftd, port):
         slow, connection = harness.start_call(pool, port, "sleep", 1500)
         harness.wait_call_read(server, port, connection)
         # The only worker is inside sleep(1500): a new connection is still
-        # accepted and answered at once.
+        # accepted and answered while it sleeps: before the sleep could have
+        # ended (no tighter bound: a loaded machine may be slow to connect).
         for _ in range(3):
-            start = time.monotonic()
             with py_client(port, timeout=5.0) as client:
                 assert client.ping() == "pong"
-            took = time.monotonic() - start
-            assert took < 0.2, f"a ping during another fiber's sleep took {took:.3f}s"
+        assert time.monotonic() - started < 1.5, "the pings waited for the sleep"
         assert not slow.done()
         assert slow.result(timeout=10) is None
         assert time.monotonic() - started >= 1.5

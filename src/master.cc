@@ -581,6 +581,9 @@ class Master::Impl {
   }
 
   void OnSuccessorExited(const ProcessExit& exit) {
+    // Its last words (why it could not execute) are in the channel before
+    // its exit, but the reap may come first in the same turn.
+    DrainSuccessor();
     if (!successor_->ready) {
       std::string why = successor_->error.empty()
                             ? "the new master (pid " + std::to_string(exit.pid) + ") " +

@@ -558,8 +558,13 @@ class Master::Impl {
     told_successor_serving_ = serving;
     Status status = TrySendChannelMessage(successor_->channel.get(),
                                           serving ? kChannelUpgradeReady : kChannelUpgradeIdle);
-    if (!status.ok())
+    if (!status.ok()) {
       THRIFTD_LOG(kWarning) << "cannot tell the new master how we serve: " << status.message();
+      return;
+    }
+    THRIFTD_LOG(kInfo) << "Told the new master (pid " << successor_->pid << ") that this master "
+                       << (serving ? "serves: its stop hands its connections back here"
+                                   : "does not serve");
   }
 
   // Whether this master removes its unix socket paths when it exits: not
@@ -668,8 +673,16 @@ class Master::Impl {
   void DrainPredecessor() {
     if (!predecessor_) return;
     bool open = DrainPeer(predecessor_->channel.get(), [this](const ChannelMessage& message) {
-      if (message.kind == kChannelUpgradeReady) predecessor_serving_ = true;
-      if (message.kind == kChannelUpgradeIdle) predecessor_serving_ = false;
+      bool serving = predecessor_serving_;
+      if (message.kind == kChannelUpgradeReady) serving = true;
+      if (message.kind == kChannelUpgradeIdle) serving = false;
+      if (serving == predecessor_serving_) return;
+      predecessor_serving_ = serving;
+      // For an operator rolling back: TERM to this master is safe now.
+      THRIFTD_LOG(kInfo) << "The old master (pid " << predecessor_->pid << ") "
+                         << (serving ? "serves again: a stop of this master hands its "
+                                       "connections to it"
+                                     : "no longer serves");
     });
     ForwardHeldToPeer();
     if (!open) OnPredecessorGone();
@@ -794,7 +807,15 @@ class Master::Impl {
   Handover HandoverOnStop() const {
     return ServingPeerChannel() >= 0 ? Handover::kToSuccessors : Handover::kNone;
   }
+  // What the other master of an upgrade said before a stop signal counts:
+  // its word (its workers serve, or not) may still wait in the channel, as
+  // signals are handled before other events.
+  void HearPeers() {
+    DrainPredecessor();
+    DrainSuccessor();
+  }
   void OnTerm() {
+    HearPeers();
     // The upgrade is committed: the new master is the service's main process
     // from now on, so systemd does not take this one's exit for the
     // service's end. Not before: a rollback (HUP this one, TERM the new one)
@@ -803,7 +824,10 @@ class Master::Impl {
       notifier_.MainPid(successor_->pid);
     arbiter_->HandleTerm(HandoverOnStop());
   }
-  void OnWinch() { arbiter_->HandleWinch(HandoverOnStop()); }
+  void OnWinch() {
+    HearPeers();
+    arbiter_->HandleWinch(HandoverOnStop());
+  }
   void OnQuickStop() { arbiter_->HandleQuickStop(); }
   void OnTtin() { arbiter_->HandleTtin(); }
   void OnTtou() { arbiter_->HandleTtou(); }

@@ -91,11 +91,24 @@ def test_winch_then_hup_rolls_back_and_loses_nothing(thriftd, adopt, tmp_path, p
         assert server.running()
         assert server.worker_pids() == [new.pid]
         # Rollback: HUP starts the old master's workers again; the new one goes.
+        # The new master is stopped meanwhile, so that the TERM and the old
+        # master's word that it serves again reach it together: the word
+        # must count, though a signal is handled first.
         mark = server.log_mark()
-        server.signal("HUP")
-        for _ in range(shape["workers"]):
-            mark = server.wait_for_log(r"Worker \(pid:\d+\) is ready", since=mark).end()
-        new.signal("TERM")
+        new.signal("STOP")
+        try:
+            server.signal("HUP")
+            for _ in range(shape["workers"]):
+                mark = server.wait_for_log(r"Worker \(pid:\d+\) is ready", since=mark).end()
+            server.wait_for_log(rf"Told the new master \(pid {new.pid}\) that this master serves",
+                                since=mark)
+            new.signal("TERM")
+        finally:
+            new.signal("CONT")
+        # (Its log is the same file.)
+        server.wait_for_log(rf"\[{new.pid}\] \[INFO\] The old master \(pid {server.pid}\) "
+                            r"serves again: a stop of this master hands its connections to it",
+                            since=mark)
         new.wait_exit(20)  # the old master reaps it, and logs how it went:
         server.wait_for_log(rf"The new master \(pid {new.pid}\) exited with code 0; this master "
                             rf"\(pid {server.pid}\) is the master again")

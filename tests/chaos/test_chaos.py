@@ -315,7 +315,9 @@ class Run:
 
     def _assert_common(self, record):
         assert record["faults"] >= 1, record
-        assert record["workers_end"] == self.wanted, record
+        assert record["workers_end"] == self.wanted, (
+            f"{record['workers_end']} workers at the end, {self.wanted} wanted; {record}; "
+            f"the log's end:\n{self.log()[-6000:]}")
 
 
 @pytest.fixture

@@ -244,8 +244,10 @@ def test_a_new_connection_is_served_at_once_while_the_workers_are_idle(thriftd, 
     finally:
         for connection in connections:
             connection.close()
+    # With that fault about half of them wait 50 ms or more; a loaded
+    # machine may make one or two that slow by itself, not four.
     slow = [f"{t * 1000:.0f} ms" for t in took if t >= 0.05]
-    assert not slow, f"{len(slow)} of 16 new connections waited: {', '.join(slow)}"
+    assert len(slow) < 4, f"{len(slow)} of 16 new connections waited: {', '.join(slow)}"
 
 
 # --- worker_connections ----------------------------------------------------------

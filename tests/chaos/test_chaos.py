@@ -330,9 +330,7 @@ def chaos_run(thriftd, port, kind, kind_args, tmp_path, chaos_seconds):
     def start(scenario, *extra_args, metrics=True):
         shape = SHAPE[kind]
         access_log = tmp_path / "access.log"
-        metrics_port = None
-        while metrics and metrics_port in (None, port):  # free_port() may give `port` again
-            metrics_port = harness.free_port()
+        metrics_port = harness.free_port() if metrics else None  # never `port` again
         args = [PINGPONG_SO, *kind_args, "-w", shape["workers"], "-b", f"127.0.0.1:{port}",
                 "--access-logfile", access_log]
         if metrics:

@@ -111,11 +111,44 @@ def wait_until(predicate, deadline=10.0, message="condition"):
         time.sleep(POLL_INTERVAL)
 
 
+# Ports free_port() has handed out in this process: the kernel may offer a
+# port again as soon as its probe socket is closed, and a test that asks for
+# two ports before binding either (a Thrift port and a metrics port) got the
+# same one twice.
+_ports_handed_out = set()
+
+
+def _xdist_share():
+    """(this pytest-xdist worker's index, the number of workers); (0, 1)
+    when the tests run in one process."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or count <= 1:
+        return 0, 1
+    return int(worker[2:]), count
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago, never handed out
+    before by this process. Under pytest-xdist each worker takes only the
+    ports whose number halved, modulo the worker count, is its index, so two
+    test processes never pick the same one. (Halved: Linux gives bind() to
+    port 0 odd ports, keeping the even ones for connect().)"""
+    index, count = _xdist_share()
+    probes = []  # held open while looking, so the kernel offers other ports
+    try:
+        for _ in range(100 * count):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            probes.append(probe)
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+            if (port // 2) % count == index and port not in _ports_handed_out:
+                _ports_handed_out.add(port)
+                return port
+    finally:
+        for probe in probes:
+            probe.close()
+    raise AssertionError(f"no free port for xdist worker {index} of {count}")
 
 
 # --- processes ----------------------------------------------------------------

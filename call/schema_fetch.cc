@@ -61,7 +61,13 @@ Status FetchSchema(const std::string& address, int timeout_ms, std::string* body
   int code = 0;
   if (response.rfind("HTTP/1.", 0) != 0 || end_of_headers == std::string::npos ||
       std::sscanf(response.c_str(), "HTTP/1.%*d %d", &code) != 1) {
-    return Status::Error(url + ": not an HTTP response: " + FirstLine(response));
+    // The usual cause: the Thrift port given for the metrics port. A
+    // thriftd closes that connection on the GET without a word.
+    std::string what = response.empty() ? "the server answered nothing"
+                                        : "not an HTTP response: " + FirstLine(response);
+    return Status::Error(url + ": " + what +
+                         " (--schema-from names the metrics endpoint, --metrics-bind, not the "
+                         "Thrift port)");
   }
   std::string content = response.substr(end_of_headers + 4);
   if (code == 404) return Status::Error(url + ": no schema there (" + FirstLine(content) + ")");

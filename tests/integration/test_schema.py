@@ -174,6 +174,17 @@ def test_schema_from_names_the_url_it_fetched_however_it_was_spelled(other_http_
             result.stderr
 
 
+def test_schema_from_given_the_thrift_port_says_which_port_it_wants(thriftd, port):
+    metrics_port = harness.free_port()
+    serve(thriftd, EVERYTHING_SO, port, metrics_port)
+    result = run_thriftd("call", f"127.0.0.1:{port}", "--schema-from", f"127.0.0.1:{port}",
+                         "--list")
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr == (f"thriftd call: http://127.0.0.1:{port}/schema: the server answered "
+                             "nothing (--schema-from names the metrics endpoint, --metrics-bind, "
+                             "not the Thrift port)\n")
+
+
 def test_schema_from_is_one_host_and_port_not_a_range(other_http_server):
     # A range's first port is listening; a bind's range is still no place
     # to fetch from, and neither is port 0 or a missing host.

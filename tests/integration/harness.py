@@ -246,6 +246,35 @@ def child_pids(pid):
     return sorted(p for p in candidates if _is_live(p))
 
 
+# x86-64 numbers of the system calls a thriftd process waits in.
+_WAITING_SYSCALLS = {0: "read", 7: "poll", 23: "select", 35: "nanosleep", 61: "wait4",
+                     202: "futex", 230: "clock_nanosleep", 232: "epoll_wait",
+                     281: "epoll_pwait", 288: "accept4"}
+
+
+def describe_threads(pids):
+    """Each thread of `pids`: its state and the system call it is in (from
+    /proc), one line each; for a test that timed out waiting for a process
+    to end."""
+    lines = []
+    for pid in pids:
+        try:
+            tasks = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            continue
+        for tid in tasks:
+            task = f"/proc/{pid}/task/{tid}"
+            try:
+                state = Path(f"{task}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                comm = Path(f"{task}/comm").read_text().strip()
+                call = Path(f"{task}/syscall").read_text().split()[0]
+            except (OSError, IndexError):
+                continue
+            name = _WAITING_SYSCALLS.get(int(call), f"syscall {call}") if call.isdigit() else call
+            lines.append(f"  pid {pid} thread {tid} ({comm}): {state}, in {name}\n")
+    return "".join(lines)
+
+
 def group_pids(pgid):
     """The live processes of process group pgid, sorted."""
     pids = []
@@ -396,7 +425,9 @@ class Thriftd:
             return self.proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
             raise AssertionError(
-                f"thriftd still running after {deadline:g}s; stderr:\n{self.log()}") from None
+                f"thriftd still running after {deadline:g}s; where its processes wait:\n"
+                f"{describe_threads([self.pid, *child_pids(self.pid)])}stderr:\n"
+                f"{self.log()}") from None
 
     def stop(self):
         """Teardown: SIGTERM, then after `graceful` seconds SIGKILL to the whole
